@@ -1,0 +1,43 @@
+import BulwarkCore
+import Foundation
+
+/// Emits `agent.heartbeat` every interval with the agent's health, which the collector applies
+/// to the agent's row (last seen, version, policy version, spool depth, drops).
+public struct HeartbeatSensor: Sendable {
+    let spool: SpoolStore
+    let state: AgentState
+    let interval: Double
+    let started: Date
+
+    public init(spool: SpoolStore, state: AgentState, interval: Double, started: Date = Date()) {
+        self.spool = spool
+        self.state = state
+        self.interval = interval
+        self.started = started
+    }
+
+    /// The heartbeat for now.
+    public func beat(now: Date = Date()) throws -> EventDraft {
+        let status = try spool.status()
+        var data: [String: JSONValue] = [
+            "agent_version": .string(BulwarkVersion.current),
+            "policy_version": 0,
+            "spool_depth": .number(Double(status.depth)),
+            "spool_bytes": .number(Double(status.bytes)),
+            "dropped": .number(Double(status.dropped)),
+            "uptime_s": .number(now.timeIntervalSince(started).rounded()),
+        ]
+        if let certificate = try? state.loadCertificate() {
+            data["cert_expires"] = .string(WireCoding.string(from: certificate.notValidAfter))
+        }
+        return EventDraft(type: EventType.heartbeat, time: now, data: data)
+    }
+
+    /// Emits one heartbeat at once, then one per interval, until cancelled.
+    public func run() async throws {
+        while !Task.isCancelled {
+            try spool.append([try beat()])
+            try await Task.sleep(for: .seconds(interval))
+        }
+    }
+}

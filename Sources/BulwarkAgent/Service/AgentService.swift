@@ -1,0 +1,46 @@
+import BulwarkCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `bulwark-agent run`: sensors feeding the spool and the uploader draining it, until SIGTERM.
+public struct AgentService: Service {
+    let state: AgentState
+    let configuration: AgentConfiguration
+    let logger: Logger
+
+    public init(state: AgentState, configuration: AgentConfiguration, logger: Logger) {
+        self.state = state
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let enrollment = try state.loadEnrollment()
+        let spool = try SpoolStore(path: state.spoolPath, maxBytes: configuration.spoolMaxBytes)
+        try spool.recordRunner(pid: getpid())
+        try spool.append([EventDraft(type: EventType.started, data: [
+            "agent_version": .string(BulwarkVersion.current),
+            "pid": .number(Double(getpid())),
+            "hostname": .string(ProcessInfo.processInfo.hostName),
+            "os": .string(Enroller.osDescription()),
+        ])])
+        logger.info("agent running", metadata: ["agent": "\(enrollment.agentID)", "collector": "\(enrollment.collector)"])
+
+        let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger)
+        let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval)
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await uploader.run() }
+                    group.addTask { try await heartbeat.run() }
+                    try await group.waitForAll()
+                }
+            }
+        } catch is CancellationError {
+            // Graceful shutdown: whatever was not acknowledged stays in the spool for next time.
+        }
+        try? spool.recordRunner(pid: 0)
+        logger.info("agent stopped; unsent events stay in the spool", metadata: ["depth": "\((try? spool.status().depth) ?? -1)"])
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Yams
+
+/// `agent.yaml`: tunables of the running agent. Every field is optional; see agent/agent.yaml.
+public struct AgentConfiguration: Sendable, Decodable {
+    /// Seconds between heartbeat events.
+    public var heartbeatInterval: Double = 60
+    /// Upper bound of the spool on disk, in bytes.
+    public var spoolMaxBytes: Int = 256 * 1024 * 1024
+    /// Most events in one upload batch.
+    public var batchMaxEvents: Int = 2_000
+    /// Most bytes of events (before compression) in one upload batch.
+    public var batchMaxBytes: Int = 1024 * 1024
+    /// Cap of the retry backoff, in seconds.
+    public var retryCap: Double = 300
+    /// First retry delay, in seconds.
+    public var retryBase: Double = 1
+    /// How often the uploader looks for new events when idle, in seconds.
+    public var pollInterval: Double = 0.5
+    /// Renew the client certificate when less than this fraction of its lifetime remains.
+    public var renewFraction: Double = 1.0 / 3.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case heartbeatInterval = "heartbeat_interval"
+        case spoolMaxBytes = "spool_max_bytes"
+        case batchMaxEvents = "batch_max_events"
+        case batchMaxBytes = "batch_max_bytes"
+        case retryCap = "retry_cap"
+        case retryBase = "retry_base"
+        case pollInterval = "poll_interval"
+        case renewFraction = "renew_fraction"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = AgentConfiguration()
+        heartbeatInterval = try container.decodeIfPresent(Double.self, forKey: .heartbeatInterval) ?? defaults.heartbeatInterval
+        spoolMaxBytes = try container.decodeIfPresent(Int.self, forKey: .spoolMaxBytes) ?? defaults.spoolMaxBytes
+        batchMaxEvents = try container.decodeIfPresent(Int.self, forKey: .batchMaxEvents) ?? defaults.batchMaxEvents
+        batchMaxBytes = try container.decodeIfPresent(Int.self, forKey: .batchMaxBytes) ?? defaults.batchMaxBytes
+        retryCap = try container.decodeIfPresent(Double.self, forKey: .retryCap) ?? defaults.retryCap
+        retryBase = try container.decodeIfPresent(Double.self, forKey: .retryBase) ?? defaults.retryBase
+        pollInterval = try container.decodeIfPresent(Double.self, forKey: .pollInterval) ?? defaults.pollInterval
+        renewFraction = try container.decodeIfPresent(Double.self, forKey: .renewFraction) ?? defaults.renewFraction
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "invalid agent configuration \(path): \(reason)" }
+    }
+
+    /// Loads and checks a YAML configuration file.
+    public static func load(path: String) throws -> AgentConfiguration {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw Invalid(path: path, reason: "cannot read it (\(error.localizedDescription))")
+        }
+        let configuration: AgentConfiguration
+        do {
+            configuration = text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                ? AgentConfiguration() : try YAMLDecoder().decode(AgentConfiguration.self, from: text)
+        } catch {
+            throw Invalid(path: path, reason: "\(error)")
+        }
+        try configuration.check(path: path)
+        return configuration
+    }
+
+    func check(path: String) throws {
+        func require(_ condition: Bool, _ reason: String) throws {
+            if !condition { throw Invalid(path: path, reason: reason) }
+        }
+        try require(heartbeatInterval >= 1, "heartbeat_interval must be at least 1 second")
+        try require(spoolMaxBytes >= 1024 * 1024, "spool_max_bytes must be at least 1 MiB")
+        try require((1...5_000).contains(batchMaxEvents), "batch_max_events must be 1…5000 (the collector's limit)")
+        try require((1024...4 * 1024 * 1024).contains(batchMaxBytes), "batch_max_bytes must be 1 KiB…4 MiB")
+        try require(retryBase > 0 && retryCap >= retryBase, "retry_base must be > 0 and retry_cap ≥ retry_base")
+        try require(pollInterval > 0, "poll_interval must be > 0")
+        try require(renewFraction > 0 && renewFraction < 1, "renew_fraction must be between 0 and 1")
+    }
+}

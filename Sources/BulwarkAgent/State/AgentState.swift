@@ -1,0 +1,109 @@
+import BulwarkCore
+import Crypto
+import Foundation
+import X509
+
+/// The agent's state directory: its key, certificate, pinned CA, enrollment record and spool.
+///
+/// Layout (directory 0700, key 0600): `agent-key.pem`, `agent.pem`, `ca.pem`,
+/// `enrollment.json`, `spool.db`.
+public struct AgentState: Sendable {
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    public var keyPath: String { path("agent-key.pem") }
+    public var certificatePath: String { path("agent.pem") }
+    public var caPath: String { path("ca.pem") }
+    public var enrollmentPath: String { path("enrollment.json") }
+    public var spoolPath: String { path("spool.db") }
+
+    func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+    /// What enrollment recorded.
+    public struct Enrollment: Sendable, Codable {
+        public var collector: String
+        public var agentID: String
+        public var caSHA256: String
+        public var enrolledAt: Date
+
+        enum CodingKeys: String, CodingKey {
+            case collector
+            case agentID = "agent_id"
+            case caSHA256 = "ca_sha256"
+            case enrolledAt = "enrolled_at"
+        }
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case notEnrolled(String)
+        case unreadable(String, String)
+
+        public var description: String {
+            switch self {
+            case .notEnrolled(let dir):
+                "agent state in \(dir) is not enrolled; run 'bulwark-agent enroll --state \(dir) --collector https://HOST:8443 --token TOKEN --ca-sha256 FINGERPRINT'"
+            case .unreadable(let path, let reason):
+                "cannot read \(path): \(reason)"
+            }
+        }
+    }
+
+    /// Creates the directory with owner-only access.
+    public func prepare() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        chmod(directory, 0o700)
+    }
+
+    /// The agent's private key, generated on first use and kept 0600.
+    public func loadOrCreateKey(forceNew: Bool = false) throws -> P256.Signing.PrivateKey {
+        if !forceNew, FileManager.default.fileExists(atPath: keyPath) {
+            do { return try P256.Signing.PrivateKey(pemRepresentation: try SecureFile.readText(keyPath)) } catch {
+                throw Failure.unreadable(keyPath, "\(error)")
+            }
+        }
+        let key = P256.Signing.PrivateKey()
+        try SecureFile.write(Data(key.pemRepresentation.utf8), to: keyPath, mode: .secret)
+        return key
+    }
+
+    public func loadKey() throws -> P256.Signing.PrivateKey {
+        guard FileManager.default.fileExists(atPath: keyPath) else { throw Failure.notEnrolled(directory) }
+        do { return try P256.Signing.PrivateKey(pemRepresentation: try SecureFile.readText(keyPath)) } catch {
+            throw Failure.unreadable(keyPath, "\(error)")
+        }
+    }
+
+    public func loadEnrollment() throws -> Enrollment {
+        guard let data = FileManager.default.contents(atPath: enrollmentPath) else { throw Failure.notEnrolled(directory) }
+        do { return try WireCoding.decoder().decode(Enrollment.self, from: data) } catch {
+            throw Failure.unreadable(enrollmentPath, "\(error)")
+        }
+    }
+
+    public func loadCertificate() throws -> Certificate {
+        guard FileManager.default.fileExists(atPath: certificatePath) else { throw Failure.notEnrolled(directory) }
+        do { return try Certificate(pemEncoded: try SecureFile.readText(certificatePath)) } catch {
+            throw Failure.unreadable(certificatePath, "\(error)")
+        }
+    }
+
+    public func loadCA() throws -> Certificate {
+        guard FileManager.default.fileExists(atPath: caPath) else { throw Failure.notEnrolled(directory) }
+        do { return try Certificate(pemEncoded: try SecureFile.readText(caPath)) } catch {
+            throw Failure.unreadable(caPath, "\(error)")
+        }
+    }
+
+    /// Stores a granted certificate (enrollment or renewal); the certificate is written last so a
+    /// crash leaves either the old or the new pair, never a mix that cannot authenticate.
+    public func save(grant: CertificateGrant, enrollment: Enrollment?) throws {
+        try SecureFile.write(Data(grant.caChain.utf8), to: caPath, mode: .publicReadable)
+        if let enrollment {
+            try SecureFile.write(try WireCoding.encoder().encode(enrollment), to: enrollmentPath, mode: .publicReadable)
+        }
+        try SecureFile.write(Data(grant.certificate.utf8), to: certificatePath, mode: .publicReadable)
+    }
+}

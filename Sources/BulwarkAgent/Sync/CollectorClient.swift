@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import BulwarkCore
+import Crypto
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOSSL
+import X509
+
+/// Why a request to the collector did not succeed, classified by what the agent should do.
+public enum CollectorError: Error, CustomStringConvertible, Sendable {
+    /// Network, TLS or server trouble that may pass: keep the data and retry with backoff.
+    case unreachable(String)
+    /// The collector answered with an error it documents.
+    case rejected(status: Int, ErrorBody)
+    /// The collector's CA does not match the pinned fingerprint.
+    case caMismatch(expected: String, got: String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let reason): "collector unreachable: \(reason)"
+        case .rejected(let status, let body): "collector answered \(status) \(body.code): \(body.message)"
+        case .caMismatch(let expected, let got):
+            "the collector's CA has SHA-256 fingerprint \(got), but \(expected) was pinned: this is not the collector you enrolled with, or someone is intercepting the connection; check --ca-sha256"
+        }
+    }
+
+    /// Whether retrying the same request later can succeed.
+    public var isTransient: Bool {
+        switch self {
+        case .unreachable: true
+        case .rejected(let status, _): status == 408 || status == 429 || status >= 500
+        case .caMismatch: false
+        }
+    }
+}
+
+/// HTTPS client of the agent endpoint. With a client certificate it is the mTLS client for
+/// uploads and renewal; without one it serves enrollment.
+public final class CollectorClient: Sendable {
+    public let baseURL: String
+    private let http: HTTPClient
+
+    /// - Parameters:
+    ///   - trustedCA: the only root trusted for the collector's server certificate; nil only for
+    ///     the first-contact CA download, whose result is checked against the pinned fingerprint.
+    public init(baseURL: String, trustedCA: Certificate?, clientCertificate: Certificate? = nil, clientKey: P256.Signing.PrivateKey? = nil) throws {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let trustedCA {
+            tls.trustRoots = .certificates([try Self.nio(trustedCA)])
+        } else {
+            tls.certificateVerification = .none
+        }
+        if let clientCertificate, let clientKey {
+            tls.certificateChain = [.certificate(try Self.nio(clientCertificate))]
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(clientKey.pemRepresentation.utf8), format: .pem))
+        }
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls, timeout: .init(connect: .seconds(10), read: .seconds(60)))
+        configuration.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    static func nio(_ certificate: Certificate) throws -> NIOSSLCertificate {
+        try NIOSSLCertificate(bytes: Array(try certificate.serializeAsPEM().pemString.utf8), format: .pem)
+    }
+
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    /// Downloads the collector's CA and checks it against `pinnedSHA256`.
+    public func fetchPinnedCA(pinnedSHA256: String) async throws -> Certificate {
+        let body = try await send(.GET, "/v1/ca", body: nil, headers: [:])
+        let certificate: Certificate
+        do {
+            certificate = try Certificate(pemEncoded: String(buffer: body))
+        } catch {
+            throw CollectorError.unreachable("GET /v1/ca did not return a PEM certificate; is \(baseURL) a Bulwark collector's agent port?")
+        }
+        let got = try AgentIdentity.fingerprint(of: certificate)
+        let expected = AgentIdentity.normalizedFingerprint(pinnedSHA256)
+        guard got == expected else { throw CollectorError.caMismatch(expected: expected, got: got) }
+        return certificate
+    }
+
+    public func enroll(_ request: EnrollRequest) async throws -> CertificateGrant {
+        try await json(.POST, "/v1/enroll", request)
+    }
+
+    public func renew(_ request: RenewRequest) async throws -> CertificateGrant {
+        try await json(.POST, "/v1/renew", request)
+    }
+
+    /// Posts an already compressed batch; returns the collector's acknowledgement.
+    public func postEvents(compressed: ByteBuffer) async throws -> EventAck {
+        let body = try await send(.POST, "/v1/events", body: compressed, headers: ["Content-Encoding": "deflate", "Content-Type": "application/json"])
+        do { return try WireCoding.decoder().decode(EventAck.self, from: body) } catch {
+            throw CollectorError.unreachable("collector acknowledged with an unreadable body")
+        }
+    }
+
+    private func json<Response: Decodable>(_ method: HTTPMethod, _ path: String, _ value: some Encodable) async throws -> Response {
+        let body = try await send(method, path, body: ByteBuffer(bytes: try WireCoding.encoder().encode(value)), headers: ["Content-Type": "application/json"])
+        do { return try WireCoding.decoder().decode(Response.self, from: body) } catch {
+            throw CollectorError.unreachable("collector answered \(path) with an unreadable body")
+        }
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, body: ByteBuffer?, headers: [String: String]) async throws -> ByteBuffer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(body) }
+        let response: HTTPClientResponse
+        let payload: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: .seconds(60))
+            payload = try await response.body.collect(upTo: 4 * 1024 * 1024)
+        } catch {
+            throw CollectorError.unreachable(Self.explain(error))
+        }
+        guard (200..<300).contains(response.status.code) else {
+            let body = (try? WireCoding.decoder().decode(ErrorBody.self, from: payload))
+                ?? ErrorBody(code: "http_\(response.status.code)", message: String(buffer: payload).prefix(300).description)
+            throw CollectorError.rejected(status: Int(response.status.code), body)
+        }
+        return payload
+    }
+
+    /// Turns transport errors into sentences that say where it failed.
+    static func explain(_ error: any Error) -> String {
+        if let tls = error as? NIOSSLError {
+            return "TLS handshake failed (\(tls)); the collector may have refused this agent's certificate (revoked CA, expired certificate) or the server certificate does not match"
+        }
+        if let tls = error as? BoringSSLError {
+            return "TLS handshake failed (\(tls)); if this mentions 'certificate', the collector refused this agent's client certificate or the server's certificate is not from the pinned CA"
+        }
+        if let http = error as? HTTPClientError {
+            return "\(http)"
+        }
+        return "\(error)"
+    }
+}

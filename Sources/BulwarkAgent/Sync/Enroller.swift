@@ -1,0 +1,70 @@
+import BulwarkCore
+import Crypto
+import Foundation
+import SwiftASN1
+import X509
+
+/// `bulwark-agent enroll`: generates (or reuses) the agent key, pins the collector's CA by
+/// fingerprint on first contact, and obtains a client certificate with a one-time token.
+public struct Enroller: Sendable {
+    let state: AgentState
+
+    public init(state: AgentState) {
+        self.state = state
+    }
+
+    public func enroll(collector: String, token: String, caSHA256: String, newKey: Bool = false) async throws -> CertificateGrant {
+        try state.prepare()
+        // First contact: TLS without verification only to fetch the CA, which must then match the
+        // pinned fingerprint. Everything after trusts that CA alone.
+        let probe = try CollectorClient(baseURL: collector, trustedCA: nil)
+        let ca: Certificate
+        do { ca = try await probe.fetchPinnedCA(pinnedSHA256: caSHA256) } catch {
+            await probe.shutdown()
+            throw error
+        }
+        await probe.shutdown()
+
+        let key = try state.loadOrCreateKey(forceNew: newKey)
+        let client = try CollectorClient(baseURL: collector, trustedCA: ca)
+        let request = EnrollRequest(
+            token: token, csr: try Self.csrPEM(for: key), hostname: ProcessInfo.processInfo.hostName,
+            os: Self.osDescription(), agentVersion: BulwarkVersion.current)
+        let grant: CertificateGrant
+        do { grant = try await client.enroll(request) } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+        let issued = try Certificate(pemEncoded: grant.certificate)
+        guard try AgentIdentity.agentID(of: issued) == grant.agentID, issued.publicKey == Certificate.PublicKey(key.publicKey) else {
+            throw CollectorError.rejected(status: 200, ErrorBody(code: "certificate_mismatch", message: "the collector returned a certificate that is not for this agent's key"))
+        }
+        try state.save(grant: grant, enrollment: .init(
+            collector: collector, agentID: grant.agentID, caSHA256: AgentIdentity.normalizedFingerprint(caSHA256), enrolledAt: Date()))
+        return grant
+    }
+
+    /// A PKCS#10 request for `key`, subject = the agent ID.
+    public static func csrPEM(for key: P256.Signing.PrivateKey) throws -> String {
+        let publicKey = Certificate.PublicKey(key.publicKey)
+        let agentID = try AgentIdentity.agentID(for: publicKey)
+        let csr = try CertificateSigningRequest(
+            version: .v1,
+            subject: try DistinguishedName { CommonName(agentID) },
+            privateKey: Certificate.PrivateKey(key),
+            attributes: CertificateSigningRequest.Attributes(),
+            signatureAlgorithm: .ecdsaWithSHA256)
+        return try csr.serializeAsPEM().pemString
+    }
+
+    /// `PRETTY_NAME` from os-release, falling back to the kernel name.
+    static func osDescription() -> String {
+        if let text = try? String(contentsOfFile: "/etc/os-release", encoding: .utf8) {
+            for line in text.split(separator: "\n") where line.hasPrefix("PRETTY_NAME=") {
+                return line.dropFirst("PRETTY_NAME=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
+        }
+        return ProcessInfo.processInfo.operatingSystemVersionString
+    }
+}

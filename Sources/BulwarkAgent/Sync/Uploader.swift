@@ -1,0 +1,120 @@
+import BulwarkCore
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import X509
+
+/// Drains the spool to the collector: batches of at most `batchMaxEvents` / `batchMaxBytes`,
+/// deflated, posted over mTLS; deletes only what the collector acknowledged; retries transient
+/// failures with backoff; isolates events the collector refuses for good by halving the batch
+/// until the culprit stands alone, then quarantines it. Renews the client certificate before
+/// it expires.
+public struct Uploader: Sendable {
+    let state: AgentState
+    let spool: SpoolStore
+    let configuration: AgentConfiguration
+    let logger: Logger
+
+    public init(state: AgentState, spool: SpoolStore, configuration: AgentConfiguration, logger: Logger) {
+        self.state = state
+        self.spool = spool
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until the task is cancelled.
+    public func run() async throws {
+        let enrollment = try state.loadEnrollment()
+        let key = try state.loadKey()
+        let backoff = Backoff(base: configuration.retryBase, cap: configuration.retryCap)
+        var client = try makeClient(enrollment: enrollment, key: key)
+        do {
+            try await loop(client: &client, enrollment: enrollment, key: key, backoff: backoff)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+    }
+
+    private func loop(client: inout CollectorClient, enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey, backoff: Backoff) async throws {
+        var failures = 0
+        var batchLimit = configuration.batchMaxEvents
+        while !Task.isCancelled {
+            if let renewed = await renewIfDue(client: client, enrollment: enrollment, key: key) {
+                await client.shutdown()
+                client = renewed
+            }
+            guard let batch = try spool.nextBatch(maxEvents: batchLimit, maxBytes: configuration.batchMaxBytes) else {
+                try await Task.sleep(for: .seconds(configuration.pollInterval))
+                continue
+            }
+            do {
+                let body = try Deflate.compress(Self.assemble(batch, agentID: enrollment.agentID))
+                let ack = try await client.postEvents(compressed: body)
+                guard ack.acked >= batch.firstSeq else {
+                    throw CollectorError.unreachable("collector acknowledged seq \(ack.acked), below the batch's first seq \(batch.firstSeq)")
+                }
+                try spool.acknowledge(batch, acked: ack.acked)
+                if failures > 0 { logger.info("collector reachable again; upload resumed", metadata: ["after_failures": "\(failures)"]) }
+                failures = 0
+                batchLimit = min(configuration.batchMaxEvents, batchLimit * 2)
+            } catch let error as CollectorError {
+                try? spool.recordAttempt(error: error.description)
+                switch error {
+                case .rejected(let status, let body) where [400, 409, 413].contains(status):
+                    // The collector stores a batch whole or not at all, so one bad event blocks the
+                    // rest: halve until it is alone, then set it aside.
+                    if batch.count > 1 {
+                        batchLimit = max(1, batch.count / 2)
+                    } else {
+                        logger.error("collector refused event; quarantined", metadata: ["seq": "\(batch.firstSeq)", "code": "\(body.code)", "reason": "\(body.message)"])
+                        try spool.quarantine(seq: batch.firstSeq, reason: "\(status) \(body.code): \(body.message)")
+                    }
+                default:
+                    failures += 1
+                    let delay = backoff.delay(attempt: failures)
+                    logger.warning("upload failed; retrying", metadata: ["error": "\(error)", "retry_in_s": "\(Int(delay.rounded()))"])
+                    try await Task.sleep(for: .seconds(delay))
+                }
+            }
+        }
+    }
+
+    func makeClient(enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey) throws -> CollectorClient {
+        try CollectorClient(
+            baseURL: enrollment.collector, trustedCA: try state.loadCA(),
+            clientCertificate: try state.loadCertificate(), clientKey: key)
+    }
+
+    /// Renews the client certificate once less than `renewFraction` of its lifetime remains.
+    /// Failure is logged and retried on the next loop; the current certificate stays in use.
+    func renewIfDue(client: CollectorClient, enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey, now: Date = Date()) async -> CollectorClient? {
+        guard let certificate = try? state.loadCertificate() else { return nil }
+        let lifetime = certificate.notValidAfter.timeIntervalSince(certificate.notValidBefore)
+        guard certificate.notValidAfter.timeIntervalSince(now) < lifetime * configuration.renewFraction else { return nil }
+        do {
+            let grant = try await client.renew(RenewRequest(csr: try Enroller.csrPEM(for: key)))
+            try state.save(grant: grant, enrollment: nil)
+            logger.info("client certificate renewed", metadata: ["not_after": "\(WireCoding.string(from: grant.notAfter))"])
+            return try makeClient(enrollment: enrollment, key: key)
+        } catch {
+            logger.warning("certificate renewal failed; will retry", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// `{"agent":…,"batch":…,"events":[…]}` from the spooled JSON without re-encoding events.
+    static func assemble(_ batch: SpoolBatch, agentID: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(batch.bodies.reduce(64) { $0 + $1.count + 1 })
+        buffer.writeString("{\"agent\":\"\(agentID)\",\"batch\":\"\(batch.firstSeq)-\(batch.lastSeq)\",\"events\":[")
+        for (index, body) in batch.bodies.enumerated() {
+            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            buffer.writeBytes(body)
+        }
+        buffer.writeString("]}")
+        return buffer
+    }
+}

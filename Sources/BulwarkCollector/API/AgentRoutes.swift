@@ -1,0 +1,70 @@
+import BulwarkCore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Routes of the agent listener (docs/PROTOCOL.md).
+public struct AgentRoutes: Sendable {
+    let store: any CollectorStore
+    let enrollment: EnrollmentService
+    let ingest: IngestService
+    let limits: CollectorLimits
+    let caPEM: String
+
+    public init(store: any CollectorStore, enrollment: EnrollmentService, ingest: IngestService, limits: CollectorLimits, caPEM: String) {
+        self.store = store
+        self.enrollment = enrollment
+        self.ingest = ingest
+        self.limits = limits
+        self.caPEM = caPEM
+    }
+
+    public func register(on router: Router<AgentRequestContext>) {
+        // Unauthenticated: the CA certificate, which agents check against the pinned fingerprint.
+        router.get("v1/ca") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: .init(byteBuffer: ByteBuffer(string: caPEM)))
+        }
+        router.post("v1/enroll") { request, context in
+            let body = try await Self.readBody(request, limit: 64 * 1024)
+            let enrollRequest: EnrollRequest
+            do {
+                enrollRequest = try WireCoding.decoder().decode(EnrollRequest.self, from: body)
+            } catch {
+                throw APIFailure(.badRequest, "invalid_json", "enrollment request is not valid JSON of the documented shape: \(IngestService.describe(error))")
+            }
+            return try Response.json(try await enrollment.enroll(enrollRequest, clientAddress: context.clientAddress))
+        }
+
+        let authenticated = router.group().add(middleware: AgentAuthenticator(store: store))
+        authenticated.post("v1/events") { request, context in
+            guard let agent = context.agent else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }
+            let body = try await Self.readBody(request, limit: limits.maxCompressedBytes)
+            let ack = try await ingest.ingest(
+                compressed: body, contentEncoding: request.headers[.contentEncoding], agentID: agent.id)
+            return try Response.json(ack)
+        }
+        authenticated.post("v1/renew") { request, context in
+            guard let agent = context.agent else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }
+            let body = try await Self.readBody(request, limit: 64 * 1024)
+            let renewRequest: RenewRequest
+            do {
+                renewRequest = try WireCoding.decoder().decode(RenewRequest.self, from: body)
+            } catch {
+                throw APIFailure(.badRequest, "invalid_json", "renewal request is not valid JSON: \(IngestService.describe(error))")
+            }
+            return try Response.json(try await enrollment.renew(renewRequest, agentID: agent.id))
+        }
+    }
+
+    /// Reads a body up to `limit` bytes, answering 413 with the documented error beyond it.
+    static func readBody(_ request: Request, limit: Int) async throws -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIFailure(.contentTooLarge, "body_too_large", "request body of \(length) bytes exceeds the limit of \(limit) bytes")
+        }
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIFailure(.contentTooLarge, "body_too_large", "request body exceeds the limit of \(limit) bytes")
+        }
+    }
+}

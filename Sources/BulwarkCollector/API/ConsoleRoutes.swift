@@ -1,0 +1,98 @@
+import BulwarkCore
+import Foundation
+import Hummingbird
+
+/// Checks `Authorization: Bearer …` against the stored API tokens and audits every request.
+public struct BearerAuthenticator: RouterMiddleware {
+    public typealias Context = ConsoleRequestContext
+    let store: any CollectorStore
+
+    public init(store: any CollectorStore) {
+        self.store = store
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            try? await store.audit(AuditEntry(actor: "anonymous", action: "\(request.method) \(request.uri.path)", target: "", outcome: "refused: no token"))
+            throw APIFailure(.unauthorized, "token_required", "send 'Authorization: Bearer <token>'; create a token with 'bulwark-collector api-token create'")
+        }
+        let secret = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        let token: APIToken?
+        do {
+            token = try await store.apiToken(hash: SecretToken.hash(secret))
+        } catch {
+            throw APIFailure(.serviceUnavailable, "store_unavailable", "the collector cannot check tokens right now; retry later", retryAfterSeconds: 5)
+        }
+        guard let token, token.revokedAt == nil else {
+            try? await store.audit(AuditEntry(actor: "anonymous", action: "\(request.method) \(request.uri.path)", target: "", outcome: "refused: bad token"))
+            throw APIFailure(.unauthorized, "token_invalid", "the bearer token is unknown or revoked")
+        }
+        var context = context
+        context.token = token
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let outcome = (error as? APIFailure).map { "refused: \($0.body.code)" } ?? "error"
+            try? await store.audit(AuditEntry(actor: "token:\(token.name)", action: "\(request.method) \(request.uri.path)", target: request.uri.query ?? "", outcome: outcome))
+            throw error
+        }
+        try? await store.audit(AuditEntry(actor: "token:\(token.name)", action: "\(request.method) \(request.uri.path)", target: request.uri.query ?? "", outcome: "ok"))
+        return response
+    }
+}
+
+extension ConsoleRequestContext {
+    /// Throws 403 unless the authenticated token has one of `roles`.
+    func require(_ roles: Set<Role>) throws(APIFailure) {
+        guard let token else { throw APIFailure(.unauthorized, "token_required", "authentication required") }
+        guard roles.contains(token.role) else {
+            throw APIFailure(.forbidden, "role_forbidden", "role '\(token.role.rawValue)' may not do this; it needs one of: \(roles.map(\.rawValue).sorted().joined(separator: ", "))")
+        }
+    }
+}
+
+/// Routes of the console/API listener.
+public struct ConsoleRoutes: Sendable {
+    let store: any CollectorStore
+
+    public init(store: any CollectorStore) {
+        self.store = store
+    }
+
+    public func register(on router: Router<ConsoleRequestContext>) {
+        let api = router.group("api/v1").add(middleware: BearerAuthenticator(store: store))
+        api.get("agents") { _, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            return try Response.json(["agents": try await store.agents()])
+        }
+        api.get("events") { request, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            let query = try Self.eventQuery(request.uri.queryParameters)
+            return try Response.json(["events": try await store.events(query)])
+        }
+    }
+
+    static func eventQuery(_ parameters: Parameters) throws(APIFailure) -> EventQuery {
+        var query = EventQuery()
+        query.type = parameters["type"].map(String.init)
+        query.agent = parameters["agent"].map(String.init)
+        if let since = parameters["since"] {
+            guard let date = WireCoding.date(from: String(since)) else {
+                throw APIFailure(.badRequest, "invalid_parameter", "since must be an RFC 3339 timestamp such as 2026-11-26T00:00:00Z")
+            }
+            query.since = date
+        }
+        if let after = parameters["after"] {
+            guard let id = Int64(after) else { throw APIFailure(.badRequest, "invalid_parameter", "after must be an event id (integer)") }
+            query.afterID = id
+        }
+        if let limit = parameters["limit"] {
+            guard let value = Int(limit), (1...10_000).contains(value) else {
+                throw APIFailure(.badRequest, "invalid_parameter", "limit must be an integer from 1 to 10000")
+            }
+            query.limit = value
+        }
+        return query
+    }
+}

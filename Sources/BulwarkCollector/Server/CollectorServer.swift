@@ -1,0 +1,93 @@
+import BulwarkCore
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+
+/// The `serve` process: the agent listener (mTLS) and the console/API listener (TLS + bearer
+/// tokens) over one store, shut down gracefully together.
+public struct CollectorServer: Sendable {
+    public struct Configuration: Sendable {
+        public var agentListen: (host: String, port: Int)
+        public var apiListen: (host: String, port: Int)
+        public var limits: CollectorLimits
+
+        public init(agentListen: (host: String, port: Int), apiListen: (host: String, port: Int), limits: CollectorLimits = CollectorLimits()) {
+            self.agentListen = agentListen
+            self.apiListen = apiListen
+            self.limits = limits
+        }
+    }
+
+    let deployment: Deployment
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(deployment: Deployment, configuration: Configuration, logger: Logger) {
+        self.deployment = deployment
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// TLS 1.2+ with the deployment's server certificate. The agent listener asks for a client
+    /// certificate and verifies any presented one against the deployment CA only; it admits
+    /// connections without one because enrollment happens before the agent has a certificate.
+    func tlsConfiguration(requestClientCertificate: Bool) throws -> TLSConfiguration {
+        let certificate = try NIOSSLCertificate(bytes: Array(try deployment.serverCertificate.serializeAsPEM().pemString.utf8), format: .pem)
+        let key = try NIOSSLPrivateKey(bytes: Array(deployment.serverKeyPEM.utf8), format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        if requestClientCertificate {
+            let ca = try NIOSSLCertificate(bytes: Array(try deployment.authority.certificate.serializeAsPEM().pemString.utf8), format: .pem)
+            tls.trustRoots = .certificates([ca])
+            tls.certificateVerification = .optionalVerification
+            // Advertise our CA so clients with several certificates pick the right one.
+            tls.sendCANameList = true
+        }
+        return tls
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish and
+    /// closes the store.
+    public func run(onListening: @escaping @Sendable (String, SocketAddress?) -> Void = { _, _ in }) async throws {
+        let store = try SQLiteStore(path: deployment.databasePath)
+        let limits = configuration.limits
+        let enrollment = EnrollmentService(store: store, authority: deployment.authority, limits: limits, logger: logger)
+        let ingest = IngestService(store: store, limits: limits, logger: logger)
+
+        let agentRouter = Router(context: AgentRequestContext.self)
+        AgentRoutes(
+            store: store, enrollment: enrollment, ingest: ingest, limits: limits,
+            caPEM: try deployment.authority.certificate.serializeAsPEM().pemString
+        ).register(on: agentRouter)
+        let agentApp = Application(
+            router: agentRouter,
+            server: try .tls(.http1(), tlsConfiguration: tlsConfiguration(requestClientCertificate: true)),
+            configuration: .init(address: .hostname(configuration.agentListen.host, port: configuration.agentListen.port), serverName: "bulwark-collector"),
+            onServerRunning: { channel in onListening("agent", channel.localAddress) },
+            logger: logger)
+
+        let consoleRouter = Router(context: ConsoleRequestContext.self)
+        ConsoleRoutes(store: store).register(on: consoleRouter)
+        let consoleApp = Application(
+            router: consoleRouter,
+            server: try .tls(.http1(), tlsConfiguration: tlsConfiguration(requestClientCertificate: false)),
+            configuration: .init(address: .hostname(configuration.apiListen.host, port: configuration.apiListen.port), serverName: "bulwark-collector"),
+            onServerRunning: { channel in onListening("api", channel.localAddress) },
+            logger: logger)
+
+        let group = ServiceGroup(
+            configuration: .init(services: [agentApp, consoleApp], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
+        logger.info("collector stopped; database closed")
+    }
+}

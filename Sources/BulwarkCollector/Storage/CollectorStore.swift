@@ -1,0 +1,42 @@
+import BulwarkCore
+import Foundation
+
+/// Everything the collector persists. SQLite is the default backend; PostgreSQL (for several
+/// collectors) implements the same protocol.
+///
+/// Every method is atomic: it either fully applies or throws and changes nothing.
+public protocol CollectorStore: Sendable {
+    // Enrollment tokens
+    func createEnrollmentToken(hash: String, label: String, maxUses: Int, expiresAt: Date, now: Date) async throws -> EnrollmentToken
+    func enrollmentTokens() async throws -> [EnrollmentToken]
+    /// Revokes by id; false when no such token exists.
+    func revokeEnrollmentToken(id: String, now: Date) async throws -> Bool
+
+    /// Checks and consumes a token and records the agent, in one transaction. Re-enrolling an
+    /// agent that is already enrolled (same key) is idempotent and does not consume a use.
+    func enroll(tokenHash: String, agent: AgentRecord, now: Date) async throws -> AgentRecord
+
+    // Agents
+    func agent(id: String) async throws -> AgentRecord?
+    func agents() async throws -> [AgentRecord]
+    /// Revokes an agent; false when no such agent exists.
+    func revokeAgent(id: String, now: Date) async throws -> Bool
+    func recordRenewal(agentID: String, serial: String, notAfter: Date, now: Date) async throws
+
+    // Events
+    /// Stores a validated batch in one transaction, skipping `(agent, seq)` pairs already stored,
+    /// and applies heartbeats to the agent's row.
+    func ingest(agentID: String, events: [Event], now: Date) async throws -> EventAck
+    func events(_ query: EventQuery) async throws -> [StoredEvent]
+    func eventCount(agentID: String?) async throws -> Int
+
+    // API tokens
+    func createAPIToken(hash: String, name: String, role: Role, now: Date) async throws -> APIToken
+    func apiToken(hash: String) async throws -> APIToken?
+
+    // Audit
+    func audit(_ entry: AuditEntry) async throws
+    func auditEntries(limit: Int) async throws -> [AuditEntry]
+
+    func close() async throws
+}

@@ -1,0 +1,301 @@
+import BulwarkCore
+import Foundation
+import GRDB
+
+/// The default store: one SQLite file in WAL mode (GRDB). Times are stored as integer
+/// milliseconds since the epoch so range queries are index-friendly.
+public final class SQLiteStore: CollectorStore {
+    private let pool: DatabasePool
+
+    /// Opens (creating and migrating when needed) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // FULL: a batch we acknowledged survives power loss too, not only a process crash.
+            // Ingest pays the fsync once per batch, not per event.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE agents (
+                    id TEXT PRIMARY KEY,
+                    hostname TEXT NOT NULL,
+                    os TEXT NOT NULL,
+                    agent_version TEXT NOT NULL,
+                    enrolled_at INTEGER NOT NULL,
+                    last_seen INTEGER,
+                    cert_serial TEXT NOT NULL,
+                    cert_not_after INTEGER NOT NULL,
+                    policy_version INTEGER NOT NULL DEFAULT 0,
+                    spool_depth INTEGER NOT NULL DEFAULT 0,
+                    dropped INTEGER NOT NULL DEFAULT 0,
+                    revoked_at INTEGER
+                );
+                CREATE TABLE enrollment_tokens (
+                    id TEXT PRIMARY KEY,
+                    hash TEXT NOT NULL UNIQUE,
+                    label TEXT NOT NULL,
+                    max_uses INTEGER NOT NULL,
+                    uses INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    revoked_at INTEGER
+                );
+                CREATE TABLE api_tokens (
+                    id TEXT PRIMARY KEY,
+                    hash TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    revoked_at INTEGER
+                );
+                CREATE TABLE events (
+                    id INTEGER PRIMARY KEY,
+                    agent_id TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    time INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    type TEXT NOT NULL,
+                    v INTEGER NOT NULL,
+                    data TEXT NOT NULL,
+                    UNIQUE (agent_id, seq)
+                );
+                CREATE INDEX events_type ON events (type, id);
+                CREATE INDEX events_time ON events (time);
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY,
+                    time INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    outcome TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Enrollment tokens
+
+    public func createEnrollmentToken(hash: String, label: String, maxUses: Int, expiresAt: Date, now: Date) async throws -> EnrollmentToken {
+        let token = EnrollmentToken(
+            id: String(hash.prefix(12)), label: label, maxUses: maxUses, uses: 0, createdAt: now, expiresAt: expiresAt)
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO enrollment_tokens (id, hash, label, max_uses, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [token.id, hash, label, maxUses, now.millis, expiresAt.millis])
+        }
+        return token
+    }
+
+    public func enrollmentTokens() async throws -> [EnrollmentToken] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM enrollment_tokens ORDER BY created_at").map(Self.enrollmentToken)
+        }
+    }
+
+    public func revokeEnrollmentToken(id: String, now: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE enrollment_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
+                arguments: [now.millis, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func enroll(tokenHash: String, agent: AgentRecord, now: Date) async throws -> AgentRecord {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM enrollment_tokens WHERE hash = ?", arguments: [tokenHash]) else {
+                throw EnrollmentRefusal.unknownToken
+            }
+            let token = Self.enrollmentToken(row)
+            if token.revokedAt != nil { throw EnrollmentRefusal.tokenRevoked }
+            if token.expiresAt <= now { throw EnrollmentRefusal.tokenExpired(token.expiresAt) }
+            let existing = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agent.id]).map(Self.agent)
+            if let existing, existing.revokedAt != nil { throw EnrollmentRefusal.agentRevoked(agent.id) }
+            if existing == nil {
+                if token.uses >= token.maxUses { throw EnrollmentRefusal.tokenUsedUp(token.uses) }
+                try db.execute(sql: "UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ?", arguments: [token.id])
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO agents (id, hostname, os, agent_version, enrolled_at, last_seen, cert_serial, cert_not_after)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, os = excluded.os,
+                        agent_version = excluded.agent_version, last_seen = excluded.last_seen,
+                        cert_serial = excluded.cert_serial, cert_not_after = excluded.cert_not_after
+                    """,
+                arguments: [agent.id, agent.hostname, agent.os, agent.agentVersion, (existing?.enrolledAt ?? now).millis,
+                            now.millis, agent.certificateSerial, agent.certificateNotAfter.millis])
+            guard let stored = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agent.id]) else {
+                throw DatabaseError(message: "agent row vanished inside its own transaction")
+            }
+            return Self.agent(stored)
+        }
+    }
+
+    // MARK: Agents
+
+    public func agent(id: String) async throws -> AgentRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]).map(Self.agent)
+        }
+    }
+
+    public func agents() async throws -> [AgentRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM agents ORDER BY hostname, id").map(Self.agent)
+        }
+    }
+
+    public func revokeAgent(id: String, now: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE agents SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [now.millis, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func recordRenewal(agentID: String, serial: String, notAfter: Date, now: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE agents SET cert_serial = ?, cert_not_after = ?, last_seen = ? WHERE id = ?",
+                arguments: [serial, notAfter.millis, now.millis, agentID])
+        }
+    }
+
+    // MARK: Events
+
+    public func ingest(agentID: String, events: [Event], now: Date) async throws -> EventAck {
+        // Encode outside the write lock: the single writer is the throughput bottleneck.
+        let encoder = WireCoding.encoder()
+        let rows: [(seq: Int64, time: Int64, type: String, v: Int, data: String)] = try events.map { event in
+            (Int64(event.seq), event.time.millis, event.type, event.v,
+             String(decoding: try encoder.encode(event.data), as: UTF8.self))
+        }
+        let heartbeat = events.last { $0.type == EventType.heartbeat }
+        let received = now.millis
+        return try await pool.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO events (agent_id, seq, time, received_at, type, v, data) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (agent_id, seq) DO NOTHING
+                """)
+            var stored = 0
+            for row in rows {
+                try insert.execute(arguments: [agentID, row.seq, row.time, received, row.type, row.v, row.data])
+                stored += db.changesCount
+            }
+            try db.execute(sql: "UPDATE agents SET last_seen = ? WHERE id = ?", arguments: [received, agentID])
+            if let heartbeat {
+                try db.execute(
+                    sql: "UPDATE agents SET agent_version = ?, policy_version = ?, spool_depth = ?, dropped = ? WHERE id = ?",
+                    arguments: [heartbeat.data["agent_version"]?.stringValue ?? "", heartbeat.data["policy_version"]?.intValue ?? 0,
+                                heartbeat.data["spool_depth"]?.intValue ?? 0, heartbeat.data["dropped"]?.intValue ?? 0, agentID])
+            }
+            return EventAck(acked: events.map(\.seq).max() ?? 0, stored: stored, duplicates: rows.count - stored)
+        }
+    }
+
+    public func events(_ query: EventQuery) async throws -> [StoredEvent] {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let type = query.type { clauses.append("type = ?"); arguments += [type] }
+        if let agent = query.agent { clauses.append("agent_id = ?"); arguments += [agent] }
+        if let since = query.since { clauses.append("time >= ?"); arguments += [since.millis] }
+        if let afterID = query.afterID { clauses.append("id > ?"); arguments += [afterID] }
+        let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        arguments += [query.limit]
+        let sql = "SELECT * FROM events \(whereClause) ORDER BY id LIMIT ?"
+        let finalArguments = arguments
+        return try await pool.read { db in
+            let decoder = WireCoding.decoder()
+            return try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { row in
+                let dataText: String = row["data"]
+                return StoredEvent(
+                    id: row["id"], agent: row["agent_id"], seq: UInt64(row["seq"] as Int64),
+                    time: Date(millis: row["time"]), receivedAt: Date(millis: row["received_at"]),
+                    type: row["type"], v: row["v"],
+                    data: try decoder.decode([String: JSONValue].self, from: Data(dataText.utf8)))
+            }
+        }
+    }
+
+    public func eventCount(agentID: String?) async throws -> Int {
+        try await pool.read { db in
+            if let agentID {
+                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE agent_id = ?", arguments: [agentID]) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0
+        }
+    }
+
+    // MARK: API tokens
+
+    public func createAPIToken(hash: String, name: String, role: Role, now: Date) async throws -> APIToken {
+        let token = APIToken(id: String(hash.prefix(12)), name: name, role: role, createdAt: now)
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO api_tokens (id, hash, name, role, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [token.id, hash, name, role.rawValue, now.millis])
+        }
+        return token
+    }
+
+    public func apiToken(hash: String) async throws -> APIToken? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM api_tokens WHERE hash = ?", arguments: [hash]).flatMap { row in
+                guard let role = Role(rawValue: row["role"]) else { return nil }
+                return APIToken(
+                    id: row["id"], name: row["name"], role: role, createdAt: Date(millis: row["created_at"]),
+                    revokedAt: (row["revoked_at"] as Int64?).map(Date.init(millis:)))
+            }
+        }
+    }
+
+    // MARK: Audit
+
+    public func audit(_ entry: AuditEntry) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO audit (time, actor, action, target, outcome) VALUES (?, ?, ?, ?, ?)",
+                arguments: [entry.time.millis, entry.actor, entry.action, entry.target, entry.outcome])
+        }
+    }
+
+    public func auditEntries(limit: Int) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
+                AuditEntry(time: Date(millis: row["time"]), actor: row["actor"], action: row["action"],
+                           target: row["target"], outcome: row["outcome"])
+            }
+        }
+    }
+
+    public func close() async throws {
+        try pool.close()
+    }
+
+    // MARK: Row mapping
+
+    private static func enrollmentToken(_ row: Row) -> EnrollmentToken {
+        EnrollmentToken(
+            id: row["id"], label: row["label"], maxUses: row["max_uses"], uses: row["uses"],
+            createdAt: Date(millis: row["created_at"]), expiresAt: Date(millis: row["expires_at"]),
+            revokedAt: (row["revoked_at"] as Int64?).map(Date.init(millis:)))
+    }
+
+    private static func agent(_ row: Row) -> AgentRecord {
+        AgentRecord(
+            id: row["id"], hostname: row["hostname"], os: row["os"], agentVersion: row["agent_version"],
+            enrolledAt: Date(millis: row["enrolled_at"]), lastSeen: (row["last_seen"] as Int64?).map(Date.init(millis:)),
+            certificateSerial: row["cert_serial"], certificateNotAfter: Date(millis: row["cert_not_after"]),
+            policyVersion: row["policy_version"], spoolDepth: row["spool_depth"], dropped: row["dropped"],
+            revokedAt: (row["revoked_at"] as Int64?).map(Date.init(millis:)))
+    }
+}

@@ -1,0 +1,153 @@
+/// The registry of event types and the fields each schema version requires.
+///
+/// Rule (docs/EVENTS.md): a type's schema version is bumped whenever a field is removed, renamed
+/// or changes meaning; adding an optional field does not bump it. The collector refuses versions it
+/// does not know rather than guessing.
+public struct EventSchema: Sendable {
+    /// The JSON kind a field must have.
+    public enum FieldKind: Sendable {
+        case string, integer, number, bool, object, array
+
+        func accepts(_ value: JSONValue) -> Bool {
+            switch (self, value) {
+            case (.string, .string), (.number, .number), (.bool, .bool), (.object, .object), (.array, .array):
+                return true
+            case (.integer, .number(let n)):
+                return n.rounded() == n
+            default:
+                return false
+            }
+        }
+
+        var name: String {
+            switch self {
+            case .string: "string"
+            case .integer: "integer"
+            case .number: "number"
+            case .bool: "boolean"
+            case .object: "object"
+            case .array: "array"
+            }
+        }
+    }
+
+    public struct Field: Sendable {
+        public var name: String
+        public var kind: FieldKind
+        public var required: Bool
+    }
+
+    public let type: String
+    public let version: Int
+    public let fields: [Field]
+
+    public init(type: String, version: Int, fields: [Field]) {
+        self.type = type
+        self.version = version
+        self.fields = fields
+    }
+
+    /// Checks `data` against this schema; unknown extra fields are allowed (forward compatible).
+    public func validate(_ data: [String: JSONValue]) throws(EventValidationError) {
+        for field in fields {
+            guard let value = data[field.name], value != .null else {
+                if field.required { throw .missingField(type: type, field: field.name) }
+                continue
+            }
+            guard field.kind.accepts(value) else {
+                throw .wrongFieldKind(type: type, field: field.name, expected: field.kind.name, got: value.kindName)
+            }
+        }
+    }
+}
+
+extension EventSchema.Field {
+    static func required(_ name: String, _ kind: EventSchema.FieldKind) -> Self {
+        .init(name: name, kind: kind, required: true)
+    }
+    static func optional(_ name: String, _ kind: EventSchema.FieldKind) -> Self {
+        .init(name: name, kind: kind, required: false)
+    }
+}
+
+/// Why an event was refused.
+public enum EventValidationError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unknownType(String)
+    case unsupportedVersion(type: String, version: Int, supported: [Int])
+    case missingField(type: String, field: String)
+    case wrongFieldKind(type: String, field: String, expected: String, got: String)
+    case invalidSequence(UInt64)
+
+    public var description: String {
+        switch self {
+        case .unknownType(let type):
+            return "unknown event type '\(type)'; this collector understands: \(EventCatalog.standard.typeNames.joined(separator: ", "))"
+        case .unsupportedVersion(let type, let version, let supported):
+            return "event type '\(type)' schema version \(version) is not supported (supported: \(supported.map(String.init).joined(separator: ", "))); upgrade the collector"
+        case .missingField(let type, let field):
+            return "event type '\(type)' requires field data.\(field)"
+        case .wrongFieldKind(let type, let field, let expected, let got):
+            return "event type '\(type)' field data.\(field) must be \(expected), got \(got)"
+        case .invalidSequence(let seq):
+            return "event sequence number \(seq) is invalid: sequence numbers start at 1"
+        }
+    }
+}
+
+/// All event types this build knows, by type and schema version.
+public struct EventCatalog: Sendable {
+    private let schemas: [String: [Int: EventSchema]]
+
+    public init(_ schemas: [EventSchema]) {
+        var byType: [String: [Int: EventSchema]] = [:]
+        for schema in schemas { byType[schema.type, default: [:]][schema.version] = schema }
+        self.schemas = byType
+    }
+
+    public var typeNames: [String] { schemas.keys.sorted() }
+
+    /// Validates the envelope and data of one event.
+    public func validate(_ event: Event) throws(EventValidationError) {
+        guard event.seq >= 1 else { throw .invalidSequence(event.seq) }
+        guard let versions = schemas[event.type] else { throw .unknownType(event.type) }
+        guard let schema = versions[event.v] else {
+            throw .unsupportedVersion(type: event.type, version: event.v, supported: versions.keys.sorted())
+        }
+        try schema.validate(event.data)
+    }
+
+    /// The event types of this release (docs/EVENTS.md documents each).
+    public static let standard = EventCatalog([
+        EventSchema(type: EventType.heartbeat, version: 1, fields: [
+            .required("agent_version", .string),
+            .required("policy_version", .integer),
+            .required("spool_depth", .integer),
+            .required("spool_bytes", .integer),
+            .required("dropped", .integer),
+            .optional("uptime_s", .integer),
+            .optional("cert_expires", .string),
+        ]),
+        EventSchema(type: EventType.started, version: 1, fields: [
+            .required("agent_version", .string),
+            .required("pid", .integer),
+            .optional("hostname", .string),
+            .optional("os", .string),
+        ]),
+        EventSchema(type: EventType.selftest, version: 1, fields: [
+            .required("nonce", .string),
+            .optional("index", .integer),
+        ]),
+        EventSchema(type: EventType.spoolDropped, version: 1, fields: [
+            .required("count", .integer),
+            .required("reason", .string),
+        ]),
+    ])
+}
+
+/// Names of the event types, so no code spells them twice.
+public enum EventType {
+    public static let heartbeat = "agent.heartbeat"
+    public static let started = "agent.started"
+    public static let selftest = "agent.selftest"
+    public static let spoolDropped = "agent.spool_dropped"
+}

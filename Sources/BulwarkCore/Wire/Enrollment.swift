@@ -1,0 +1,54 @@
+import Foundation
+
+/// `POST /v1/enroll` request: a one-time token and a CSR for a key the agent generated itself.
+public struct EnrollRequest: Sendable, Codable {
+    public var token: String
+    /// PEM-encoded PKCS#10 certificate signing request.
+    public var csr: String
+    public var hostname: String
+    public var os: String
+    public var agentVersion: String
+
+    public init(token: String, csr: String, hostname: String, os: String, agentVersion: String) {
+        self.token = token
+        self.csr = csr
+        self.hostname = hostname
+        self.os = os
+        self.agentVersion = agentVersion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case token, csr, hostname, os
+        case agentVersion = "agent_version"
+    }
+}
+
+/// `POST /v1/renew` request: a fresh CSR for the agent's existing key.
+public struct RenewRequest: Sendable, Codable {
+    public var csr: String
+    public init(csr: String) { self.csr = csr }
+}
+
+/// Answer to enrollment and renewal: the client certificate and the CA that issued it.
+public struct CertificateGrant: Sendable, Codable {
+    public var agentID: String
+    /// PEM client certificate.
+    public var certificate: String
+    /// PEM CA certificate chain (one certificate today).
+    public var caChain: String
+    public var notAfter: Date
+
+    public init(agentID: String, certificate: String, caChain: String, notAfter: Date) {
+        self.agentID = agentID
+        self.certificate = certificate
+        self.caChain = caChain
+        self.notAfter = notAfter
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case certificate
+        case agentID = "agent_id"
+        case caChain = "ca_chain"
+        case notAfter = "not_after"
+    }
+}

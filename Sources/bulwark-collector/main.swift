@@ -1,0 +1,186 @@
+import ArgumentParser
+import BulwarkCollector
+import BulwarkCore
+import Foundation
+import Logging
+
+@main
+struct CollectorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bulwark-collector",
+        abstract: "Bulwark collector: enrollment CA, telemetry ingest, inventory and API.",
+        subcommands: [Init.self, Serve.self, EnrollToken.self, APIToken.self, Agent.self])
+}
+
+struct DataOption: ParsableArguments {
+    @Option(name: .long, help: "Deployment data directory.")
+    var data: String
+
+    func store() throws -> SQLiteStore {
+        let deployment = try Deployment.load(directory: data)
+        return try SQLiteStore(path: deployment.databasePath)
+    }
+}
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a deployment: CA, server certificate, HMAC key, database.")
+    @OptionGroup var data: DataOption
+    @Option(name: .customLong("hostname"), help: "DNS name or IP address agents use to reach the collector (repeatable).")
+    var hostnames: [String] = []
+
+    func run() async throws {
+        let names = hostnames.isEmpty ? ["localhost", "127.0.0.1", "::1", ProcessInfo.processInfo.hostName] : hostnames
+        let deployment = try Deployment.initialize(directory: data.data, hostnames: names)
+        print("created deployment in \(data.data)")
+        print("server certificate names: \(names.joined(separator: ", "))")
+        print("CA SHA-256 fingerprint (give agents --ca-sha256 with this):")
+        print(try deployment.authority.fingerprint)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the agent and API listeners until SIGTERM.")
+    @OptionGroup var data: DataOption
+    @Option(help: "Agent listener (mTLS), HOST:PORT.") var agentListen = "0.0.0.0:8443"
+    @Option(help: "Console/API listener (TLS + bearer tokens), HOST:PORT.") var apiListen = "0.0.0.0:9443"
+    @Option(help: "Largest compressed request body, bytes.") var maxCompressedBytes = CollectorLimits().maxCompressedBytes
+    @Option(help: "Largest inflated batch, bytes.") var maxInflatedBytes = CollectorLimits().maxInflatedBytes
+    @Option(help: "Most events in one batch.") var maxEventsPerBatch = CollectorLimits().maxEventsPerBatch
+    @Option(help: "Lifetime of agent certificates, days.") var agentCertDays = CollectorLimits().agentCertificateDays
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func run() async throws {
+        var logger = Logger(label: "bulwark-collector")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        var limits = CollectorLimits()
+        limits.maxCompressedBytes = maxCompressedBytes
+        limits.maxInflatedBytes = maxInflatedBytes
+        limits.maxEventsPerBatch = maxEventsPerBatch
+        limits.agentCertificateDays = agentCertDays
+        let server = CollectorServer(
+            deployment: try Deployment.load(directory: data.data),
+            configuration: .init(agentListen: try ListenAddress.parse(agentListen), apiListen: try ListenAddress.parse(apiListen), limits: limits),
+            logger: logger)
+        try await server.run { name, address in
+            // One parseable line per listener: tests and scripts read the bound port from it.
+            let line = "bulwark-collector: \(name) listener ready on \(address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+    }
+}
+
+enum ListenAddress {
+    static func parse(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ValidationError("'\(text)' is not HOST:PORT")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+}
+
+struct EnrollToken: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll-token", abstract: "Create, list and revoke enrollment tokens.",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var data: DataOption
+        @Option(help: "How many agents may enroll with it.") var uses = 1
+        @Option(help: "Lifetime, e.g. 24h, 7d.") var ttl = "24h"
+        @Option(help: "Free text to recognise it by.") var label = ""
+
+        func run() async throws {
+            guard uses >= 1 else { throw ValidationError("--uses must be at least 1") }
+            let seconds = try DurationText.seconds(ttl)
+            let store = try data.store()
+            let secret = SecretToken.generate(prefix: "bwe")
+            let now = Date()
+            let token = try await store.createEnrollmentToken(
+                hash: SecretToken.hash(secret), label: label, maxUses: uses, expiresAt: now.addingTimeInterval(seconds), now: now)
+            try await store.audit(AuditEntry(actor: "cli", action: "enroll_token.create", target: token.id, outcome: "ok"))
+            try await store.close()
+            print(secret)
+            FileHandle.standardError.write(Data("token \(token.id): \(uses) use(s), expires \(WireCoding.string(from: token.expiresAt)); shown once, store it now\n".utf8))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var data: DataOption
+        func run() async throws {
+            let store = try data.store()
+            let tokens = try await store.enrollmentTokens()
+            try await store.close()
+            print("ID            USES  EXPIRES                   STATE     LABEL")
+            let now = Date()
+            for token in tokens {
+                let state = token.revokedAt != nil ? "revoked" : token.expiresAt <= now ? "expired" : token.uses >= token.maxUses ? "used-up" : "active"
+                print("\(token.id)  \("\(token.uses)/\(token.maxUses)".padding(toLength: 5, withPad: " ", startingAt: 0)) \(WireCoding.string(from: token.expiresAt))  \(state.padding(toLength: 8, withPad: " ", startingAt: 0))  \(token.label)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        @OptionGroup var data: DataOption
+        @Argument(help: "Token ID from 'enroll-token list'.") var id: String
+        func run() async throws {
+            let store = try data.store()
+            let found = try await store.revokeEnrollmentToken(id: id, now: Date())
+            try await store.audit(AuditEntry(actor: "cli", action: "enroll_token.revoke", target: id, outcome: found ? "ok" : "not found"))
+            try await store.close()
+            guard found else { throw ValidationError("no enrollment token with ID \(id); see 'enroll-token list'") }
+            print("revoked enrollment token \(id)")
+        }
+    }
+}
+
+struct APIToken: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api-token", abstract: "Create bearer tokens for the API listener.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var data: DataOption
+        @Option(help: "admin, analyst or helpdesk.") var role: String
+        @Option(help: "Who or what uses it.") var name: String
+
+        func run() async throws {
+            guard let role = Role(rawValue: role) else { throw ValidationError("--role must be admin, analyst or helpdesk") }
+            let store = try data.store()
+            let secret = SecretToken.generate(prefix: "bwa")
+            let token = try await store.createAPIToken(hash: SecretToken.hash(secret), name: name, role: role, now: Date())
+            try await store.audit(AuditEntry(actor: "cli", action: "api_token.create", target: "\(token.id) \(name) \(role.rawValue)", outcome: "ok"))
+            try await store.close()
+            print(secret)
+        }
+    }
+}
+
+struct Agent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List and revoke agents.", subcommands: [List.self, Revoke.self])
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var data: DataOption
+        func run() async throws {
+            let store = try data.store()
+            let agents = try await store.agents()
+            try await store.close()
+            for agent in agents {
+                print("\(agent.id)  \(agent.hostname)  v\(agent.agentVersion)  last seen \(agent.lastSeen.map(WireCoding.string(from:)) ?? "never")\(agent.revokedAt != nil ? "  REVOKED" : "")")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        @OptionGroup var data: DataOption
+        @Argument(help: "Agent ID.") var id: String
+        func run() async throws {
+            let store = try data.store()
+            let found = try await store.revokeAgent(id: id, now: Date())
+            try await store.audit(AuditEntry(actor: "cli", action: "agent.revoke", target: id, outcome: found ? "ok" : "not found"))
+            try await store.close()
+            guard found else { throw ValidationError("no agent with ID \(id); see 'bulwark-collector agent list'") }
+            print("revoked agent \(id); its certificate is refused from now on, on open connections too")
+        }
+    }
+}
