@@ -33,7 +33,7 @@ public struct AgentStatusReport: Sendable, Codable {
         do {
             let client = try CollectorClient(
                 baseURL: enrollment.collector, trustedCA: try state.loadCA(),
-                clientCertificate: try state.loadCertificate(), clientKey: try state.loadKey())
+                clientCertificate: try state.loadCertificate(), clientKey: try state.loadKey(), connectTimeout: 3)
             do {
                 _ = try await client.fetchPinnedCA(pinnedSHA256: enrollment.caSHA256)
                 report.collectorReachable = true

@@ -19,6 +19,8 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var pollInterval: Double = 0.5
     /// Renew the client certificate when less than this fraction of its lifetime remains.
     public var renewFraction: Double = 1.0 / 3.0
+    /// Seconds to wait for a TCP+TLS connection to the collector before counting a failure.
+    public var connectTimeout: Double = 10
 
     public init() {}
 
@@ -31,6 +33,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case retryBase = "retry_base"
         case pollInterval = "poll_interval"
         case renewFraction = "renew_fraction"
+        case connectTimeout = "connect_timeout"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -44,6 +47,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         retryBase = try container.decodeIfPresent(Double.self, forKey: .retryBase) ?? defaults.retryBase
         pollInterval = try container.decodeIfPresent(Double.self, forKey: .pollInterval) ?? defaults.pollInterval
         renewFraction = try container.decodeIfPresent(Double.self, forKey: .renewFraction) ?? defaults.renewFraction
+        connectTimeout = try container.decodeIfPresent(Double.self, forKey: .connectTimeout) ?? defaults.connectTimeout
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -79,6 +83,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         try require((1024...4 * 1024 * 1024).contains(batchMaxBytes), "batch_max_bytes must be 1 KiB…4 MiB")
         try require(retryBase > 0 && retryCap >= retryBase, "retry_base must be > 0 and retry_cap ≥ retry_base")
         try require(pollInterval > 0, "poll_interval must be > 0")
+        try require(connectTimeout >= 0.1, "connect_timeout must be at least 0.1 seconds")
         try require(renewFraction > 0 && renewFraction < 1, "renew_fraction must be between 0 and 1")
     }
 }

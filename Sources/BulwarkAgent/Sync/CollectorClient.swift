@@ -45,7 +45,12 @@ public final class CollectorClient: Sendable {
     /// - Parameters:
     ///   - trustedCA: the only root trusted for the collector's server certificate; nil only for
     ///     the first-contact CA download, whose result is checked against the pinned fingerprint.
-    public init(baseURL: String, trustedCA: Certificate?, clientCertificate: Certificate? = nil, clientKey: P256.Signing.PrivateKey? = nil) throws {
+    ///   - connectTimeout: seconds for TCP+TLS set-up; the HTTP client retries a refused
+    ///     connection within this time, so it bounds how long a dead collector holds an upload.
+    public init(
+        baseURL: String, trustedCA: Certificate?, clientCertificate: Certificate? = nil, clientKey: P256.Signing.PrivateKey? = nil,
+        connectTimeout: Double = 10
+    ) throws {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
@@ -59,7 +64,7 @@ public final class CollectorClient: Sendable {
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(clientKey.pemRepresentation.utf8), format: .pem))
         }
         var configuration = HTTPClient.Configuration(
-            tlsConfiguration: tls, timeout: .init(connect: .seconds(10), read: .seconds(60)))
+            tlsConfiguration: tls, timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .seconds(60)))
         configuration.httpVersion = .http1Only
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }

@@ -85,7 +85,7 @@ public struct Uploader: Sendable {
     func makeClient(enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey) throws -> CollectorClient {
         try CollectorClient(
             baseURL: enrollment.collector, trustedCA: try state.loadCA(),
-            clientCertificate: try state.loadCertificate(), clientKey: key)
+            clientCertificate: try state.loadCertificate(), clientKey: key, connectTimeout: configuration.connectTimeout)
     }
 
     /// Renews the client certificate once less than `renewFraction` of its lifetime remains.

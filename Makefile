@@ -1,0 +1,28 @@
+# Bulwark: the two commands of the README are `make demo` and `make test`.
+SWIFT ?= swift
+# Debian packages the build, the tests and the demo use (openssl and curl are independent
+# TLS clients in the end-to-end tests).
+DEBS := libsqlite3-dev zlib1g-dev libssl-dev openssl curl ca-certificates procps
+
+.PHONY: deps build release test demo bench clean
+
+deps:
+	@./scripts/ensure-debs.sh $(DEBS)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: build
+	BULWARK_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test
+
+demo: build
+	./scripts/demo.sh $$($(SWIFT) build --show-bin-path)
+
+bench: release
+	$(SWIFT) run -c release bulwark-bench --help
+
+clean:
+	rm -rf .build demo-data

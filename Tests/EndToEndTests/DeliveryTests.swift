@@ -1,0 +1,111 @@
+import BulwarkCollector
+import BulwarkCore
+import Foundation
+import Testing
+
+/// Delivery guarantees: every spooled event reaches the collector exactly once, through
+/// collector outages and agent crashes.
+@Suite("End to end: exactly-once delivery", .serialized)
+struct DeliveryTests {
+    /// Self-test events of `agentID` at the collector, as (index → count) and the seq list.
+    static func delivered(_ cluster: Cluster, agentID: String) async throws -> (byIndex: [Int: Int], seqs: [UInt64]) {
+        let store = try cluster.store()
+        var byIndex: [Int: Int] = [:]
+        var seqs: [UInt64] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await store.events(EventQuery(type: EventType.selftest, agent: agentID, afterID: after, limit: 10_000))
+            guard let last = page.last else { break }
+            for event in page {
+                byIndex[event.data["index"]?.intValue ?? -1, default: 0] += 1
+                seqs.append(event.seq)
+            }
+            after = last.id
+        }
+        try await store.close()
+        return (byIndex, seqs)
+    }
+
+    /// The seqs the agent's spool gave the self-test events, from `selftest` output "seq A…B".
+    static func seqRange(_ output: String) throws -> ClosedRange<UInt64> {
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("seq ") }),
+              let range = line.split(separator: " ").last?.split(separator: "…"),
+              range.count == 2, let low = UInt64(range[0]), let high = UInt64(range[1])
+        else { throw TestFailure.command("no seq range in: \(output)") }
+        return low...high
+    }
+
+    @Test("collector down while the agent produces 10,000 events: all arrive exactly once after restart")
+    func collectorOutage() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let agent = try cluster.enrollAgent()
+        let agentID = try agent.agentID
+        try agent.start()
+        try await eventually("agent's first upload") { try agent.spoolDepth() == 0 }
+
+        cluster.stopCollector()
+        let emitted = try agent.cli(["selftest", "--count", "10000", "--no-wait"])
+        #expect(emitted.status == 0, "\(emitted.output)")
+        let seqs = try Self.seqRange(emitted.stdout)
+        // Let the agent fail against the dead collector for a while (several retries).
+        try await Task.sleep(for: .seconds(3))
+        #expect(try agent.spoolDepth() >= 10_000)
+        let status = try agent.cli(["status"])
+        #expect(status.stdout.contains("UNREACHABLE"), "\(status.stdout)")
+        #expect(status.stdout.contains("last error"), "\(status.stdout)")
+
+        try cluster.startCollector()
+        try await eventually("spool drained", timeout: 120) { try agent.spoolDepth() == 0 }
+        let (byIndex, delivered) = try await Self.delivered(cluster, agentID: agentID)
+        #expect(byIndex.count == 10_000)
+        #expect(byIndex.values.allSatisfy { $0 == 1 })
+        #expect(Set(byIndex.keys) == Set(0..<10_000))
+        #expect(Set(delivered) == Set(seqs))
+        #expect(delivered.count == seqs.count)
+        agent.stop()
+    }
+
+    static let perRound = 2_000
+
+    @Test("kill -9 of the agent at random points during upload, 20 times: nothing lost or duplicated")
+    func killNineDuringUpload() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        // Small batches so an upload is nearly always in flight when the kill lands.
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig + "\nbatch_max_events: 10\n")
+        let agentID = try agent.agentID
+
+        var expected = 0
+        var ranges: [ClosedRange<UInt64>] = []
+        var interrupted = 0
+        var previous = 0
+        for _ in 0..<20 {
+            let emitted = try agent.cli(["selftest", "--count", "\(Self.perRound)", "--no-wait"])
+            #expect(emitted.status == 0)
+            ranges.append(try Self.seqRange(emitted.stdout))
+            expected += Self.perRound
+            try agent.start()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 250...900)))
+            agent.kill9()
+            let count = try await cluster.store().eventCount(agentID: agentID)
+            // Interrupted mid-upload: it had delivered some events and still had more to send.
+            if count > previous, try agent.spoolDepth() > 0 { interrupted += 1 }
+            previous = count
+        }
+        #expect(interrupted >= 10, "only \(interrupted) of 20 kills landed during an upload")
+
+        try agent.start()
+        try await eventually("spool drained after the kills", timeout: 180) { try agent.spoolDepth() == 0 }
+        let (byIndex, delivered) = try await Self.delivered(cluster, agentID: agentID)
+        let expectedSeqs = Set(ranges.flatMap { Array($0) })
+        // Indexes restart at 0 for each selftest run, so each index is expected 20 times.
+        #expect(delivered.count == expected)
+        #expect(Set(delivered) == expectedSeqs)
+        #expect(byIndex.count == Self.perRound)
+        #expect(byIndex.values.allSatisfy { $0 == 20 })
+        agent.stop()
+    }
+}

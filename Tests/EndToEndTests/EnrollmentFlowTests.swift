@@ -1,0 +1,84 @@
+import BulwarkCollector
+import BulwarkCore
+import Foundation
+import Testing
+
+@Suite("End to end: enrollment and selftest", .serialized)
+struct EnrollmentFlowTests {
+    @Test("init → token → enroll → run → selftest acknowledged; agent listed by /api/v1/agents")
+    func enrollRunSelftest() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let agent = try cluster.enrollAgent()
+        let agentID = try agent.agentID
+        #expect(agentID.count == 32)
+
+        // The private key never leaves owner-only permissions.
+        #expect(SecureFile.permissions(of: agent.keyPath) == 0o600)
+        #expect(SecureFile.permissions(of: cluster.dataDir + "/ca-key.pem") == 0o600)
+        #expect(SecureFile.permissions(of: cluster.dataDir + "/server-key.pem") == 0o600)
+        #expect(SecureFile.permissions(of: cluster.dataDir + "/hmac.key") == 0o600)
+
+        try agent.start()
+        let selftest = try agent.cli(["selftest", "--timeout", "30"])
+        #expect(selftest.status == 0, "selftest: \(selftest.output)")
+        #expect(selftest.stdout.contains("acknowledged by the collector"))
+
+        let token = try cluster.apiToken(role: "helpdesk")
+        let (status, body, _) = try cluster.curl(["-H", "Authorization: Bearer \(token)", "\(cluster.apiURL)/api/v1/agents"])
+        #expect(status == 200)
+        let agents = try WireCoding.decoder().decode([String: [AgentRecord]].self, from: Data(body.utf8))["agents"] ?? []
+        #expect(agents.map(\.id) == [agentID])
+        #expect(agents.first?.lastSeen != nil)
+
+        let events = try await cluster.store().events(EventQuery(type: EventType.selftest, agent: agentID))
+        #expect(events.count == 1)
+
+        // Without a token the API refuses, with the documented code.
+        let refused = try cluster.curl(["\(cluster.apiURL)/api/v1/agents"])
+        #expect(refused.status == 401)
+        #expect(refused.body.contains("token_required"))
+
+        // The status command sees the running agent and an empty spool.
+        let statusText = try agent.cli(["status"])
+        #expect(statusText.stdout.contains("reachable"))
+        #expect(statusText.stdout.contains("running"))
+        agent.stop()
+    }
+
+    @Test("init refuses to overwrite an existing deployment")
+    func initRefusesOverwrite() throws {
+        let cluster = try Cluster()
+        let again = try cluster.collectorCLI(["init", "--data", cluster.dataDir])
+        #expect(again.status != 0)
+        #expect(again.output.contains("refusing to overwrite"))
+    }
+
+    @Test("re-enrolling the same key is idempotent and uses no extra token use")
+    func reenrollIdempotent() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let token = try cluster.enrollToken(uses: 1)
+        let agent = try cluster.enrollAgent(token: token)
+        let first = try agent.agentID
+        let again = try cluster.agentCLI(["enroll", "--state", agent.directory, "--collector", cluster.collectorURL, "--token", token, "--ca-sha256", cluster.fingerprint])
+        #expect(again.status == 0, "\(again.output)")
+        #expect(try agent.agentID == first)
+        let agents = try await cluster.store().agents()
+        #expect(agents.count == 1)
+    }
+
+    @Test("enrollment refuses a collector whose CA does not match the pinned fingerprint")
+    func pinnedFingerprintMismatch() throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let wrong = String(repeating: "ab", count: 32)
+        let result = try cluster.agentCLI(["enroll", "--state", cluster.root + "/pinned", "--collector", cluster.collectorURL, "--token", try cluster.enrollToken(), "--ca-sha256", wrong])
+        #expect(result.status != 0)
+        #expect(result.output.contains("was pinned"))
+        #expect(!FileManager.default.fileExists(atPath: cluster.root + "/pinned/agent.pem"))
+    }
+}
