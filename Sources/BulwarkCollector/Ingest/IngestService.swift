@@ -29,7 +29,7 @@ public struct IngestService: Sendable {
         } catch .limitExceeded(let limit) {
             throw APIFailure(.contentTooLarge, "inflated_too_large", "batch inflates past \(limit) bytes; send smaller batches")
         } catch {
-            throw APIFailure(.badRequest, "invalid_deflate", "body is not valid zlib/deflate data")
+            throw APIFailure(.badRequest, "invalid_deflate", "\(error)")
         }
         let batch: EventBatch
         do {

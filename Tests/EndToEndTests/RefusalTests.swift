@@ -1,0 +1,173 @@
+import BulwarkCollector
+import BulwarkCore
+import Crypto
+import Foundation
+import Testing
+import X509
+
+/// Identity refusals: each gets its specific error, seen through our agent and through
+/// independent clients (curl, openssl s_client).
+@Suite("End to end: identity refusals", .serialized)
+struct RefusalTests {
+    /// A CA and client certificate that have nothing to do with the deployment, made by openssl.
+    static func foreignCertificate(in directory: String) throws -> (cert: String, key: String) {
+        let steps: [[String]] = [
+            ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "\(directory)/foreign-ca.key"],
+            ["req", "-x509", "-new", "-key", "\(directory)/foreign-ca.key", "-subj", "/CN=Foreign CA", "-days", "30", "-out", "\(directory)/foreign-ca.pem"],
+            ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "\(directory)/foreign.key"],
+            ["req", "-new", "-key", "\(directory)/foreign.key", "-subj", "/CN=intruder", "-out", "\(directory)/foreign.csr"],
+            ["x509", "-req", "-in", "\(directory)/foreign.csr", "-CA", "\(directory)/foreign-ca.pem", "-CAkey", "\(directory)/foreign-ca.key",
+             "-CAcreateserial", "-days", "30", "-out", "\(directory)/foreign.pem"],
+        ]
+        for step in steps {
+            let result = try run("openssl", step)
+            guard result.status == 0 else { throw TestFailure.command("openssl \(step.joined(separator: " ")): \(result.output)") }
+        }
+        return ("\(directory)/foreign.pem", "\(directory)/foreign.key")
+    }
+
+    /// Runs `openssl s_client`, writes `request` and returns everything it printed.
+    static func sClient(port: Int, caPath: String, extra: [String], request: String) throws -> CommandResult {
+        let script = "(printf '\(request)'; sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -CAfile \(caPath) -quiet \(extra.joined(separator: " ")) 2>&1"
+        return try run("/bin/sh", ["-c", script])
+    }
+
+    @Test("no client certificate: 401 client_certificate_required (curl and openssl s_client)")
+    func noClientCertificate() throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let viaCurl = try cluster.curl(["-X", "POST", "-H", "Content-Encoding: deflate", "--data-binary", "x", "\(cluster.collectorURL)/v1/events"])
+        #expect(viaCurl.status == 401)
+        #expect(viaCurl.body.contains("\"code\":\"client_certificate_required\""))
+
+        let viaOpenSSL = try Self.sClient(
+            port: cluster.agentPort, caPath: cluster.caPath, extra: [],
+            request: "POST /v1/events HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n")
+        #expect(viaOpenSSL.output.contains("HTTP/1.1 401"))
+        #expect(viaOpenSSL.output.contains("client_certificate_required"))
+    }
+
+    @Test("certificate from another CA: TLS handshake refused with 'unknown ca' (curl and openssl s_client)")
+    func foreignCA() throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let foreign = try Self.foreignCertificate(in: cluster.root)
+        let viaCurl = try cluster.curl(["--cert", foreign.cert, "--key", foreign.key, "-X", "POST", "--data-binary", "x", "\(cluster.collectorURL)/v1/events"])
+        #expect(viaCurl.status == 0, "no HTTP answer is given to a foreign certificate")
+        #expect(viaCurl.body.contains("unknown ca"))
+
+        let viaOpenSSL = try Self.sClient(
+            port: cluster.agentPort, caPath: cluster.caPath, extra: ["-cert", foreign.cert, "-key", foreign.key, "-tls1_2"],
+            request: "GET /v1/ca HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n")
+        #expect(viaOpenSSL.output.contains("alert unknown ca"))
+        #expect(!viaOpenSSL.output.contains("HTTP/1.1"))
+    }
+
+    @Test("TLS below 1.2 is refused")
+    func oldTLSRefused() throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let old = try cluster.curl(["--tls-max", "1.1", "\(cluster.collectorURL)/v1/ca"])
+        #expect(old.status == 0)
+        #expect(old.body.contains("protocol version") || old.body.contains("no protocols available"))
+    }
+
+    @Test("revoked agent: refused at once on its open connection, with agent_revoked")
+    func revokedAgent() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let agent = try cluster.enrollAgent()
+        let agentID = try agent.agentID
+        try agent.start()
+        #expect(try agent.cli(["selftest"]).status == 0)
+
+        let revoke = try cluster.collectorCLI(["agent", "revoke", "--data", cluster.dataDir, agentID])
+        #expect(revoke.status == 0)
+
+        // The running agent keeps its pooled connection; the next upload on it must be refused.
+        let selftest = try agent.cli(["selftest", "--timeout", "5"])
+        #expect(selftest.status != 0)
+        #expect(selftest.output.contains("agent_revoked"), "\(selftest.output)")
+        let viaCurl = try cluster.curl(["--cert", agent.certificatePath, "--key", agent.keyPath, "-X", "POST", "--data-binary", "x", "\(cluster.collectorURL)/v1/events"])
+        #expect(viaCurl.status == 403)
+        #expect(viaCurl.body.contains("\"code\":\"agent_revoked\""))
+        // Re-enrolling the revoked key is refused too.
+        let again = try cluster.agentCLI(["enroll", "--state", agent.directory, "--collector", cluster.collectorURL, "--token", try cluster.enrollToken(), "--ca-sha256", cluster.fingerprint])
+        #expect(again.status != 0)
+        #expect(again.output.contains("agent_revoked"))
+        agent.stop()
+    }
+
+    @Test("expired client certificate: TLS handshake refused")
+    func expiredClientCertificate() throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let deployment = try Deployment.load(directory: cluster.dataDir)
+        let key = P256.Signing.PrivateKey()
+        let csr = try CertificateSigningRequest(
+            version: .v1, subject: try DistinguishedName { CommonName("expired") }, privateKey: Certificate.PrivateKey(key),
+            attributes: CertificateSigningRequest.Attributes(), signatureAlgorithm: .ecdsaWithSHA256)
+        let issued = try deployment.authority.issueAgentCertificate(csr: csr, validity: 86_400, now: Date().addingTimeInterval(-10 * 86_400))
+        let certPath = cluster.root + "/expired.pem"
+        let keyPath = cluster.root + "/expired-key.pem"
+        try issued.certificate.serializeAsPEM().pemString.write(toFile: certPath, atomically: true, encoding: .utf8)
+        try SecureFile.write(Data(key.pemRepresentation.utf8), to: keyPath, mode: .secret)
+        let viaCurl = try cluster.curl(["--cert", certPath, "--key", keyPath, "-X", "POST", "--data-binary", "x", "\(cluster.collectorURL)/v1/events"])
+        #expect(viaCurl.status == 0)
+        #expect(viaCurl.body.contains("certificate expired"), "\(viaCurl.body)")
+    }
+
+    @Test("enrollment tokens: unknown, expired, used up and revoked are each refused with their code")
+    func tokenRefusals() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        func enroll(_ name: String, _ token: String) throws -> CommandResult {
+            try cluster.agentCLI(["enroll", "--state", "\(cluster.root)/\(name)", "--collector", cluster.collectorURL, "--token", token, "--ca-sha256", cluster.fingerprint])
+        }
+
+        let unknown = try enroll("a1", "bwe_not-a-real-token")
+        #expect(unknown.status != 0)
+        #expect(unknown.output.contains("token_unknown"))
+
+        let shortLived = try cluster.enrollToken(ttl: "1s")
+        try await Task.sleep(for: .milliseconds(1_500))
+        let expired = try enroll("a2", shortLived)
+        #expect(expired.output.contains("token_expired"), "\(expired.output)")
+
+        let single = try cluster.enrollToken(uses: 1)
+        #expect(try enroll("a3", single).status == 0)
+        let usedUp = try enroll("a4", single)
+        #expect(usedUp.status != 0)
+        #expect(usedUp.output.contains("token_used_up"))
+
+        let revokedToken = try cluster.enrollToken(uses: 5)
+        let list = try cluster.collectorCLI(["enroll-token", "list", "--data", cluster.dataDir])
+        let id = String(SecretToken.hash(revokedToken).prefix(12))
+        #expect(list.stdout.contains(id))
+        #expect(try cluster.collectorCLI(["enroll-token", "revoke", "--data", cluster.dataDir, id]).status == 0)
+        let revoked = try enroll("a5", revokedToken)
+        #expect(revoked.output.contains("token_revoked"))
+
+        // curl as an independent client: a used-up token with a real CSR gets 401 token_used_up.
+        let csr = try run("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                      "-keyout", "\(cluster.root)/curl.key", "-subj", "/CN=curl"])
+        let body = try JSONSerialization.data(withJSONObject: ["token": single, "csr": csr.stdout, "hostname": "curl", "os": "test", "agent_version": "0"])
+        try body.write(to: URL(fileURLWithPath: cluster.root + "/enroll.json"))
+        let viaCurl = try cluster.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "@\(cluster.root)/enroll.json", "\(cluster.collectorURL)/v1/enroll"])
+        #expect(viaCurl.status == 401)
+        #expect(viaCurl.body.contains("\"code\":\"token_used_up\""))
+
+        // Exactly one agent got in, and every refusal is in the audit trail.
+        #expect(try await cluster.store().agents().count == 1)
+        let audit = try await cluster.store().auditEntries(limit: 100)
+        for code in ["token_unknown", "token_expired", "token_used_up", "token_revoked"] {
+            #expect(audit.contains { $0.outcome.contains(code) }, "audit lacks \(code)")
+        }
+    }
+}
