@@ -1,0 +1,91 @@
+import BulwarkCollector
+import BulwarkCore
+import Foundation
+import Testing
+
+@Suite("SQLite store")
+struct StoreTests {
+    let store: SQLiteStore
+    let now = Date(millis: 1_795_000_000_000)
+
+    init() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        store = try SQLiteStore(path: dir + "/collector.db")
+    }
+
+    func agent(_ id: String) -> AgentRecord {
+        AgentRecord(id: id, hostname: "host-\(id)", os: "Debian", agentVersion: "0.1.0", enrolledAt: now,
+                    certificateSerial: "01", certificateNotAfter: now.addingTimeInterval(86_400))
+    }
+
+    func selftest(_ seq: UInt64) -> Event {
+        Event(seq: seq, time: now, type: EventType.selftest, v: 1, data: ["nonce": "n", "index": .number(Double(seq))])
+    }
+
+    @Test("ingest stores a batch once: replays and overlaps count as duplicates")
+    func dedup() async throws {
+        _ = try await store.createEnrollmentToken(hash: "h1", label: "", maxUses: 5, expiresAt: now.addingTimeInterval(60), now: now)
+        _ = try await store.enroll(tokenHash: "h1", agent: agent("a"), now: now)
+        let first = try await store.ingest(agentID: "a", events: (1...5).map(selftest), now: now)
+        #expect(first == EventAck(acked: 5, stored: 5, duplicates: 0))
+        let overlap = try await store.ingest(agentID: "a", events: (4...8).map(selftest), now: now)
+        #expect(overlap == EventAck(acked: 8, stored: 3, duplicates: 2))
+        #expect(try await store.eventCount(agentID: "a") == 8)
+        // The same seq from another agent is a different event.
+        _ = try await store.enroll(tokenHash: "h1", agent: agent("b"), now: now)
+        #expect(try await store.ingest(agentID: "b", events: [selftest(1)], now: now).stored == 1)
+    }
+
+    @Test("heartbeats update the agent's row")
+    func heartbeat() async throws {
+        _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 1, expiresAt: now.addingTimeInterval(60), now: now)
+        _ = try await store.enroll(tokenHash: "h", agent: agent("a"), now: now)
+        let beat = Event(seq: 1, time: now, type: EventType.heartbeat, v: 1, data: [
+            "agent_version": "0.2.0", "policy_version": 4, "spool_depth": 17, "spool_bytes": 1000, "dropped": 2,
+        ])
+        _ = try await store.ingest(agentID: "a", events: [beat], now: now.addingTimeInterval(5))
+        let row = try #require(try await store.agent(id: "a"))
+        #expect(row.agentVersion == "0.2.0")
+        #expect(row.policyVersion == 4)
+        #expect(row.spoolDepth == 17)
+        #expect(row.dropped == 2)
+        #expect(row.lastSeen == now.addingTimeInterval(5))
+    }
+
+    @Test("enrollment: uses counted once per new agent; expiry, revocation and revoked agents refused")
+    func enrollmentRules() async throws {
+        let token = try await store.createEnrollmentToken(hash: "t", label: "lab", maxUses: 2, expiresAt: now.addingTimeInterval(60), now: now)
+        _ = try await store.enroll(tokenHash: "t", agent: agent("a"), now: now)
+        _ = try await store.enroll(tokenHash: "t", agent: agent("a"), now: now)  // idempotent
+        _ = try await store.enroll(tokenHash: "t", agent: agent("b"), now: now)
+        await #expect(throws: EnrollmentRefusal.tokenUsedUp(2)) { try await store.enroll(tokenHash: "t", agent: agent("c"), now: now) }
+        await #expect(throws: EnrollmentRefusal.tokenExpired(token.expiresAt)) {
+            try await store.enroll(tokenHash: "t", agent: agent("a"), now: now.addingTimeInterval(61))
+        }
+        await #expect(throws: EnrollmentRefusal.unknownToken) { try await store.enroll(tokenHash: "nope", agent: agent("a"), now: now) }
+        #expect(try await store.revokeAgent(id: "a", now: now))
+        await #expect(throws: EnrollmentRefusal.agentRevoked("a")) { try await store.enroll(tokenHash: "t", agent: agent("a"), now: now) }
+        #expect(try await store.revokeEnrollmentToken(id: token.id, now: now))
+        await #expect(throws: EnrollmentRefusal.tokenRevoked) { try await store.enroll(tokenHash: "t", agent: agent("b"), now: now) }
+        #expect(try await store.enrollmentTokens().first?.uses == 2)
+    }
+
+    @Test("event queries filter by type, agent, time and cursor")
+    func queries() async throws {
+        _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 2, expiresAt: now.addingTimeInterval(60), now: now)
+        _ = try await store.enroll(tokenHash: "h", agent: agent("a"), now: now)
+        let events = (1...10).map { seq in
+            Event(seq: seq, time: now.addingTimeInterval(Double(seq)), type: seq % 2 == 0 ? EventType.selftest : EventType.started, v: 1,
+                  data: seq % 2 == 0 ? ["nonce": "n"] : ["agent_version": "x", "pid": 1])
+        }
+        _ = try await store.ingest(agentID: "a", events: events, now: now)
+        #expect(try await store.events(EventQuery(type: EventType.selftest)).count == 5)
+        #expect(try await store.events(EventQuery(since: now.addingTimeInterval(8))).map(\.seq) == [8, 9, 10])
+        let page = try await store.events(EventQuery(limit: 4))
+        #expect(page.count == 4)
+        let next = try await store.events(EventQuery(afterID: page.last?.id, limit: 100))
+        #expect(next.map(\.seq) == [5, 6, 7, 8, 9, 10])
+        #expect(try await store.events(EventQuery(agent: "zzz")).isEmpty)
+    }
+}
