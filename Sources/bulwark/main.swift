@@ -1,1 +1,137 @@
-print("x")
+import ArgumentParser
+import AsyncHTTPClient
+import BulwarkCore
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOSSL
+
+@main
+struct BulwarkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bulwark",
+        abstract: "Query a Bulwark collector's API: agents and events.",
+        subcommands: [Agents.self, Events.self])
+}
+
+/// Where the API is and how to authenticate; each option also reads an environment variable.
+struct Connection: ParsableArguments {
+    @Option(help: "API base URL (env BULWARK_API).") var api: String?
+    @Option(help: "File holding the bearer token (env BULWARK_TOKEN holds the token itself).") var tokenFile: String?
+    @Option(help: "CA certificate to trust for the API's TLS certificate (env BULWARK_CA).") var ca: String?
+
+    func get(_ path: String, query: [(String, String?)] = []) async throws -> Data {
+        let environment = ProcessInfo.processInfo.environment
+        guard let api = api ?? environment["BULWARK_API"] else { throw ValidationError("give --api or set BULWARK_API, e.g. https://collector:9443") }
+        let token: String
+        if let tokenFile {
+            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let value = environment["BULWARK_TOKEN"] {
+            token = value
+        } else {
+            throw ValidationError("give --token-file or set BULWARK_TOKEN (create one with 'bulwark-collector api-token create')")
+        }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let caPath = ca ?? environment["BULWARK_CA"] {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caPath))
+        }
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+        var components = URLComponents(string: api.hasSuffix("/") ? String(api.dropLast()) + path : api + path)
+        let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+        if !items.isEmpty { components?.queryItems = items }
+        guard let url = components?.string else { throw ValidationError("'\(api)' is not a URL") }
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        do {
+            let response = try await client.execute(request, timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 64 << 20)
+            try await client.shutdown()
+            guard response.status == .ok else {
+                let error = try? WireCoding.decoder().decode(ErrorBody.self, from: body)
+                throw Failure(description: "API answered \(response.status.code): \(error.map { "\($0.code): \($0.message)" } ?? String(buffer: body))")
+            }
+            return Data(buffer: body)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Minimal decoding of the API's JSON, independent of the collector's Swift types.
+struct AgentRow: Decodable {
+    var id: String
+    var hostname: String
+    var os: String
+    var agent_version: String
+    var last_seen: Date?
+    var spool_depth: Int
+    var dropped: Int
+    var revoked_at: Date?
+}
+
+struct EventRow: Decodable {
+    var id: Int64
+    var agent: String
+    var seq: UInt64
+    var time: Date
+    var type: String
+    var data: [String: JSONValue]
+}
+
+struct Agents: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List enrolled agents.")
+    @OptionGroup var connection: Connection
+    @Flag(help: "Print the API's JSON.") var json = false
+
+    func run() async throws {
+        let data = try await connection.get("/api/v1/agents")
+        if json { print(String(decoding: data, as: UTF8.self)); return }
+        let agents = try WireCoding.decoder().decode([String: [AgentRow]].self, from: data)["agents"] ?? []
+        print("AGENT                             HOST              VERSION  LAST SEEN                 SPOOL  DROPPED  STATE")
+        for agent in agents {
+            print([
+                agent.id, agent.hostname.padding(toLength: 16, withPad: " ", startingAt: 0), agent.agent_version.padding(toLength: 7, withPad: " ", startingAt: 0),
+                (agent.last_seen.map(WireCoding.string(from:)) ?? "never").padding(toLength: 24, withPad: " ", startingAt: 0),
+                String(agent.spool_depth).padding(toLength: 5, withPad: " ", startingAt: 0), String(agent.dropped).padding(toLength: 7, withPad: " ", startingAt: 0),
+                agent.revoked_at == nil ? "active" : "REVOKED",
+            ].joined(separator: "  "))
+        }
+        if agents.isEmpty { print("(no agents enrolled yet)") }
+    }
+}
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List events, oldest first.")
+    @OptionGroup var connection: Connection
+    @Option(help: "Only this event type, e.g. agent.selftest.") var type: String?
+    @Option(help: "Only this agent ID.") var agent: String?
+    @Option(help: "Only events at or after this RFC 3339 time.") var since: String?
+    @Option(help: "Only events after this event id (paging).") var after: Int64?
+    @Option(help: "At most this many events (1…10000).") var limit = 50
+    @Flag(help: "Print the API's JSON.") var json = false
+
+    func run() async throws {
+        let data = try await connection.get("/api/v1/events", query: [
+            ("type", type), ("agent", agent), ("since", since), ("after", after.map(String.init)), ("limit", String(limit)),
+        ])
+        if json { print(String(decoding: data, as: UTF8.self)); return }
+        let events = try WireCoding.decoder().decode([String: [EventRow]].self, from: data)["events"] ?? []
+        for event in events {
+            let summary = event.data.keys.sorted().prefix(4).map { key in
+                let value = event.data[key].map { value -> String in
+                    if case .string(let text) = value { return text }
+                    return String(decoding: (try? WireCoding.encoder().encode(value)) ?? Data(), as: UTF8.self)
+                } ?? ""
+                return "\(key)=\(value.prefix(40))"
+            }.joined(separator: " ")
+            print("#\(event.id)  \(WireCoding.string(from: event.time))  \(event.agent.prefix(12))…  seq \(event.seq)  \(event.type)  \(summary)")
+        }
+        if events.isEmpty { print("(no events match)") }
+    }
+}

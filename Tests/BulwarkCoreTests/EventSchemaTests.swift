@@ -17,7 +17,6 @@ struct EventSchemaTests {
             "agent_version": "0.1.0", "policy_version": 3, "spool_depth": 0, "spool_bytes": 0, "dropped": 0,
         ]))
         try catalog.validate(event(EventType.started, data: ["agent_version": "0.1.0", "pid": 42]))
-        try catalog.validate(event(EventType.spoolDropped, data: ["count": 3, "reason": "spool full"]))
     }
 
     @Test("unknown type, unknown version, missing field, wrong kind and seq 0 are refused precisely")

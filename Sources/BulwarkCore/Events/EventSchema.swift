@@ -137,10 +137,6 @@ public struct EventCatalog: Sendable {
             .required("nonce", .string),
             .optional("index", .integer),
         ]),
-        EventSchema(type: EventType.spoolDropped, version: 1, fields: [
-            .required("count", .integer),
-            .required("reason", .string),
-        ]),
     ])
 }
 
@@ -149,5 +145,4 @@ public enum EventType {
     public static let heartbeat = "agent.heartbeat"
     public static let started = "agent.started"
     public static let selftest = "agent.selftest"
-    public static let spoolDropped = "agent.spool_dropped"
 }

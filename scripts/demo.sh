@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# `make demo`: a collector with its SQLite store in ./demo-data, one enrolled agent running on
+# this machine, a selftest through the real pipeline, and what the collector now knows.
+# Leaves both running until Ctrl-C.
+set -euo pipefail
+BIN=${1:?usage: demo.sh BIN_DIR}
+DATA=${DEMO_DATA:-$PWD/demo-data}
+AGENT_PORT=${DEMO_AGENT_PORT:-8443}
+API_PORT=${DEMO_API_PORT:-9443}
+mkdir -p "$DATA"
+pids=()
+cleanup() {
+  echo
+  echo "stopping the demo agent and collector (state stays in $DATA; 'make clean' removes it)"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+for port in "$AGENT_PORT" "$API_PORT"; do
+  if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+    echo "port $port is already in use (another demo still running?); stop it or set DEMO_AGENT_PORT/DEMO_API_PORT" >&2
+    exit 1
+  fi
+done
+
+if [[ ! -f "$DATA/collector/ca.pem" ]]; then
+  step "bulwark-collector init: a new deployment (CA, server certificate, HMAC key, SQLite)"
+  "$BIN/bulwark-collector" init --data "$DATA/collector" --hostname localhost --hostname 127.0.0.1 | tee "$DATA/init.txt"
+fi
+FINGERPRINT=$(tail -n 1 "$DATA/init.txt")
+
+step "bulwark-collector serve: agent endpoint (mTLS) :$AGENT_PORT, API :$API_PORT"
+"$BIN/bulwark-collector" serve --data "$DATA/collector" --agent-listen "127.0.0.1:$AGENT_PORT" --api-listen "127.0.0.1:$API_PORT" \
+  >"$DATA/collector.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q "api listener ready" "$DATA/collector.log" 2>/dev/null && break; sleep 0.1; done
+grep "listener ready" "$DATA/collector.log"
+
+if [[ ! -f "$DATA/agent/agent.pem" ]]; then
+  step "bulwark-agent enroll: one-time token, key generated locally, CA pinned by fingerprint"
+  TOKEN=$("$BIN/bulwark-collector" enroll-token create --data "$DATA/collector" --uses 1 --ttl 1h --label demo 2>/dev/null)
+  echo "token: ${TOKEN:0:12}…  CA fingerprint: $FINGERPRINT"
+  "$BIN/bulwark-agent" enroll --state "$DATA/agent" --collector "https://127.0.0.1:$AGENT_PORT" --token "$TOKEN" --ca-sha256 "$FINGERPRINT"
+fi
+cat >"$DATA/agent.yaml" <<YAML
+heartbeat_interval: 10
+retry_cap: 10
+YAML
+
+step "bulwark-agent run: spool → compressed mTLS uploads"
+"$BIN/bulwark-agent" run --state "$DATA/agent" --config "$DATA/agent.yaml" >"$DATA/agent.log" 2>&1 &
+pids+=($!)
+
+step "bulwark-agent selftest: an event through the real pipeline, acknowledged by the collector"
+"$BIN/bulwark-agent" selftest --state "$DATA/agent"
+
+[[ -f "$DATA/analyst.token" ]] || "$BIN/bulwark-collector" api-token create --data "$DATA/collector" --role analyst --name demo-analyst >"$DATA/analyst.token"
+chmod 600 "$DATA/analyst.token"
+export BULWARK_API="https://127.0.0.1:$API_PORT" BULWARK_CA="$DATA/collector/ca.pem"
+BULWARK_TOKEN=$(cat "$DATA/analyst.token"); export BULWARK_TOKEN
+
+step "bulwark agents: what the collector knows about its agents"
+"$BIN/bulwark" agents
+step "bulwark events: the latest telemetry"
+"$BIN/bulwark" events --limit 10
+
+AGENT_ID=$(sed -n 's/.*"agent_id":"\([0-9a-f]*\)".*/\1/p' "$DATA/agent/enrollment.json")
+step "bulwark-agent status"
+"$BIN/bulwark-agent" status --state "$DATA/agent"
+
+cat <<TEXT
+
+The collector and the agent keep running. Try, in another terminal:
+  export BULWARK_API=$BULWARK_API BULWARK_CA=$BULWARK_CA BULWARK_TOKEN=\$(cat $DATA/analyst.token)
+  $BIN/bulwark events --type agent.heartbeat     # a heartbeat every 10 s
+  $BIN/bulwark-agent selftest --state $DATA/agent --count 1000
+  $BIN/bulwark-agent status --state $DATA/agent
+  $BIN/bulwark-collector agent revoke --data $DATA/collector $AGENT_ID   # then: selftest fails with agent_revoked
+Logs: $DATA/collector.log and $DATA/agent.log.   Ctrl-C stops both.
+TEXT
+wait
