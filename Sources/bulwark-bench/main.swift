@@ -1,1 +1,247 @@
-print("x")
+import ArgumentParser
+import AsyncHTTPClient
+import BulwarkAgent
+import BulwarkCollector
+import BulwarkCore
+import Crypto
+import Foundation
+import NIOCore
+import NIOSSL
+import X509
+
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bulwark-bench",
+        abstract: "Benchmarks of the real components (results go to docs/BENCHMARKS.md).",
+        subcommands: [Ingest.self, AgentIdle.self])
+}
+
+/// The directory of this executable, where the release `bulwark-collector` and `bulwark-agent` are.
+func siblingBinary(_ name: String) -> String {
+    let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    return me.deletingLastPathComponent().appendingPathComponent(name).path
+}
+
+/// Starts a program with output to a log file and waits for a line in it.
+func launch(_ path: String, _ arguments: [String], log: String, readyLine: String?) throws -> Process {
+    FileManager.default.createFile(atPath: log, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    process.standardOutput = handle
+    process.standardError = handle
+    try process.run()
+    if let readyLine {
+        let deadline = Date().addingTimeInterval(30)
+        while !((try? String(contentsOfFile: log, encoding: .utf8))?.contains(readyLine) ?? false) {
+            guard process.isRunning, Date() < deadline else { throw BenchFailure("\(path) did not become ready; see \(log)") }
+            usleep(20_000)
+        }
+    }
+    return process
+}
+
+struct BenchFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `/proc/PID/status` fields in kB.
+func procStatus(_ pid: Int32, _ field: String) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    }
+    return nil
+}
+
+/// User+system CPU seconds of a process from `/proc/PID/stat`.
+func cpuSeconds(_ pid: Int32) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return nil }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}
+
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    guard bound == 0 else { throw BenchFailure("cannot bind a loopback port") }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+struct Ingest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "N simulated agents, each with its own certificate and TLS connection, post batches to a real collector.")
+    @Option(help: "Concurrent simulated agents.") var agents = 100
+    @Option(help: "Total events across all agents.") var events = 200_000
+    @Option(help: "Events per batch.") var batchSize = 1_000
+    @Option(help: "Scratch directory (a fresh deployment is created in it).") var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-ingest").path
+
+    func run() async throws {
+        try? FileManager.default.removeItem(atPath: scratch)
+        let dataDir = scratch + "/collector"
+        let deployment = try Deployment.initialize(directory: dataDir, hostnames: ["127.0.0.1"])
+        // Register the agents straight in the store: enrollment is rate limited by design and is
+        // not what this measures. Each agent still gets its own key and CA-issued certificate.
+        let store = try SQLiteStore(path: deployment.databasePath)
+        let token = SecretToken.generate(prefix: "bwe")
+        _ = try await store.createEnrollmentToken(hash: SecretToken.hash(token), label: "bench", maxUses: agents, expiresAt: Date().addingTimeInterval(3_600), now: Date())
+        struct SimulatedAgent { var id: String; var certificate: NIOSSLCertificate; var key: NIOSSLPrivateKey; var bodies: [ByteBuffer]; var lastSeqs: [UInt64] }
+        var simulated: [SimulatedAgent] = []
+        let perAgent = events / agents
+        let batchesPerAgent = (perAgent + batchSize - 1) / batchSize
+        let encoder = WireCoding.encoder()
+        print("preparing \(agents) agents × \(perAgent) events in batches of \(batchSize)…")
+        for index in 0..<agents {
+            let key = P256.Signing.PrivateKey()
+            let csr = try CertificateSigningRequest(
+                version: .v1, subject: try DistinguishedName { CommonName("bench") }, privateKey: .init(key),
+                attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
+            let (certificate, agentID) = try deployment.authority.issueAgentCertificate(csr: csr, validity: 86_400)
+            _ = try await store.enroll(tokenHash: SecretToken.hash(token), agent: AgentRecord(
+                id: agentID, hostname: "bench-\(index)", os: "bench", agentVersion: BulwarkVersion.current, enrolledAt: Date(),
+                certificateSerial: "\(certificate.serialNumber)", certificateNotAfter: certificate.notValidAfter), now: Date())
+            var bodies: [ByteBuffer] = []
+            var lastSeqs: [UInt64] = []
+            var seq: UInt64 = 1
+            for _ in 0..<batchesPerAgent {
+                var batch: [Event] = []
+                while batch.count < batchSize, seq <= UInt64(perAgent) {
+                    batch.append(Event(seq: seq, time: Date(), type: EventType.selftest, v: 1,
+                                       data: ["nonce": .string("bench-\(index)"), "index": .number(Double(seq))]))
+                    seq += 1
+                }
+                let json = try encoder.encode(EventBatch(agent: agentID, batch: "b\(seq)", events: batch))
+                bodies.append(try Deflate.compress(ByteBuffer(bytes: json)))
+                lastSeqs.append(seq - 1)
+            }
+            simulated.append(SimulatedAgent(
+                id: agentID,
+                certificate: try NIOSSLCertificate(bytes: Array(try certificate.serializeAsPEM().pemString.utf8), format: .pem),
+                key: try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem), bodies: bodies, lastSeqs: lastSeqs))
+        }
+        try await store.close()
+
+        let port = try freePort()
+        let collector = try launch(
+            siblingBinary("bulwark-collector"),
+            ["serve", "--data", dataDir, "--agent-listen", "127.0.0.1:\(port)", "--api-listen", "127.0.0.1:\(try freePort())", "--log-level", "warning"],
+            log: scratch + "/collector.log", readyLine: "agent listener ready")
+        defer { collector.terminate() }
+        let ca = try NIOSSLCertificate(bytes: Array(try deployment.authority.certificate.serializeAsPEM().pemString.utf8), format: .pem)
+
+        // Peak RSS sampler: VmHWM is the kernel's high-water mark of the collector process.
+        let pid = collector.processIdentifier
+        let start = ContinuousClock.now
+        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for agent in simulated {
+                group.addTask {
+                    var tls = TLSConfiguration.makeClientConfiguration()
+                    tls.minimumTLSVersion = .tlsv12
+                    tls.trustRoots = .certificates([ca])
+                    tls.certificateChain = [.certificate(agent.certificate)]
+                    tls.privateKey = .privateKey(agent.key)
+                    var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+                    configuration.httpVersion = .http1Only
+                    configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
+                    let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+                    var samples: [Double] = []
+                    do {
+                        for (body, last) in zip(agent.bodies, agent.lastSeqs) {
+                            var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/v1/events")
+                            request.method = .POST
+                            request.headers.add(name: "Content-Encoding", value: "deflate")
+                            request.body = .bytes(body)
+                            let sent = ContinuousClock.now
+                            let response = try await client.execute(request, timeout: .seconds(120))
+                            let payload = try await response.body.collect(upTo: 1 << 20)
+                            guard response.status == .ok else { throw BenchFailure("collector answered \(response.status): \(String(buffer: payload))") }
+                            let ack = try WireCoding.decoder().decode(EventAck.self, from: Data(buffer: payload))
+                            guard ack.acked == last else { throw BenchFailure("acked \(ack.acked), expected \(last)") }
+                            let elapsed = ContinuousClock.now - sent
+                            samples.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                        }
+                    } catch {
+                        try? await client.shutdown()
+                        throw error
+                    }
+                    try await client.shutdown()
+                    return samples
+                }
+            }
+            var all: [Double] = []
+            for try await samples in group { all += samples }
+            return all.sorted()
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let peakRSS = procStatus(pid, "VmHWM") ?? 0
+        collector.terminate()
+        collector.waitUntilExit()
+
+        let verify = try SQLiteStore(path: deployment.databasePath)
+        let stored = try await verify.eventCount(agentID: nil)
+        try await verify.close()
+        let total = perAgent * agents
+        guard stored == total else { throw BenchFailure("collector stored \(stored) events, expected \(total)") }
+        print(String(format: "agents %d, events %d, batch %d: %.0f events/s over %.2f s; batch ack latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; collector peak RSS %.1f MiB; all %d events stored once",
+                     agents, total, batchSize, Double(total) / seconds, seconds, percentile(latencies, 0.5), percentile(latencies, 0.99),
+                     latencies.last ?? 0, Double(peakRSS) / 1024, stored))
+    }
+}
+
+struct AgentIdle: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent-idle", abstract: "RSS and CPU of an enrolled, idle `bulwark-agent run` (default heartbeat) over a period.")
+    @Option(help: "Seconds to measure.") var seconds = 300
+    @Option(help: "Scratch directory.") var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-idle").path
+
+    func run() async throws {
+        try? FileManager.default.removeItem(atPath: scratch)
+        let dataDir = scratch + "/collector"
+        let deployment = try Deployment.initialize(directory: dataDir, hostnames: ["127.0.0.1"])
+        let store = try SQLiteStore(path: deployment.databasePath)
+        let token = SecretToken.generate(prefix: "bwe")
+        _ = try await store.createEnrollmentToken(hash: SecretToken.hash(token), label: "bench", maxUses: 1, expiresAt: Date().addingTimeInterval(3_600), now: Date())
+        try await store.close()
+        let port = try freePort()
+        let collector = try launch(
+            siblingBinary("bulwark-collector"),
+            ["serve", "--data", dataDir, "--agent-listen", "127.0.0.1:\(port)", "--api-listen", "127.0.0.1:\(try freePort())"],
+            log: scratch + "/collector.log", readyLine: "agent listener ready")
+        defer { collector.terminate() }
+        let state = scratch + "/agent"
+        _ = try await Enroller(state: AgentState(directory: state)).enroll(
+            collector: "https://127.0.0.1:\(port)", token: token, caSHA256: try deployment.authority.fingerprint)
+        let agent = try launch(siblingBinary("bulwark-agent"), ["run", "--state", state], log: scratch + "/agent.log", readyLine: "agent running")
+        defer { agent.terminate() }
+        // Skip start-up, then measure a steady state.
+        try await Task.sleep(for: .seconds(5))
+        let cpuStart = cpuSeconds(agent.processIdentifier) ?? 0
+        let clockStart = ContinuousClock.now
+        var maxRSS = 0
+        while ContinuousClock.now - clockStart < .seconds(seconds) {
+            maxRSS = max(maxRSS, procStatus(agent.processIdentifier, "VmRSS") ?? 0)
+            try await Task.sleep(for: .seconds(1))
+        }
+        let cpu = (cpuSeconds(agent.processIdentifier) ?? 0) - cpuStart
+        let status = try SpoolStore(path: state + "/spool.db").status()
+        print(String(format: "agent idle over %d s: CPU %.3f s (%.3f%% of one core), RSS max %.1f MiB, last acked seq %d",
+                     seconds, cpu, cpu / Double(seconds) * 100, Double(maxRSS) / 1024, status.lastAckedSeq))
+    }
+}
