@@ -41,10 +41,16 @@ public struct Uploader: Sendable {
     private func loop(client: inout CollectorClient, enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey, backoff: Backoff) async throws {
         var failures = 0
         var batchLimit = configuration.batchMaxEvents
+        var lastRenewalAttempt: ContinuousClock.Instant?
         while !Task.isCancelled {
-            if let renewed = await renewIfDue(client: client, enrollment: enrollment, key: key) {
-                await client.shutdown()
-                client = renewed
+            // At most one renewal attempt a minute, so a collector that issues certificates shorter
+            // than the renewal threshold cannot put the agent into a renewal loop.
+            if lastRenewalAttempt.map({ ContinuousClock.now - $0 > .seconds(60) }) ?? true, certificateNeedsRenewal() {
+                lastRenewalAttempt = .now
+                if let renewed = await renew(client: client, enrollment: enrollment, key: key) {
+                    await client.shutdown()
+                    client = renewed
+                }
             }
             guard let batch = try spool.nextBatch(maxEvents: batchLimit, maxBytes: configuration.batchMaxBytes) else {
                 try await Task.sleep(for: .seconds(configuration.pollInterval))
@@ -88,12 +94,16 @@ public struct Uploader: Sendable {
             clientCertificate: try state.loadCertificate(), clientKey: key, connectTimeout: configuration.connectTimeout)
     }
 
-    /// Renews the client certificate once less than `renewFraction` of its lifetime remains.
-    /// Failure is logged and retried on the next loop; the current certificate stays in use.
-    func renewIfDue(client: CollectorClient, enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey, now: Date = Date()) async -> CollectorClient? {
-        guard let certificate = try? state.loadCertificate() else { return nil }
+    /// True once less than `renewFraction` of the client certificate's lifetime remains.
+    func certificateNeedsRenewal(now: Date = Date()) -> Bool {
+        guard let certificate = try? state.loadCertificate() else { return false }
         let lifetime = certificate.notValidAfter.timeIntervalSince(certificate.notValidBefore)
-        guard certificate.notValidAfter.timeIntervalSince(now) < lifetime * configuration.renewFraction else { return nil }
+        return certificate.notValidAfter.timeIntervalSince(now) < lifetime * configuration.renewFraction
+    }
+
+    /// Renews the client certificate for the same key and returns a client using it. Failure is
+    /// logged and retried later; the current certificate stays in use meanwhile.
+    func renew(client: CollectorClient, enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey) async -> CollectorClient? {
         do {
             let grant = try await client.renew(RenewRequest(csr: try Enroller.csrPEM(for: key)))
             try state.save(grant: grant, enrollment: nil)

@@ -18,11 +18,25 @@ final class Cluster: @unchecked Sendable {
     var apiURL: String { "https://127.0.0.1:\(apiPort)" }
     var caPath: String { dataDir + "/ca.pem" }
 
-    init(name: String = #function) throws {
+    /// A tmpfs mounted for the collector's data, when the test needs to fill its disk.
+    let filesystem: String?
+
+    /// - Parameter tmpfsMegabytes: put the collector's data on a tmpfs of this size (needs root).
+    init(name: String = #function, tmpfsMegabytes: Int? = nil) throws {
         let base = FileManager.default.temporaryDirectory.path
         root = "\(base)/bulwark-e2e-\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
-        dataDir = root + "/collector"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        if let tmpfsMegabytes {
+            let mountPoint = root + "/fs"
+            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+            let mounted = try run("mount", ["-t", "tmpfs", "-o", "size=\(tmpfsMegabytes)m", "tmpfs", mountPoint])
+            guard mounted.status == 0 else { throw TestFailure.command("mount tmpfs (needs root): \(mounted.output)") }
+            filesystem = mountPoint
+            dataDir = mountPoint + "/collector"
+        } else {
+            filesystem = nil
+            dataDir = root + "/collector"
+        }
         agentPort = freePort()
         apiPort = freePort()
         let result = try collectorCLI(["init", "--data", dataDir, "--hostname", "localhost", "--hostname", "127.0.0.1"])
@@ -109,6 +123,7 @@ final class Cluster: @unchecked Sendable {
 
     deinit {
         collector?.kill9()
+        if let filesystem { _ = try? run("umount", [filesystem]) }
         if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil {
             try? FileManager.default.removeItem(atPath: root)
         }

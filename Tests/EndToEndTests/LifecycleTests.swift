@@ -1,0 +1,84 @@
+import BulwarkAgent
+import BulwarkCollector
+import BulwarkCore
+import Foundation
+import Testing
+import X509
+
+@Suite("End to end: certificate renewal, full disk, graceful shutdown", .serialized)
+struct LifecycleTests {
+    @Test("the agent renews its certificate over mTLS before expiry and keeps delivering")
+    func renewal() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        // 0.01 days = 864 s; renew_fraction 0.9 makes the agent renew at once.
+        cluster.collectorArguments = ["--agent-cert-days", "0.01"]
+        try cluster.startCollector()
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig + "\nrenew_fraction: 0.9\n")
+        let agentID = try agent.agentID
+        let original = try Certificate(pemEncoded: try String(contentsOfFile: agent.certificatePath, encoding: .utf8))
+        try agent.start()
+        try await eventually("certificate renewed", timeout: 30) {
+            let current = try Certificate(pemEncoded: try String(contentsOfFile: agent.certificatePath, encoding: .utf8))
+            return current.serialNumber != original.serialNumber
+        }
+        let renewed = try Certificate(pemEncoded: try String(contentsOfFile: agent.certificatePath, encoding: .utf8))
+        #expect(renewed.publicKey == original.publicKey, "renewal keeps the key and so the agent ID")
+        #expect(try AgentIdentity.agentID(of: renewed) == agentID)
+        #expect(renewed.notValidAfter >= original.notValidAfter)
+        #expect(try await cluster.store().agent(id: agentID)?.certificateSerial == String(describing: renewed.serialNumber))
+        #expect(try agent.cli(["selftest"]).status == 0)
+        let audit = try await cluster.store().auditEntries(limit: 50)
+        #expect(audit.contains { $0.action == "agent.renew" && $0.target == agentID })
+        agent.stop()
+    }
+
+    @Test("collector disk full: 503 store_unavailable, the agent keeps the events, all arrive once space is back")
+    func diskFull() async throws {
+        let cluster = try Cluster(tmpfsMegabytes: 24)
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let agent = try cluster.enrollAgent()
+        let agentID = try agent.agentID
+        try agent.start()
+        #expect(try agent.cli(["selftest"]).status == 0)
+
+        // Fill the collector's filesystem.
+        _ = try run("/bin/sh", ["-c", "dd if=/dev/zero of=\(cluster.filesystem!)/filler bs=64k 2>/dev/null; sync"])
+        let emitted = try agent.cli(["selftest", "--count", "5000", "--no-wait"])
+        #expect(emitted.status == 0)
+        try await eventually("agent sees 503 store_unavailable", timeout: 60) {
+            (try SpoolStore(path: agent.directory + "/spool.db").status().lastError ?? "").contains("store_unavailable")
+        }
+        #expect(try agent.spoolDepth() >= 5000)
+        #expect(cluster.collector?.isRunning == true)
+        let log = cluster.collector?.log ?? ""
+        #expect(log.contains("cannot persist batch"))
+
+        try FileManager.default.removeItem(atPath: cluster.filesystem! + "/filler")
+        try await eventually("spool drained after space came back", timeout: 120) { try agent.spoolDepth() == 0 }
+        let delivered = try await cluster.store().events(EventQuery(type: EventType.selftest, agent: agentID, limit: 10_000))
+        #expect(delivered.count == 5001)
+        #expect(Set(delivered.map(\.seq)).count == 5001)
+        agent.stop()
+    }
+
+    @Test("SIGTERM: the collector finishes, closes the database and exits 0; the agent keeps unsent events")
+    func gracefulShutdown() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let agent = try cluster.enrollAgent()
+        try agent.start()
+        #expect(try agent.cli(["selftest"]).status == 0)
+        let collector = try #require(cluster.collector)
+        #expect(collector.stop() == 0)
+        #expect(collector.log.contains("collector stopped; database closed"))
+
+        #expect(try agent.cli(["selftest", "--count", "10", "--no-wait"]).status == 0)
+        let process = try #require(agent.process)
+        #expect(process.stop() == 0)
+        #expect(process.log.contains("agent stopped; unsent events stay in the spool"))
+        #expect(try agent.spoolDepth() >= 10)
+    }
+}
