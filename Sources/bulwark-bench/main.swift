@@ -84,6 +84,34 @@ func freePort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// A fresh deployment in `scratch` with an enrollment token for `uses` agents, and a collector
+/// process serving it on free loopback ports.
+struct BenchDeployment {
+    let deployment: Deployment
+    let dataDir: String
+    let token: String
+    let agentPort: Int
+
+    init(scratch: String, uses: Int) async throws {
+        try? FileManager.default.removeItem(atPath: scratch)
+        dataDir = scratch + "/collector"
+        deployment = try Deployment.initialize(directory: dataDir, hostnames: ["127.0.0.1"])
+        token = SecretToken.generate(prefix: "bwe")
+        let store = try SQLiteStore(path: deployment.databasePath)
+        _ = try await store.createEnrollmentToken(
+            hash: SecretToken.hash(token), label: "bench", maxUses: uses, expiresAt: Date().addingTimeInterval(3_600), now: Date())
+        try await store.close()
+        agentPort = try freePort()
+    }
+
+    func startCollector(log: String, extra: [String] = []) throws -> Process {
+        try launch(
+            siblingBinary("bulwark-collector"),
+            ["serve", "--data", dataDir, "--agent-listen", "127.0.0.1:\(agentPort)", "--api-listen", "127.0.0.1:\(try freePort())"] + extra,
+            log: log, readyLine: "agent listener ready")
+    }
+}
+
 struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "N simulated agents, each with its own certificate and TLS connection, post batches to a real collector.")
@@ -93,14 +121,12 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: "Scratch directory (a fresh deployment is created in it).") var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-ingest").path
 
     func run() async throws {
-        try? FileManager.default.removeItem(atPath: scratch)
-        let dataDir = scratch + "/collector"
-        let deployment = try Deployment.initialize(directory: dataDir, hostnames: ["127.0.0.1"])
+        let bench = try await BenchDeployment(scratch: scratch, uses: agents)
+        let deployment = bench.deployment
+        let token = bench.token
         // Register the agents straight in the store: enrollment is rate limited by design and is
         // not what this measures. Each agent still gets its own key and CA-issued certificate.
         let store = try SQLiteStore(path: deployment.databasePath)
-        let token = SecretToken.generate(prefix: "bwe")
-        _ = try await store.createEnrollmentToken(hash: SecretToken.hash(token), label: "bench", maxUses: agents, expiresAt: Date().addingTimeInterval(3_600), now: Date())
         struct SimulatedAgent { var id: String; var certificate: NIOSSLCertificate; var key: NIOSSLPrivateKey; var bodies: [ByteBuffer]; var lastSeqs: [UInt64] }
         var simulated: [SimulatedAgent] = []
         let perAgent = events / agents
@@ -137,11 +163,8 @@ struct Ingest: AsyncParsableCommand {
         }
         try await store.close()
 
-        let port = try freePort()
-        let collector = try launch(
-            siblingBinary("bulwark-collector"),
-            ["serve", "--data", dataDir, "--agent-listen", "127.0.0.1:\(port)", "--api-listen", "127.0.0.1:\(try freePort())", "--log-level", "warning"],
-            log: scratch + "/collector.log", readyLine: "agent listener ready")
+        let port = bench.agentPort
+        let collector = try bench.startCollector(log: scratch + "/collector.log", extra: ["--log-level", "warning"])
         defer { collector.terminate() }
         let ca = try NIOSSLCertificate(bytes: Array(try deployment.authority.certificate.serializeAsPEM().pemString.utf8), format: .pem)
 
@@ -212,22 +235,12 @@ struct AgentIdle: AsyncParsableCommand {
     @Option(help: "Scratch directory.") var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-idle").path
 
     func run() async throws {
-        try? FileManager.default.removeItem(atPath: scratch)
-        let dataDir = scratch + "/collector"
-        let deployment = try Deployment.initialize(directory: dataDir, hostnames: ["127.0.0.1"])
-        let store = try SQLiteStore(path: deployment.databasePath)
-        let token = SecretToken.generate(prefix: "bwe")
-        _ = try await store.createEnrollmentToken(hash: SecretToken.hash(token), label: "bench", maxUses: 1, expiresAt: Date().addingTimeInterval(3_600), now: Date())
-        try await store.close()
-        let port = try freePort()
-        let collector = try launch(
-            siblingBinary("bulwark-collector"),
-            ["serve", "--data", dataDir, "--agent-listen", "127.0.0.1:\(port)", "--api-listen", "127.0.0.1:\(try freePort())"],
-            log: scratch + "/collector.log", readyLine: "agent listener ready")
+        let bench = try await BenchDeployment(scratch: scratch, uses: 1)
+        let collector = try bench.startCollector(log: scratch + "/collector.log")
         defer { collector.terminate() }
         let state = scratch + "/agent"
         _ = try await Enroller(state: AgentState(directory: state)).enroll(
-            collector: "https://127.0.0.1:\(port)", token: token, caSHA256: try deployment.authority.fingerprint)
+            collector: "https://127.0.0.1:\(bench.agentPort)", token: bench.token, caSHA256: try bench.deployment.authority.fingerprint)
         let agent = try launch(siblingBinary("bulwark-agent"), ["run", "--state", state], log: scratch + "/agent.log", readyLine: "agent running")
         defer { agent.terminate() }
         // Skip start-up, then measure a steady state.

@@ -33,7 +33,7 @@ public struct EnrollmentService: Sendable {
             throw APIFailure(.tooManyRequests, "enroll_rate_limited", "too many enrollment attempts from \(clientAddress); wait and retry", retryAfterSeconds: 10)
         }
         let csr = try Self.parse(request.csr)
-        do {
+        return try await mapFailures(action: "enrollment") {
             let (certificate, agentID) = try authority.issueAgentCertificate(
                 csr: csr, validity: limits.agentCertificateDays * 86_400, now: now)
             let record = AgentRecord(
@@ -48,23 +48,14 @@ public struct EnrollmentService: Sendable {
             }
             try? await store.audit(AuditEntry(time: now, actor: "anonymous@\(clientAddress)", action: "agent.enroll", target: agentID, outcome: "ok"))
             logger.info("agent enrolled", metadata: ["agent": "\(agentID)", "hostname": "\(record.hostname)"])
-            return CertificateGrant(
-                agentID: agentID, certificate: try certificate.serializeAsPEM().pemString, caChain: try caPEM,
-                notAfter: certificate.notValidAfter)
-        } catch let failure as APIFailure {
-            throw failure
-        } catch let body as ErrorBody {
-            throw APIFailure(.badRequest, body)
-        } catch {
-            logger.error("enrollment failed", metadata: ["error": "\(error)"])
-            throw APIFailure(.serviceUnavailable, "store_unavailable", "the collector cannot record the enrollment right now; retry later", retryAfterSeconds: 5)
+            return try grant(certificate, agentID: agentID)
         }
     }
 
     /// Issues a fresh certificate for an authenticated agent's existing key.
     public func renew(_ request: RenewRequest, agentID: String, now: Date = Date()) async throws(APIFailure) -> CertificateGrant {
         let csr = try Self.parse(request.csr)
-        do {
+        return try await mapFailures(action: "renewal") {
             guard try AgentIdentity.agentID(for: csr.publicKey) == agentID else {
                 throw APIFailure(.conflict, "agent_mismatch", "renewal CSR is for a different key than the client certificate; renewal keeps the agent's key, enroll again to change it")
             }
@@ -73,15 +64,28 @@ public struct EnrollmentService: Sendable {
             try await store.recordRenewal(
                 agentID: agentID, serial: String(describing: certificate.serialNumber), notAfter: certificate.notValidAfter, now: now)
             try? await store.audit(AuditEntry(time: now, actor: "agent:\(agentID)", action: "agent.renew", target: agentID, outcome: "ok"))
-            return CertificateGrant(
-                agentID: agentID, certificate: try certificate.serializeAsPEM().pemString, caChain: try caPEM,
-                notAfter: certificate.notValidAfter)
+            return try grant(certificate, agentID: agentID)
+        }
+    }
+
+    private func grant(_ certificate: Certificate, agentID: String) throws -> CertificateGrant {
+        CertificateGrant(
+            agentID: agentID, certificate: try certificate.serializeAsPEM().pemString, caChain: try caPEM,
+            notAfter: certificate.notValidAfter)
+    }
+
+    /// Documented failures pass through; a bad CSR is 400; anything else means the store could not
+    /// record the result, which the agent should retry (503).
+    private func mapFailures<T>(action: String, _ body: () async throws -> T) async throws(APIFailure) -> T {
+        do {
+            return try await body()
         } catch let failure as APIFailure {
             throw failure
         } catch let body as ErrorBody {
             throw APIFailure(.badRequest, body)
         } catch {
-            throw APIFailure(.serviceUnavailable, "store_unavailable", "the collector cannot record the renewal right now; retry later", retryAfterSeconds: 5)
+            logger.error("\(action) failed", metadata: ["error": "\(error)"])
+            throw APIFailure(.serviceUnavailable, "store_unavailable", "the collector cannot record the \(action) right now; retry later", retryAfterSeconds: 5)
         }
     }
 
