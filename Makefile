@@ -16,7 +16,8 @@ release: deps
 	$(SWIFT) build -c release
 
 test: build
-	BULWARK_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test
+	# --no-parallel: the end-to-end suites start real services; run them one at a time.
+	BULWARK_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --no-parallel
 
 demo: build
 	./scripts/demo.sh $$($(SWIFT) build --show-bin-path)

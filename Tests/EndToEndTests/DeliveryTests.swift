@@ -80,6 +80,7 @@ struct DeliveryTests {
 
         var expected = 0
         var ranges: [ClosedRange<UInt64>] = []
+        let store = try cluster.store()
         var interrupted = 0
         var previous = 0
         for _ in 0..<20 {
@@ -88,9 +89,13 @@ struct DeliveryTests {
             ranges.append(try Self.seqRange(emitted.stdout))
             expected += Self.perRound
             try agent.start()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 250...900)))
+            // Kill at a random point once this run's uploads have begun.
+            try await eventually("uploads of this run began", timeout: 60, interval: 0.01) {
+                try await store.eventCount(agentID: agentID) > previous
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...300)))
             agent.kill9()
-            let count = try await cluster.store().eventCount(agentID: agentID)
+            let count = try await store.eventCount(agentID: agentID)
             // Interrupted mid-upload: it had delivered some events and still had more to send.
             if count > previous, try agent.spoolDepth() > 0 { interrupted += 1 }
             previous = count
