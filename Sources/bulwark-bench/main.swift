@@ -118,6 +118,7 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: "Concurrent simulated agents.") var agents = 100
     @Option(help: "Total events across all agents.") var events = 200_000
     @Option(help: "Events per batch.") var batchSize = 1_000
+    @Option(help: "Offered load per agent in events/s (open loop: a batch every batch-size/rate seconds); omit to send as fast as acks come back.") var rate: Double?
     @Option(help: "Scratch directory (a fresh deployment is created in it).") var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-ingest").path
 
     func run() async throws {
@@ -171,6 +172,7 @@ struct Ingest: AsyncParsableCommand {
         // Peak RSS sampler: VmHWM is the kernel's high-water mark of the collector process.
         let pid = collector.processIdentifier
         let start = ContinuousClock.now
+        let interval = rate.map { Duration.seconds(Double(batchSize) / $0) }
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
             for agent in simulated {
                 group.addTask {
@@ -185,7 +187,13 @@ struct Ingest: AsyncParsableCommand {
                     let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
                     var samples: [Double] = []
                     do {
-                        for (body, last) in zip(agent.bodies, agent.lastSeqs) {
+                        // Spread agents' first batches over one interval, as a real fleet is.
+                        let offset = interval.map { $0 * Double.random(in: 0..<1) } ?? .zero
+                        for (number, (body, last)) in zip(agent.bodies, agent.lastSeqs).enumerated() {
+                            if let interval {
+                                let due = start + offset + interval * number
+                                if due > ContinuousClock.now { try await Task.sleep(until: due) }
+                            }
                             var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/v1/events")
                             request.method = .POST
                             request.headers.add(name: "Content-Encoding", value: "deflate")
@@ -214,6 +222,7 @@ struct Ingest: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let peakRSS = procStatus(pid, "VmHWM") ?? 0
+        let collectorCPU = cpuSeconds(pid) ?? 0
         collector.terminate()
         collector.waitUntilExit()
 
@@ -222,9 +231,10 @@ struct Ingest: AsyncParsableCommand {
         try await verify.close()
         let total = perAgent * agents
         guard stored == total else { throw BenchFailure("collector stored \(stored) events, expected \(total)") }
-        print(String(format: "agents %d, events %d, batch %d: %.0f events/s over %.2f s; batch ack latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; collector peak RSS %.1f MiB; all %d events stored once",
+        if let rate { print(String(format: "offered load: %.0f events/s (%d agents × %.1f events/s)", rate * Double(agents), agents, rate)) }
+        print(String(format: "agents %d, events %d, batch %d: %.0f events/s over %.2f s; batch ack latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; collector peak RSS %.1f MiB, CPU %.1f s (%.0f%% of the 2 cores' time); all %d events stored once",
                      agents, total, batchSize, Double(total) / seconds, seconds, percentile(latencies, 0.5), percentile(latencies, 0.99),
-                     latencies.last ?? 0, Double(peakRSS) / 1024, stored))
+                     latencies.last ?? 0, Double(peakRSS) / 1024, collectorCPU, collectorCPU / (seconds * 2) * 100, stored))
     }
 }
 

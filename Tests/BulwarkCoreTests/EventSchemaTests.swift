@@ -65,3 +65,37 @@ struct WireTimestampTests {
         #expect(WireCoding.date(from: "yesterday") == nil)
     }
 }
+
+@Suite("RFC 3339 parser and formatter")
+struct RFC3339Tests {
+    @Test("agrees with Foundation on many instants, both ways")
+    func agreesWithFoundation() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let millis = Int64.random(in: -2_000_000_000_000...4_000_000_000_000, using: &generator)
+            let date = Date(millis: millis)
+            let text = WireCoding.string(from: date)
+            let foundation = try Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+            #expect(foundation.millis == millis, "\(text)")
+            #expect(WireCoding.date(from: text) == date, "\(text)")
+        }
+    }
+
+    @Test("offsets, fractions of any length, lower case and leap days")
+    func variants() {
+        let reference = WireCoding.date(from: "2026-11-26T17:00:00Z")
+        #expect(WireCoding.date(from: "2026-11-26T18:30:00+01:30") == reference)
+        #expect(WireCoding.date(from: "2026-11-26t12:00:00-05:00") == reference)
+        #expect(WireCoding.date(from: "2026-11-26T17:00:00.5Z")?.millis == (reference?.millis ?? 0) + 500)
+        #expect(WireCoding.date(from: "2026-11-26T17:00:00.123456789Z")?.millis == (reference?.millis ?? 0) + 123)
+        #expect(WireCoding.date(from: "2024-02-29T00:00:00Z") != nil)
+    }
+
+    @Test("malformed timestamps are refused", arguments: [
+        "", "2026-11-26", "2026-11-26T17:00:00", "2026-13-01T00:00:00Z", "2025-02-29T00:00:00Z", "2026-11-26T24:00:00Z",
+        "2026-11-26T17:00:00.Z", "2026-11-26T17:00:00Zjunk", "2026-11-26T17:00:00+0100", "２026-11-26T17:00:00Z",
+    ])
+    func refused(text: String) {
+        #expect(WireCoding.date(from: text) == nil)
+    }
+}

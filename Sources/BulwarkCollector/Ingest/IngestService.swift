@@ -6,20 +6,20 @@ import NIOCore
 /// Turns one `POST /v1/events` body into stored events: bounded inflate, decode, bind to the
 /// authenticated agent, validate every event, store the batch whole or not at all.
 public struct IngestService: Sendable {
-    let store: any CollectorStore
+    let committer: IngestCommitter
     let limits: CollectorLimits
     let catalog: EventCatalog
     let logger: Logger
 
     public init(store: any CollectorStore, limits: CollectorLimits, catalog: EventCatalog = .standard, logger: Logger) {
-        self.store = store
+        self.committer = IngestCommitter(store: store)
         self.limits = limits
         self.catalog = catalog
         self.logger = logger
     }
 
     /// Ingests a compressed batch for the agent authenticated as `agentID`.
-    public func ingest(compressed body: ByteBuffer, contentEncoding: String?, agentID: String, now: Date = Date()) async throws(APIFailure) -> EventAck {
+    public func ingest(compressed body: ByteBuffer, contentEncoding: String?, agentID: String) async throws(APIFailure) -> EventAck {
         guard contentEncoding?.lowercased() == "deflate" else {
             throw APIFailure(.badRequest, "encoding_required", "event batches must be sent with Content-Encoding: deflate (zlib); got \(contentEncoding.map { "'\($0)'" } ?? "none")")
         }
@@ -57,8 +57,14 @@ public struct IngestService: Sendable {
             }
         }
         guard !batch.events.isEmpty else { return EventAck(acked: 0, stored: 0, duplicates: 0) }
+        let prepared: IngestBatch
         do {
-            return try await store.ingest(agentID: agentID, events: batch.events, now: now)
+            prepared = try IngestBatch(agentID: agentID, events: batch.events)
+        } catch {
+            throw APIFailure(.badRequest, "invalid_event", "an event's data cannot be re-encoded: \(error)")
+        }
+        do {
+            return try await committer.commit(prepared)
         } catch {
             logger.error("cannot persist batch", metadata: ["agent": "\(agentID)", "batch": "\(batch.batch)", "error": "\(error)"])
             throw APIFailure(.serviceUnavailable, "store_unavailable", "the collector cannot persist events right now; keep the batch and retry later", retryAfterSeconds: 5)

@@ -24,9 +24,9 @@ public protocol CollectorStore: Sendable {
     func recordRenewal(agentID: String, serial: String, notAfter: Date, now: Date) async throws
 
     // Events
-    /// Stores a validated batch in one transaction, skipping `(agent, seq)` pairs already stored,
-    /// and applies heartbeats to the agent's row.
-    func ingest(agentID: String, events: [Event], now: Date) async throws -> EventAck
+    /// Stores validated batches in one transaction, skipping `(agent, seq)` pairs already stored,
+    /// and applies heartbeats to the agents' rows; one acknowledgement per batch, in order.
+    func ingest(_ batches: [IngestBatch], now: Date) async throws -> [EventAck]
     func events(_ query: EventQuery) async throws -> [StoredEvent]
     func eventCount(agentID: String?) async throws -> Int
 
@@ -39,4 +39,12 @@ public protocol CollectorStore: Sendable {
     func auditEntries(limit: Int) async throws -> [AuditEntry]
 
     func close() async throws
+}
+
+extension CollectorStore {
+    /// Stores one batch in its own transaction.
+    public func ingest(agentID: String, events: [Event], now: Date) async throws -> EventAck {
+        let acks = try await ingest([try IngestBatch(agentID: agentID, events: events)], now: now)
+        return acks[0]
+    }
 }

@@ -172,33 +172,28 @@ public final class SQLiteStore: CollectorStore {
 
     // MARK: Events
 
-    public func ingest(agentID: String, events: [Event], now: Date) async throws -> EventAck {
-        // Encode outside the write lock: the single writer is the throughput bottleneck.
-        let encoder = WireCoding.encoder()
-        let rows: [(seq: Int64, time: Int64, type: String, v: Int, data: String)] = try events.map { event in
-            (Int64(event.seq), event.time.millis, event.type, event.v,
-             String(decoding: try encoder.encode(event.data), as: UTF8.self))
-        }
-        let heartbeat = events.last { $0.type == EventType.heartbeat }
+    public func ingest(_ batches: [IngestBatch], now: Date) async throws -> [EventAck] {
         let received = now.millis
         return try await pool.write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO events (agent_id, seq, time, received_at, type, v, data) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (agent_id, seq) DO NOTHING
                 """)
-            var stored = 0
-            for row in rows {
-                try insert.execute(arguments: [agentID, row.seq, row.time, received, row.type, row.v, row.data])
-                stored += db.changesCount
+            let seen = try db.cachedStatement(sql: "UPDATE agents SET last_seen = ? WHERE id = ?")
+            let beat = try db.cachedStatement(
+                sql: "UPDATE agents SET agent_version = ?, policy_version = ?, spool_depth = ?, dropped = ? WHERE id = ?")
+            return try batches.map { batch in
+                var stored = 0
+                for row in batch.rows {
+                    try insert.execute(arguments: [batch.agentID, row.seq, row.time, received, row.type, row.v, row.data])
+                    stored += db.changesCount
+                }
+                try seen.execute(arguments: [received, batch.agentID])
+                if let heartbeat = batch.heartbeat {
+                    try beat.execute(arguments: [heartbeat.agentVersion, heartbeat.policyVersion, heartbeat.spoolDepth, heartbeat.dropped, batch.agentID])
+                }
+                return EventAck(acked: batch.highestSeq, stored: stored, duplicates: batch.rows.count - stored)
             }
-            try db.execute(sql: "UPDATE agents SET last_seen = ? WHERE id = ?", arguments: [received, agentID])
-            if let heartbeat {
-                try db.execute(
-                    sql: "UPDATE agents SET agent_version = ?, policy_version = ?, spool_depth = ?, dropped = ? WHERE id = ?",
-                    arguments: [heartbeat.data["agent_version"]?.stringValue ?? "", heartbeat.data["policy_version"]?.intValue ?? 0,
-                                heartbeat.data["spool_depth"]?.intValue ?? 0, heartbeat.data["dropped"]?.intValue ?? 0, agentID])
-            }
-            return EventAck(acked: events.map(\.seq).max() ?? 0, stored: stored, duplicates: rows.count - stored)
         }
     }
 
