@@ -31,11 +31,14 @@ public struct IngestService: Sendable {
         } catch {
             throw APIFailure(.badRequest, "invalid_deflate", "\(error)")
         }
+        let parsed = inflated.withUnsafeReadableBytes { bytes in
+            Result { () throws(EventBatch.ParseError) in try EventBatch.parse(bytes) }
+        }
         let batch: EventBatch
         do {
-            batch = try WireCoding.decoder().decode(EventBatch.self, from: inflated)
+            batch = try parsed.get()
         } catch {
-            throw APIFailure(.badRequest, "invalid_json", "batch is not valid JSON of the documented shape: \(Self.describe(error))")
+            throw APIFailure(.badRequest, "invalid_json", "batch is not valid JSON of the documented shape: \(error)")
         }
         guard batch.agent == agentID else {
             throw APIFailure(.conflict, "agent_mismatch", "batch names agent \(batch.agent) but the client certificate is agent \(agentID); an agent may only send its own events")
@@ -57,12 +60,7 @@ public struct IngestService: Sendable {
             }
         }
         guard !batch.events.isEmpty else { return EventAck(acked: 0, stored: 0, duplicates: 0) }
-        let prepared: IngestBatch
-        do {
-            prepared = try IngestBatch(agentID: agentID, events: batch.events)
-        } catch {
-            throw APIFailure(.badRequest, "invalid_event", "an event's data cannot be re-encoded: \(error)")
-        }
+        let prepared = IngestBatch(agentID: agentID, events: batch.events)
         do {
             return try await committer.commit(prepared)
         } catch {

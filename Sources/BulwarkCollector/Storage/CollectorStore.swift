@@ -44,7 +44,7 @@ public protocol CollectorStore: Sendable {
 extension CollectorStore {
     /// Stores one batch in its own transaction.
     public func ingest(agentID: String, events: [Event], now: Date) async throws -> EventAck {
-        let acks = try await ingest([try IngestBatch(agentID: agentID, events: events)], now: now)
+        let acks = try await ingest([IngestBatch(agentID: agentID, events: events)], now: now)
         return acks[0]
     }
 }

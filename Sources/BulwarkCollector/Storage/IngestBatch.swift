@@ -27,12 +27,10 @@ public struct IngestBatch: Sendable {
     /// Highest sequence number in the batch.
     public let highestSeq: UInt64
 
-    public init(agentID: String, events: [Event]) throws {
-        let encoder = WireCoding.encoder()
+    public init(agentID: String, events: [Event]) {
         self.agentID = agentID
-        rows = try events.map { event in
-            Row(seq: Int64(event.seq), time: event.time.millis, type: event.type, v: event.v,
-                data: String(decoding: try encoder.encode(event.data), as: UTF8.self))
+        rows = events.map { event in
+            Row(seq: Int64(event.seq), time: event.time.millis, type: event.type, v: event.v, data: JSONValue.object(event.data).jsonText)
         }
         heartbeat = events.last { $0.type == EventType.heartbeat }.map { beat in
             Heartbeat(

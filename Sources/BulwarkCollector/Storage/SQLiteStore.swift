@@ -209,14 +209,16 @@ public final class SQLiteStore: CollectorStore {
         let sql = "SELECT * FROM events \(whereClause) ORDER BY id LIMIT ?"
         let finalArguments = arguments
         return try await pool.read { db in
-            let decoder = WireCoding.decoder()
-            return try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { row in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { row in
                 let dataText: String = row["data"]
+                guard case .object(let data) = try JSONReader.parse(dataText) else {
+                    throw DatabaseError(message: "stored data of event \(row["id"] as Int64) is not a JSON object")
+                }
                 return StoredEvent(
                     id: row["id"], agent: row["agent_id"], seq: UInt64(row["seq"] as Int64),
                     time: Date(millis: row["time"]), receivedAt: Date(millis: row["received_at"]),
                     type: row["type"], v: row["v"],
-                    data: try decoder.decode([String: JSONValue].self, from: Data(dataText.utf8)))
+                    data: data)
             }
         }
     }

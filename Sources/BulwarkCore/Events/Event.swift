@@ -55,3 +55,40 @@ public struct EventAck: Sendable, Codable, Equatable {
         self.duplicates = duplicates
     }
 }
+
+extension EventBatch {
+    /// Why a body is not a valid batch: the JSON is malformed, or a field is missing or mistyped.
+    public struct ParseError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Parses a batch body with ``JSONReader`` (the ingest path); field errors name their path,
+    /// e.g. `events[3].time`.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(ParseError) -> EventBatch {
+        let root: JSONValue
+        do { root = try JSONReader.parse(bytes) } catch { throw ParseError(description: "\(error)") }
+        guard case .object(let members) = root else { throw ParseError(description: "the batch must be a JSON object") }
+        guard case .string(let agent)? = members["agent"] else { throw ParseError(description: "missing string field 'agent'") }
+        guard case .string(let batch)? = members["batch"] else { throw ParseError(description: "missing string field 'batch'") }
+        guard case .array(let items)? = members["events"] else { throw ParseError(description: "missing array field 'events'") }
+        var events: [Event] = []
+        events.reserveCapacity(items.count)
+        for (position, item) in items.enumerated() {
+            let path = "events[\(position)]"
+            guard case .object(let fields) = item else { throw ParseError(description: "\(path) must be an object") }
+            guard case .number(let seqValue)? = fields["seq"], seqValue >= 0, seqValue.rounded() == seqValue, seqValue < 9.0e15 else {
+                throw ParseError(description: "\(path).seq must be a non-negative integer")
+            }
+            guard case .string(let timeText)? = fields["time"], let time = WireCoding.date(from: timeText) else {
+                throw ParseError(description: "\(path).time must be an RFC 3339 timestamp")
+            }
+            guard case .string(let type)? = fields["type"] else { throw ParseError(description: "\(path).type must be a string") }
+            guard case .number(let version)? = fields["v"], version.rounded() == version, abs(version) < 1e9 else {
+                throw ParseError(description: "\(path).v must be an integer")
+            }
+            guard case .object(let data)? = fields["data"] else { throw ParseError(description: "\(path).data must be an object") }
+            events.append(Event(seq: UInt64(seqValue), time: time, type: type, v: Int(version), data: data))
+        }
+        return EventBatch(agent: agent, batch: batch, events: events)
+    }
+}
