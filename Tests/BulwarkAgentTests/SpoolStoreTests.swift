@@ -81,4 +81,25 @@ struct SpoolStoreTests {
         #expect(try spool.status().depth == 2)
         #expect(try !spool.contains(seq: 2))
     }
+
+    @Test("two openers creating the same spool at once both succeed (run and selftest start together)")
+    func concurrentCreation() throws {
+        for round in 0..<20 {
+            let path = directory + "/race-\(round).db"
+            let failures = NIOLockedFailures()
+            DispatchQueue.concurrentPerform(iterations: 3) { _ in
+                do { try SpoolStore(path: path).append(drafts(1)) } catch { failures.add("\(error)") }
+            }
+            #expect(failures.all.isEmpty, "round \(round): \(failures.all)")
+            #expect(try SpoolStore(path: path).status().nextSeq == 4)
+        }
+    }
+}
+
+/// Collects errors from concurrent closures.
+final class NIOLockedFailures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [String] = []
+    func add(_ error: String) { lock.withLock { errors.append(error) } }
+    var all: [String] { lock.withLock { errors } }
 }

@@ -74,14 +74,17 @@ public final class SpoolStore: Sendable {
     public init(path: String, maxBytes: Int = 256 * 1024 * 1024) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        // The agent is resident on every endpoint: keep its memory small. Two readers suffice
+        // (uploader, status), and the spool's hot pages fit a 1 MiB cache.
+        configuration.maximumReaderCount = 2
         configuration.prepareDatabase { db in
             // An event is acknowledged to its producer only once it is on disk.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA cache_size = -1024")
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
+        pool = try SQLiteFile.openPool(path: path, configuration: configuration)
         self.maxBytes = maxBytes
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
+        try SQLiteFile.migrate(pool, [{ db in
             try db.execute(sql: """
                 CREATE TABLE events (
                     seq INTEGER PRIMARY KEY,
@@ -99,8 +102,7 @@ public final class SpoolStore: Sendable {
                 CREATE TABLE meta (key TEXT PRIMARY KEY, value);
                 INSERT INTO meta (key, value) VALUES ('next_seq', 1), ('bytes', 0), ('dropped', 0), ('last_acked_seq', 0);
                 """)
-        }
-        try migrator.migrate(pool)
+        }])
     }
 
     /// Appends events, assigning each the next sequence number; returns the numbers given.

@@ -16,13 +16,13 @@ public final class SQLiteStore: CollectorStore {
             // Ingest pays the fsync once per batch, not per event.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(pool)
+        pool = try SQLiteFile.openPool(path: path, configuration: configuration)
+        try SQLiteFile.migrate(pool, Self.migrations)
     }
 
-    private static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
+    /// Schema versions, oldest first; never edit one that has shipped, append a new one.
+    private static let migrations: [@Sendable (Database) throws -> Void] = [
+        { db in
             try db.execute(sql: """
                 CREATE TABLE agents (
                     id TEXT PRIMARY KEY,
@@ -78,9 +78,9 @@ public final class SQLiteStore: CollectorStore {
                     outcome TEXT NOT NULL
                 );
                 """)
-        }
-        return migrator
-    }
+        },
+    ]
+
 
     // MARK: Enrollment tokens
 
