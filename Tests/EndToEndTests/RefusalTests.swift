@@ -87,6 +87,8 @@ struct RefusalTests {
 
         let revoke = try cluster.collectorCLI(["agent", "revoke", "--data", cluster.dataDir, agentID])
         #expect(revoke.status == 0)
+        // Documented bound: the collector re-reads an agent's record at least once a second.
+        try await Task.sleep(for: .milliseconds(1_100))
 
         // The running agent keeps its pooled connection; the next upload on it must be refused.
         let selftest = try agent.cli(["selftest", "--timeout", "5"])

@@ -7,17 +7,18 @@ import X509
 
 /// Binds every agent request to the agent named by its client certificate, and refuses revoked
 /// agents. The TLS layer already checked the chain against the deployment CA and its validity;
-/// revocation is checked here against the store on every request, so `agent revoke` takes
-/// effect at once, even on connections that are already open.
+/// revocation is checked here on every request against the store (through ``AgentDirectory``,
+/// at most one second stale), so `agent revoke` takes effect within a second, on connections
+/// that are already open too.
 public struct AgentAuthenticator: RouterMiddleware {
     public typealias Context = AgentRequestContext
-    let store: any CollectorStore
+    let directory: AgentDirectory
     /// Certificate DER → agent ID: parsing the certificate and hashing its key on every request
     /// showed in ingest profiles. Revocation is still checked against the store every time.
     private let identities = NIOLockedValueBox<[[UInt8]: String]>([:])
 
     public init(store: any CollectorStore) {
-        self.store = store
+        self.directory = AgentDirectory(store: store)
     }
 
     private func agentID(of peer: NIOSSLCertificate) -> String? {
@@ -48,7 +49,7 @@ public struct AgentAuthenticator: RouterMiddleware {
         }
         let record: AgentRecord?
         do {
-            record = try await store.agent(id: agentID)
+            record = try await directory.agent(id: agentID)
         } catch {
             throw APIFailure(.serviceUnavailable, "store_unavailable", "the collector cannot check agent status right now; retry later", retryAfterSeconds: 5)
         }
@@ -63,5 +64,30 @@ public struct AgentAuthenticator: RouterMiddleware {
         var context = context
         context.agent = record
         return try await next(request, context)
+    }
+}
+
+/// Agent records as the request path needs them, read from the store at most once a second per
+/// agent: a store read per request was a measurable share of ingest CPU, and a second is the
+/// bound on how long a revocation (written by another process) takes to apply.
+final class AgentDirectory: Sendable {
+    private let store: any CollectorStore
+    private let maximumAge: Duration
+    private let cache = NIOLockedValueBox<[String: (record: AgentRecord, fetched: ContinuousClock.Instant)]>([:])
+
+    init(store: any CollectorStore, maximumAge: Duration = .seconds(1)) {
+        self.store = store
+        self.maximumAge = maximumAge
+    }
+
+    func agent(id: String) async throws -> AgentRecord? {
+        let now = ContinuousClock.now
+        if let entry = cache.withLockedValue({ $0[id] }), now - entry.fetched < maximumAge { return entry.record }
+        let record = try await store.agent(id: id)
+        cache.withLockedValue { cache in
+            if cache.count >= 100_000 { cache.removeAll(keepingCapacity: true) }
+            cache[id] = record.map { ($0, now) }
+        }
+        return record
     }
 }
