@@ -137,7 +137,8 @@ struct EnrollToken: AsyncParsableCommand {
 
 struct APIToken: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "api-token", abstract: "Create bearer tokens for the API listener.", subcommands: [Create.self])
+        commandName: "api-token", abstract: "Create, list and revoke bearer tokens for the API listener.",
+        subcommands: [Create.self, List.self, Revoke.self])
 
     struct Create: AsyncParsableCommand {
         @OptionGroup var data: DataOption
@@ -152,6 +153,33 @@ struct APIToken: AsyncParsableCommand {
             try await store.audit(AuditEntry(actor: "cli", action: "api_token.create", target: "\(token.id) \(name) \(role.rawValue)", outcome: "ok"))
             try await store.close()
             print(secret)
+            FileHandle.standardError.write(Data("API token \(token.id) for \(name) (\(role.rawValue)); shown once, store it now\n".utf8))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var data: DataOption
+        func run() async throws {
+            let store = try data.store()
+            let tokens = try await store.apiTokens()
+            try await store.close()
+            print("ID            ROLE      STATE    CREATED                   NAME")
+            for token in tokens {
+                print("\(token.id)  \(token.role.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))  \(token.revokedAt == nil ? "active " : "revoked")  \(WireCoding.string(from: token.createdAt))  \(token.name)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        @OptionGroup var data: DataOption
+        @Argument(help: "Token ID from 'api-token list'.") var id: String
+        func run() async throws {
+            let store = try data.store()
+            let found = try await store.revokeAPIToken(id: id, now: Date())
+            try await store.audit(AuditEntry(actor: "cli", action: "api_token.revoke", target: id, outcome: found ? "ok" : "not found"))
+            try await store.close()
+            guard found else { throw ValidationError("no API token with ID \(id); see 'api-token list'") }
+            print("revoked API token \(id); it is refused from the next request on")
         }
     }
 }

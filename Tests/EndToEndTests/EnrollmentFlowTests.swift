@@ -35,6 +35,24 @@ struct EnrollmentFlowTests {
         let events = try await cluster.store().events(EventQuery(type: EventType.selftest, agent: agentID))
         #expect(events.count == 1)
 
+        // The role matters: an unknown token and a revoked one are refused; list shows the state.
+        let listed = try cluster.collectorCLI(["api-token", "list", "--data", cluster.dataDir])
+        let tokenID = String(SecretToken.hash(token).prefix(12))
+        #expect(listed.stdout.contains(tokenID) && listed.stdout.contains("helpdesk"))
+        #expect(try cluster.collectorCLI(["api-token", "revoke", "--data", cluster.dataDir, tokenID]).status == 0)
+        let revoked = try cluster.curl(["-H", "Authorization: Bearer \(token)", "\(cluster.apiURL)/api/v1/agents"])
+        #expect(revoked.status == 401)
+        #expect(revoked.body.contains("token_invalid"))
+        let audit = try await cluster.store().auditEntries(limit: 50)
+        #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "GET /api/v1/agents" && $0.outcome == "ok" })
+
+        // Independent checks with openssl alone (certs/): the pinned fingerprint and the agent ID.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let fingerprint = try run(root.appendingPathComponent("certs/fingerprint.sh").path, [cluster.caPath])
+        #expect(fingerprint.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == cluster.fingerprint)
+        let independentID = try run(root.appendingPathComponent("certs/agent-id.sh").path, [agent.certificatePath])
+        #expect(independentID.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == agentID)
+
         // Without a token the API refuses, with the documented code.
         let refused = try cluster.curl(["\(cluster.apiURL)/api/v1/agents"])
         #expect(refused.status == 401)

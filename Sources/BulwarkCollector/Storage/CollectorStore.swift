@@ -33,6 +33,9 @@ public protocol CollectorStore: Sendable {
     // API tokens
     func createAPIToken(hash: String, name: String, role: Role, now: Date) async throws -> APIToken
     func apiToken(hash: String) async throws -> APIToken?
+    func apiTokens() async throws -> [APIToken]
+    /// Revokes by id; false when no such token exists.
+    func revokeAPIToken(id: String, now: Date) async throws -> Bool
 
     // Audit
     func audit(_ entry: AuditEntry) async throws

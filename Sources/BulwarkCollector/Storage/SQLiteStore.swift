@@ -246,13 +246,28 @@ public final class SQLiteStore: CollectorStore {
 
     public func apiToken(hash: String) async throws -> APIToken? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM api_tokens WHERE hash = ?", arguments: [hash]).flatMap { row in
-                guard let role = Role(rawValue: row["role"]) else { return nil }
-                return APIToken(
-                    id: row["id"], name: row["name"], role: role, createdAt: Date(millis: row["created_at"]),
-                    revokedAt: (row["revoked_at"] as Int64?).map(Date.init(millis:)))
-            }
+            try Row.fetchOne(db, sql: "SELECT * FROM api_tokens WHERE hash = ?", arguments: [hash]).flatMap(Self.apiToken)
         }
+    }
+
+    public func apiTokens() async throws -> [APIToken] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM api_tokens ORDER BY created_at").compactMap(Self.apiToken)
+        }
+    }
+
+    public func revokeAPIToken(id: String, now: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [now.millis, id])
+            return db.changesCount > 0
+        }
+    }
+
+    private static func apiToken(_ row: Row) -> APIToken? {
+        guard let role = Role(rawValue: row["role"]) else { return nil }
+        return APIToken(
+            id: row["id"], name: row["name"], role: role, createdAt: Date(millis: row["created_at"]),
+            revokedAt: (row["revoked_at"] as Int64?).map(Date.init(millis:)))
     }
 
     // MARK: Audit
