@@ -68,11 +68,19 @@ struct AgentRow: Decodable {
     var id: String
     var hostname: String
     var os: String
-    var agent_version: String
-    var last_seen: Date?
-    var spool_depth: Int
+    var agentVersion: String
+    var lastSeen: Date?
+    var spoolDepth: Int
     var dropped: Int
-    var revoked_at: Date?
+    var revokedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case id, hostname, os, dropped
+        case agentVersion = "agent_version"
+        case lastSeen = "last_seen"
+        case spoolDepth = "spool_depth"
+        case revokedAt = "revoked_at"
+    }
 }
 
 struct EventRow: Decodable {
@@ -96,10 +104,10 @@ struct Agents: AsyncParsableCommand {
         print("AGENT                             HOST              VERSION  LAST SEEN                 SPOOL  DROPPED  STATE")
         for agent in agents {
             print([
-                agent.id, agent.hostname.padding(toLength: 16, withPad: " ", startingAt: 0), agent.agent_version.padding(toLength: 7, withPad: " ", startingAt: 0),
-                (agent.last_seen.map(WireCoding.string(from:)) ?? "never").padding(toLength: 24, withPad: " ", startingAt: 0),
-                String(agent.spool_depth).padding(toLength: 5, withPad: " ", startingAt: 0), String(agent.dropped).padding(toLength: 7, withPad: " ", startingAt: 0),
-                agent.revoked_at == nil ? "active" : "REVOKED",
+                agent.id, agent.hostname.padding(toLength: 16, withPad: " ", startingAt: 0), agent.agentVersion.padding(toLength: 7, withPad: " ", startingAt: 0),
+                (agent.lastSeen.map(WireCoding.string(from:)) ?? "never").padding(toLength: 24, withPad: " ", startingAt: 0),
+                String(agent.spoolDepth).padding(toLength: 5, withPad: " ", startingAt: 0), String(agent.dropped).padding(toLength: 7, withPad: " ", startingAt: 0),
+                agent.revokedAt == nil ? "active" : "REVOKED",
             ].joined(separator: "  "))
         }
         if agents.isEmpty { print("(no agents enrolled yet)") }

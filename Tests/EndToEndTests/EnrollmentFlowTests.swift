@@ -65,6 +65,35 @@ struct EnrollmentFlowTests {
         agent.stop()
     }
 
+    @Test("the bulwark CLI lists agents and events through the API, and says what is missing")
+    func analystCLI() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startCollector()
+        let agent = try cluster.enrollAgent()
+        let agentID = try agent.agentID
+        try agent.start()
+        #expect(try agent.cli(["selftest"]).status == 0)
+        let environment = ProcessInfo.processInfo.environment.merging([
+            "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath, "BULWARK_TOKEN": try cluster.apiToken(role: "analyst"),
+        ]) { $1 }
+        let agents = try run(Binaries.path("bulwark"), ["agents"], environment: environment)
+        #expect(agents.status == 0, "\(agents.output)")
+        #expect(agents.stdout.contains(agentID) && agents.stdout.contains("active"))
+        let events = try run(Binaries.path("bulwark"), ["events", "--type", "agent.selftest"], environment: environment)
+        #expect(events.stdout.contains("agent.selftest") && events.stdout.contains("seq "))
+        #expect(!events.stdout.contains("agent.heartbeat"))
+        let badSince = try run(Binaries.path("bulwark"), ["events", "--since", "yesterday"], environment: environment)
+        #expect(badSince.status != 0)
+        #expect(badSince.output.contains("invalid_parameter"))
+        var noToken = environment
+        noToken["BULWARK_TOKEN"] = nil
+        let missing = try run(Binaries.path("bulwark"), ["agents"], environment: noToken)
+        #expect(missing.status != 0)
+        #expect(missing.output.contains("BULWARK_TOKEN"))
+        agent.stop()
+    }
+
     @Test("init refuses to overwrite an existing deployment")
     func initRefusesOverwrite() throws {
         let cluster = try Cluster()

@@ -9,6 +9,11 @@ public struct SelfTest: Sendable {
         case stuck(String)
     }
 
+    public struct InvalidCount: Error, CustomStringConvertible {
+        public var count: Int
+        public var description: String { "a selftest sends at least one event; got --count \(count)" }
+    }
+
     let state: AgentState
 
     public init(state: AgentState) {
@@ -27,7 +32,7 @@ public struct SelfTest: Sendable {
             }
             seqs += try spool.append(drafts)
         }
-        guard let first = seqs.first, let last = seqs.last else { throw CocoaError(.featureUnsupported) }
+        guard let first = seqs.first, let last = seqs.last else { throw InvalidCount(count: count) }
         return first...last
     }
 
