@@ -37,9 +37,8 @@ struct DeliveryTests {
 
     @Test("collector down while the agent produces 10,000 events: all arrive exactly once after restart")
     func collectorOutage() async throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let agent = try cluster.enrollAgent()
         let agentID = try agent.agentID
         try agent.start()
@@ -71,9 +70,8 @@ struct DeliveryTests {
 
     @Test("kill -9 of the agent at random points during upload, 20 times: nothing lost or duplicated")
     func killNineDuringUpload() async throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         // Small batches so an upload is nearly always in flight when the kill lands.
         let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig + "\nbatch_max_events: 10\n")
         let agentID = try agent.agentID

@@ -7,9 +7,8 @@ import Testing
 struct EnrollmentFlowTests {
     @Test("init → token → enroll → run → selftest acknowledged; agent listed by /api/v1/agents")
     func enrollRunSelftest() async throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let agent = try cluster.enrollAgent()
         let agentID = try agent.agentID
         #expect(agentID.count == 32)
@@ -67,13 +66,11 @@ struct EnrollmentFlowTests {
 
     @Test("the bulwark CLI lists agents and events through the API, and says what is missing")
     func analystCLI() async throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let agent = try cluster.enrollAgent()
         let agentID = try agent.agentID
-        try agent.start()
-        #expect(try agent.cli(["selftest"]).status == 0)
+        try agent.startAndSelftest()
         let environment = ProcessInfo.processInfo.environment.merging([
             "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath, "BULWARK_TOKEN": try cluster.apiToken(role: "analyst"),
         ]) { $1 }
@@ -104,9 +101,8 @@ struct EnrollmentFlowTests {
 
     @Test("re-enrolling the same key is idempotent and uses no extra token use")
     func reenrollIdempotent() async throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let token = try cluster.enrollToken(uses: 1)
         let agent = try cluster.enrollAgent(token: token)
         let first = try agent.agentID
@@ -119,9 +115,8 @@ struct EnrollmentFlowTests {
 
     @Test("enrollment refuses a collector whose CA does not match the pinned fingerprint")
     func pinnedFingerprintMismatch() throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let wrong = String(repeating: "ab", count: 32)
         let result = try cluster.agentCLI(["enroll", "--state", cluster.root + "/pinned", "--collector", cluster.collectorURL, "--token", try cluster.enrollToken(), "--ca-sha256", wrong])
         #expect(result.status != 0)

@@ -28,14 +28,12 @@ struct HostileBodyTests {
 
     @Test("invalid deflate, deflate bomb, invalid JSON, unknown type or version, another agent, oversized: documented 4xx, nothing stored")
     func hostileBodies() async throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let agent = try cluster.enrollAgent(name: "victim")
         let agentID = try agent.agentID
         let bystander = try cluster.enrollAgent(name: "bystander")
-        try bystander.start()
-        #expect(try bystander.cli(["selftest"]).status == 0)
+        try bystander.startAndSelftest()
 
         let bomb = try Deflate.compress(ByteBuffer(repeating: UInt8(ascii: " "), count: 40 * 1024 * 1024))
         #expect(bomb.readableBytes < 100 * 1024, "the bomb is small on the wire")

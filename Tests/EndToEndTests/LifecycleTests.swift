@@ -35,13 +35,11 @@ struct LifecycleTests {
 
     @Test("collector disk full: 503 store_unavailable, the agent keeps the events, all arrive once space is back")
     func diskFull() async throws {
-        let cluster = try Cluster(tmpfsMegabytes: 24)
+        let cluster = try Cluster.started(tmpfsMegabytes: 24)
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let agent = try cluster.enrollAgent()
         let agentID = try agent.agentID
-        try agent.start()
-        #expect(try agent.cli(["selftest"]).status == 0)
+        try agent.startAndSelftest()
 
         // Fill the collector's filesystem.
         _ = try run("/bin/sh", ["-c", "dd if=/dev/zero of=\(cluster.filesystem!)/filler bs=64k 2>/dev/null; sync"])
@@ -65,12 +63,10 @@ struct LifecycleTests {
 
     @Test("SIGTERM: the collector finishes, closes the database and exits 0; the agent keeps unsent events")
     func gracefulShutdown() async throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let agent = try cluster.enrollAgent()
-        try agent.start()
-        #expect(try agent.cli(["selftest"]).status == 0)
+        try agent.startAndSelftest()
         let collector = try #require(cluster.collector)
         #expect(collector.stop() == 0)
         #expect(collector.log.contains("collector stopped; database closed"))

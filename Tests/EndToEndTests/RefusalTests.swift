@@ -34,9 +34,8 @@ struct RefusalTests {
 
     @Test("no client certificate: 401 client_certificate_required (curl and openssl s_client)")
     func noClientCertificate() throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let viaCurl = try cluster.curl(["-X", "POST", "-H", "Content-Encoding: deflate", "--data-binary", "x", "\(cluster.collectorURL)/v1/events"])
         #expect(viaCurl.status == 401)
         #expect(viaCurl.body.contains("\"code\":\"client_certificate_required\""))
@@ -50,9 +49,8 @@ struct RefusalTests {
 
     @Test("certificate from another CA: TLS handshake refused with 'unknown ca' (curl and openssl s_client)")
     func foreignCA() throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let foreign = try Self.foreignCertificate(in: cluster.root)
         let viaCurl = try cluster.curl(["--cert", foreign.cert, "--key", foreign.key, "-X", "POST", "--data-binary", "x", "\(cluster.collectorURL)/v1/events"])
         #expect(viaCurl.status == 0, "no HTTP answer is given to a foreign certificate")
@@ -67,9 +65,8 @@ struct RefusalTests {
 
     @Test("TLS below 1.2 is refused")
     func oldTLSRefused() throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let old = try cluster.curl(["--tls-max", "1.1", "\(cluster.collectorURL)/v1/ca"])
         #expect(old.status == 0)
         #expect(old.body.contains("protocol version") || old.body.contains("no protocols available"))
@@ -77,13 +74,11 @@ struct RefusalTests {
 
     @Test("revoked agent: refused at once on its open connection, with agent_revoked")
     func revokedAgent() async throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let agent = try cluster.enrollAgent()
         let agentID = try agent.agentID
-        try agent.start()
-        #expect(try agent.cli(["selftest"]).status == 0)
+        try agent.startAndSelftest()
 
         let revoke = try cluster.collectorCLI(["agent", "revoke", "--data", cluster.dataDir, agentID])
         #expect(revoke.status == 0)
@@ -106,9 +101,8 @@ struct RefusalTests {
 
     @Test("expired client certificate: TLS handshake refused")
     func expiredClientCertificate() throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         let deployment = try Deployment.load(directory: cluster.dataDir)
         let key = P256.Signing.PrivateKey()
         let csr = try CertificateSigningRequest(
@@ -126,9 +120,8 @@ struct RefusalTests {
 
     @Test("enrollment tokens: unknown, expired, used up and revoked are each refused with their code")
     func tokenRefusals() async throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        try cluster.startCollector()
         func enroll(_ name: String, _ token: String) throws -> CommandResult {
             try cluster.agentCLI(["enroll", "--state", "\(cluster.root)/\(name)", "--collector", cluster.collectorURL, "--token", token, "--ca-sha256", cluster.fingerprint])
         }

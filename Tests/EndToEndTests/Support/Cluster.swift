@@ -46,6 +46,13 @@ final class Cluster: @unchecked Sendable {
         fingerprint = String(last)
     }
 
+    /// A new deployment with its collector already serving.
+    static func started(name: String = #function, tmpfsMegabytes: Int? = nil) throws -> Cluster {
+        let cluster = try Cluster(name: name, tmpfsMegabytes: tmpfsMegabytes)
+        try cluster.startCollector()
+        return cluster
+    }
+
     @discardableResult
     func collectorCLI(_ arguments: [String]) throws -> CommandResult {
         try run(Binaries.path("bulwark-collector"), arguments)
@@ -159,6 +166,13 @@ final class AgentHandle: @unchecked Sendable {
         process = try ChildProcess(
             Binaries.path("bulwark-agent"), ["run", "--state", directory, "--config", configPath],
             logPath: "\(directory)/run-\(starts).log")
+    }
+
+    /// Starts `bulwark-agent run` and proves the pipeline with one acknowledged selftest.
+    func startAndSelftest() throws {
+        try start()
+        let result = try cli(["selftest"])
+        guard result.status == 0 else { throw TestFailure.command("selftest failed: \(result.output)") }
     }
 
     func stop() {
