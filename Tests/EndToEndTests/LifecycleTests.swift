@@ -61,6 +61,33 @@ struct LifecycleTests {
         agent.stop()
     }
 
+    @Test("agent disk full: spooling fails with a clear error, the agent keeps running and recovers")
+    func agentDiskFull() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let mount = cluster.root + "/agentfs"
+        try Cluster.mountTmpfs(at: mount, megabytes: 8)
+        cluster.mounts.append(mount)
+        // A heartbeat a second, so the running agent itself writes while the disk is full.
+        let agent = try cluster.enrollAgent(name: "agentfs/agent", configuration: Cluster.fastAgentConfig + "\nheartbeat_interval: 1\n")
+        try agent.startAndSelftest()
+
+        _ = try run("/bin/sh", ["-c", "dd if=/dev/zero of=\(mount)/filler bs=64k 2>/dev/null; sync"])
+        let refused = try agent.cli(["selftest", "--count", "20000", "--no-wait"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("full"), "\(refused.output)")
+        try await eventually("the running agent meets the full disk", timeout: 20) {
+            agent.process?.log.contains("cannot spool heartbeat") == true
+        }
+        #expect(agent.process?.isRunning == true, "the agent must survive a full disk")
+
+        try FileManager.default.removeItem(atPath: mount + "/filler")
+        let recovered = try agent.cli(["selftest", "--timeout", "30"])
+        #expect(recovered.status == 0, "\(recovered.output)")
+        #expect(agent.process?.isRunning == true)
+        agent.stop()
+    }
+
     @Test("SIGTERM: the collector finishes, closes the database and exits 0; the agent keeps unsent events")
     func gracefulShutdown() async throws {
         let cluster = try Cluster.started()

@@ -1,5 +1,6 @@
 import BulwarkCore
 import Foundation
+import Logging
 
 /// Emits `agent.heartbeat` every interval with the agent's health, which the collector applies
 /// to the agent's row (last seen, version, policy version, spool depth, drops).
@@ -8,11 +9,13 @@ public struct HeartbeatSensor: Sendable {
     let state: AgentState
     let interval: Double
     let started: Date
+    let logger: Logger
 
-    public init(spool: SpoolStore, state: AgentState, interval: Double, started: Date = Date()) {
+    public init(spool: SpoolStore, state: AgentState, interval: Double, logger: Logger, started: Date = Date()) {
         self.spool = spool
         self.state = state
         self.interval = interval
+        self.logger = logger
         self.started = started
     }
 
@@ -33,10 +36,15 @@ public struct HeartbeatSensor: Sendable {
         return EventDraft(type: EventType.heartbeat, time: now, data: data)
     }
 
-    /// Emits one heartbeat at once, then one per interval, until cancelled.
+    /// Emits one heartbeat at once, then one per interval, until cancelled. A heartbeat that
+    /// cannot be spooled (disk full) is logged and skipped; the next one reports the state then.
     public func run() async throws {
         while !Task.isCancelled {
-            try spool.append([try beat()])
+            do {
+                try spool.append([try beat()])
+            } catch {
+                logger.error("cannot spool heartbeat", metadata: ["error": "\(error)"])
+            }
             try await Task.sleep(for: .seconds(interval))
         }
     }

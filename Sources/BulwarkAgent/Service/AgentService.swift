@@ -28,7 +28,7 @@ public struct AgentService: Service {
         logger.info("agent running", metadata: ["agent": "\(enrollment.agentID)", "collector": "\(enrollment.collector)"])
 
         let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger)
-        let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval)
+        let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval, logger: logger)
         do {
             try await cancelWhenGracefulShutdown {
                 try await withThrowingTaskGroup(of: Void.self) { group in

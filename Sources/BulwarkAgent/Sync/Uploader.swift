@@ -52,7 +52,15 @@ public struct Uploader: Sendable {
                     client = renewed
                 }
             }
-            guard let batch = try spool.nextBatch(maxEvents: batchLimit, maxBytes: configuration.batchMaxBytes) else {
+            let next: SpoolBatch?
+            do {
+                next = try spool.nextBatch(maxEvents: batchLimit, maxBytes: configuration.batchMaxBytes)
+            } catch {
+                failures += 1
+                try await spoolTrouble(error, attempt: failures, backoff: backoff)
+                continue
+            }
+            guard let batch = next else {
                 try await Task.sleep(for: .seconds(configuration.pollInterval))
                 continue
             }
@@ -76,7 +84,12 @@ public struct Uploader: Sendable {
                         batchLimit = max(1, batch.count / 2)
                     } else {
                         logger.error("collector refused event; quarantined", metadata: ["seq": "\(batch.firstSeq)", "code": "\(body.code)", "reason": "\(body.message)"])
-                        try spool.quarantine(seq: batch.firstSeq, reason: "\(status) \(body.code): \(body.message)")
+                        do {
+                            try spool.quarantine(seq: batch.firstSeq, reason: "\(status) \(body.code): \(body.message)")
+                        } catch {
+                            failures += 1
+                            try await spoolTrouble(error, attempt: failures, backoff: backoff)
+                        }
                     }
                 default:
                     failures += 1
@@ -84,8 +97,23 @@ public struct Uploader: Sendable {
                     logger.warning("upload failed; retrying", metadata: ["error": "\(error)", "retry_in_s": "\(Int(delay.rounded()))"])
                     try await Task.sleep(for: .seconds(delay))
                 }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                // The spool itself failed (disk full, I/O error). Nothing acknowledged is lost: an
+                // acknowledged batch that could not be deleted is sent again and deduplicated.
+                failures += 1
+                try await spoolTrouble(error, attempt: failures, backoff: backoff)
             }
         }
+    }
+
+    /// Logs a spool failure and waits before the next try, so a full disk does not stop the agent.
+    private func spoolTrouble(_ error: any Error, attempt: Int, backoff: Backoff) async throws {
+        let delay = backoff.delay(attempt: attempt)
+        logger.error("spool unavailable; retrying", metadata: ["error": "\(error)", "retry_in_s": "\(Int(delay.rounded()))"])
+        try? spool.recordAttempt(error: "spool: \(error)")
+        try await Task.sleep(for: .seconds(delay))
     }
 
     func makeClient(enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey) throws -> CollectorClient {

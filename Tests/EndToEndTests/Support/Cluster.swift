@@ -28,9 +28,7 @@ final class Cluster: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         if let tmpfsMegabytes {
             let mountPoint = root + "/fs"
-            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-            let mounted = try run("mount", ["-t", "tmpfs", "-o", "size=\(tmpfsMegabytes)m", "tmpfs", mountPoint])
-            guard mounted.status == 0 else { throw TestFailure.command("mount tmpfs (needs root): \(mounted.output)") }
+            try Self.mountTmpfs(at: mountPoint, megabytes: tmpfsMegabytes)
             filesystem = mountPoint
             dataDir = mountPoint + "/collector"
         } else {
@@ -45,6 +43,16 @@ final class Cluster: @unchecked Sendable {
         }
         fingerprint = String(last)
     }
+
+    /// Mounts a tmpfs of the given size (needs root); `unmount` or the cluster's deinit removes it.
+    static func mountTmpfs(at mountPoint: String, megabytes: Int) throws {
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mounted = try run("mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", mountPoint])
+        guard mounted.status == 0 else { throw TestFailure.command("mount tmpfs (needs root): \(mounted.output)") }
+    }
+
+    /// Extra mounts to remove at the end.
+    var mounts: [String] = []
 
     /// A new deployment with its collector already serving.
     static func started(name: String = #function, tmpfsMegabytes: Int? = nil) throws -> Cluster {
@@ -130,7 +138,9 @@ final class Cluster: @unchecked Sendable {
 
     deinit {
         collector?.kill9()
-        if let filesystem { _ = try? run("umount", [filesystem]) }
+        // Lazy: a log file handle the test process still holds must not leave the mount behind.
+        for mount in mounts.reversed() { _ = try? run("umount", ["-l", mount]) }
+        if let filesystem { _ = try? run("umount", ["-l", filesystem]) }
         if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil {
             try? FileManager.default.removeItem(atPath: root)
         }
