@@ -165,4 +165,24 @@ struct RefusalTests {
             #expect(audit.contains { $0.outcome.contains(code) }, "audit lacks \(code)")
         }
     }
+
+    @Test("enrollment is rate limited per client address: 429 enroll_rate_limited with Retry-After")
+    func enrollmentRateLimit() throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let body = #"{"token":"bwe_bogus","csr":"not a csr","hostname":"h","os":"o","agent_version":"0"}"#
+        try body.write(toFile: cluster.root + "/flood.json", atomically: true, encoding: .utf8)
+        // One curl process sends 30 requests back to back (burst 20, refill 2/s).
+        let request = ["--cacert", cluster.caPath, "-o", "/dev/null", "-w", "%{http_code}\\n", "-X", "POST",
+                       "-H", "Content-Type: application/json", "--data-binary", "@\(cluster.root)/flood.json", "\(cluster.collectorURL)/v1/enroll"]
+        let flood = try run("curl", Array((0..<30).map { $0 == 0 ? request : ["--next"] + request }.joined()))
+        let statuses = flood.stdout.split(separator: "\n").compactMap { Int($0) }
+        #expect(statuses.count == 30)
+        #expect(statuses.prefix(20).allSatisfy { $0 == 400 }, "the first 20 reach the CSR check: \(statuses)")
+        #expect(statuses.filter { $0 == 429 }.count >= 8, "\(statuses)")
+        let limited = try cluster.curl(["-i", "-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "@\(cluster.root)/flood.json", "\(cluster.collectorURL)/v1/enroll"])
+        #expect(limited.status == 429)
+        #expect(limited.body.contains("enroll_rate_limited"))
+        #expect(limited.body.lowercased().contains("retry-after: 10"))
+    }
 }
