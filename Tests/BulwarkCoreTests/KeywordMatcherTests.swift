@@ -1,0 +1,70 @@
+import BulwarkCore
+import Crypto
+import Foundation
+import Testing
+
+@Suite("Keyword matcher, masking, keyed hashes")
+struct KeywordMatcherTests {
+    @Test("finds every occurrence, case-insensitively, overlapping keywords included")
+    func finds() {
+        let matcher = KeywordMatcher(["card", "credit card", "CVV", "exp"], wholeWords: false)
+        let text = "Credit Card no. 4111, cvv 123, EXPIRES 12/29; cardholder"
+        let found = matcher.matches(in: text).map { (["card", "credit card", "CVV", "exp"][$0.keyword], $0.range) }
+        let bytes = Array(text.utf8)
+        #expect(found.map(\.0) == ["credit card", "card", "CVV", "exp", "card"])  // same end: longer first
+        #expect(found.allSatisfy { String(decoding: bytes[$0.1], as: UTF8.self).lowercased() == $0.0.lowercased() })
+    }
+
+    @Test("whole words only when asked")
+    func wholeWords() {
+        let matcher = KeywordMatcher(["ssn", "card"])
+        #expect(matcher.matches(in: "my SSN: 123").count == 1)
+        #expect(matcher.matches(in: "ssns cards discard sscardss").isEmpty)
+        #expect(matcher.matches(in: "card_number").isEmpty)
+        #expect(matcher.matches(in: "cardé").isEmpty)
+        #expect(matcher.matches(in: "(card)").count == 1)
+        #expect(matcher.matches(in: "card").first?.range == 0..<4)
+    }
+
+    @Test("agrees with a naive search on random text")
+    func agreesWithNaiveSearch() {
+        let keywords = ["ab", "abc", "bca", "c", "aaa", "cab"]
+        let matcher = KeywordMatcher(keywords, wholeWords: false)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let alphabet = Array("abcAB ")
+            let text = String((0..<60).map { _ in alphabet[Int.random(in: 0..<6, using: &generator)] })
+            let bytes = Array(text.lowercased().utf8)
+            var expected: [(keyword: Int, range: Range<Int>)] = []
+            for end in 1...bytes.count {
+                for (index, keyword) in keywords.enumerated() {
+                    let key = Array(keyword.utf8)
+                    if end >= key.count, Array(bytes[(end - key.count)..<end]) == key {
+                        expected.append((index, (end - key.count)..<end))
+                    }
+                }
+            }
+            let got = matcher.matches(in: text)
+            #expect(Set(got.map { "\($0.keyword)@\($0.range)" }) == Set(expected.map { "\($0.keyword)@\($0.range)" }), "\(text)")
+        }
+    }
+
+    @Test("masking keeps separators and never shows more than half")
+    func masking() {
+        #expect(Masking.mask("4111 1111 1111 1111", head: 4, tail: 4) == "4111 **** **** 1111")
+        #expect(Masking.mask("536-22-1904", head: 0, tail: 4) == "***-**-1904")
+        #expect(Masking.mask("AKIA1234", head: 4, tail: 4) == "AKIA****")
+        #expect(Masking.mask("ab", head: 4, tail: 4) == "a*")
+    }
+
+    @Test("keyed hashes are stable per key, differ across keys and values")
+    func keyedHash() {
+        let key = SymmetricKey(size: .bits256)
+        let hasher = KeyedHash(key: key)
+        let a = hasher.hash(Array("4111111111111111".utf8))
+        #expect(a.count == 32)
+        #expect(a == hasher.hash(Array("4111111111111111".utf8)))
+        #expect(a != hasher.hash(Array("4111111111111112".utf8)))
+        #expect(a != KeyedHash(key: SymmetricKey(size: .bits256)).hash(Array("4111111111111111".utf8)))
+    }
+}
