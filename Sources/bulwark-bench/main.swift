@@ -14,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-bench",
         abstract: "Benchmarks of the real components (results go to docs/BENCHMARKS.md).",
-        subcommands: [Ingest.self, AgentIdle.self])
+        subcommands: [Ingest.self, AgentIdle.self, Classify.self])
 }
 
 /// The directory of this executable, where the release `bulwark-collector` and `bulwark-agent` are.
@@ -281,5 +281,58 @@ struct AgentIdle: AsyncParsableCommand {
         print(String(format: "agent idle over %d s: CPU %.3f s (%.3f%% of one core); RSS max %.1f MiB (PSS %.1f MiB, private dirty %.1f MiB, file-backed %.1f MiB); last acked seq %d",
                      seconds, cpu, cpu / Double(seconds) * 100, Double(maxRSS) / 1024, field("Pss") / 1024, field("Private_Dirty") / 1024,
                      field("Rss") / 1024 - field("Pss_Anon") / 1024, status.lastAckedSeq))
+    }
+}
+
+struct Classify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Single-core throughput of ContentClassifier over generated mixed text (prose, CSV, code) with sensitive values sprinkled in.")
+    @Option(help: "Megabytes of text to classify.") var megabytes = 100
+    @Option(help: "Also time scans of one 100 KB clipboard-sized text this many times.") var clipboardRuns = 200
+
+    /// Deterministic mixed text: prose, CSV rows with numbers, source code, and every ~4 KB a
+    /// card, SSN, IBAN or e-mail address.
+    static func corpus(bytes target: Int) -> [UInt8] {
+        let prose = Array("The quarterly report shows revenue growth across all regions while costs remained flat. ".utf8)
+        let code = Array("    let total = items.reduce(0) { $0 + $1.price * Double($1.quantity) } // 2024-11-26\n".utf8)
+        let sensitive = [
+            "Customer card 4526 0181 5908 3012 exp 11/29\n", "SSN: 536-22-1904\n",
+            "IBAN DE89370400440532013000\n", "contact jane.doe@example.com\n",
+        ].map { Array($0.utf8) }
+        var output: [UInt8] = []
+        output.reserveCapacity(target + 512)
+        var line = 0
+        while output.count < target {
+            switch line % 4 {
+            case 0: output += prose
+            case 1: output += Array("\(line),\(line * 7919 % 100_000),\(Double(line) * 1.25),order-\(line % 997),EUR\n".utf8)
+            case 2: output += code
+            default: output += prose.reversed()
+            }
+            if line % 40 == 0 { output += sensitive[(line / 40) % sensitive.count] }
+            line += 1
+        }
+        return output
+    }
+
+    func run() async throws {
+        let text = Self.corpus(bytes: megabytes * 1_000_000)
+        let classifier = ContentClassifier()
+        var findings = 0
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            findings = text.withUnsafeBytes { classifier.scan($0) }.findings.reduce(0) { $0 + $1.count }
+        }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let clipboard = Array(text.prefix(100_000))
+        var clipboardTimes: [Double] = []
+        for _ in 0..<clipboardRuns {
+            let one = clock.measure { _ = clipboard.withUnsafeBytes { classifier.scan($0) } }
+            clipboardTimes.append(Double(one.components.attoseconds) / 1e15 + Double(one.components.seconds) * 1000)
+        }
+        clipboardTimes.sort()
+        print(String(format: "classified %d MB in %.2f s: %.1f MB/s single core, %d matches; 100 KB clipboard p50 %.3f ms, p99 %.3f ms; peak RSS %.1f MiB",
+                     megabytes, seconds, Double(text.count) / 1e6 / seconds, findings,
+                     percentile(clipboardTimes, 0.5), percentile(clipboardTimes, 0.99), Double(procStatus(getpid(), "VmHWM") ?? 0) / 1024))
     }
 }

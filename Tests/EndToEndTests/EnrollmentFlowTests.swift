@@ -124,3 +124,22 @@ struct EnrollmentFlowTests {
         #expect(!FileManager.default.fileExists(atPath: cluster.root + "/pinned/agent.pem"))
     }
 }
+
+@Suite("End to end: bulwark-agent scan")
+struct ScanCommandTests {
+    @Test("scan prints the documented JSON shape for a file and for standard input, without raw values")
+    func scanJSON() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("scan-\(UUID()).txt").path
+        try "Card number 4526 0181 5908 3012\nSSN: 536-22-1904\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try run(Binaries.path("bulwark-agent"), ["scan", "--json", path])
+        #expect(result.status == 0)
+        let parsed = try JSONDecoder().decode(ScanResult.self, from: Data(result.stdout.utf8))
+        #expect(parsed.findings.map(\.type) == ["credit_card", "us_ssn"])
+        #expect(parsed.findings.first?.matches.first?.start == 12)
+        #expect(parsed.partial == false)
+        #expect(!result.stdout.contains("4526 0181 5908 3012") && !result.stdout.contains("536-22-1904"))
+        let viaStdin = try run("/bin/sh", ["-c", "\(Binaries.path("bulwark-agent")) scan --json --max-bytes 20 - < \(path)"])
+        #expect(try JSONDecoder().decode(ScanResult.self, from: Data(viaStdin.stdout.utf8)).partial == true)
+    }
+}

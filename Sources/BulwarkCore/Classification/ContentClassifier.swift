@@ -1,0 +1,140 @@
+/// One information type found in content: how many, how sure, and where.
+public struct Finding: Sendable, Codable, Equatable {
+    public var type: String
+    public var count: Int
+    /// Highest confidence among the matches: 65 low, 75 medium, 85 high (Purview's scale).
+    public var confidence: Int
+    public var matches: [FindingMatch]
+}
+
+/// One occurrence. Never carries the raw value: a masked snippet and, with a deployment key,
+/// a keyed hash of the normalised value.
+public struct FindingMatch: Sendable, Codable, Equatable {
+    /// Byte offsets in the scanned content.
+    public var start: Int
+    public var end: Int
+    public var confidence: Int
+    public var masked: String
+    public var hash: String?
+}
+
+/// The result of classifying one piece of content (`bulwark-agent scan --json`).
+public struct ScanResult: Sendable, Codable, Equatable {
+    public var findings: [Finding]
+    public var labels: [String]
+    /// True when limits stopped the scan before the end of the content.
+    public var partial: Bool
+}
+
+/// Classifies content against the built-in information types.
+///
+/// This first increment covers `credit_card`, `us_ssn`, `iban` and `email` (issue 3 lists the
+/// rest). One keyword pass finds supporting evidence for all types at once; candidate passes
+/// find values; validators decide; confidence rises with keywords within 300 bytes.
+public struct ContentClassifier: Sendable {
+    public enum Confidence {
+        public static let low = 65
+        public static let medium = 75
+        public static let high = 85
+    }
+
+    /// How far (bytes) a supporting keyword may be from a value.
+    public static let proximity = 300
+
+    private static let keywordLists: [(type: String, words: [String])] = [
+        ("credit_card", ["card", "credit card", "debit card", "card number", "card no", "cc", "ccn", "visa", "mastercard",
+                         "amex", "american express", "discover", "jcb", "diners", "unionpay", "maestro", "cvv", "cvc",
+                         "cvv2", "expiry", "expiration", "exp", "cardholder", "card holder", "payment card"]),
+        ("us_ssn", ["ssn", "ssns", "ssn#", "ss#", "social security", "social security number", "social security no",
+                    "soc sec", "social security #"]),
+        ("iban", ["iban", "bank account", "account number", "account no", "swift", "bic", "sepa", "bank details"]),
+    ]
+
+    private let keywords: KeywordMatcher
+    private let keywordType: [String]
+    private let hasher: KeyedHash?
+
+    public init(keyedHash: KeyedHash? = nil) {
+        let flat = Self.keywordLists.flatMap { list in list.words.map { (list.type, $0) } }
+        keywords = KeywordMatcher(flat.map(\.1))
+        keywordType = flat.map(\.0)
+        hasher = keyedHash
+    }
+
+    public func scan(_ bytes: UnsafeRawBufferPointer) -> ScanResult {
+        // Supporting evidence: keyword positions per type, in order.
+        var evidence: [String: [Int]] = [:]
+        for match in keywords.matches(in: bytes) {
+            evidence[keywordType[match.keyword], default: []].append(match.range.lowerBound)
+        }
+        func near(_ type: String, _ range: Range<Int>) -> Bool {
+            guard let positions = evidence[type] else { return false }
+            // Positions are sorted: binary search for the first at or after range.lowerBound − proximity.
+            let low = range.lowerBound - Self.proximity
+            var lo = 0, hi = positions.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if positions[mid] < low { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < positions.count && positions[lo] <= range.upperBound + Self.proximity
+        }
+        var matches: [String: [FindingMatch]] = [:]
+        func add(_ type: String, _ range: Range<Int>, confidence: Int, normalised: [UInt8], head: Int, tail: Int) {
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+            matches[type, default: []].append(FindingMatch(
+                start: range.lowerBound, end: range.upperBound, confidence: confidence,
+                masked: Masking.mask(text, head: head, tail: tail), hash: hasher?.hash(normalised)))
+        }
+
+        Candidates.numbers(in: bytes, minDigits: 9, maxDigits: 19) { number in
+            let digits = number.digits
+            if (13...19).contains(digits.count), Validators.creditCard(digits) {
+                let supported = near("credit_card", number.range) || Self.expiryDate(near: number.range, in: bytes)
+                add("credit_card", number.range, confidence: supported ? Confidence.high : Confidence.medium, normalised: digits, head: 4, tail: 4)
+            } else if digits.count == 9, Validators.usSSN(digits), near("us_ssn", number.range) {
+                let formatted = number.groups == [3, 2, 4]
+                guard formatted || number.separator == nil else { return }
+                add("us_ssn", number.range, confidence: formatted ? Confidence.high : Confidence.medium, normalised: digits, head: 0, tail: 4)
+            }
+        }
+        Candidates.ibans(in: bytes) { compact, range in
+            guard Validators.iban(compact) else { return }
+            add("iban", range, confidence: near("iban", range) ? Confidence.high : Confidence.medium, normalised: compact, head: 4, tail: 4)
+        }
+        Candidates.emails(in: bytes) { range in
+            let normalised = Array(UnsafeRawBufferPointer(rebasing: bytes[range])).map(KeywordMatcher.lower)
+            add("email", range, confidence: Confidence.high, normalised: normalised, head: 1, tail: 4)
+        }
+
+        let findings = matches.keys.sorted().compactMap { type -> Finding? in
+            guard let found = matches[type], !found.isEmpty else { return nil }
+            return Finding(type: type, count: found.count, confidence: found.map(\.confidence).max() ?? 0, matches: found)
+        }
+        return ScanResult(findings: findings, labels: [], partial: false)
+    }
+
+    public func scan(_ text: String) -> ScanResult {
+        var copy = text
+        return copy.withUTF8 { scan(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// An expiry date (MM/YY or MM/YYYY) within the proximity window supports a card number.
+    static func expiryDate(near range: Range<Int>, in bytes: UnsafeRawBufferPointer) -> Bool {
+        let low = max(0, range.lowerBound - proximity)
+        let high = min(bytes.count, range.upperBound + proximity)
+        var index = low
+        while index + 5 <= high {
+            defer { index += 1 }
+            guard bytes[index + 2] == UInt8(ascii: "/"), Candidates.isDigit(bytes[index]), Candidates.isDigit(bytes[index + 1]),
+                  index == 0 || !Candidates.isAlphanumeric(bytes[index - 1]) else { continue }
+            let month = Int(bytes[index] - UInt8(ascii: "0")) * 10 + Int(bytes[index + 1] - UInt8(ascii: "0"))
+            var end = index + 3
+            while end < high, Candidates.isDigit(bytes[end]) { end += 1 }
+            let yearDigits = end - index - 3
+            if (1...12).contains(month), yearDigits == 2 || yearDigits == 4, end == bytes.count || !Candidates.isAlphanumeric(bytes[end]) {
+                return true
+            }
+        }
+        return false
+    }
+}

@@ -1,0 +1,61 @@
+import BulwarkCore
+import Crypto
+import Testing
+
+@Suite("Content classifier (first information types)")
+struct ContentClassifierTests {
+    let classifier = ContentClassifier()
+
+    func finding(_ text: String, _ type: String) -> Finding? {
+        classifier.scan(text).findings.first { $0.type == type }
+    }
+
+    @Test("cards: medium on checksum alone, high with a keyword or expiry date; test numbers ignored")
+    func cards() throws {
+        let alone = try #require(finding("ref 4526 0181 5908 3012 ok", "credit_card"))
+        #expect(alone.confidence == 75)
+        #expect(alone.matches.first?.masked == "4526 **** **** 3012")
+        #expect(alone.matches.first.map { [$0.start, $0.end] } == [4, 23])
+        #expect(finding("Card number: 4526-0181-5908-3012", "credit_card")?.confidence == 85)
+        #expect(finding("4526018159083012 exp 11/29", "credit_card")?.confidence == 85)
+        #expect(finding("Visa 4111 1111 1111 1111 and 4242424242424242", "credit_card") == nil)
+        #expect(finding("order 4526018159083013", "credit_card") == nil)  // Luhn fails
+        #expect(finding("id 14526018159083012", "credit_card") == nil)  // longer number
+        #expect(finding("v4526018159083012", "credit_card") == nil)  // glued to a word
+        #expect(finding("4526 0181-5908 3012", "credit_card") == nil)  // mixed separators
+        #expect(finding("pi=3.4526018159083012", "credit_card") == nil)  // a decimal
+    }
+
+    @Test("SSNs only with a keyword; dashed format is high, contiguous medium")
+    func ssns() {
+        #expect(finding("SSN: 536-22-1904", "us_ssn")?.confidence == 85)
+        #expect(finding("social security number 536221904", "us_ssn")?.confidence == 75)
+        #expect(finding("call 536-22-1904", "us_ssn") == nil)
+        #expect(finding("SSN 666-22-1904", "us_ssn") == nil)
+        #expect(finding("SSN: 536-22-1904", "us_ssn")?.matches.first?.masked == "***-**-1904")
+    }
+
+    @Test("IBANs compact or in groups of four, with or without keyword")
+    func ibans() {
+        #expect(finding("pay to GB82 WEST 1234 5698 7654 32 today", "iban")?.confidence == 75)
+        #expect(finding("IBAN: DE89370400440532013000", "iban")?.confidence == 85)
+        #expect(finding("IBAN: DE89370400440532013001", "iban") == nil)
+    }
+
+    @Test("e-mail addresses")
+    func emails() {
+        let found = classifier.scan("Write to jane.doe+ai@example.co.uk. Or to bob@localhost, or @home.")
+        let emails = found.findings.first { $0.type == "email" }
+        #expect(emails?.count == 1)
+        #expect(emails?.matches.first.map { [$0.start, $0.end] } == [9, 34])
+    }
+
+    @Test("keyed hashes identify the same value across formats without revealing it")
+    func hashes() {
+        let keyed = ContentClassifier(keyedHash: KeyedHash(key: SymmetricKey(size: .bits256)))
+        let first = keyed.scan("card 4526 0181 5908 3012").findings.first?.matches.first?.hash
+        let second = keyed.scan("card 4526-0181-5908-3012").findings.first?.matches.first?.hash
+        #expect(first != nil && first == second)
+        #expect(ContentClassifier().scan("card 4526 0181 5908 3012").findings.first?.matches.first?.hash == nil)
+    }
+}
