@@ -59,3 +59,64 @@ struct ContentClassifierTests {
         #expect(ContentClassifier().scan("card 4526 0181 5908 3012").findings.first?.matches.first?.hash == nil)
     }
 }
+
+@Suite("Content classifier: secrets")
+struct SecretClassifierTests {
+    let classifier = ContentClassifier()
+
+    static func random(_ count: Int, from alphabet: String) -> String {
+        let characters = Array(alphabet)
+        return String((0..<count).map { _ in characters[Int.random(in: 0..<characters.count)] })
+    }
+
+    static let upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    static let alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+    func types(_ text: String) -> [String] {
+        classifier.scan(text).findings.map(\.type)
+    }
+
+    @Test("vendor tokens are found by exact prefix, alphabet and length")
+    func tokens() {
+        let samples: [(String, String)] = [
+            ("aws_access_key_id", "AKIA" + Self.random(16, from: Self.upper)),
+            ("github_token", "ghp_" + Self.random(36, from: Self.alnum)),
+            ("github_token", "github_pat_" + Self.random(82, from: Self.alnum + "_")),
+            ("gitlab_token", "glpat-" + Self.random(20, from: Self.alnum)),
+            ("slack_token", "xoxb-" + Self.random(40, from: Self.alnum + "-")),
+            ("slack_webhook", "https://hooks.slack.com/services/T0" + Self.random(8, from: Self.upper) + "/B0" + Self.random(8, from: Self.upper) + "/" + Self.random(24, from: Self.alnum)),
+            ("anthropic_api_key", "sk-ant-api03-" + Self.random(93, from: Self.alnum + "-_")),
+            ("openai_api_key", "sk-proj-" + Self.random(64, from: Self.alnum + "-_")),
+            ("google_api_key", "AIza" + Self.random(35, from: Self.alnum + "-_")),
+            ("stripe_key", "sk_live_" + Self.random(24, from: Self.alnum)),
+        ]
+        for (type, token) in samples {
+            let result = classifier.scan("config: \(token)\n")
+            #expect(result.findings.map(\.type) == [type], "\(token)")
+            let masked = result.findings.first?.matches.first?.masked ?? ""
+            #expect(!masked.contains(String(token.suffix(8))), "masked snippet must not reveal the token: \(masked)")
+        }
+    }
+
+    @Test("documented examples, wrong case, wrong length and embedded tokens are not reported")
+    func negatives() {
+        #expect(types("aws_access_key_id = AKIAIOSFODNN7EXAMPLE").isEmpty)
+        #expect(types("akia" + Self.random(16, from: Self.upper)).isEmpty)
+        #expect(types("AKIA" + Self.random(15, from: Self.upper)).isEmpty)
+        #expect(types("AKIA" + Self.random(17, from: Self.upper)).isEmpty)
+        #expect(types("XAKIA" + Self.random(16, from: Self.upper)).isEmpty)
+        #expect(types("ghp_" + Self.random(35, from: Self.alnum)).isEmpty)
+    }
+
+    @Test("private keys are reported, certificates and public keys are not")
+    func privateKeys() {
+        let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n"
+        let found = classifier.scan("id_ed25519:\n" + key).findings
+        #expect(found.map(\.type) == ["private_key"])
+        #expect(found.first?.matches.first?.masked.hasPrefix("-----BEGIN OPENSSH PRIVATE KEY-----") == true)
+        #expect(found.first?.matches.first?.masked.contains("b3BlbnNz") == false)
+        #expect(types("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----").isEmpty)
+        #expect(types("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----").isEmpty)
+        #expect(types("-----begin private key-----").isEmpty)
+    }
+}

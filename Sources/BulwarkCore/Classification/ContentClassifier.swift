@@ -28,8 +28,10 @@ public struct ScanResult: Sendable, Codable, Equatable {
 
 /// Classifies content against the built-in information types.
 ///
-/// This first increment covers `credit_card`, `us_ssn`, `iban` and `email` (issue 3 lists the
-/// rest). One keyword pass finds supporting evidence for all types at once; candidate passes
+/// This first increment covers `credit_card`, `us_ssn`, `iban`, `email`, the prefix-anchored
+/// secrets (`aws_access_key_id`, `github_token`, `gitlab_token`, `slack_token`, `slack_webhook`,
+/// `openai_api_key`, `anthropic_api_key`, `google_api_key`, `stripe_key`) and `private_key`;
+/// issue 3 lists the rest. One keyword pass finds supporting evidence for all types at once; candidate passes
 /// find values; validators decide; confidence rises with keywords within 300 bytes.
 public struct ContentClassifier: Sendable {
     public enum Confidence {
@@ -52,12 +54,15 @@ public struct ContentClassifier: Sendable {
 
     private let keywords: KeywordMatcher
     private let keywordType: [String]
+    /// Secret prefixes then private key headers, in one case-insensitive pass.
+    private let secretPrefixes: KeywordMatcher
     private let hasher: KeyedHash?
 
     public init(keyedHash: KeyedHash? = nil) {
         let flat = Self.keywordLists.flatMap { list in list.words.map { (list.type, $0) } }
         keywords = KeywordMatcher(flat.map(\.1))
         keywordType = flat.map(\.0)
+        secretPrefixes = KeywordMatcher(SecretRule.all.map(\.prefix) + PrivateKeyRule.headers, wholeWords: false)
         hasher = keyedHash
     }
 
@@ -104,6 +109,25 @@ public struct ContentClassifier: Sendable {
         Candidates.emails(in: bytes) { range in
             let normalised = Array(UnsafeRawBufferPointer(rebasing: bytes[range])).map(KeywordMatcher.lower)
             add("email", range, confidence: Confidence.high, normalised: normalised, head: 1, tail: 4)
+        }
+
+        for match in secretPrefixes.matches(in: bytes) {
+            let start = match.range.lowerBound
+            if match.keyword < SecretRule.all.count {
+                let rule = SecretRule.all[match.keyword]
+                guard let end = rule.match(in: bytes, at: start) else { continue }
+                let token = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                add(rule.type, start..<end, confidence: Confidence.high, normalised: token, head: rule.prefix.utf8.count, tail: 0)
+            } else {
+                let header = PrivateKeyRule.headers[match.keyword - SecretRule.all.count]
+                // Exact case only: "-----begin private key-----" is prose, not a key.
+                guard Array(UnsafeRawBufferPointer(rebasing: bytes[match.range])) == Array(header.utf8) else { continue }
+                let end = PrivateKeyRule.match(in: bytes, at: start, header: header)
+                let block = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                matches["private_key", default: []].append(FindingMatch(
+                    start: start, end: end, confidence: Confidence.high, masked: header + " … (\(end - start) bytes)",
+                    hash: hasher?.hash(block)))
+            }
         }
 
         let findings = matches.keys.sorted().compactMap { type -> Finding? in

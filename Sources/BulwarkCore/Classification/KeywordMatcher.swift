@@ -14,7 +14,10 @@ public struct KeywordMatcher: Sendable {
     }
 
     private let transitions: [Int32]          // state * 256 + byte -> next state
-    private let outputs: [[Int]]              // keywords ending at a state, via failure links too
+    // Keywords ending at each state (failure links included), flattened so the hot loop touches
+    // only plain integer buffers: state s owns outputList[outputStart[s] ..< outputStart[s + 1]].
+    private let outputStart: [Int32]
+    private let outputList: [Int32]
     private let lengths: [Int]                // byte length of each keyword
     public let wholeWords: Bool
 
@@ -74,7 +77,10 @@ public struct KeywordMatcher: Sendable {
             }
         }
         self.transitions = goto.flatMap { $0 }
-        self.outputs = outputs
+        var starts: [Int32] = [0]
+        for list in outputs { starts.append(starts[starts.count - 1] + Int32(list.count)) }
+        self.outputStart = starts
+        self.outputList = outputs.flatMap { $0.map(Int32.init) }
         self.lengths = lengths
         self.wholeWords = wholeWords
     }
@@ -97,18 +103,23 @@ public struct KeywordMatcher: Sendable {
     public func matches(in bytes: UnsafeRawBufferPointer) -> [Match] {
         var found: [Match] = []
         transitions.withUnsafeBufferPointer { table in
-            var state = 0
-            for index in 0..<bytes.count {
-                state = Int(table[state &* 256 &+ Int(bytes[index])])
-                let ending = outputs[state]
-                guard !ending.isEmpty else { continue }
-                for keyword in ending {
-                    let start = index + 1 - lengths[keyword]
-                    if wholeWords {
-                        if start > 0, Self.isWordByte(bytes[start - 1]) { continue }
-                        if index + 1 < bytes.count, Self.isWordByte(bytes[index + 1]) { continue }
+            outputStart.withUnsafeBufferPointer { starts in
+                outputList.withUnsafeBufferPointer { list in
+                    var state = 0
+                    for index in 0..<bytes.count {
+                        state = Int(table[state &* 256 &+ Int(bytes[index])])
+                        let first = Int(starts[state]), last = Int(starts[state &+ 1])
+                        guard first < last else { continue }
+                        for slot in first..<last {
+                            let keyword = Int(list[slot])
+                            let start = index + 1 - lengths[keyword]
+                            if wholeWords {
+                                if start > 0, Self.isWordByte(bytes[start - 1]) { continue }
+                                if index + 1 < bytes.count, Self.isWordByte(bytes[index + 1]) { continue }
+                            }
+                            found.append(Match(keyword: keyword, range: start..<(index + 1)))
+                        }
                     }
-                    found.append(Match(keyword: keyword, range: start..<(index + 1)))
                 }
             }
         }
