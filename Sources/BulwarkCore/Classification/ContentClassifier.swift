@@ -52,25 +52,31 @@ public struct ContentClassifier: Sendable {
         ("iban", ["iban", "bank account", "account number", "account no", "swift", "bic", "sepa", "bank details"]),
     ]
 
-    private let keywords: KeywordMatcher
+    /// One pass finds supporting keywords (whole words), secret prefixes and private key
+    /// headers (anywhere): indexes below `keywordType.count` are keywords, then
+    /// `SecretRule.all`, then `PrivateKeyRule.headers`.
+    private let matcher: KeywordMatcher
     private let keywordType: [String]
-    /// Secret prefixes then private key headers, in one case-insensitive pass.
-    private let secretPrefixes: KeywordMatcher
     private let hasher: KeyedHash?
 
     public init(keyedHash: KeyedHash? = nil) {
         let flat = Self.keywordLists.flatMap { list in list.words.map { (list.type, $0) } }
-        keywords = KeywordMatcher(flat.map(\.1))
         keywordType = flat.map(\.0)
-        secretPrefixes = KeywordMatcher(SecretRule.all.map(\.prefix) + PrivateKeyRule.headers, wholeWords: false)
+        matcher = KeywordMatcher(
+            flat.map { ($0.1, true) } + SecretRule.all.map { ($0.prefix, false) } + PrivateKeyRule.headers.map { ($0, false) })
         hasher = keyedHash
     }
 
     public func scan(_ bytes: UnsafeRawBufferPointer) -> ScanResult {
-        // Supporting evidence: keyword positions per type, in order.
+        // Supporting evidence: keyword positions per type, in order; prefixes for later.
         var evidence: [String: [Int]] = [:]
-        for match in keywords.matches(in: bytes) {
-            evidence[keywordType[match.keyword], default: []].append(match.range.lowerBound)
+        var prefixHits: [KeywordMatcher.Match] = []
+        for match in matcher.matches(in: bytes) {
+            if match.keyword < keywordType.count {
+                evidence[keywordType[match.keyword], default: []].append(match.range.lowerBound)
+            } else {
+                prefixHits.append(KeywordMatcher.Match(keyword: match.keyword - keywordType.count, range: match.range))
+            }
         }
         func near(_ type: String, _ range: Range<Int>) -> Bool {
             guard let positions = evidence[type] else { return false }
@@ -111,7 +117,7 @@ public struct ContentClassifier: Sendable {
             add("email", range, confidence: Confidence.high, normalised: normalised, head: 1, tail: 4)
         }
 
-        for match in secretPrefixes.matches(in: bytes) {
+        for match in prefixHits {
             let start = match.range.lowerBound
             if match.keyword < SecretRule.all.count {
                 let rule = SecretRule.all[match.keyword]

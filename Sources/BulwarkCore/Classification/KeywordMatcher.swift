@@ -19,16 +19,22 @@ public struct KeywordMatcher: Sendable {
     private let outputStart: [Int32]
     private let outputList: [Int32]
     private let lengths: [Int]                // byte length of each keyword
-    public let wholeWords: Bool
+    private let wholeWord: [Bool]             // per keyword: must not touch a word byte
 
     /// - Parameters:
     ///   - keywords: non-empty strings; matched without regard to ASCII case.
     ///   - wholeWords: a match must not touch an ASCII letter or digit on either side.
     public init(_ keywords: [String], wholeWords: Bool = true) {
+        self.init(keywords.map { ($0, wholeWords) })
+    }
+
+    /// Keywords with their own whole-word rule, so word keywords and token prefixes share one
+    /// pass over the input.
+    public init(_ keywords: [(keyword: String, wholeWord: Bool)]) {
         var goto: [[Int32]] = [Array(repeating: -1, count: 256)]
         var outputs: [[Int]] = [[]]
         var lengths: [Int] = []
-        for (index, keyword) in keywords.enumerated() {
+        for (index, (keyword, _)) in keywords.enumerated() {
             let bytes = Array(keyword.utf8).map(Self.lower)
             lengths.append(bytes.count)
             guard !bytes.isEmpty else { continue }
@@ -82,7 +88,7 @@ public struct KeywordMatcher: Sendable {
         self.outputStart = starts
         self.outputList = outputs.flatMap { $0.map(Int32.init) }
         self.lengths = lengths
-        self.wholeWords = wholeWords
+        self.wholeWord = keywords.map(\.wholeWord)
     }
 
     @inline(__always)
@@ -113,7 +119,7 @@ public struct KeywordMatcher: Sendable {
                         for slot in first..<last {
                             let keyword = Int(list[slot])
                             let start = index + 1 - lengths[keyword]
-                            if wholeWords {
+                            if wholeWord[keyword] {
                                 if start > 0, Self.isWordByte(bytes[start - 1]) { continue }
                                 if index + 1 < bytes.count, Self.isWordByte(bytes[index + 1]) { continue }
                             }
