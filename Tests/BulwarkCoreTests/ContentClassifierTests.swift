@@ -120,3 +120,34 @@ struct SecretClassifierTests {
         #expect(types("-----begin private key-----").isEmpty)
     }
 }
+
+@Suite("Content classifier: national identifiers")
+struct NationalIdentifierTests {
+    let classifier = ContentClassifier()
+
+    @Test("found with their keyword, ignored without", arguments: [
+        ("uk_nino", "National Insurance number: AB123456C", "reference AB123456C"),
+        ("uk_nhs", "NHS number 943 476 5919", "order 943 476 5919"),
+        ("ca_sin", "SIN: 130-692-544", "call 130-692-544"),
+        ("de_tax_id", "Steuer-ID 86095742719", "Rechnung 86095742719"),
+        ("fr_insee", "numéro de sécurité sociale 2 55 08 14 168 025 38", "ref 2 55 08 14 168 025 38"),
+        ("es_dni", "DNI 12345678Z", "pedido 12345678Z"),
+        ("it_fiscal_code", "codice fiscale RSSMRA85T10A562S", "ordine RSSMRA85T10A562S"),
+        ("nl_bsn", "BSN: 111222333", "factuur 111222333"),
+        ("in_aadhaar", "Aadhaar 2341 2341 2346", "invoice 2341 2341 2346"),
+        ("au_tfn", "TFN 123 456 782", "invoice 123 456 782"),
+    ])
+    func found(type: String, withKeyword: String, withoutKeyword: String) {
+        let found = classifier.scan(withKeyword).findings.filter { $0.type == type }
+        #expect(found.count == 1, "\(withKeyword)")
+        #expect(found.first?.count == 1)
+        #expect(found.first?.confidence == 85)
+        #expect(!classifier.scan(withoutKeyword).findings.contains { $0.type == type }, "\(withoutKeyword)")
+    }
+
+    @Test("a checksum failure is not reported even with the keyword")
+    func checksum() {
+        #expect(classifier.scan("NHS number 943 476 5918").findings.isEmpty)
+        #expect(classifier.scan("codice fiscale RSSMRA85T10A562T").findings.isEmpty)
+    }
+}

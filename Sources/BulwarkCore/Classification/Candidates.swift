@@ -124,4 +124,29 @@ enum Candidates {
             searchFrom = end
         }
     }
+
+    /// Maximal runs of upper-case letters and digits, with at least one of each, of a length
+    /// in `lengths`, bounded by non-alphanumerics (national identifiers such as AB123456C).
+    static func tokens(in bytes: UnsafeRawBufferPointer, lengths: ClosedRange<Int>, visit: (_ token: [UInt8], _ range: Range<Int>) -> Void) {
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            guard isUpper(byte) || isDigit(byte), index == 0 || !isAlphanumeric(bytes[index - 1]) else {
+                index += 1
+                continue
+            }
+            let start = index
+            var hasDigit = false
+            var hasLetter = false
+            var lowercase = false
+            while index < count, isAlphanumeric(bytes[index]) {
+                if isDigit(bytes[index]) { hasDigit = true } else if isUpper(bytes[index]) { hasLetter = true } else { lowercase = true }
+                index += 1
+            }
+            if !lowercase, hasDigit, hasLetter, lengths.contains(index - start) {
+                visit(Array(UnsafeRawBufferPointer(rebasing: bytes[start..<index])), start..<index)
+            }
+        }
+    }
 }

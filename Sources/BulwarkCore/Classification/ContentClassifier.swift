@@ -28,7 +28,9 @@ public struct ScanResult: Sendable, Codable, Equatable {
 
 /// Classifies content against the built-in information types.
 ///
-/// This first increment covers `credit_card`, `us_ssn`, `iban`, `email`, the prefix-anchored
+/// This first increment covers `credit_card`, `us_ssn`, `iban`, `email`, the national
+/// identifiers (with a keyword nearby: `uk_nino`, `uk_nhs`, `ca_sin`, `de_tax_id`, `fr_insee`,
+/// `es_dni`, `it_fiscal_code`, `nl_bsn`, `in_aadhaar`, `au_tfn`), the prefix-anchored
 /// secrets (`aws_access_key_id`, `github_token`, `gitlab_token`, `slack_token`, `slack_webhook`,
 /// `openai_api_key`, `anthropic_api_key`, `google_api_key`, `stripe_key`) and `private_key`;
 /// issue 3 lists the rest. One keyword pass finds supporting evidence for all types at once; candidate passes
@@ -50,6 +52,36 @@ public struct ContentClassifier: Sendable {
         ("us_ssn", ["ssn", "ssns", "ssn#", "ss#", "social security", "social security number", "social security no",
                     "soc sec", "social security #"]),
         ("iban", ["iban", "bank account", "account number", "account no", "swift", "bic", "sepa", "bank details"]),
+        ("uk_nino", ["national insurance", "national insurance number", "ni number", "nino", "insurance number"]),
+        ("uk_nhs", ["nhs", "nhs number", "nhs no", "national health service", "health service number"]),
+        ("ca_sin", ["sin", "social insurance", "social insurance number", "numéro d'assurance sociale", "nas"]),
+        ("de_tax_id", ["steuer-id", "steuerid", "steueridentifikationsnummer", "identifikationsnummer", "idnr", "tax id", "steuer-idnr"]),
+        ("fr_insee", ["insee", "nir", "sécurité sociale", "securite sociale", "numéro de sécurité sociale", "carte vitale"]),
+        ("es_dni", ["dni", "nie", "nif", "documento nacional de identidad", "número de identidad"]),
+        ("it_fiscal_code", ["codice fiscale", "cod. fiscale", "fiscal code", "tessera sanitaria", "cf"]),
+        ("nl_bsn", ["bsn", "burgerservicenummer", "sofinummer", "citizen service number"]),
+        ("in_aadhaar", ["aadhaar", "aadhar", "uidai", "uid"]),
+        ("au_tfn", ["tfn", "tax file number", "tax file no"]),
+    ]
+
+    /// National identifiers found as numbers: reported only with one of their keywords nearby
+    /// (their formats collide with each other and with ordinary numbers), then high confidence.
+    private static let nationalNumbers: [(type: String, lengths: ClosedRange<Int>, validate: @Sendable ([UInt8]) -> Bool)] = [
+        ("uk_nhs", 10...10, Validators.ukNHS),
+        ("ca_sin", 9...9, Validators.caSIN),
+        ("de_tax_id", 11...11, Validators.deTaxID),
+        ("fr_insee", 15...15, Validators.frINSEE),
+        ("nl_bsn", 9...9, Validators.nlBSN),
+        ("in_aadhaar", 12...12, Validators.inAadhaar),
+        ("au_tfn", 8...9, Validators.auTFN),
+    ]
+
+    /// National identifiers found as upper-case alphanumeric tokens, same keyword rule.
+    private static let nationalTokens: [(type: String, length: Int, validate: @Sendable ([UInt8]) -> Bool)] = [
+        ("uk_nino", 9, Validators.ukNINO),
+        ("es_dni", 9, Validators.esDNI),
+        ("it_fiscal_code", 16, Validators.itFiscalCode),
+        ("fr_insee", 15, Validators.frINSEE),
     ]
 
     /// One pass finds supporting keywords (whole words), secret prefixes and private key
@@ -97,8 +129,12 @@ public struct ContentClassifier: Sendable {
                 masked: Masking.mask(text, head: head, tail: tail), hash: hasher?.hash(normalised)))
         }
 
-        Candidates.numbers(in: bytes, minDigits: 9, maxDigits: 19) { number in
+        Candidates.numbers(in: bytes, minDigits: 8, maxDigits: 19) { number in
             let digits = number.digits
+            for national in Self.nationalNumbers
+            where national.lengths.contains(digits.count) && near(national.type, number.range) && national.validate(digits) {
+                add(national.type, number.range, confidence: Confidence.high, normalised: digits, head: 0, tail: 3)
+            }
             if (13...19).contains(digits.count), Validators.creditCard(digits) {
                 let supported = near("credit_card", number.range) || Self.expiryDate(near: number.range, in: bytes)
                 add("credit_card", number.range, confidence: supported ? Confidence.high : Confidence.medium, normalised: digits, head: 4, tail: 4)
@@ -111,6 +147,12 @@ public struct ContentClassifier: Sendable {
         Candidates.ibans(in: bytes) { compact, range in
             guard Validators.iban(compact) else { return }
             add("iban", range, confidence: near("iban", range) ? Confidence.high : Confidence.medium, normalised: compact, head: 4, tail: 4)
+        }
+        Candidates.tokens(in: bytes, lengths: 9...16) { token, range in
+            for national in Self.nationalTokens
+            where national.length == token.count && near(national.type, range) && national.validate(token) {
+                add(national.type, range, confidence: Confidence.high, normalised: token, head: 0, tail: 2)
+            }
         }
         Candidates.emails(in: bytes) { range in
             let normalised = Array(UnsafeRawBufferPointer(rebasing: bytes[range])).map(KeywordMatcher.lower)
