@@ -1,4 +1,5 @@
 import BulwarkCore
+import Foundation
 import Crypto
 import Testing
 
@@ -149,5 +150,37 @@ struct NationalIdentifierTests {
     func checksum() {
         #expect(classifier.scan("NHS number 943 476 5918").findings.isEmpty)
         #expect(classifier.scan("codice fiscale RSSMRA85T10A562T").findings.isEmpty)
+    }
+}
+
+@Suite("Content classifier: JWTs and passwords in URLs")
+struct TokenFormatTests {
+    let classifier = ContentClassifier()
+
+    static func base64url(_ text: String) -> String {
+        Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    @Test("JWTs whose header and payload decode to JSON")
+    func jwt() {
+        let token = Self.base64url(#"{"alg":"HS256","typ":"JWT"}"#) + "." + Self.base64url(#"{"sub":"1234567890","name":"Jane"}"#)
+            + ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+        let found = classifier.scan("Authorization: Bearer \(token)").findings
+        #expect(found.map(\.type) == ["jwt"])
+        #expect(found.first?.matches.first?.masked.hasPrefix("eyJ") == true)
+        #expect(classifier.scan("eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV").findings.isEmpty)
+        #expect(classifier.scan("eyJ0aGlzIjogImlzIGEgc3RyaW5nIn0").findings.isEmpty)
+    }
+
+    @Test("passwords in URLs; placeholders and variables are not passwords")
+    func passwordInURL() {
+        let found = classifier.scan("DATABASE_URL=postgres://admin:s3cr3t-Pa55@db.internal:5432/app").findings
+        #expect(found.map(\.type) == ["password_in_url"])
+        #expect(found.first?.matches.first?.masked == "postgres://admin:****@db.internal:5432")
+        #expect(classifier.scan("postgres://admin:password@db/app").findings.isEmpty)
+        #expect(classifier.scan("postgres://admin:${DB_PASSWORD}@db/app").findings.isEmpty)
+        #expect(classifier.scan("https://example.com/path?x=1").findings.isEmpty)
+        #expect(classifier.scan("https://user@example.com/").findings.isEmpty)
     }
 }

@@ -116,6 +116,8 @@ enum Candidates {
             while end > at + 1, bytes[end - 1] == UInt8(ascii: ".") || bytes[end - 1] == UInt8(ascii: "-") { end -= 1 }
             while start < at, bytes[start] == UInt8(ascii: ".") { start += 1 }
             guard start < at, end > at + 1 else { continue }
+            // user@host inside a URL (scheme://user@host, scheme://user:pass@host) is not an address.
+            if start > 0, bytes[start - 1] == UInt8(ascii: ":") || bytes[start - 1] == UInt8(ascii: "/") { continue }
             let domain = UnsafeRawBufferPointer(rebasing: bytes[(at + 1)..<end])
             guard let lastDot = domain.lastIndex(of: UInt8(ascii: ".")), lastDot > 0 else { continue }
             let tld = domain[(lastDot + 1)...]

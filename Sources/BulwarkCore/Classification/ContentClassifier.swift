@@ -32,7 +32,8 @@ public struct ScanResult: Sendable, Codable, Equatable {
 /// identifiers (with a keyword nearby: `uk_nino`, `uk_nhs`, `ca_sin`, `de_tax_id`, `fr_insee`,
 /// `es_dni`, `it_fiscal_code`, `nl_bsn`, `in_aadhaar`, `au_tfn`), the prefix-anchored
 /// secrets (`aws_access_key_id`, `github_token`, `gitlab_token`, `slack_token`, `slack_webhook`,
-/// `openai_api_key`, `anthropic_api_key`, `google_api_key`, `stripe_key`) and `private_key`;
+/// `openai_api_key`, `anthropic_api_key`, `google_api_key`, `stripe_key`), `private_key`, `jwt`
+/// and `password_in_url`;
 /// issue 3 lists the rest. One keyword pass finds supporting evidence for all types at once; candidate passes
 /// find values; validators decide; confidence rises with keywords within 300 bytes.
 public struct ContentClassifier: Sendable {
@@ -95,7 +96,8 @@ public struct ContentClassifier: Sendable {
         let flat = Self.keywordLists.flatMap { list in list.words.map { (list.type, $0) } }
         keywordType = flat.map(\.0)
         matcher = KeywordMatcher(
-            flat.map { ($0.1, true) } + SecretRule.all.map { ($0.prefix, false) } + PrivateKeyRule.headers.map { ($0, false) })
+            flat.map { ($0.1, true) } + SecretRule.all.map { ($0.prefix, false) } + PrivateKeyRule.headers.map { ($0, false) }
+                + [(JWTRule.prefix, false), (PasswordInURLRule.prefix, false)])
         hasher = keyedHash
     }
 
@@ -166,6 +168,17 @@ public struct ContentClassifier: Sendable {
                 guard let end = rule.match(in: bytes, at: start) else { continue }
                 let token = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
                 add(rule.type, start..<end, confidence: Confidence.high, normalised: token, head: rule.prefix.utf8.count, tail: 0)
+            } else if match.keyword == SecretRule.all.count + PrivateKeyRule.headers.count {
+                guard let end = JWTRule.match(in: bytes, at: start) else { continue }
+                add("jwt", start..<end, confidence: Confidence.high, normalised: Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end])), head: 3, tail: 0)
+            } else if match.keyword == SecretRule.all.count + PrivateKeyRule.headers.count + 1 {
+                guard let found = PasswordInURLRule.match(in: bytes, at: start) else { continue }
+                // Scheme, user and host help find the system; only the password is hidden.
+                let before = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[found.url.lowerBound..<found.password.lowerBound]), as: UTF8.self)
+                let after = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[found.password.upperBound..<found.url.upperBound]), as: UTF8.self)
+                matches["password_in_url", default: []].append(FindingMatch(
+                    start: found.url.lowerBound, end: found.url.upperBound, confidence: Confidence.high,
+                    masked: before + "****" + after, hash: hasher?.hash(Array(UnsafeRawBufferPointer(rebasing: bytes[found.password])))))
             } else {
                 let header = PrivateKeyRule.headers[match.keyword - SecretRule.all.count]
                 // Exact case only: "-----begin private key-----" is prose, not a key.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Prefix-anchored secret formats: API keys and tokens whose vendors give them a fixed prefix,
 /// and PEM/OpenSSH private keys. Found by one case-insensitive prefix pass; each rule then
 /// checks exact case, the body's alphabet and length, and the token boundary.
@@ -91,5 +93,81 @@ enum PrivateKeyRule {
             index += 1
         }
         return start + header.utf8.count
+    }
+}
+
+/// JSON Web Tokens: three base64url segments whose first two decode to JSON objects (the
+/// header must name an algorithm). Found from the `eyJ` prefix that `{"` encodes to.
+enum JWTRule {
+    static let prefix = "eyJ"
+
+    static func match(in bytes: UnsafeRawBufferPointer, at start: Int) -> Int? {
+        guard start + 3 <= bytes.count, bytes[start] == UInt8(ascii: "e"), bytes[start + 1] == UInt8(ascii: "y"),
+              bytes[start + 2] == UInt8(ascii: "J"), start == 0 || !SecretRule.Alphabet.urlSafe.contains(bytes[start - 1])
+        else { return nil }
+        var segments: [Range<Int>] = []
+        var segmentStart = start
+        var index = start
+        while index < bytes.count, index - start < 16_384 {
+            let byte = bytes[index]
+            if SecretRule.Alphabet.urlSafe.contains(byte) {
+                index += 1
+            } else if byte == UInt8(ascii: "."), segments.count < 2 {
+                segments.append(segmentStart..<index)
+                index += 1
+                segmentStart = index
+            } else {
+                break
+            }
+        }
+        segments.append(segmentStart..<index)
+        guard segments.count == 3, segments[0].count >= 10, segments[1].count >= 4, segments[2].count >= 16,
+              let header = decodeObject(bytes, segments[0]), header["alg"]?.stringValue != nil,
+              decodeObject(bytes, segments[1]) != nil
+        else { return nil }
+        return index
+    }
+
+    /// Decodes a base64url segment and parses it as a JSON object.
+    static func decodeObject(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> [String: JSONValue]? {
+        var text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+            .replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.utf8.count % 4 != 0 { text += "=" }
+        guard let data = Data(base64Encoded: text), case .object(let object)? = try? data.withUnsafeBytes({ buffer in
+            Result { () throws(JSONReader.Failure) in try JSONReader.parse(buffer) }
+        }).get() else { return nil }
+        return object
+    }
+}
+
+/// Credentials inside URLs: `scheme://user:password@host`. Placeholders are not passwords.
+enum PasswordInURLRule {
+    static let prefix = "://"
+    static let placeholders: Set<String> = ["password", "passwd", "pass", "pwd", "secret", "changeme", "xxx", "xxxx", "****", "*****", "..."]
+
+    /// The URL up to the end of its authority (from the scheme) and the password's range within
+    /// the input, if it carries a real password.
+    static func match(in bytes: UnsafeRawBufferPointer, at separator: Int) -> (url: Range<Int>, password: Range<Int>)? {
+        var schemeStart = separator
+        while schemeStart > 0, Candidates.isAlphanumeric(bytes[schemeStart - 1]) || bytes[schemeStart - 1] == UInt8(ascii: "+")
+            || bytes[schemeStart - 1] == UInt8(ascii: ".") || bytes[schemeStart - 1] == UInt8(ascii: "-") { schemeStart -= 1 }
+        guard schemeStart < separator else { return nil }
+        let userStart = separator + 3
+        var index = userStart
+        var colon: Int?
+        var at: Int?
+        while index < bytes.count, index - userStart < 512 {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "/") || byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\"")
+                || byte == UInt8(ascii: "'") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") { break }
+            if byte == UInt8(ascii: ":"), colon == nil { colon = index }
+            if byte == UInt8(ascii: "@") { at = index }
+            index += 1
+        }
+        guard let colon, let at, colon > userStart, at > colon + 1, at + 1 < index else { return nil }
+        let password = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(colon + 1)..<at]), as: UTF8.self)
+        if placeholders.contains(password.lowercased()) || password.hasPrefix("$") || password.hasPrefix("<") || password.hasPrefix("{")
+            || password.hasPrefix("%") && password.count < 4 { return nil }
+        return (schemeStart..<index, (colon + 1)..<at)
     }
 }
