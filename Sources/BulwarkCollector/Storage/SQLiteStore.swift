@@ -102,12 +102,7 @@ public final class SQLiteStore: CollectorStore {
     }
 
     public func revokeEnrollmentToken(id: String, now: Date) async throws -> Bool {
-        try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE enrollment_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
-                arguments: [now.millis, id])
-            return db.changesCount > 0
-        }
+        try await markRevoked(table: "enrollment_tokens", id: id, now: now)
     }
 
     public func enroll(tokenHash: String, agent: AgentRecord, now: Date) async throws -> AgentRecord {
@@ -156,10 +151,7 @@ public final class SQLiteStore: CollectorStore {
     }
 
     public func revokeAgent(id: String, now: Date) async throws -> Bool {
-        try await pool.write { db in
-            try db.execute(sql: "UPDATE agents SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [now.millis, id])
-            return db.changesCount > 0
-        }
+        try await markRevoked(table: "agents", id: id, now: now)
     }
 
     public func recordRenewal(agentID: String, serial: String, notAfter: Date, now: Date) async throws {
@@ -257,10 +249,7 @@ public final class SQLiteStore: CollectorStore {
     }
 
     public func revokeAPIToken(id: String, now: Date) async throws -> Bool {
-        try await pool.write { db in
-            try db.execute(sql: "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [now.millis, id])
-            return db.changesCount > 0
-        }
+        try await markRevoked(table: "api_tokens", id: id, now: now)
     }
 
     private static func apiToken(_ row: Row) -> APIToken? {
@@ -286,6 +275,14 @@ public final class SQLiteStore: CollectorStore {
                 AuditEntry(time: Date(millis: row["time"]), actor: row["actor"], action: row["action"],
                            target: row["target"], outcome: row["outcome"])
             }
+        }
+    }
+
+    /// Sets `revoked_at` once (a second revocation keeps the first time); false when no row has `id`.
+    private func markRevoked(table: String, id: String, now: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE \(table) SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [now.millis, id])
+            return db.changesCount > 0
         }
     }
 
