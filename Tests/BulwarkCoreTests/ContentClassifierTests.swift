@@ -184,3 +184,35 @@ struct TokenFormatTests {
         #expect(classifier.scan("https://user@example.com/").findings.isEmpty)
     }
 }
+
+@Suite("Content classifier: secrets in assignments")
+struct AssignmentTests {
+    let classifier = ContentClassifier()
+
+    func types(_ text: String) -> [String] { classifier.scan(text).findings.map(\.type) }
+
+    @Test("passwords, generic secrets and AWS secret keys assigned in code and config")
+    func found() {
+        let password = classifier.scan(#"DB_PASSWORD = "Tr0ub4dor&3x!""#).findings
+        #expect(password.map(\.type) == ["password_assignment"])
+        #expect(password.first?.matches.first?.masked == #"DB_PASSWORD = "****""#)
+        #expect(types("client_secret: 9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c") == ["generic_secret"])
+        let awsSecret = SecretClassifierTests.random(40, from: SecretClassifierTests.alnum + "/+")
+        #expect(types("aws_secret_access_key = \"\(awsSecret)\"") == ["aws_secret_access_key"])
+        #expect(types("apiKey: 'Zx8Qw2Lp9Rt5Vb3Nm7Kj4Hg6Fd1Sa0Pq'") == ["generic_secret"])
+    }
+
+    @Test("placeholders, variables, calls, comparisons and low-entropy values are not secrets")
+    func notFound() {
+        #expect(types("password = changeme").isEmpty)
+        #expect(types("password = ${DB_PASSWORD}").isEmpty)
+        #expect(types("password = os.getenv('DB_PASSWORD')").isEmpty)
+        #expect(types("if password == user_input:").isEmpty)
+        #expect(types("password: aaaaaaaaaaaa").isEmpty)
+        #expect(types("token = <your token here>").isEmpty)
+        #expect(types("secret = short").isEmpty)
+        #expect(types("PWD=/home/alice/projects").isEmpty)
+        #expect(types("password: !vault |").isEmpty)
+        #expect(types(#"aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY""#).isEmpty)  // AWS's documented example
+    }
+}

@@ -32,8 +32,9 @@ public struct ScanResult: Sendable, Codable, Equatable {
 /// identifiers (with a keyword nearby: `uk_nino`, `uk_nhs`, `ca_sin`, `de_tax_id`, `fr_insee`,
 /// `es_dni`, `it_fiscal_code`, `nl_bsn`, `in_aadhaar`, `au_tfn`), the prefix-anchored
 /// secrets (`aws_access_key_id`, `github_token`, `gitlab_token`, `slack_token`, `slack_webhook`,
-/// `openai_api_key`, `anthropic_api_key`, `google_api_key`, `stripe_key`), `private_key`, `jwt`
-/// and `password_in_url`;
+/// `openai_api_key`, `anthropic_api_key`, `google_api_key`, `stripe_key`), `private_key`, `jwt`,
+/// `password_in_url` and assignments (`password_assignment`, `generic_secret`,
+/// `aws_secret_access_key`);
 /// issue 3 lists the rest. One keyword pass finds supporting evidence for all types at once; candidate passes
 /// find values; validators decide; confidence rises with keywords within 300 bytes.
 public struct ContentClassifier: Sendable {
@@ -97,7 +98,8 @@ public struct ContentClassifier: Sendable {
         keywordType = flat.map(\.0)
         matcher = KeywordMatcher(
             flat.map { ($0.1, true) } + SecretRule.all.map { ($0.prefix, false) } + PrivateKeyRule.headers.map { ($0, false) }
-                + [(JWTRule.prefix, false), (PasswordInURLRule.prefix, false)])
+                + [(JWTRule.prefix, false), (PasswordInURLRule.prefix, false)]
+                + AssignmentRule.keys.map { ($0.name, false) })
         hasher = keyedHash
     }
 
@@ -161,6 +163,7 @@ public struct ContentClassifier: Sendable {
             add("email", range, confidence: Confidence.high, normalised: normalised, head: 1, tail: 4)
         }
 
+        var assignments: [AssignmentRule.Found] = []
         for match in prefixHits {
             let start = match.range.lowerBound
             if match.keyword < SecretRule.all.count {
@@ -171,6 +174,11 @@ public struct ContentClassifier: Sendable {
             } else if match.keyword == SecretRule.all.count + PrivateKeyRule.headers.count {
                 guard let end = JWTRule.match(in: bytes, at: start) else { continue }
                 add("jwt", start..<end, confidence: Confidence.high, normalised: Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end])), head: 3, tail: 0)
+            } else if match.keyword >= SecretRule.all.count + PrivateKeyRule.headers.count + 2 {
+                let key = AssignmentRule.keys[match.keyword - SecretRule.all.count - PrivateKeyRule.headers.count - 2]
+                if let found = AssignmentRule.match(in: bytes, keyStart: start, keyEnd: match.range.upperBound, kind: key.kind) {
+                    assignments.append(found)
+                }
             } else if match.keyword == SecretRule.all.count + PrivateKeyRule.headers.count + 1 {
                 guard let found = PasswordInURLRule.match(in: bytes, at: start) else { continue }
                 // Scheme, user and host help find the system; only the password is hidden.
@@ -189,6 +197,19 @@ public struct ContentClassifier: Sendable {
                     start: start, end: end, confidence: Confidence.high, masked: header + " … (\(end - start) bytes)",
                     hash: hasher?.hash(block)))
             }
+        }
+
+        // Several key names can match one assignment (aws_secret_access_key holds "secret" and
+        // "access_key"): keep one finding per value, of the most specific type.
+        var lastValue: Range<Int>?
+        for found in assignments.sorted(by: { ($0.value.lowerBound, -$0.priority) < ($1.value.lowerBound, -$1.priority) }) {
+            if found.value == lastValue { continue }
+            lastValue = found.value
+            let prefix = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[found.whole.lowerBound..<found.value.lowerBound]), as: UTF8.self)
+            let suffix = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[found.value.upperBound..<found.whole.upperBound]), as: UTF8.self)
+            matches[found.type, default: []].append(FindingMatch(
+                start: found.whole.lowerBound, end: found.whole.upperBound, confidence: Confidence.high,
+                masked: prefix + "****" + suffix, hash: hasher?.hash(Array(UnsafeRawBufferPointer(rebasing: bytes[found.value])))))
         }
 
         let findings = matches.keys.sorted().compactMap { type -> Finding? in

@@ -171,3 +171,114 @@ enum PasswordInURLRule {
         return (schemeStart..<index, (colon + 1)..<at)
     }
 }
+
+/// `key = value` assignments of secrets in code and configuration: a secret-like key name
+/// (anywhere in an identifier: `DB_PASSWORD`, `apiKey`), `=` or `:` (optionally quoted), and a
+/// value that is not a placeholder, a variable or a call, with enough entropy to be a secret.
+enum AssignmentRule {
+    enum Kind: Sendable { case password, secret, awsSecret }
+
+    static let keys: [(name: String, kind: Kind)] = [
+        ("password", .password), ("passwd", .password), ("pwd", .password), ("passphrase", .password),
+        ("secret", .secret), ("api_key", .secret), ("apikey", .secret), ("api-key", .secret), ("token", .secret),
+        ("access_key", .secret), ("auth_key", .secret), ("client_secret", .secret), ("private_key", .secret),
+        ("aws_secret_access_key", .awsSecret), ("secret_access_key", .awsSecret), ("secretaccesskey", .awsSecret),
+    ]
+
+    static let placeholders: Set<String> = [
+        "password", "passwd", "changeme", "change_me", "secret", "example", "null", "none", "nil", "true", "false",
+        "undefined", "redacted", "xxxxxxxx", "********", "your_password", "yourpassword", "your-api-key", "todo",
+    ]
+
+    struct Found {
+        var type: String
+        var value: Range<Int>
+        var whole: Range<Int>
+
+        /// Higher wins when several key names match the same value.
+        var priority: Int {
+            switch type {
+            case "aws_secret_access_key": 3
+            case "password_assignment": 2
+            default: 1
+            }
+        }
+    }
+
+    /// Looks for an assignment whose key ends at `keyEnd`.
+    static func match(in bytes: UnsafeRawBufferPointer, keyStart: Int, keyEnd: Int, kind: Kind) -> Found? {
+        // The key may continue as an identifier (DB_PASSWORD_PROD); skip to its end.
+        var index = keyEnd
+        while index < bytes.count, Candidates.isAlphanumeric(bytes[index]) || bytes[index] == UInt8(ascii: "_") || bytes[index] == UInt8(ascii: "-") {
+            index += 1
+            if index - keyEnd > 40 { return nil }
+        }
+        var identifierStart = keyStart
+        while identifierStart > 0, Candidates.isAlphanumeric(bytes[identifierStart - 1]) || bytes[identifierStart - 1] == UInt8(ascii: "_") {
+            identifierStart -= 1
+        }
+        // Key identifiers (aws_access_key_id, token_id) name something; they are not secrets.
+        let identifier = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[identifierStart..<index]), as: UTF8.self).lowercased()
+        if identifier.hasSuffix("_id") || identifier.hasSuffix("-id") || identifier.hasSuffix("id") && kind != .password { return nil }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") || bytes[index] == UInt8(ascii: "'") { index += 1 }
+        while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "=") || bytes[index] == UInt8(ascii: ":") else { return nil }
+        index += 1
+        if index < bytes.count, bytes[index] == UInt8(ascii: "=") { return nil }  // `==` is a comparison
+        while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
+        var quote: UInt8?
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") || bytes[index] == UInt8(ascii: "'") || bytes[index] == UInt8(ascii: "`") {
+            quote = bytes[index]
+            index += 1
+        }
+        let valueStart = index
+        while index < bytes.count, index - valueStart <= 200 {
+            let byte = bytes[index]
+            if let quote, byte == quote { break }
+            if quote == nil, byte <= 0x20 || byte == UInt8(ascii: ",") || byte == UInt8(ascii: ";") || byte == UInt8(ascii: ")") { break }
+            if byte == UInt8(ascii: "\n") { break }
+            index += 1
+        }
+        let value = valueStart..<index
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[value]), as: UTF8.self)
+        guard isPlausibleSecret(text, kind: kind) else { return nil }
+        let type: String
+        switch kind {
+        case .password: type = "password_assignment"
+        case .secret: type = "generic_secret"
+        case .awsSecret: type = "aws_secret_access_key"
+        }
+        return Found(type: type, value: value, whole: identifierStart..<min(bytes.count, index + (quote == nil ? 0 : 1)))
+    }
+
+    static func isPlausibleSecret(_ value: String, kind: Kind) -> Bool {
+        let lowered = value.lowercased()
+        // Vendors' documented examples (AWS's …EXAMPLEKEY) are not leaks.
+        if lowered.contains("example") { return false }
+        if placeholders.contains(lowered) || lowered.allSatisfy({ $0 == "*" || $0 == "x" || $0 == "." }) { return false }
+        // Variables, templates, calls and references are not literal secrets.
+        // Also paths (PWD=/home/…) and tags (Ansible's !vault).
+        if let first = value.first, "$<{%@&[(/!".contains(first) { return false }
+        if value.contains("(") || value.contains("{{") || value.hasPrefix("os.") || value.hasPrefix("process.env") || value.hasPrefix("env.") { return false }
+        switch kind {
+        case .password:
+            return value.count >= 8 && entropy(value) >= 2.5
+        case .secret:
+            return value.count >= 16 && entropy(value) >= 3.5
+        case .awsSecret:
+            return value.count == 40 && value.utf8.allSatisfy { Candidates.isAlphanumeric($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }
+                && entropy(value) >= 4.0 && !value.hasSuffix("EXAMPLEKEY")
+        }
+    }
+
+    /// Shannon entropy in bits per character.
+    static func entropy(_ text: String) -> Double {
+        var counts: [UInt8: Int] = [:]
+        for byte in text.utf8 { counts[byte, default: 0] += 1 }
+        let total = Double(text.utf8.count)
+        return counts.values.reduce(0) { sum, count in
+            let p = Double(count) / total
+            return sum - p * log2(p)
+        }
+    }
+}
