@@ -20,6 +20,15 @@ struct DataOption: ParsableArguments {
         let deployment = try Deployment.load(directory: data)
         return try SQLiteStore(path: deployment.databasePath)
     }
+
+    /// Revokes one thing by ID, audits the attempt, and fails clearly when the ID is unknown.
+    func revoke(_ id: String, action: String, unknown: String, revoke: (SQLiteStore) async throws -> Bool) async throws {
+        let store = try store()
+        let found = try await revoke(store)
+        try await store.audit(AuditEntry(actor: "cli", action: action, target: id, outcome: found ? "ok" : "not found"))
+        try await store.close()
+        guard found else { throw ValidationError(unknown) }
+    }
 }
 
 struct Init: AsyncParsableCommand {
@@ -125,11 +134,9 @@ struct EnrollToken: AsyncParsableCommand {
         @OptionGroup var data: DataOption
         @Argument(help: "Token ID from 'enroll-token list'.") var id: String
         func run() async throws {
-            let store = try data.store()
-            let found = try await store.revokeEnrollmentToken(id: id, now: Date())
-            try await store.audit(AuditEntry(actor: "cli", action: "enroll_token.revoke", target: id, outcome: found ? "ok" : "not found"))
-            try await store.close()
-            guard found else { throw ValidationError("no enrollment token with ID \(id); see 'enroll-token list'") }
+            try await data.revoke(id, action: "enroll_token.revoke", unknown: "no enrollment token with ID \(id); see 'enroll-token list'") {
+                try await $0.revokeEnrollmentToken(id: id, now: Date())
+            }
             print("revoked enrollment token \(id)")
         }
     }
@@ -174,11 +181,9 @@ struct APIToken: AsyncParsableCommand {
         @OptionGroup var data: DataOption
         @Argument(help: "Token ID from 'api-token list'.") var id: String
         func run() async throws {
-            let store = try data.store()
-            let found = try await store.revokeAPIToken(id: id, now: Date())
-            try await store.audit(AuditEntry(actor: "cli", action: "api_token.revoke", target: id, outcome: found ? "ok" : "not found"))
-            try await store.close()
-            guard found else { throw ValidationError("no API token with ID \(id); see 'api-token list'") }
+            try await data.revoke(id, action: "api_token.revoke", unknown: "no API token with ID \(id); see 'api-token list'") {
+                try await $0.revokeAPIToken(id: id, now: Date())
+            }
             print("revoked API token \(id); it is refused from the next request on")
         }
     }
@@ -203,12 +208,10 @@ struct Agent: AsyncParsableCommand {
         @OptionGroup var data: DataOption
         @Argument(help: "Agent ID.") var id: String
         func run() async throws {
-            let store = try data.store()
-            let found = try await store.revokeAgent(id: id, now: Date())
-            try await store.audit(AuditEntry(actor: "cli", action: "agent.revoke", target: id, outcome: found ? "ok" : "not found"))
-            try await store.close()
-            guard found else { throw ValidationError("no agent with ID \(id); see 'bulwark-collector agent list'") }
-            print("revoked agent \(id); its certificate is refused from now on, on open connections too")
+            try await data.revoke(id, action: "agent.revoke", unknown: "no agent with ID \(id); see 'bulwark-collector agent list'") {
+                try await $0.revokeAgent(id: id, now: Date())
+            }
+            print("revoked agent \(id); its certificate is refused within a second, on open connections too")
         }
     }
 }

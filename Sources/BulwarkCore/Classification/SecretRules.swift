@@ -53,11 +53,6 @@ struct SecretRule: Sendable {
         .init(type: "stripe_key", prefix: "rk_live_", alphabet: .alphanumeric, bodyLength: 24...99),
     ]
 
-    /// Documented example values that vendors publish; never reported.
-    static let documentedExamples: Set<String> = [
-        "AKIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE",
-    ]
-
     /// The end of the token starting at `start` (prefix included) if it fits this rule.
     func match(in bytes: UnsafeRawBufferPointer, at start: Int) -> Int? {
         let prefixBytes = Array(prefix.utf8)
@@ -68,7 +63,8 @@ struct SecretRule: Sendable {
         while end < bytes.count, alphabet.contains(bytes[end]), end - start - prefixBytes.count <= bodyLength.upperBound { end += 1 }
         guard bodyLength.contains(end - start - prefixBytes.count) else { return nil }
         let token = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-        if Self.documentedExamples.contains(token) || token.hasSuffix("EXAMPLE") { return nil }
+        // Vendors' documented examples (AKIAIOSFODNN7EXAMPLE) are not leaks.
+        if token.hasSuffix("EXAMPLE") { return nil }
         return end
     }
 }
@@ -219,7 +215,7 @@ enum AssignmentRule {
         }
         // Key identifiers (aws_access_key_id, token_id) name something; they are not secrets.
         let identifier = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[identifierStart..<index]), as: UTF8.self).lowercased()
-        if identifier.hasSuffix("_id") || identifier.hasSuffix("-id") || identifier.hasSuffix("id") && kind != .password { return nil }
+        if identifier.hasSuffix("_id") || identifier.hasSuffix("-id") || (kind != .password && identifier.hasSuffix("id")) { return nil }
         if index < bytes.count, bytes[index] == UInt8(ascii: "\"") || bytes[index] == UInt8(ascii: "'") { index += 1 }
         while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
         guard index < bytes.count, bytes[index] == UInt8(ascii: "=") || bytes[index] == UInt8(ascii: ":") else { return nil }
