@@ -18,12 +18,42 @@ public struct FindingMatch: Sendable, Codable, Equatable {
     public var hash: String?
 }
 
+/// A sensitivity label attached to content (Microsoft Information Protection, or Bulwark's
+/// own `user.bulwark.label` extended attribute).
+public struct SensitivityLabel: Sendable, Codable, Equatable, Hashable {
+    /// The label's GUID (MSIP), or its name when the source has no GUID.
+    public var id: String
+    public var name: String?
+    /// Where it was found: `msip` (Office), `pdf`, `xattr`.
+    public var source: String
+
+    public init(id: String, name: String?, source: String) {
+        self.id = id
+        self.name = name
+        self.source = source
+    }
+}
+
 /// The result of classifying one piece of content (`bulwark-agent scan --json`).
 public struct ScanResult: Sendable, Codable, Equatable {
     public var findings: [Finding]
-    public var labels: [String]
-    /// True when limits stopped the scan before the end of the content.
+    public var labels: [SensitivityLabel]
+    /// True when limits stopped extraction or the scan before the end of the content.
     public var partial: Bool
+    /// Which limit, when partial.
+    public var partialReason: String?
+
+    public init(findings: [Finding], labels: [SensitivityLabel] = [], partial: Bool = false, partialReason: String? = nil) {
+        self.findings = findings
+        self.labels = labels
+        self.partial = partial
+        self.partialReason = partialReason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case findings, labels, partial
+        case partialReason = "partial_reason"
+    }
 }
 
 /// Classifies content against the built-in information types.
@@ -43,6 +73,15 @@ public struct ContentClassifier: Sendable {
         public static let medium = 75
         public static let high = 85
     }
+
+    /// Every built-in information type id (policy conditions name these).
+    public static let builtInTypes: Set<String> = [
+        "credit_card", "us_ssn", "iban", "email", "phone", "ipv4", "ipv6",
+        "uk_nino", "uk_nhs", "ca_sin", "de_tax_id", "fr_insee", "es_dni", "it_fiscal_code", "nl_bsn", "in_aadhaar", "au_tfn",
+        "aws_access_key_id", "aws_secret_access_key", "github_token", "gitlab_token", "slack_token", "slack_webhook",
+        "openai_api_key", "anthropic_api_key", "google_api_key", "stripe_key", "azure_storage_key", "private_key", "jwt",
+        "password_in_url", "password_assignment", "generic_secret",
+    ]
 
     /// How far (bytes) a supporting keyword may be from a value.
     public static let proximity = 300
@@ -216,7 +255,7 @@ public struct ContentClassifier: Sendable {
             guard let found = matches[type], !found.isEmpty else { return nil }
             return Finding(type: type, count: found.count, confidence: found.map(\.confidence).max() ?? 0, matches: found)
         }
-        return ScanResult(findings: findings, labels: [], partial: false)
+        return ScanResult(findings: findings)
     }
 
     public func scan(_ text: String) -> ScanResult {

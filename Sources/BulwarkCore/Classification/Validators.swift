@@ -278,3 +278,24 @@ public enum Validators {
         return sum % 11 == 0
     }
 }
+
+extension Validators {
+    /// Validators a custom regex classifier may name (`validator: luhn`). Each receives the
+    /// match's letters and digits, upper-cased, separators removed.
+    public static let named: [String: @Sendable ([UInt8]) -> Bool] = [
+        "luhn": { luhn($0) },
+        "credit_card": creditCard,
+        "us_ssn": usSSN,
+        "iban": iban,
+        "uk_nino": ukNINO,
+        "uk_nhs": ukNHS,
+        "ca_sin": caSIN,
+        "de_tax_id": deTaxID,
+        "fr_insee": frINSEE,
+        "es_dni": esDNI,
+        "it_fiscal_code": itFiscalCode,
+        "nl_bsn": nlBSN,
+        "in_aadhaar": inAadhaar,
+        "au_tfn": auTFN,
+    ]
+}

@@ -10,7 +10,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-agent",
         abstract: "Bulwark endpoint agent: sensors, DLP enforcement, durable telemetry.",
-        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self])
+        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self])
 }
 
 struct StateOption: ParsableArguments {
@@ -93,40 +93,6 @@ struct Status: AsyncParsableCommand {
         } else {
             print(report.text)
         }
-    }
-}
-
-struct Scan: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Classify a file or standard input: which sensitive information types it holds (cards, SSNs, IBANs, e-mail so far).")
-    @Argument(help: "File to scan, or - for standard input.") var file: String
-    @Flag(help: "Print JSON.") var json = false
-    @Option(help: "Bytes to read at most; beyond it the result says partial.") var maxBytes = 64 * 1024 * 1024
-
-    func run() async throws {
-        let handle: FileHandle
-        if file == "-" {
-            handle = FileHandle.standardInput
-        } else {
-            guard let opened = FileHandle(forReadingAtPath: file) else { throw CommandFailure("cannot read \(file)") }
-            handle = opened
-        }
-        let data = try handle.read(upToCount: maxBytes + 1) ?? Data()
-        let partial = data.count > maxBytes
-        var result = data.prefix(maxBytes).withUnsafeBytes { ContentClassifier().scan($0) }
-        result.partial = partial
-        if json {
-            print(String(decoding: try WireCoding.encoder().encode(result), as: UTF8.self))
-            return
-        }
-        if result.findings.isEmpty { print("no sensitive information found\(partial ? " (partial scan)" : "")") }
-        for finding in result.findings {
-            print("\(finding.type): \(finding.count) match(es), confidence \(finding.confidence)")
-            for match in finding.matches {
-                print("  bytes \(match.start)–\(match.end)  \(match.masked)  (\(match.confidence))")
-            }
-        }
-        if partial { print("partial: only the first \(maxBytes) bytes were scanned") }
     }
 }
 

@@ -1,0 +1,51 @@
+/// An AI app Bulwark knows: the identity that policy destinations and the inventory use.
+public struct AIApp: Sendable, Equatable, Codable {
+    public var id: String
+    public var name: String
+    public var vendor: String
+    /// `consumer_ai`, `ai_coding`, `local_llm`, `ai_image`, `ai_media`, `ai_api`, `ai_browser_extension`.
+    public var category: String
+    public var domains: [String]
+}
+
+/// The catalog of AI apps. This is the seed set the policy engine needs to resolve
+/// `--dest chatgpt` to a category; issue 5 grows it into the full bundled catalog with risk
+/// attributes and deployment overrides.
+public struct AIAppCatalog: Sendable {
+    public var apps: [AIApp]
+
+    public init(apps: [AIApp] = AIAppCatalog.seed) {
+        self.apps = apps
+    }
+
+    public func app(id: String) -> AIApp? { apps.first { $0.id == id } }
+
+    /// The app a web host belongs to (`chat.openai.com` → chatgpt), matching whole labels.
+    public func app(host: String) -> AIApp? {
+        let host = host.lowercased()
+        return apps.first { app in app.domains.contains { host == $0 || host.hasSuffix("." + $0) } }
+    }
+
+    public static let categories: Set<String> = ["consumer_ai", "ai_coding", "local_llm", "ai_image", "ai_media", "ai_api", "ai_browser_extension"]
+
+    public static let seed: [AIApp] = [
+        AIApp(id: "chatgpt", name: "ChatGPT", vendor: "OpenAI", category: "consumer_ai", domains: ["chatgpt.com", "chat.openai.com"]),
+        AIApp(id: "claude", name: "Claude", vendor: "Anthropic", category: "consumer_ai", domains: ["claude.ai"]),
+        AIApp(id: "gemini", name: "Gemini", vendor: "Google", category: "consumer_ai", domains: ["gemini.google.com"]),
+        AIApp(id: "microsoft-copilot", name: "Microsoft Copilot", vendor: "Microsoft", category: "consumer_ai", domains: ["copilot.microsoft.com"]),
+        AIApp(id: "perplexity", name: "Perplexity", vendor: "Perplexity AI", category: "consumer_ai", domains: ["perplexity.ai"]),
+        AIApp(id: "mistral-le-chat", name: "Le Chat", vendor: "Mistral AI", category: "consumer_ai", domains: ["chat.mistral.ai"]),
+        AIApp(id: "deepseek", name: "DeepSeek", vendor: "DeepSeek", category: "consumer_ai", domains: ["chat.deepseek.com"]),
+        AIApp(id: "poe", name: "Poe", vendor: "Quora", category: "consumer_ai", domains: ["poe.com"]),
+        AIApp(id: "claude-code", name: "Claude Code", vendor: "Anthropic", category: "ai_coding", domains: []),
+        AIApp(id: "codex-cli", name: "Codex CLI", vendor: "OpenAI", category: "ai_coding", domains: []),
+        AIApp(id: "gemini-cli", name: "Gemini CLI", vendor: "Google", category: "ai_coding", domains: []),
+        AIApp(id: "aider", name: "aider", vendor: "Aider", category: "ai_coding", domains: []),
+        AIApp(id: "cursor", name: "Cursor", vendor: "Anysphere", category: "ai_coding", domains: ["cursor.com"]),
+        AIApp(id: "ollama", name: "Ollama", vendor: "Ollama", category: "local_llm", domains: []),
+        AIApp(id: "lm-studio", name: "LM Studio", vendor: "Element Labs", category: "local_llm", domains: []),
+        AIApp(id: "midjourney", name: "Midjourney", vendor: "Midjourney", category: "ai_image", domains: ["midjourney.com"]),
+        AIApp(id: "openai-api", name: "OpenAI API", vendor: "OpenAI", category: "ai_api", domains: ["api.openai.com"]),
+        AIApp(id: "anthropic-api", name: "Anthropic API", vendor: "Anthropic", category: "ai_api", domains: ["api.anthropic.com"]),
+    ]
+}

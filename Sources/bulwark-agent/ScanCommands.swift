@@ -1,0 +1,127 @@
+import ArgumentParser
+import BulwarkCore
+import Foundation
+
+/// Input shared by the commands that classify content.
+struct ContentInput: ParsableArguments {
+    @Argument(help: "File to scan, or - for standard input.") var file: String
+    @Option(help: "Bytes to read at most; beyond it the result says partial.") var maxBytes = 64 * 1024 * 1024
+
+    /// Reads the input and classifies it with the built-in types and the policy's classifiers.
+    func scan(policy: Policy?) throws -> ScanResult {
+        let handle: FileHandle
+        if file == "-" {
+            handle = FileHandle.standardInput
+        } else {
+            guard let opened = FileHandle(forReadingAtPath: file) else { throw CommandFailure("cannot read \(file)") }
+            handle = opened
+        }
+        let data = try handle.read(upToCount: maxBytes + 1) ?? Data()
+        let partial = data.count > maxBytes
+        var result = data.prefix(maxBytes).withUnsafeBytes { ContentClassifier().scan($0) }
+        if partial {
+            result.partial = true
+            result.partialReason = "only the first \(maxBytes) bytes were read"
+        }
+        return result
+    }
+}
+
+/// Loads a policy file, or the built-in default when none is given.
+func loadPolicy(_ path: String?) throws -> Policy {
+    guard let path else { return DefaultPolicy.policy() }
+    do { return try PolicyParser.load(path: path) } catch { throw CommandFailure("invalid policy: \(error)") }
+}
+
+func printJSON(_ value: some Encodable) throws {
+    print(String(decoding: try WireCoding.encoder().encode(value), as: UTF8.self))
+}
+
+struct Scan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify a file or standard input: which sensitive information types it holds, how sure, and where.")
+    @OptionGroup var input: ContentInput
+    @Option(help: "Policy whose custom classifiers also run (default: built-in types only).") var policy: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let result = try input.scan(policy: try policy.map(loadPolicy))
+        if json { return try printJSON(result) }
+        if result.findings.isEmpty { print("no sensitive information found") }
+        for finding in result.findings {
+            print("\(finding.type): \(finding.count) match(es), confidence \(finding.confidence)")
+            for match in finding.matches {
+                print("  bytes \(match.start)–\(match.end)  \(match.masked)  (\(match.confidence))")
+            }
+        }
+        for label in result.labels { print("label: \(label.name ?? label.id) [\(label.source)]") }
+        if let reason = result.partialReason { print("partial: \(reason)") }
+    }
+}
+
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy", abstract: "Check, try out and print DLP policies.",
+        subcommands: [Check.self, Test.self, Default.self, Types.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a policy file; prints the first error with line and column.")
+        @Argument(help: "Policy YAML file.") var file: String
+
+        func run() async throws {
+            let policy = try loadPolicy(file)
+            print("\(file): policy '\(policy.name)' is valid: \(policy.rules.count) rule(s), \(policy.classifiers.count) custom classifier(s)")
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decide what the policy does with some content for an activity and destination, and why.")
+        @OptionGroup var input: ContentInput
+        @Option(help: "Policy YAML file (default: the built-in default policy).") var policy: String?
+        @Option(help: "Activity: paste, file_upload, file_read_by_ai_tool, copy.") var activity: String
+        @Option(help: "Destination app id from the catalog, e.g. chatgpt.") var dest: String
+        @Option(help: "Destination category when the app is not in the catalog (consumer_ai, ai_coding, ...).") var category: String?
+        @Option(help: "Sanction state of the destination: unreviewed, sanctioned, monitored, unsanctioned.") var sanction = "unreviewed"
+        @Option(help: "User name the rule scopes see.") var user: String?
+        @Option(help: "A group of the user (repeatable).") var group: [String] = []
+        @Option(help: "Host name the rule scopes see.") var host: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            guard let activity = Activity(rawValue: activity) else {
+                throw ValidationError("--activity must be one of: \(Activity.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let sanction = SanctionState(rawValue: sanction) else {
+                throw ValidationError("--sanction must be one of: \(SanctionState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let app = AIAppCatalog().app(id: dest)
+            guard let category = category ?? app?.category else {
+                throw ValidationError("'\(dest)' is not in the catalog; give its --category")
+            }
+            let policy = try loadPolicy(policy)
+            let content = try input.scan(policy: policy)
+            let decision = PolicyEvaluator(policy: policy).evaluate(PolicyRequest(
+                activity: activity, destination: Destination(appID: dest, category: category, sanction: sanction),
+                user: user, groups: Set(group), host: host, content: content))
+            if json { return try printJSON(decision) }
+            print(decision.summary)
+            if let message = decision.message { print("user message: \(message)") }
+            if let helpdesk = decision.helpdesk { print("helpdesk: \(helpdesk)") }
+            if decision.overridable { print("the user may override with a justification") }
+            for outcome in decision.matched where outcome.rule != decision.rule || outcome.excepted {
+                print("also \(outcome.excepted ? "excepted" : "matched"): \(outcome.rule) (\(outcome.action.rawValue)): \(outcome.because.joined(separator: "; "))")
+            }
+        }
+    }
+
+    struct Default: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the built-in default policy (a starting point for your own).")
+        func run() async throws { print(DefaultPolicy.yaml) }
+    }
+
+    struct Types: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the built-in information type ids policy conditions can name.")
+        func run() async throws { ContentClassifier.builtInTypes.sorted().forEach { print($0) } }
+    }
+}

@@ -1,0 +1,194 @@
+import BulwarkCore
+import Foundation
+import Testing
+
+@Suite("Policy language: parser errors, evaluation, default policy")
+struct PolicyTests {
+    func parse(_ yaml: String) throws -> Policy { try PolicyParser(source: "p.yaml").parse(yaml) }
+
+    func error(_ yaml: String) -> PolicyError? {
+        do {
+            _ = try PolicyParser(source: "p.yaml").parse(yaml)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func request(_ text: String, _ activity: Activity = .paste, app: String = "chatgpt", category: String = "consumer_ai",
+                 sanction: SanctionState = .unreviewed, user: String? = "alice", groups: Set<String> = [], time: Date = Date()) -> PolicyRequest {
+        PolicyRequest(activity: activity, destination: Destination(appID: app, category: category, sanction: sanction),
+                      user: user, groups: groups, host: "ws1", content: ContentClassifier().scan(text), time: time)
+    }
+
+    static let card = "card 4556 7375 8689 9855 exp 12/28"
+    static let cardAlone = "ref 4526 0181 5908 3012"
+
+    @Test("errors name the line, column and what is wrong")
+    func errors() {
+        let unknownKey = error("""
+        version: 1
+        rules:
+          - id: r1
+            when: {types: [credit_card]}
+            actoin: block
+        """)
+        #expect(unknownKey?.line == 5)
+        #expect(unknownKey?.column == 5)
+        #expect(unknownKey?.description.hasPrefix("p.yaml:5:5: unknown key 'actoin' in a rule") == true)
+
+        let badAction = error("rules:\n  - id: r1\n    when: {types: [credit_card]}\n    action: blok\n")
+        #expect(badAction?.description == "p.yaml:4:13: unknown action 'blok' (expected audit, warn or block)")
+
+        let badType = error("rules:\n  - id: r1\n    when:\n      types: [credit_card, credit_crad]\n    action: block\n")
+        #expect(badType?.line == 4)
+        #expect(badType?.column == 28)
+        #expect(badType?.message.hasPrefix("unknown information type 'credit_crad'") == true)
+
+        let syntax = error("rules:\n  - id: r1\n    when: {types: [credit_card]\n    action: block\n")
+        #expect(syntax?.line == 4)
+        #expect(syntax?.message.hasPrefix("YAML syntax:") == true)
+
+        #expect(error("rules:\n  - id: r1\n    when: {types: email}\n    action: audit\n  - id: r1\n    when: {types: email}\n    action: audit\n")?
+            .description == "p.yaml:5:5: duplicate rule id 'r1'")
+        #expect(error("rules:\n  - id: r1\n    when: {types: email, min_confidence: sure}\n    action: audit\n")?.line == 3)
+        #expect(error("rules:\n  - id: r1\n    when: {types: email}\n    action: audit\n    activities: [paste, print]\n")?
+            .message.hasPrefix("unknown activity 'print'") == true)
+        #expect(error("rules:\n  - id: r1\n    when: {types: email}\n    action: audit\n    destinations: {sanction: [banned]}\n")?
+            .message.hasPrefix("unknown sanction state 'banned'") == true)
+        #expect(error("rules:\n  - id: r1\n    action: audit\n")?.message == "a rule needs 'when'")
+        #expect(error("")?.message == "the policy is empty")
+        #expect(error("version: 2\nrules: []\n")?.message.hasPrefix("unsupported policy version") == true)
+        #expect(error("classifiers:\n  - id: c\n    kind: regex\n    pattern: '(unclosed'\nrules: []\n")?.line == 4)
+        #expect(error("classifiers:\n  - id: c\n    kind: regex\n    pattern: 'A[0-9]+'\n    validator: crc\nrules: []\n")?
+            .message.hasPrefix("unknown validator 'crc'") == true)
+        #expect(error("rules:\n  - id: r1\n    when: {types: email}\n    action: audit\n    exceptions:\n      - users: [bob]\n        until: tomorrow\n")?
+            .line == 7)
+    }
+
+    @Test("custom classifier types become known to conditions")
+    func customTypes() throws {
+        let policy = try parse("""
+        classifiers:
+          - id: falcon
+            kind: keywords
+            words: [Project Falcon]
+          - id: contract
+            kind: fingerprint
+            file: contract.fp
+            threshold: 0.4
+        rules:
+          - id: r1
+            when: {types: [keywords:falcon, fingerprint:contract]}
+            action: warn
+        """)
+        #expect(policy.classifiers.map(\.typeID) == ["keywords:falcon", "fingerprint:contract"])
+        #expect(error("rules:\n  - id: r1\n    when: {types: [keywords:falcon]}\n    action: warn\n")?.line == 3)
+    }
+
+    @Test("the default policy blocks high confidence to consumer AI, warns on medium, audits elsewhere")
+    func defaultPolicy() {
+        let evaluator = PolicyEvaluator(policy: DefaultPolicy.policy())
+        let high = evaluator.evaluate(request(Self.card))
+        #expect(high.action == .block)
+        #expect(high.rule == "block-high-confidence-pii-to-consumer-ai")
+        #expect(high.overridable == false)
+        #expect(high.summary.contains("credit_card ×1 (confidence ≥ 85)"))
+        #expect(high.matched.map(\.rule).contains("audit-sensitive-to-ai"))
+
+        let medium = evaluator.evaluate(request(Self.cardAlone))
+        #expect(medium.action == .warn)
+        #expect(medium.overridable)
+
+        #expect(evaluator.evaluate(request(Self.card, app: "ollama", category: "local_llm")).action == .audit)
+        #expect(evaluator.evaluate(request("nothing to see here")).action == .allow)
+        #expect(evaluator.evaluate(request(Self.card, .copy)).action == .audit)
+
+        let secret = evaluator.evaluate(request("export GITHUB_TOKEN=ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U", .fileReadByAITool, app: "claude-code", category: "ai_coding"))
+        #expect(secret.action == .block)
+        #expect(secret.rule == "block-secrets-to-ai")
+
+        let unsanctioned = evaluator.evaluate(request("mail jane.doe@example.org", app: "ollama", category: "local_llm", sanction: .unsanctioned))
+        #expect(unsanctioned.action == .block)
+        #expect(unsanctioned.rule == "block-unsanctioned-apps")
+
+        var partial = request("nothing")
+        partial.content.partial = true
+        partial.content.partialReason = "inflated size over 64 MiB"
+        let partialDecision = evaluator.evaluate(partial)
+        #expect(partialDecision.action == .warn)
+        #expect(partialDecision.summary.contains("inflated size over 64 MiB"))
+    }
+
+    @Test("exceptions switch a rule off for their scope until they expire; the rule is still reported")
+    func exceptions() throws {
+        let policy = try parse("""
+        rules:
+          - id: no-cards
+            when: {types: credit_card, min_confidence: medium}
+            destinations: {categories: [consumer_ai]}
+            action: block
+            exceptions:
+              - id: INC-42
+                users: [alice]
+                apps: [chatgpt]
+                until: 2026-12-01T00:00:00Z
+                reason: quarterly reconciliation
+        """)
+        let evaluator = PolicyEvaluator(policy: policy)
+        let before = WireCoding.date(from: "2026-11-30T12:00:00Z") ?? Date()
+        let after = WireCoding.date(from: "2026-12-01T00:00:00Z") ?? Date()
+        let excepted = evaluator.evaluate(request(Self.card, time: before))
+        #expect(excepted.action == .allow)
+        #expect(excepted.matched.first?.excepted == true)
+        #expect(excepted.summary == "allow: rules no-cards matched but an exception applies")
+        #expect(excepted.matched.first?.because.last == "exception INC-42 applies: quarterly reconciliation")
+        #expect(evaluator.evaluate(request(Self.card, time: after)).action == .block)
+        #expect(evaluator.evaluate(request(Self.card, user: "bob", time: before)).action == .block)
+        #expect(evaluator.evaluate(request(Self.card, app: "claude", time: before)).action == .block)
+    }
+
+    @Test("most restrictive wins; any/all, counts, labels, scope and sanction filters")
+    func combinations() throws {
+        let policy = try parse("""
+        rules:
+          - id: audit-mail
+            when: {types: email}
+            action: audit
+          - id: many-mails
+            when: {types: email, min_count: 3}
+            action: warn
+          - id: card-and-mail
+            when:
+              all:
+                - {types: credit_card, min_confidence: high}
+                - {types: email}
+            scope: {groups: [finance]}
+            action: block
+          - id: labelled
+            when:
+              any:
+                - labels: [Highly Confidential]
+                - labels: [0c9c8cb0-1d3b-4c3e-9a66-2a5c7d1f8e11]
+            activities: file_upload
+            destinations: {sanction: [unreviewed, unsanctioned]}
+            action: block
+        """)
+        let evaluator = PolicyEvaluator(policy: policy)
+        #expect(evaluator.evaluate(request("a@example.com")).action == .audit)
+        #expect(evaluator.evaluate(request("a@example.com b@example.com c@example.com")).rule == "many-mails")
+        #expect(evaluator.evaluate(request(Self.card + " a@example.com")).action == .audit)
+        #expect(evaluator.evaluate(request(Self.card + " a@example.com", groups: ["finance"])).action == .block)
+
+        var labelled = request("plain text", .fileUpload)
+        labelled.content.labels = [SensitivityLabel(id: "0c9c8cb0-1d3b-4c3e-9a66-2a5c7d1f8e11", name: "Internal", source: "msip")]
+        #expect(evaluator.evaluate(labelled).action == .block)
+        labelled.content.labels = [SensitivityLabel(id: "x", name: "highly confidential", source: "xattr")]
+        #expect(evaluator.evaluate(labelled).summary.contains("label highly confidential"))
+        labelled.destination.sanction = .sanctioned
+        #expect(evaluator.evaluate(labelled).action == .allow)
+        labelled.destination.sanction = .unsanctioned
+        labelled.activity = .paste
+        #expect(evaluator.evaluate(labelled).action == .allow)
+    }
+}
