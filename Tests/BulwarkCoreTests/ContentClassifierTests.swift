@@ -128,6 +128,7 @@ struct NationalIdentifierTests {
 
     @Test("found with their keyword, ignored without", arguments: [
         ("uk_nino", "National Insurance number: AB123456C", "reference AB123456C"),
+        ("uk_nino", "NI number AB 12 34 56 C.", "reference AB 12 34 56 C."),
         ("uk_nhs", "NHS number 943 476 5919", "order 943 476 5919"),
         ("ca_sin", "SIN: 130-692-544", "call 130-692-544"),
         ("de_tax_id", "Steuer-ID 86095742719", "Rechnung 86095742719"),
@@ -148,7 +149,8 @@ struct NationalIdentifierTests {
 
     @Test("a checksum failure is not reported even with the keyword")
     func checksum() {
-        #expect(classifier.scan("NHS number 943 476 5918").findings.isEmpty)
+        #expect(classifier.scan("NHS number 943 476 5918").findings.map(\.type) == ["phone"])  // shaped like a US number
+        #expect(classifier.scan("NHS number 943 476 5919").findings.map(\.type) == ["uk_nhs"])  // the identifier, not also a phone
         #expect(classifier.scan("codice fiscale RSSMRA85T10A562T").findings.isEmpty)
     }
 }
@@ -214,5 +216,54 @@ struct AssignmentTests {
         #expect(types("PWD=/home/alice/projects").isEmpty)
         #expect(types("password: !vault |").isEmpty)
         #expect(types(#"aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY""#).isEmpty)  // AWS's documented example
+    }
+}
+
+@Suite("Content classifier: phone numbers, IP addresses, Azure keys")
+struct ContactAndNetworkTests {
+    let classifier = ContentClassifier()
+
+    func found(_ text: String, _ type: String) -> [FindingMatch] {
+        classifier.scan(text).findings.first { $0.type == type }?.matches ?? []
+    }
+
+    @Test("phones: E.164 and national shapes; dates, SSNs, IPs and bare numbers are not phones")
+    func phones() {
+        #expect(found("reach +44 20 7946 0958 today", "phone").map(\.confidence) == [75])
+        #expect(found("reach +44 20 7946 0958 today", "phone").first.map { [$0.start, $0.end] } == [6, 22])
+        #expect(found("office (415) 555-2671", "phone").map(\.confidence) == [65])
+        #expect(found("office 212-555-0147x23.", "phone").map(\.end) == [22])
+        #expect(found("mobile 0490 75 40 81", "phone").map(\.confidence) == [75])
+        #expect(found("ring 07700 900 461", "phone").map(\.confidence) == [65])
+        #expect(found("tel: 467 3395", "phone").count == 1)
+        #expect(found("room 467 3395", "phone").isEmpty)  // 7 digits need a keyword
+        #expect(found("call 2026-11-26 or 26.11.2026", "phone").isEmpty)
+        #expect(found("call SSN 536-22-1904", "phone").isEmpty)
+        #expect(found("call host 10.218.6.131", "phone").isEmpty)
+        #expect(found("order 4155552671 shipped", "phone").isEmpty)
+        #expect(found("id 123-456-7890", "phone").isEmpty)  // area code cannot start with 1
+        #expect(found("v2.415.555.2671.1", "phone").isEmpty)
+    }
+
+    @Test("IPv4 and IPv6 addresses; versions, MAC addresses, times and C++ scopes are not")
+    func addresses() {
+        #expect(found("server 10.218.6.131 down", "ipv4").map(\.confidence) == [75])
+        #expect(found("got 86.231.85.193.", "ipv4").map(\.confidence) == [65])
+        #expect(found("version 1.2.3.4.5", "ipv4").isEmpty)
+        #expect(found("bad 256.1.1.1 and 01.2.3.4", "ipv4").isEmpty)
+        #expect(found("at 2001:db8:85a3::8a2e:370:7334 now", "ipv6").map { [$0.start, $0.end] } == [[3, 31]])
+        #expect(found("host 3b20:9a3a:1b2f:7ce:9ef1:4787:85fc:261e", "ipv6").map(\.confidence) == [75])
+        #expect(found("std::vector a::b mac 00:1a:2b:3c:4d:5e at 12:30:45", "ipv6").isEmpty)
+    }
+
+    @Test("Azure storage account keys in connection strings")
+    func azure() {
+        let key = String(repeating: "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6QUJDREVGR0hJSktMTU5PUA", count: 1) + "=="
+        #expect(key.count == 88)
+        let text = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=\(key);EndpointSuffix=core.windows.net"
+        #expect(found(text, "azure_storage_key").map(\.masked) == ["AccountKey=****"])
+        #expect(found("AccountKey=" + key.dropLast(3) + "==", "azure_storage_key").isEmpty)  // 87 characters
+        #expect(found("AccountKey=" + String(repeating: "A", count: 86) + "==", "azure_storage_key").isEmpty)  // no entropy
+        #expect(found("accountkey=" + key, "azure_storage_key").isEmpty)
     }
 }

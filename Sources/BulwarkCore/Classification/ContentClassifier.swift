@@ -103,6 +103,10 @@ public struct ContentClassifier: Sendable {
         ("nl_bsn", ["bsn", "burgerservicenummer", "sofinummer", "citizen service number"]),
         ("in_aadhaar", ["aadhaar", "aadhar", "uidai", "uid"]),
         ("au_tfn", ["tfn", "tax file number", "tax file no"]),
+        ("phone", ["phone", "telephone", "tel", "mobile", "cell", "cellphone", "call", "fax", "mob", "whatsapp", "contact number",
+                   "phone number", "téléphone", "telefon", "telefono", "teléfono", "handy"]),
+        ("ipv4", ["ip", "ip address", "ipv4", "host", "server", "address"]),
+        ("ipv6", ["ip", "ip address", "ipv6", "host", "server", "address"]),
     ]
 
     /// National identifiers found as numbers: reported only with one of their keywords nearby
@@ -125,9 +129,24 @@ public struct ContentClassifier: Sendable {
         ("fr_insee", 15, Validators.frINSEE),
     ]
 
-    /// One pass finds supporting keywords (whole words), secret prefixes and private key
-    /// headers (anywhere): indexes below `keywordType.count` are keywords, then
-    /// `SecretRule.all`, then `PrivateKeyRule.headers`.
+    /// What a prefix hit of the shared matcher leads to.
+    enum PrefixAction: Sendable {
+        case secret(SecretRule)
+        case privateKey(header: String)
+        case jwt
+        case passwordInURL
+        case assignment(name: String, kind: AssignmentRule.Kind)
+        case azureAccountKey
+    }
+
+    static let prefixActions: [(prefix: String, action: PrefixAction)] =
+        SecretRule.all.map { ($0.prefix, .secret($0)) } + PrivateKeyRule.headers.map { ($0, .privateKey(header: $0)) }
+        + [(JWTRule.prefix, .jwt), (PasswordInURLRule.prefix, .passwordInURL), (AzureAccountKeyRule.prefix, .azureAccountKey)]
+        + AssignmentRule.keys.map { ($0.name, .assignment(name: $0.name, kind: $0.kind)) }
+
+    /// One pass finds supporting keywords (whole words) and the prefixes of secrets, private
+    /// key headers and assignments (anywhere): indexes below `keywordType.count` are
+    /// keywords, the rest `prefixActions`.
     private let matcher: KeywordMatcher
     private let keywordType: [String]
     private let hasher: KeyedHash?
@@ -135,10 +154,7 @@ public struct ContentClassifier: Sendable {
     public init(keyedHash: KeyedHash? = nil) {
         let flat = Self.keywordLists.flatMap { list in list.words.map { (list.type, $0) } }
         keywordType = flat.map(\.0)
-        matcher = KeywordMatcher(
-            flat.map { ($0.1, true) } + SecretRule.all.map { ($0.prefix, false) } + PrivateKeyRule.headers.map { ($0, false) }
-                + [(JWTRule.prefix, false), (PasswordInURLRule.prefix, false)]
-                + AssignmentRule.keys.map { ($0.name, false) })
+        matcher = KeywordMatcher(flat.map { ($0.1, true) } + Self.prefixActions.map { ($0.prefix, false) })
         hasher = keyedHash
     }
 
@@ -197,6 +213,22 @@ public struct ContentClassifier: Sendable {
                 add(national.type, range, confidence: Confidence.high, normalised: token, head: 0, tail: 2)
             }
         }
+        Candidates.spacedNINOs(in: bytes) { compact, range in
+            guard near("uk_nino", range), Validators.ukNINO(compact) else { return }
+            add("uk_nino", range, confidence: Confidence.high, normalised: compact, head: 0, tail: 2)
+        }
+        Candidates.phones(in: bytes) { phone in
+            guard let confidence = PhoneRule.confidence(phone, keyword: near("phone", phone.range)) else { return }
+            add("phone", phone.range, confidence: confidence, normalised: (phone.plus ? [UInt8(ascii: "+")] : []) + phone.digits, head: 0, tail: 2)
+        }
+        Candidates.ipv4s(in: bytes) { range in
+            add("ipv4", range, confidence: near("ipv4", range) ? Confidence.medium : Confidence.low,
+                normalised: Array(UnsafeRawBufferPointer(rebasing: bytes[range])), head: 0, tail: 0)
+        }
+        Candidates.ipv6s(in: bytes) { range in
+            add("ipv6", range, confidence: near("ipv6", range) ? Confidence.medium : Confidence.low,
+                normalised: Array(UnsafeRawBufferPointer(rebasing: bytes[range])).map(KeywordMatcher.lower), head: 0, tail: 0)
+        }
         Candidates.emails(in: bytes) { range in
             let normalised = Array(UnsafeRawBufferPointer(rebasing: bytes[range])).map(KeywordMatcher.lower)
             add("email", range, confidence: Confidence.high, normalised: normalised, head: 1, tail: 4)
@@ -205,20 +237,24 @@ public struct ContentClassifier: Sendable {
         var assignments: [AssignmentRule.Found] = []
         for match in prefixHits {
             let start = match.range.lowerBound
-            if match.keyword < SecretRule.all.count {
-                let rule = SecretRule.all[match.keyword]
+            switch Self.prefixActions[match.keyword].action {
+            case .secret(let rule):
                 guard let end = rule.match(in: bytes, at: start) else { continue }
                 let token = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
                 add(rule.type, start..<end, confidence: Confidence.high, normalised: token, head: rule.prefix.utf8.count, tail: 0)
-            } else if match.keyword == SecretRule.all.count + PrivateKeyRule.headers.count {
+            case .jwt:
                 guard let end = JWTRule.match(in: bytes, at: start) else { continue }
                 add("jwt", start..<end, confidence: Confidence.high, normalised: Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end])), head: 3, tail: 0)
-            } else if match.keyword >= SecretRule.all.count + PrivateKeyRule.headers.count + 2 {
-                let key = AssignmentRule.keys[match.keyword - SecretRule.all.count - PrivateKeyRule.headers.count - 2]
-                if let found = AssignmentRule.match(in: bytes, keyStart: start, keyEnd: match.range.upperBound, kind: key.kind) {
+            case .assignment(_, let kind):
+                if let found = AssignmentRule.match(in: bytes, keyStart: start, keyEnd: match.range.upperBound, kind: kind) {
                     assignments.append(found)
                 }
-            } else if match.keyword == SecretRule.all.count + PrivateKeyRule.headers.count + 1 {
+            case .azureAccountKey:
+                guard let key = AzureAccountKeyRule.match(in: bytes, at: start) else { continue }
+                matches["azure_storage_key", default: []].append(FindingMatch(
+                    start: start, end: key.upperBound, confidence: Confidence.high, masked: AzureAccountKeyRule.prefix + "****",
+                    hash: hasher?.hash(Array(UnsafeRawBufferPointer(rebasing: bytes[key])))))
+            case .passwordInURL:
                 guard let found = PasswordInURLRule.match(in: bytes, at: start) else { continue }
                 // Scheme, user and host help find the system; only the password is hidden.
                 let before = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[found.url.lowerBound..<found.password.lowerBound]), as: UTF8.self)
@@ -226,8 +262,7 @@ public struct ContentClassifier: Sendable {
                 matches["password_in_url", default: []].append(FindingMatch(
                     start: found.url.lowerBound, end: found.url.upperBound, confidence: Confidence.high,
                     masked: before + "****" + after, hash: hasher?.hash(Array(UnsafeRawBufferPointer(rebasing: bytes[found.password])))))
-            } else {
-                let header = PrivateKeyRule.headers[match.keyword - SecretRule.all.count]
+            case .privateKey(let header):
                 // Exact case only: "-----begin private key-----" is prose, not a key.
                 guard Array(UnsafeRawBufferPointer(rebasing: bytes[match.range])) == Array(header.utf8) else { continue }
                 let end = PrivateKeyRule.match(in: bytes, at: start, header: header)
@@ -251,6 +286,24 @@ public struct ContentClassifier: Sendable {
                 masked: prefix + "****" + suffix, hash: hasher?.hash(Array(UnsafeRawBufferPointer(rebasing: bytes[found.value])))))
         }
 
+        // A phone is the weakest reading of a number: drop it where a stronger type matched.
+        if let phones = matches["phone"] {
+            let taken = matches.filter { $0.key != "phone" }.values.flatMap { $0.map { $0.start..<$0.end } }
+                .sorted { $0.lowerBound < $1.lowerBound }
+            if !taken.isEmpty {
+                // Ranges of one type never nest deeply; any range overlapping a phone starts
+                // before its end, and the longest taken range bounds how far back it can start.
+                let longest = taken.map(\.count).max() ?? 0
+                matches["phone"] = phones.filter { phone in
+                    var lo = 0, hi = taken.count
+                    while lo < hi {
+                        let mid = (lo + hi) / 2
+                        if taken[mid].lowerBound < phone.start - longest { lo = mid + 1 } else { hi = mid }
+                    }
+                    return !taken[lo...].prefix { $0.lowerBound < phone.end }.contains { $0.overlaps(phone.start..<phone.end) }
+                }
+            }
+        }
         let findings = matches.keys.sorted().compactMap { type -> Finding? in
             guard let found = matches[type], !found.isEmpty else { return nil }
             return Finding(type: type, count: found.count, confidence: found.map(\.confidence).max() ?? 0, matches: found)

@@ -278,3 +278,29 @@ enum AssignmentRule {
         }
     }
 }
+
+/// Azure Storage account keys, alone or inside a connection string
+/// (`DefaultEndpointsProtocol=https;AccountName=…;AccountKey=<88 base64 characters>;…`).
+enum AzureAccountKeyRule {
+    static let prefix = "AccountKey="
+
+    /// The key's range if a real 64-byte key (88 base64 characters) follows the exact prefix.
+    static func match(in bytes: UnsafeRawBufferPointer, at start: Int) -> Range<Int>? {
+        let prefixBytes = Array(prefix.utf8)
+        guard start + prefixBytes.count + 88 <= bytes.count,
+              prefixBytes.indices.allSatisfy({ bytes[start + $0] == prefixBytes[$0] })
+        else { return nil }
+        let keyStart = start + prefixBytes.count
+        var end = keyStart
+        while end < bytes.count, end - keyStart < 90,
+              Candidates.isAlphanumeric(bytes[end]) || bytes[end] == UInt8(ascii: "+") || bytes[end] == UInt8(ascii: "/") || bytes[end] == UInt8(ascii: "=") {
+            end += 1
+        }
+        guard end - keyStart == 88, bytes[end - 1] == UInt8(ascii: "="), bytes[end - 2] == UInt8(ascii: "="),
+              bytes[end - 3] != UInt8(ascii: "=")
+        else { return nil }
+        let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[keyStart..<end]), as: UTF8.self)
+        guard AssignmentRule.entropy(key) >= 4.5 else { return nil }
+        return keyStart..<end
+    }
+}

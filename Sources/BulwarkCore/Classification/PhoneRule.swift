@@ -1,0 +1,40 @@
+/// Which phone-shaped candidates are reported, and how sure. Phone numbers are low severity
+/// and their formats collide with dates, identifiers and SSNs, so without a phone keyword only
+/// unambiguous shapes count: E.164 (`+` and 8–15 digits), North American `(NXX) NXX-XXXX` /
+/// `NXX-NXX-XXXX`, and national numbers with a trunk `0` and 10–11 digits in groups.
+enum PhoneRule {
+    static func confidence(_ phone: Candidates.Phone, keyword: Bool) -> Int? {
+        let groups = phone.groups
+        let digits = phone.digits
+        if isExcludedShape(phone) { return nil }
+        if phone.plus {
+            return (8...15).contains(digits.count) ? ContentClassifier.Confidence.medium : nil
+        }
+        if keyword, groups.count >= 2 || (10...12).contains(digits.count) {
+            return ContentClassifier.Confidence.medium
+        }
+        let northAmerican = (groups == [3, 3, 4] || (groups == [1, 3, 3, 4] && digits[0] == UInt8(ascii: "1")))
+            && (phone.separators.count <= 1)
+        if northAmerican {
+            let area = digits[digits.count - 10]
+            let exchange = digits[digits.count - 7]
+            if area >= UInt8(ascii: "2"), exchange >= UInt8(ascii: "2") { return ContentClassifier.Confidence.low }
+        }
+        if digits[0] == UInt8(ascii: "0"), (10...11).contains(digits.count), groups.count >= 2, phone.separators.count <= 1 {
+            return ContentClassifier.Confidence.low
+        }
+        return nil
+    }
+
+    /// Shapes that are something else even with a phone keyword nearby: dotted quads (IPv4),
+    /// dates (2026-11-26, 26.11.2026) and the SSN shape 123-45-6789.
+    static func isExcludedShape(_ phone: Candidates.Phone) -> Bool {
+        let groups = phone.groups
+        if phone.plus || phone.parentheses { return false }
+        if phone.separators == [UInt8(ascii: ".")], groups.count == 4, groups.allSatisfy({ $0 <= 3 }) { return true }
+        if groups == [4, 2, 2] || groups == [2, 2, 4], phone.separators.count == 1, !phone.separators.contains(UInt8(ascii: " ")) {
+            return true
+        }
+        return groups == [3, 2, 4] && phone.separators == [UInt8(ascii: "-")]
+    }
+}
