@@ -7,23 +7,17 @@ struct ContentInput: ParsableArguments {
     @Argument(help: "File to scan, or - for standard input.") var file: String
     @Option(help: "Bytes to read at most; beyond it the result says partial.") var maxBytes = 64 * 1024 * 1024
 
-    /// Reads the input and classifies it with the built-in types and the policy's classifiers.
+    /// Reads the input, extracts its text and labels, and classifies it with the built-in
+    /// types and the policy's classifiers.
     func scan(policy: Policy?) throws -> ScanResult {
-        let handle: FileHandle
+        var limits = ExtractionLimits()
+        limits.maxInputBytes = maxBytes
+        let scanner = ContentScanner(extractor: ContentExtractor(limits: limits))
         if file == "-" {
-            handle = FileHandle.standardInput
-        } else {
-            guard let opened = FileHandle(forReadingAtPath: file) else { throw CommandFailure("cannot read \(file)") }
-            handle = opened
+            let data = try FileHandle.standardInput.read(upToCount: maxBytes + 1) ?? Data()
+            return scanner.scan(data)
         }
-        let data = try handle.read(upToCount: maxBytes + 1) ?? Data()
-        let partial = data.count > maxBytes
-        var result = data.prefix(maxBytes).withUnsafeBytes { ContentClassifier().scan($0) }
-        if partial {
-            result.partial = true
-            result.partialReason = "only the first \(maxBytes) bytes were read"
-        }
-        return result
+        do { return try scanner.scan(path: file) } catch { throw CommandFailure("\(error)") }
     }
 }
 

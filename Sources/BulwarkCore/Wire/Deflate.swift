@@ -1,4 +1,4 @@
-import CZlib
+import CBulwarkZlib
 import NIOCore
 
 /// zlib-wrapped deflate (RFC 1950, what HTTP calls `Content-Encoding: deflate`) with a hard
@@ -70,7 +70,7 @@ public enum Deflate {
                 output.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { out in
                     stream.next_out = out.bindMemory(to: Bytef.self).baseAddress
                     stream.avail_out = UInt32(room)
-                    result = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    result = CBulwarkZlib.inflate(&stream, Z_NO_FLUSH)
                     return room - Int(stream.avail_out)
                 }
                 if output.readableBytes > limit {
