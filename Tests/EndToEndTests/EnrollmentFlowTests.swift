@@ -18,6 +18,9 @@ struct EnrollmentFlowTests {
         #expect(SecureFile.permissions(of: cluster.dataDir + "/ca-key.pem") == 0o600)
         #expect(SecureFile.permissions(of: cluster.dataDir + "/server-key.pem") == 0o600)
         #expect(SecureFile.permissions(of: cluster.dataDir + "/hmac.key") == 0o600)
+        // The deployment's keyed-hash key reaches the agent (for HMACs in telemetry and EDM), 0600 there too.
+        #expect(SecureFile.permissions(of: agent.directory + "/hash.key") == 0o600)
+        #expect(FileManager.default.contents(atPath: agent.directory + "/hash.key") == FileManager.default.contents(atPath: cluster.dataDir + "/hmac.key"))
 
         try agent.start()
         let selftest = try agent.cli(["selftest", "--timeout", "30"])

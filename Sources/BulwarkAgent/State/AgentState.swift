@@ -6,7 +6,7 @@ import X509
 /// The agent's state directory: its key, certificate, pinned CA, enrollment record and spool.
 ///
 /// Layout (directory 0700, key 0600): `agent-key.pem`, `agent.pem`, `ca.pem`,
-/// `enrollment.json`, `spool.db`.
+/// `enrollment.json`, `hash.key` (0600), `spool.db`.
 public struct AgentState: Sendable {
     public let directory: String
 
@@ -19,6 +19,7 @@ public struct AgentState: Sendable {
     public var caPath: String { path("ca.pem") }
     public var enrollmentPath: String { path("enrollment.json") }
     public var spoolPath: String { path("spool.db") }
+    public var hashKeyPath: String { path("hash.key") }
 
     func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
 
@@ -97,10 +98,26 @@ public struct AgentState: Sendable {
         }
     }
 
+    /// The deployment's keyed hash (HMAC-SHA256 key from enrollment), nil before enrollment
+    /// or from a collector that does not send one.
+    public func loadKeyedHash() throws -> KeyedHash? {
+        guard FileManager.default.fileExists(atPath: hashKeyPath) else { return nil }
+        guard let key = FileManager.default.contents(atPath: hashKeyPath), key.count == 32 else {
+            throw Failure.unreadable(hashKeyPath, "not a 32-byte key; enroll again")
+        }
+        return KeyedHash(key: SymmetricKey(data: key))
+    }
+
     /// Stores a granted certificate (enrollment or renewal); the certificate is written last so a
     /// crash leaves either the old or the new pair, never a mix that cannot authenticate.
     public func save(grant: CertificateGrant, enrollment: Enrollment?) throws {
         try SecureFile.write(Data(grant.caChain.utf8), to: caPath, mode: .publicReadable)
+        if let encoded = grant.hashKey {
+            guard let key = Data(base64Encoded: encoded), key.count == 32 else {
+                throw Failure.unreadable("the collector's answer", "hash_key is not 32 bytes of base64")
+            }
+            try SecureFile.write(key, to: hashKeyPath, mode: .secret)
+        }
         if let enrollment {
             try SecureFile.write(try WireCoding.encoder().encode(enrollment), to: enrollmentPath, mode: .publicReadable)
         }

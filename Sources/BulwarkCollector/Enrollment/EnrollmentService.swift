@@ -1,4 +1,5 @@
 import BulwarkCore
+import Crypto
 import Foundation
 import HTTPTypes
 import Logging
@@ -12,8 +13,11 @@ public struct EnrollmentService: Sendable {
     let limits: CollectorLimits
     let rateLimiter: RateLimiter
     let logger: Logger
+    /// The deployment's keyed-hash key, handed to agents with their certificate.
+    let hashKey: String
 
-    public init(store: any CollectorStore, authority: CertificateAuthority, limits: CollectorLimits, logger: Logger) {
+    public init(store: any CollectorStore, authority: CertificateAuthority, hashKey: SymmetricKey, limits: CollectorLimits, logger: Logger) {
+        self.hashKey = hashKey.withUnsafeBytes { Data($0).base64EncodedString() }
         self.store = store
         self.authority = authority
         self.limits = limits
@@ -71,7 +75,7 @@ public struct EnrollmentService: Sendable {
     private func grant(_ certificate: Certificate, agentID: String) throws -> CertificateGrant {
         CertificateGrant(
             agentID: agentID, certificate: try certificate.serializeAsPEM().pemString, caChain: try caPEM,
-            notAfter: certificate.notValidAfter)
+            notAfter: certificate.notValidAfter, hashKey: hashKey)
     }
 
     /// Documented failures pass through; a bad CSR is 400; anything else means the store could not

@@ -55,7 +55,7 @@ public struct CollectorServer: Sendable {
     public func run(onListening: @escaping @Sendable (String, SocketAddress?) -> Void = { _, _ in }) async throws {
         let store = try SQLiteStore(path: deployment.databasePath)
         let limits = configuration.limits
-        let enrollment = EnrollmentService(store: store, authority: deployment.authority, limits: limits, logger: logger)
+        let enrollment = EnrollmentService(store: store, authority: deployment.authority, hashKey: deployment.hmacKey, limits: limits, logger: logger)
         let ingest = IngestService(store: store, limits: limits, logger: logger)
 
         let agentRouter = Router(context: AgentRequestContext.self)

@@ -37,12 +37,17 @@ public struct CertificateGrant: Sendable, Codable {
     /// PEM CA certificate chain (one certificate today).
     public var caChain: String
     public var notAfter: Date
+    /// The deployment's key for keyed hashes of sensitive values (base64, 32 bytes), so agents
+    /// put HMACs, never values, in telemetry and match EDM tables. Sent only over mutual TLS
+    /// or the pinned enrollment channel; stored 0600.
+    public var hashKey: String?
 
-    public init(agentID: String, certificate: String, caChain: String, notAfter: Date) {
+    public init(agentID: String, certificate: String, caChain: String, notAfter: Date, hashKey: String? = nil) {
         self.agentID = agentID
         self.certificate = certificate
         self.caChain = caChain
         self.notAfter = notAfter
+        self.hashKey = hashKey
     }
 
     enum CodingKeys: String, CodingKey {
@@ -50,5 +55,6 @@ public struct CertificateGrant: Sendable, Codable {
         case agentID = "agent_id"
         case caChain = "ca_chain"
         case notAfter = "not_after"
+        case hashKey = "hash_key"
     }
 }
