@@ -1,18 +1,27 @@
 import ArgumentParser
 import BulwarkCore
+import Crypto
 import Foundation
 
 /// Input shared by the commands that classify content.
 struct ContentInput: ParsableArguments {
     @Argument(help: "File to scan, or - for standard input.") var file: String
     @Option(help: "Bytes to read at most; beyond it the result says partial.") var maxBytes = 64 * 1024 * 1024
+    @OptionGroup var keyOption: KeyOption
 
     /// Reads the input, extracts its text and labels, and classifies it with the built-in
     /// types and the policy's classifiers.
-    func scan(policy: Policy?) throws -> ScanResult {
+    func scan(policy: LoadedPolicy?) throws -> ScanResult {
         var limits = ExtractionLimits()
         limits.maxInputBytes = maxBytes
-        let scanner = ContentScanner(extractor: ContentExtractor(limits: limits))
+        let hash = try keyOption.keyedHash()
+        var custom = CustomClassifiers.none
+        if let policy {
+            do { custom = try CustomClassifiers.load(policy.policy.classifiers, directory: policy.directory, keyedHash: hash) } catch {
+                throw CommandFailure("invalid policy \(policy.path): \(error)")
+            }
+        }
+        let scanner = ContentScanner(classifier: ContentClassifier(keyedHash: hash, custom: custom), extractor: ContentExtractor(limits: limits))
         if file == "-" {
             let data = try FileHandle.standardInput.read(upToCount: maxBytes + 1) ?? Data()
             return scanner.scan(data)
@@ -21,10 +30,38 @@ struct ContentInput: ParsableArguments {
     }
 }
 
+/// The deployment hash key option.
+struct KeyOption: ParsableArguments {
+    @Option(help: "Deployment hash key (32 bytes): adds keyed hashes to findings and enables EDM. Default: the enrolled agent's.")
+    var key: String?
+
+    static let enrolledKey = "/var/lib/bulwark-agent/hash.key"
+
+    func keyedHash() throws -> KeyedHash? {
+        let path = key ?? (FileManager.default.isReadableFile(atPath: Self.enrolledKey) ? Self.enrolledKey : nil)
+        guard let path else { return nil }
+        guard let data = FileManager.default.contents(atPath: path), data.count == 32 else {
+            throw CommandFailure("\(path) is not a 32-byte hash key (the collector's hmac.key or an agent's hash.key)")
+        }
+        return KeyedHash(key: SymmetricKey(data: data))
+    }
+}
+
+/// A policy and where it came from (its classifiers' files are relative to it).
+struct LoadedPolicy {
+    var policy: Policy
+    var path: String
+    var directory: String
+}
+
 /// Loads a policy file, or the built-in default when none is given.
-func loadPolicy(_ path: String?) throws -> Policy {
-    guard let path else { return DefaultPolicy.policy() }
-    do { return try PolicyParser.load(path: path) } catch { throw CommandFailure("invalid policy: \(error)") }
+func loadPolicy(_ path: String?) throws -> LoadedPolicy {
+    guard let path else { return LoadedPolicy(policy: DefaultPolicy.policy(), path: "default policy", directory: FileManager.default.currentDirectoryPath) }
+    do {
+        return LoadedPolicy(policy: try PolicyParser.load(path: path), path: path, directory: (path as NSString).deletingLastPathComponent)
+    } catch {
+        throw CommandFailure("invalid policy: \(error)")
+    }
 }
 
 func printJSON(_ value: some Encodable) throws {
@@ -61,9 +98,15 @@ struct PolicyCommand: AsyncParsableCommand {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Check a policy file; prints the first error with line and column.")
         @Argument(help: "Policy YAML file.") var file: String
+        @OptionGroup var keyOption: KeyOption
 
         func run() async throws {
-            let policy = try loadPolicy(file)
+            let loaded = try loadPolicy(file)
+            let policy = loaded.policy
+            // Files the classifiers need must exist and fit this deployment's key, too.
+            do { _ = try CustomClassifiers.load(policy.classifiers, directory: loaded.directory, keyedHash: try keyOption.keyedHash()) } catch {
+                throw CommandFailure("invalid policy \(file): \(error)")
+            }
             print("\(file): policy '\(policy.name)' is valid: \(policy.rules.count) rule(s), \(policy.classifiers.count) custom classifier(s)")
         }
     }
@@ -95,7 +138,7 @@ struct PolicyCommand: AsyncParsableCommand {
             }
             let policy = try loadPolicy(policy)
             let content = try input.scan(policy: policy)
-            let decision = PolicyEvaluator(policy: policy).evaluate(PolicyRequest(
+            let decision = PolicyEvaluator(policy: policy.policy).evaluate(PolicyRequest(
                 activity: activity, destination: Destination(appID: dest, category: category, sanction: sanction),
                 user: user, groups: Set(group), host: host, content: content))
             if json { return try printJSON(decision) }

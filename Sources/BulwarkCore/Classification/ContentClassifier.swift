@@ -150,8 +150,13 @@ public struct ContentClassifier: Sendable {
     private let matcher: KeywordMatcher
     private let keywordType: [String]
     private let hasher: KeyedHash?
+    private let custom: CustomClassifiers
 
-    public init(keyedHash: KeyedHash? = nil) {
+    /// - Parameters:
+    ///   - keyedHash: the deployment's key; findings then carry keyed hashes of their values.
+    ///   - custom: the policy's own classifiers (`CustomClassifiers.load`).
+    public init(keyedHash: KeyedHash? = nil, custom: CustomClassifiers = .none) {
+        self.custom = custom
         let flat = Self.keywordLists.flatMap { list in list.words.map { (list.type, $0) } }
         keywordType = flat.map(\.0)
         matcher = KeywordMatcher(flat.map { ($0.1, true) } + Self.prefixActions.map { ($0.prefix, false) })
@@ -285,6 +290,8 @@ public struct ContentClassifier: Sendable {
                 start: found.whole.lowerBound, end: found.whole.upperBound, confidence: Confidence.high,
                 masked: prefix + "****" + suffix, hash: hasher?.hash(Array(UnsafeRawBufferPointer(rebasing: bytes[found.value])))))
         }
+
+        custom.scan(bytes, hasher: hasher, into: &matches)
 
         // A phone is the weakest reading of a number: drop it where a stronger type matched.
         if let phones = matches["phone"] {

@@ -5,7 +5,7 @@ import Foundation
 /// per-deployment key over the value's normalised form, so analysts can see that the same card
 /// leaked three times without anyone seeing the card. Truncated to 128 bits (32 hex digits).
 public struct KeyedHash: Sendable {
-    private let key: SymmetricKey
+    let key: SymmetricKey
 
     public init(key: SymmetricKey) {
         self.key = key
@@ -32,5 +32,51 @@ public enum Masking {
         let shownTail = min(tail, reveal - shownHead)
         let hidden = Set(significant.dropFirst(shownHead).dropLast(shownTail))
         return String(characters.indices.map { hidden.contains($0) ? "*" : characters[$0] })
+    }
+}
+
+extension KeyedHash {
+    /// 128 bits of HMAC-SHA256 over the concatenated parts, as a hashable value (EDM tables).
+    public func digest(_ parts: [UInt8]...) -> Digest128 {
+        let mac = HMAC<SHA256>.authenticationCode(for: parts.flatMap { $0 }, using: key)
+        return mac.withUnsafeBytes { raw in
+            Digest128(high: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self).bigEndian,
+                      low: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).bigEndian)
+        }
+    }
+}
+
+/// A 128-bit hash, written as 32 hex digits.
+public struct Digest128: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+
+    public var description: String {
+        let text = String(high, radix: 16) + "|" + String(low, radix: 16)
+        let parts = text.split(separator: "|").map { String(repeating: "0", count: 16 - $0.count) + $0 }
+        return parts.joined()
+    }
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    public init?(hex: String) {
+        guard hex.utf8.count == 32, let high = UInt64(hex.prefix(16), radix: 16), let low = UInt64(hex.suffix(16), radix: 16) else { return nil }
+        self.init(high: high, low: low)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = Digest128(hex: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not 32 hex digits"))
+        }
+        self = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 }

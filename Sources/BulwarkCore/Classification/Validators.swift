@@ -281,21 +281,27 @@ public enum Validators {
 
 extension Validators {
     /// Validators a custom regex classifier may name (`validator: luhn`). Each receives the
-    /// match's letters and digits, upper-cased, separators removed.
-    public static let named: [String: @Sendable ([UInt8]) -> Bool] = [
-        "luhn": { luhn($0) },
-        "credit_card": creditCard,
-        "us_ssn": usSSN,
-        "iban": iban,
-        "uk_nino": ukNINO,
-        "uk_nhs": ukNHS,
-        "ca_sin": caSIN,
-        "de_tax_id": deTaxID,
-        "fr_insee": frINSEE,
-        "es_dni": esDNI,
-        "it_fiscal_code": itFiscalCode,
-        "nl_bsn": nlBSN,
-        "in_aadhaar": inAadhaar,
-        "au_tfn": auTFN,
-    ]
+    /// match's letters and digits, upper-cased, separators removed; numeric ones look at the
+    /// digits only (so `EMP-7992739871` is checked as 7992739871).
+    public static let named: [String: @Sendable ([UInt8]) -> Bool] = {
+        func digits(_ check: @escaping @Sendable ([UInt8]) -> Bool) -> @Sendable ([UInt8]) -> Bool {
+            { value in check(value.filter { $0 &- UInt8(ascii: "0") < 10 }) }
+        }
+        return [
+            "luhn": digits { luhn($0) },
+            "credit_card": digits(creditCard),
+            "us_ssn": digits(usSSN),
+            "iban": iban,
+            "uk_nino": ukNINO,
+            "uk_nhs": digits(ukNHS),
+            "ca_sin": digits(caSIN),
+            "de_tax_id": digits(deTaxID),
+            "fr_insee": frINSEE,
+            "es_dni": esDNI,
+            "it_fiscal_code": itFiscalCode,
+            "nl_bsn": digits(nlBSN),
+            "in_aadhaar": digits(inAadhaar),
+            "au_tfn": digits(auTFN),
+        ]
+    }()
 }

@@ -152,6 +152,11 @@ public struct CustomClassifierDefinition: Sendable, Equatable {
     public var id: String
     public var kind: Kind
 
+    public init(id: String, kind: Kind) {
+        self.id = id
+        self.kind = kind
+    }
+
     /// The type id its findings carry.
     public var typeID: String {
         switch kind {
