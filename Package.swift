@@ -121,7 +121,8 @@ let package = Package(
         ),
         .testTarget(
             name: "BulwarkCoreTests",
-            dependencies: ["BulwarkCore", "CBulwarkLinux", .product(name: "NIOCore", package: "swift-nio"), .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["BulwarkCore", "CBulwarkLinux", .product(name: "NIOCore", package: "swift-nio"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "BulwarkCollectorTests",

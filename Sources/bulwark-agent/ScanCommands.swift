@@ -1,4 +1,5 @@
 import ArgumentParser
+import BulwarkAgent
 import BulwarkCore
 import Crypto
 import Foundation
@@ -93,7 +94,7 @@ struct Scan: AsyncParsableCommand {
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Check, try out and print DLP policies.",
-        subcommands: [Check.self, Test.self, Default.self, Types.self])
+        subcommands: [Check.self, Test.self, Install.self, Default.self, Types.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Check a policy file; prints the first error with line and column.")
@@ -148,6 +149,26 @@ struct PolicyCommand: AsyncParsableCommand {
             if decision.overridable { print("the user may override with a justification") }
             for outcome in decision.matched where outcome.rule != decision.rule || outcome.excepted {
                 print("also \(outcome.excepted ? "excepted" : "matched"): \(outcome.rule) (\(outcome.action.rawValue)): \(outcome.because.joined(separator: "; "))")
+            }
+        }
+    }
+
+    struct Install: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a policy file the agent's policy (kept as its last good policy); a policy that does not load is refused.")
+        @OptionGroup var state: StateOption
+        @Argument(help: "Policy YAML file; its EDM tables and fingerprints must be in the state directory.") var file: String
+
+        func run() async throws {
+            let text: String
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw CommandFailure("cannot read \(file): \(error.localizedDescription)") }
+            let agentState = state.agentState
+            let store = PolicyStore(state: agentState, keyedHash: try agentState.loadKeyedHash())
+            do {
+                let active = try await store.install(text, source: file)
+                print("installed policy '\(active.policy.name)' (\(active.policy.rules.count) rules) as \(active.source); the agent applies it at its next start")
+            } catch {
+                throw CommandFailure("\(error)")
             }
         }
     }

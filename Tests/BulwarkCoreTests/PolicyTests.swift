@@ -1,4 +1,5 @@
 import BulwarkCore
+import Crypto
 import Foundation
 import Testing
 
@@ -190,5 +191,33 @@ struct PolicyTests {
         labelled.destination.sanction = .unsanctioned
         labelled.activity = .paste
         #expect(evaluator.evaluate(labelled).action == .allow)
+    }
+
+    @Test("dlp.decision events carry masked snippets and keyed hashes, never the values, and pass the schema")
+    func telemetry() throws {
+        let hash = KeyedHash(key: SymmetricKey(size: .bits256))
+        let secrets = ["4556737586899855", "536-22-1904", "ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U", "Tr0ub4dor&3x!"]
+        let text = "card 4556 7375 8689 9855 exp 12/28, SSN 536-22-1904, token ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U, DB_PASSWORD=\"Tr0ub4dor&3x!\""
+        let content = ContentClassifier(keyedHash: hash).scan(text)
+        let request = PolicyRequest(activity: .paste, destination: Destination(appID: "chatgpt", category: "consumer_ai"), user: "alice", content: content)
+        let decision = PolicyEvaluator(policy: DefaultPolicy.policy()).evaluate(request)
+        let incident = DLPEvent.newIncidentID()
+        #expect(incident.hasPrefix("BW-") && incident.count == 13)
+        #expect(DLPEvent.newIncidentID() != incident)
+        let data = DLPEvent.data(incidentID: incident, policy: "bulwark-default", request: request, decision: decision, contentBytes: text.utf8.count)
+        let event = Event(seq: 1, time: Date(), type: EventType.dlpDecision, v: 1, data: data)
+        try EventCatalog.standard.validate(event)
+        let json = String(decoding: try WireCoding.encoder().encode(event), as: UTF8.self)
+        for secret in secrets { #expect(!json.contains(secret), "raw value in telemetry: \(secret)") }
+        #expect(!json.contains("4556 7375 8689 9855"))
+        #expect(json.contains("4556 **** **** 9855"))
+        #expect(data["action"] == .string("block"))
+        #expect(data["rule"] == .string("block-secrets-to-ai"))
+        guard case .array(let findings)? = data["findings"] else { Issue.record("no findings"); return }
+        #expect(findings.count == 4)
+        // Every match carries a 128-bit keyed hash; the same value hashes the same in any format.
+        #expect(json.components(separatedBy: "\"hash\":\"").count - 1 == 4)
+        #expect(ContentClassifier(keyedHash: hash).scan("4556-7375-8689-9855").findings.first?.matches.first?.hash
+            == content.findings.first { $0.type == "credit_card" }?.matches.first?.hash)
     }
 }

@@ -21,7 +21,7 @@ public struct AgentState: Sendable {
     public var spoolPath: String { path("spool.db") }
     public var hashKeyPath: String { path("hash.key") }
 
-    func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+    public func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
 
     /// What enrollment recorded.
     public struct Enrollment: Sendable, Codable {

@@ -137,6 +137,23 @@ public struct EventCatalog: Sendable {
             .required("nonce", .string),
             .optional("index", .integer),
         ]),
+        EventSchema(type: EventType.dlpDecision, version: 1, fields: [
+            .required("incident_id", .string),
+            .required("activity", .string),
+            .required("action", .string),
+            .required("sanction", .string),
+            .required("findings", .array),
+            .required("labels", .array),
+            .required("partial", .bool),
+            .required("policy", .string),
+            .optional("rule", .string),
+            .optional("reasons", .array),
+            .optional("app", .string),
+            .optional("category", .string),
+            .optional("user", .string),
+            .optional("partial_reason", .string),
+            .optional("content_bytes", .integer),
+        ]),
     ])
 }
 
@@ -145,4 +162,6 @@ public enum EventType {
     public static let heartbeat = "agent.heartbeat"
     public static let started = "agent.started"
     public static let selftest = "agent.selftest"
+    /// A DLP policy decision about content (docs/EVENTS.md).
+    public static let dlpDecision = "dlp.decision"
 }

@@ -1,0 +1,73 @@
+import BulwarkCore
+import Foundation
+
+/// The policy the agent enforces. The last good policy lives in the state directory
+/// (`policy.yaml`); a new one replaces it only if it parses and its classifiers load, so a
+/// broken update (a typo, a missing EDM table) leaves the agent protected by the old one.
+/// With no stored policy the built-in default applies.
+public actor PolicyStore {
+    /// The policy in force and the classifier built for it.
+    public struct Active: Sendable {
+        public var policy: Policy
+        public var classifier: ContentClassifier
+        /// `default` or the path it was loaded from.
+        public var source: String
+    }
+
+    /// A refused policy update: the precise error, and which policy stays in force.
+    public struct Refusal: Error, CustomStringConvertible {
+        public var reason: String
+        public var keeping: String
+        public var description: String { "policy update refused: \(reason); keeping \(keeping)" }
+    }
+
+    private let state: AgentState
+    private let keyedHash: KeyedHash?
+    public private(set) var active: Active
+
+    public var path: String { state.path("policy.yaml") }
+
+    /// Loads the stored policy; `problem` says why the default was used instead of a stored
+    /// policy that no longer loads (the agent logs it and keeps running, protected).
+    public init(state: AgentState, keyedHash: KeyedHash?) {
+        self.state = state
+        self.keyedHash = keyedHash
+        let stored = state.path("policy.yaml")
+        let fallback = Active(policy: DefaultPolicy.policy(), classifier: ContentClassifier(keyedHash: keyedHash), source: "default")
+        guard FileManager.default.fileExists(atPath: stored) else {
+            active = fallback
+            return
+        }
+        do {
+            active = try Self.prepare(text: try String(contentsOfFile: stored, encoding: .utf8), source: stored, directory: state.directory, keyedHash: keyedHash)
+        } catch {
+            active = fallback
+            startupProblem = "stored policy \(stored) does not load (\(error)); enforcing the built-in default"
+        }
+    }
+
+    /// Why the stored policy was not used at start-up, if it was not.
+    public private(set) var startupProblem: String?
+
+    /// Checks `text` and, if it is usable, makes it the policy in force and stores it as the
+    /// last good policy (atomically, 0644).
+    @discardableResult
+    public func install(_ text: String, source: String) throws -> Active {
+        let candidate: Active
+        do {
+            candidate = try Self.prepare(text: text, source: source, directory: state.directory, keyedHash: keyedHash)
+        } catch {
+            throw Refusal(reason: "\(error)", keeping: "policy '\(active.policy.name)' from \(active.source)")
+        }
+        try SecureFile.write(Data(text.utf8), to: path, mode: .publicReadable)
+        active = candidate
+        active.source = path
+        return active
+    }
+
+    static func prepare(text: String, source: String, directory: String, keyedHash: KeyedHash?) throws -> Active {
+        let policy = try PolicyParser(source: source).parse(text)
+        let custom = try CustomClassifiers.load(policy.classifiers, directory: directory, keyedHash: keyedHash)
+        return Active(policy: policy, classifier: ContentClassifier(keyedHash: keyedHash, custom: custom), source: source)
+    }
+}
