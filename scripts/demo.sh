@@ -72,6 +72,20 @@ AGENT_ID=$(sed -n 's/.*"agent_id":"\([0-9a-f]*\)".*/\1/p' "$DATA/agent/enrollmen
 step "bulwark-agent status"
 "$BIN/bulwark-agent" status --state "$DATA/agent"
 
+step "DLP: what the default policy does with a paste of customer data into ChatGPT"
+cat >"$DATA/customer.txt" <<'SAMPLE'
+Refund for Jane Roe, card number 4556 7375 8689 9855 exp 12/28, SSN 536-22-1904.
+Deploy key: ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U
+SAMPLE
+cat "$DATA/customer.txt"
+echo "--- bulwark-agent scan (masked snippets, keyed hashes with the deployment key):"
+KEYOPT=(); [[ -f "$DATA/agent/hash.key" ]] && KEYOPT=(--key "$DATA/agent/hash.key")
+"$BIN/bulwark-agent" scan "${KEYOPT[@]}" "$DATA/customer.txt"
+echo "--- bulwark-agent policy test --activity paste --dest chatgpt:"
+"$BIN/bulwark-agent" policy test --activity paste --dest chatgpt "$DATA/customer.txt"
+echo "--- the same paste into a local LLM (ollama) is only audited:"
+"$BIN/bulwark-agent" policy test --activity paste --dest ollama "$DATA/customer.txt" | head -1
+
 cat <<TEXT
 
 The collector and the agent keep running. Try, in another terminal:
@@ -79,6 +93,8 @@ The collector and the agent keep running. Try, in another terminal:
   $BIN/bulwark events --type agent.heartbeat     # a heartbeat every 10 s
   $BIN/bulwark-agent selftest --state $DATA/agent --count 1000
   $BIN/bulwark-agent status --state $DATA/agent
+  $BIN/bulwark-agent scan --json any.docx|.xlsx|.pdf|.zip      # extraction + classification
+  $BIN/bulwark-agent policy default > my-policy.yaml             # edit, then: policy check my-policy.yaml
   $BIN/bulwark-collector agent revoke --data $DATA/collector $AGENT_ID   # then: selftest fails with agent_revoked
 Logs: $DATA/collector.log and $DATA/agent.log.   Ctrl-C stops both.
 TEXT
