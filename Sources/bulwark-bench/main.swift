@@ -14,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-bench",
         abstract: "Benchmarks of the real components (results go to docs/BENCHMARKS.md).",
-        subcommands: [Ingest.self, AgentIdle.self, Classify.self])
+        subcommands: [Ingest.self, AgentIdle.self, Classify.self, ClassifyLines.self])
 }
 
 /// The directory of this executable, where the release `bulwark-collector` and `bulwark-agent` are.
@@ -334,5 +334,74 @@ struct Classify: AsyncParsableCommand {
         print(String(format: "classified %d MB in %.2f s: %.1f MB/s single core, %d matches; 100 KB clipboard p50 %.3f ms, p99 %.3f ms; peak RSS %.1f MiB",
                      megabytes, seconds, Double(text.count) / 1e6 / seconds, findings,
                      percentile(clipboardTimes, 0.5), percentile(clipboardTimes, 0.99), Double(procStatus(getpid(), "VmHWM") ?? 0) / 1024))
+    }
+}
+
+/// Batch classification for the accuracy comparison (scripts/accuracy.py): one JSON object per
+/// input line, `{"id": …, "text": …}` or `{"id": …, "path": …}`, answered by one line
+/// `{"id": …, "findings": [{"type", "start", "end", "confidence"}], "text_bytes": N}` with UTF-8
+/// byte offsets (into the extracted text for files).
+struct ClassifyLines: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "classify-lines", abstract: "Classify JSON lines from stdin (texts or file paths) for scripts/accuracy.py.")
+
+    struct Input: Decodable {
+        var id: String
+        var text: String?
+        var path: String?
+    }
+
+    struct Output: Encodable {
+        struct Hit: Encodable {
+            var type: String
+            var start: Int
+            var end: Int
+            var confidence: Int
+        }
+        var id: String
+        var findings: [Hit]
+        var lines: [Int]
+        var error: String?
+    }
+
+    func run() async throws {
+        let scanner = ContentScanner()
+        let decoder = JSONDecoder()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        while let line = readLine(strippingNewline: true) {
+            guard !line.isEmpty else { continue }
+            let input = try decoder.decode(Input.self, from: Data(line.utf8))
+            var output = Output(id: input.id, findings: [], lines: [])
+            var text: [UInt8] = []
+            var result = ScanResult(findings: [])
+            if let value = input.text {
+                text = Array(value.utf8)
+                result = text.withUnsafeBytes { scanner.classifier.scan($0) }
+            } else if let path = input.path {
+                do {
+                    let extracted = try scanner.extractor.extract(path: path)
+                    text = extracted.text
+                    result = text.withUnsafeBytes { scanner.classifier.scan($0) }
+                } catch {
+                    output.error = "\(error)"
+                }
+            }
+            // Line numbers (1-based) of each finding's start, for line-level comparisons.
+            var newlines: [Int] = []
+            for (offset, byte) in text.enumerated() where byte == UInt8(ascii: "\n") { newlines.append(offset) }
+            for finding in result.findings {
+                for match in finding.matches {
+                    output.findings.append(.init(type: finding.type, start: match.start, end: match.end, confidence: match.confidence))
+                    var lo = 0, hi = newlines.count
+                    while lo < hi {
+                        let mid = (lo + hi) / 2
+                        if newlines[mid] < match.start { lo = mid + 1 } else { hi = mid }
+                    }
+                    output.lines.append(lo + 1)
+                }
+            }
+            print(String(decoding: try encoder.encode(output), as: UTF8.self))
+        }
     }
 }

@@ -217,4 +217,52 @@ struct ContentExtractorTests {
         #expect(try scanner.scan(path: path).labels == [SensitivityLabel(id: "Internal Only", name: "Internal Only", source: "xattr")])
         #expect(throws: ExtractionError.self) { try scanner.scan(path: directory.appendingPathComponent("missing").path) }
     }
+
+    @Test("hostile archives: every truncation and thousands of corrupted variants extract without trapping")
+    func corruptedArchives() throws {
+        let inner = try Self.docx(body: "<w:p><w:r><w:t>SSN 536-22-1904</w:t></w:r></w:p>")
+        let valid = try Self.zip([("a.txt", Data("mail jane.doe@example.org".utf8)), ("nested/report.docx", inner), ("b.zip", inner)])
+        let bytes = [UInt8](valid)
+        var cases = 0
+        // A central directory entry whose local header lies far past the end of the archive
+        // (what trapped ZIPFoundation's in-memory reader on a real-world sample).
+        var pastTheEnd = bytes
+        let signature: [UInt8] = [0x50, 0x4B, 0x01, 0x02]
+        let directory = try #require((0..<(bytes.count - 4)).first { Array(bytes[$0..<($0 + 4)]) == signature })
+        pastTheEnd.replaceSubrange((directory + 42)..<(directory + 46), with: [0xF0, 0xFF, 0xFF, 0x7F])
+        let hostile = ContentScanner().scan(Data(pastTheEnd))
+        #expect(hostile.partial)
+        #expect(hostile.partialReason?.hasPrefix("archive entry") == true || hostile.partialReason?.hasPrefix("zip archive is damaged") == true)
+
+        for cut in stride(from: 0, to: bytes.count, by: 31) {
+            let result = ContentExtractor().extract(Data(bytes[0..<cut]))
+            #expect(result.text.count <= bytes.count * 4)
+            cases += 1
+        }
+        var generator = SplitMix64(seed: 42)
+        for _ in 0..<300 {
+            var mutated = bytes
+            for _ in 0..<Int.random(in: 1...8, using: &generator) {
+                mutated[Int.random(in: 0..<mutated.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            _ = ContentScanner().scan(Data(mutated))
+            cases += 1
+        }
+        #expect(cases > 300)
+        // The undamaged archive still yields everything.
+        #expect(types(scanner.scan(valid)) == ["email", "us_ssn"])
+    }
+}
+
+/// A small deterministic generator so a failing mutation can be reproduced.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

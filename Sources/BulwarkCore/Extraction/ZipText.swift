@@ -1,3 +1,4 @@
+import CBulwarkLinux
 import Foundation
 import ZIPFoundation
 
@@ -14,14 +15,23 @@ enum ZipText {
             budget.stop("archives nested deeper than \(budget.limits.maxNesting) levels were not opened")
             return ("zip", [])
         }
+        // ZIPFoundation's in-memory mode traps on entries that point past the end of the data
+        // (a hostile or truncated archive); its file mode reads with fread, which cannot. An
+        // anonymous memory file gives it a file without the content touching a disk.
+        let memory = MemoryFile(bytes)
         let archive: Archive
-        do { archive = try Archive(data: Data(bytes), accessMode: .read) } catch {
+        do {
+            guard let path = memory.path else { throw MemoryFile.Unavailable() }
+            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+        } catch {
             budget.stop("zip archive is damaged (\(error)); scanned as raw bytes")
             return ("zip", bytes)
         }
         var entries: [String: Entry] = [:]
         var order: [String] = []
+        var seen = 0
         for entry in archive {
+            seen += 1
             budget.entries += 1
             if budget.entries > budget.limits.maxEntries {
                 budget.stop("more than \(budget.limits.maxEntries) archive entries; the rest were not read")
@@ -30,6 +40,14 @@ enum ZipText {
             guard entry.type == .file else { continue }
             entries[entry.path] = entry
             order.append(entry.path)
+        }
+
+        // The iterator stops quietly at an entry it cannot read; an archive that declares more
+        // entries than could be read is damaged, and what could not be read is scanned raw.
+        var raw: [UInt8] = []
+        if let declared = declaredEntries(bytes), seen < min(declared, budget.limits.maxEntries) {
+            budget.stop("zip archive is damaged: \(seen) of \(declared) entries readable; the rest scanned as raw bytes")
+            raw = bytes
         }
 
         func read(_ path: String) -> [UInt8]? {
@@ -65,7 +83,7 @@ enum ZipText {
                 labels += nested
                 text += Array("\n[\(path)]\n".utf8) + inner
             }
-            return ("zip", text)
+            return ("zip", text + raw)
         }
 
         labels += MSIPLabels.office(custom: read("docProps/custom.xml"), labelInfo: read("docMetadata/LabelInfo.xml"))
@@ -98,7 +116,22 @@ enum ZipText {
             labels += nested
             text += [UInt8(ascii: "\n")] + inner
         }
-        return (format, text)
+        return (format, text + raw)
+    }
+
+    /// The entry count in the end-of-central-directory record (searched from the end, past a
+    /// comment of up to 64 KiB), nil when there is none.
+    static func declaredEntries(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 22 else { return nil }
+        var index = bytes.count - 22
+        let floor = max(0, bytes.count - 22 - 65_535)
+        while index >= floor {
+            if bytes[index] == 0x50, bytes[index + 1] == 0x4B, bytes[index + 2] == 0x05, bytes[index + 3] == 0x06 {
+                return Int(bytes[index + 10]) | Int(bytes[index + 11]) << 8
+            }
+            index -= 1
+        }
+        return nil
     }
 
     /// `prefix1.xml, prefix2.xml, …, prefix10.xml` in numeric order.
@@ -192,5 +225,41 @@ enum OOXMLText {
             }
         }
         return output
+    }
+}
+
+/// An anonymous in-memory file (memfd) holding some bytes, closed when released.
+final class MemoryFile {
+    struct Unavailable: Error, CustomStringConvertible {
+        var description: String { "no memory file available (memfd_create failed)" }
+    }
+
+    private let descriptor: Int32
+
+    init(_ bytes: [UInt8]) {
+        var fd = cbulwark_memfd_create("bulwark-extract")
+        if fd >= 0 {
+            let written = bytes.withUnsafeBytes { raw -> Bool in
+                var offset = 0
+                while offset < raw.count {
+                    let count = write(fd, raw.baseAddress.map { $0 + offset }, raw.count - offset)
+                    if count <= 0 { return false }
+                    offset += count
+                }
+                return true
+            }
+            if !written {
+                close(fd)
+                fd = -1
+            }
+        }
+        descriptor = fd
+    }
+
+    /// A path that opens the same memory file.
+    var path: String? { descriptor >= 0 ? "/proc/self/fd/\(descriptor)" : nil }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
     }
 }

@@ -6,4 +6,7 @@
 #include <sys/types.h>
 #include <sys/xattr.h>
 
+/// memfd_create(2): an anonymous file in memory (content to extract never touches a disk).
+int cbulwark_memfd_create(const char *name);
+
 #endif
