@@ -339,8 +339,9 @@ struct Classify: AsyncParsableCommand {
 
 /// Batch classification for the accuracy comparison (scripts/accuracy.py): one JSON object per
 /// input line, `{"id": …, "text": …}` or `{"id": …, "path": …}`, answered by one line
-/// `{"id": …, "findings": [{"type", "start", "end", "confidence"}], "text_bytes": N}` with UTF-8
-/// byte offsets (into the extracted text for files).
+/// `{"id": …, "findings": [{"type", "start", "end", "confidence", "value"}], "lines": [[first, last]]}`
+/// with UTF-8 byte offsets (into the extracted text for files). This is corpus tooling: unlike
+/// everything the agent emits, it prints the matched values (public test corpora only).
 struct ClassifyLines: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "classify-lines", abstract: "Classify JSON lines from stdin (texts or file paths) for scripts/accuracy.py.")
@@ -357,10 +358,11 @@ struct ClassifyLines: AsyncParsableCommand {
             var start: Int
             var end: Int
             var confidence: Int
+            var value: String
         }
         var id: String
         var findings: [Hit]
-        var lines: [Int]
+        var lines: [[Int]]
         var error: String?
     }
 
@@ -392,13 +394,17 @@ struct ClassifyLines: AsyncParsableCommand {
             for (offset, byte) in text.enumerated() where byte == UInt8(ascii: "\n") { newlines.append(offset) }
             for finding in result.findings {
                 for match in finding.matches {
-                    output.findings.append(.init(type: finding.type, start: match.start, end: match.end, confidence: match.confidence))
-                    var lo = 0, hi = newlines.count
-                    while lo < hi {
-                        let mid = (lo + hi) / 2
-                        if newlines[mid] < match.start { lo = mid + 1 } else { hi = mid }
+                    let value = String(decoding: text[match.start..<min(match.end, match.start + 200)], as: UTF8.self)
+                    output.findings.append(.init(type: finding.type, start: match.start, end: match.end, confidence: match.confidence, value: value))
+                    func line(_ offset: Int) -> Int {
+                        var lo = 0, hi = newlines.count
+                        while lo < hi {
+                            let mid = (lo + hi) / 2
+                            if newlines[mid] < offset { lo = mid + 1 } else { hi = mid }
+                        }
+                        return lo + 1
                     }
-                    output.lines.append(lo + 1)
+                    output.lines.append([line(match.start), line(max(match.start, match.end - 1))])
                 }
             }
             print(String(decoding: try encoder.encode(output), as: UTF8.self))

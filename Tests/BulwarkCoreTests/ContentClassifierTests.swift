@@ -267,3 +267,62 @@ struct ContactAndNetworkTests {
         #expect(found("accountkey=" + key, "azure_storage_key").isEmpty)
     }
 }
+
+@Suite("Content classifier: formats found by the accuracy comparison")
+struct AccuracyRegressionTests {
+    let classifier = ContentClassifier()
+
+    func types(_ text: String) -> [String] { classifier.scan(text).findings.map(\.type) }
+    func confidence(_ text: String, _ type: String) -> Int? { classifier.scan(text).findings.first { $0.type == type }?.confidence }
+
+    @Test("vendor prefixes: GitLab's token family, Slack app tokens, legacy OpenAI keys, Stripe test and webhook secrets, PGP keys")
+    func prefixes() {
+        #expect(types("gldt-9BeUoeWu2V9uUS3uLoMy # Deploy token") == ["gitlab_token"])
+        #expect(types("glrt-2CR8_eVxiio-1QmzPZwa") == ["gitlab_token"])
+        #expect(types("glpat-8d5ri2n9g85LAnC9YW85.01.cgpAsnEmP.") == ["gitlab_token"])
+        #expect(types("xapp-1-A0F6JEP4877-3425459257038-ff6379c940d5ed64f2cf3c820578dcebe5e83dccc0ebd") == ["slack_token"])
+        #expect(types("key 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") == ["openai_api_key"])
+        #expect(types("sk-qa25MV9c7Qu0EjDIEWdcX3BlbkFJ83uCF0K4yw7RzpY39bio").isEmpty)  // no OpenAI marker
+        #expect(types("whsec_IsQVcHgjVWTBwlClIsICTD0mpDr4gJ4m") == ["stripe_key"])
+        #expect(types("sk_test_T1z4jtdp7dcC39HqLyjWareD") == ["stripe_key"])
+        #expect(types("pk_test_Tph4NiI7TYooMQaujxvdEDq5").isEmpty)  // publishable keys are public
+        #expect(types("AKIAGIREOGIAEXAMPLE7").isEmpty)
+        #expect(types("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----") == ["private_key"])
+        #expect(confidence("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHz\n-----END ENCRYPTED PRIVATE KEY-----", "private_key") == 75)
+        #expect(confidence("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,1\n\nabc\n-----END RSA PRIVATE KEY-----", "private_key") == 75)
+    }
+
+    @Test("assignments: short key names as whole parts, := , typed declarations, second words, SQL, quoted after a space")
+    func assignments() {
+        #expect(types("my_pw: nCzx8A8#!") == ["password_assignment"])
+        #expect(types("dbPass = 'Xy7#kq2Lm'") == ["password_assignment"])
+        #expect(types("compass = 'Xy7#kq2Lm9'").isEmpty)
+        #expect(types("monkey = 'Xy7kq2Lm9Tz4Qw'").isEmpty)
+        #expect(types("$key = 'gmUGWxhQW9KQWdhd0lCQVFR'") == ["generic_secret"])
+        #expect(types("PSWD:=FlUgeGeHeImEn03") == ["password_assignment"])
+        #expect(types("val password: String = \"exord13Paw64\",") == ["password_assignment"])
+        #expect(types("SECRET KEY:AIhq5Xyb1Gga9Q3") == ["generic_secret"])
+        #expect(types("ALTER USER 'haproxy'@'%' IDENTIFIED BY 'SqLpa5sW0rD';") == ["password_assignment"])
+        #expect(types("CREATE USER foo WITH ENCRYPTED PASSWORD 'SqLpa5sW0rD' CREATEDB;") == ["password_assignment"])
+        #expect(types("\"password\": \"dkajco1\"") == ["password_assignment"])
+        #expect(types("password: !vault |").isEmpty)
+        #expect(types("the password is required").isEmpty)
+        #expect(types("if password == \"q4c1a2oPd\":").isEmpty)
+    }
+
+    @Test("cards, IBANs and phones from the PII corpus: 12-digit Maestro and lower-case IBANs need their keyword; dates are not phones")
+    func pii() {
+        #expect(types("What is the limit for card 501864667909?") == ["credit_card"])
+        #expect(types("reference 501864667909").isEmpty)
+        #expect(types("Please block card no 213175197796454") == ["credit_card"])  // JCB legacy 15-digit range
+        #expect(types("my iban is gb42nawi04454264788619") == ["iban"])
+        #expect(types("token gb42nawi04454264788619").isEmpty)
+        #expect(types("Date: 1978-04-13 12:20:39\nName: Toshimi Arata\nPhone: 555").isEmpty)
+    }
+
+    @Test("HTML attribute values are scanned (links with tokens, form values)")
+    func htmlAttributes() {
+        let html = #"<html><body><a href="https://example.com/?token=g1re0g1T0keN3zWx7">x</a><input value="SSN 536-22-1904"></body></html>"#
+        #expect(ContentScanner().scan(Data(html.utf8)).findings.map(\.type).contains("us_ssn"))
+    }
+}

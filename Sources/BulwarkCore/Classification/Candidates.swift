@@ -67,34 +67,39 @@ enum Candidates {
         }
     }
 
-    /// IBAN-shaped tokens: two capital letters, two digits, then 11–30 capitals or digits,
-    /// optionally in groups of four separated by single spaces.
-    static func ibans(in bytes: UnsafeRawBufferPointer, visit: (_ compact: [UInt8], _ range: Range<Int>) -> Void) {
+    /// IBAN-shaped tokens: two letters, two digits, then 11–30 letters or digits, optionally in
+    /// groups of four separated by single spaces. Letters are all capitals, or all lower case
+    /// (`lowercase` true; typed by hand), never mixed. `compact` is upper-cased.
+    static func ibans(in bytes: UnsafeRawBufferPointer, visit: (_ compact: [UInt8], _ range: Range<Int>, _ lowercase: Bool) -> Void) {
+        @inline(__always) func isLower(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "a") < 26 }
         let count = bytes.count
         var index = 0
         while index + 15 <= count {
-            guard isUpper(bytes[index]), isUpper(bytes[index + 1]), isDigit(bytes[index + 2]), isDigit(bytes[index + 3]),
-                  index == 0 || !isAlphanumeric(bytes[index - 1])
+            let first = bytes[index]
+            let lowercase = isLower(first)
+            guard isUpper(first) || lowercase, lowercase ? isLower(bytes[index + 1]) : isUpper(bytes[index + 1]),
+                  isDigit(bytes[index + 2]), isDigit(bytes[index + 3]), index == 0 || !isAlphanumeric(bytes[index - 1])
             else {
                 index += 1
                 continue
             }
+            func isLetter(_ byte: UInt8) -> Bool { lowercase ? isLower(byte) : isUpper(byte) }
             var compact: [UInt8] = []
             var cursor = index
             while cursor < count, compact.count < 34 {
                 let byte = bytes[cursor]
-                if isUpper(byte) || isDigit(byte) {
-                    compact.append(byte)
+                if isLetter(byte) || isDigit(byte) {
+                    compact.append(lowercase && !isDigit(byte) ? byte & ~0x20 : byte)
                     cursor += 1
                 } else if byte == UInt8(ascii: " "), compact.count % 4 == 0, cursor + 1 < count,
-                          isUpper(bytes[cursor + 1]) || isDigit(bytes[cursor + 1]) {
+                          isLetter(bytes[cursor + 1]) || isDigit(bytes[cursor + 1]) {
                     cursor += 1
                 } else {
                     break
                 }
             }
             if compact.count >= 15, cursor == count || !isAlphanumeric(bytes[cursor]) {
-                visit(compact, index..<cursor)
+                visit(compact, index..<cursor, lowercase)
                 index = cursor
             } else {
                 index += 1

@@ -135,14 +135,14 @@ public struct ContentClassifier: Sendable {
         case privateKey(header: String)
         case jwt
         case passwordInURL
-        case assignment(name: String, kind: AssignmentRule.Kind)
+        case assignment(name: String, kind: AssignmentRule.Kind, short: Bool, bare: Bool)
         case azureAccountKey
     }
 
     static let prefixActions: [(prefix: String, action: PrefixAction)] =
         SecretRule.all.map { ($0.prefix, .secret($0)) } + PrivateKeyRule.headers.map { ($0, .privateKey(header: $0)) }
         + [(JWTRule.prefix, .jwt), (PasswordInURLRule.prefix, .passwordInURL), (AzureAccountKeyRule.prefix, .azureAccountKey)]
-        + AssignmentRule.keys.map { ($0.name, .assignment(name: $0.name, kind: $0.kind)) }
+        + AssignmentRule.keys.map { ($0.name, .assignment(name: $0.name, kind: $0.kind, short: $0.short, bare: $0.bare)) }
 
     /// One pass finds supporting keywords (whole words) and the prefixes of secrets, private
     /// key headers and assignments (anywhere): indexes below `keywordType.count` are
@@ -202,15 +202,21 @@ public struct ContentClassifier: Sendable {
             if (13...19).contains(digits.count), Validators.creditCard(digits) {
                 let supported = near("credit_card", number.range) || Self.expiryDate(near: number.range, in: bytes)
                 add("credit_card", number.range, confidence: supported ? Confidence.high : Confidence.medium, normalised: digits, head: 4, tail: 4)
+            } else if digits.count == 12, Validators.cardIssuer(digits) == .maestro, Validators.creditCard(digits),
+                      near("credit_card", number.range) || Self.expiryDate(near: number.range, in: bytes) {
+                // 12-digit Maestro numbers look like any reference number: only with a card keyword.
+                add("credit_card", number.range, confidence: Confidence.high, normalised: digits, head: 4, tail: 4)
             } else if digits.count == 9, Validators.usSSN(digits), near("us_ssn", number.range) {
                 let formatted = number.groups == [3, 2, 4]
                 guard formatted || number.separator == nil else { return }
                 add("us_ssn", number.range, confidence: formatted ? Confidence.high : Confidence.medium, normalised: digits, head: 0, tail: 4)
             }
         }
-        Candidates.ibans(in: bytes) { compact, range in
-            guard Validators.iban(compact) else { return }
-            add("iban", range, confidence: near("iban", range) ? Confidence.high : Confidence.medium, normalised: compact, head: 4, tail: 4)
+        Candidates.ibans(in: bytes) { compact, range, lowercase in
+            let keyword = near("iban", range)
+            // Lower-case IBANs are typed by hand; without the keyword they are just tokens.
+            guard !lowercase || keyword, Validators.iban(compact) else { return }
+            add("iban", range, confidence: keyword ? Confidence.high : Confidence.medium, normalised: compact, head: 4, tail: 4)
         }
         Candidates.tokens(in: bytes, lengths: 9...16) { token, range in
             for national in Self.nationalTokens
@@ -250,8 +256,8 @@ public struct ContentClassifier: Sendable {
             case .jwt:
                 guard let end = JWTRule.match(in: bytes, at: start) else { continue }
                 add("jwt", start..<end, confidence: Confidence.high, normalised: Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end])), head: 3, tail: 0)
-            case .assignment(_, let kind):
-                if let found = AssignmentRule.match(in: bytes, keyStart: start, keyEnd: match.range.upperBound, kind: kind) {
+            case .assignment(_, let kind, let short, let bare):
+                if let found = AssignmentRule.match(in: bytes, keyStart: start, keyEnd: match.range.upperBound, kind: kind, short: short, bare: bare) {
                     assignments.append(found)
                 }
             case .azureAccountKey:
@@ -272,9 +278,11 @@ public struct ContentClassifier: Sendable {
                 guard Array(UnsafeRawBufferPointer(rebasing: bytes[match.range])) == Array(header.utf8) else { continue }
                 let end = PrivateKeyRule.match(in: bytes, at: start, header: header)
                 let block = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                // A passphrase-protected key is still a key, but not usable on its own: medium.
+                let encrypted = header.contains("ENCRYPTED") || String(decoding: block.prefix(200), as: UTF8.self).contains("Proc-Type: 4,ENCRYPTED")
                 matches["private_key", default: []].append(FindingMatch(
-                    start: start, end: end, confidence: Confidence.high, masked: header + " … (\(end - start) bytes)",
-                    hash: hasher?.hash(block)))
+                    start: start, end: end, confidence: encrypted ? Confidence.medium : Confidence.high,
+                    masked: header + " … (\(end - start) bytes\(encrypted ? ", encrypted" : ""))", hash: hasher?.hash(block)))
             }
         }
 

@@ -35,6 +35,10 @@ enum PhoneRule {
         if groups == [4, 2, 2] || groups == [2, 2, 4], phone.separators.count == 1, !phone.separators.contains(UInt8(ascii: " ")) {
             return true
         }
+        // A date followed by an hour (2026-11-26 12:30): the time's colon ended the run.
+        if groups.starts(with: [4, 2, 2]), phone.separators.contains(UInt8(ascii: "-")) || phone.separators.contains(UInt8(ascii: "/")) {
+            return true
+        }
         return groups == [3, 2, 4] && phone.separators == [UInt8(ascii: "-")]
     }
 }

@@ -13,6 +13,8 @@ struct SecretRule: Sendable {
         case urlSafe
         /// URL-safe characters and `/`, for webhook paths.
         case urlPath
+        /// URL-safe characters and `.`.
+        case urlSafeDotted
 
         func contains(_ byte: UInt8) -> Bool {
             switch self {
@@ -20,6 +22,7 @@ struct SecretRule: Sendable {
             case .alphanumeric: return Candidates.isAlphanumeric(byte)
             case .urlSafe: return Candidates.isAlphanumeric(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
             case .urlPath: return Alphabet.urlSafe.contains(byte) || byte == UInt8(ascii: "/")
+            case .urlSafeDotted: return Alphabet.urlSafe.contains(byte) || byte == UInt8(ascii: ".")
             }
         }
     }
@@ -29,6 +32,8 @@ struct SecretRule: Sendable {
     var alphabet: Alphabet
     /// Length of the body after the prefix.
     var bodyLength: ClosedRange<Int>
+    /// A fixed marker the body must contain (OpenAI's legacy keys carry "T3BlbkFJ", base64 of "OpenAI").
+    var marker: String? = nil
 
     static let all: [SecretRule] = [
         .init(type: "aws_access_key_id", prefix: "AKIA", alphabet: .upperAlphanumeric, bodyLength: 16...16),
@@ -39,18 +44,28 @@ struct SecretRule: Sendable {
         .init(type: "github_token", prefix: "ghs_", alphabet: .alphanumeric, bodyLength: 36...36),
         .init(type: "github_token", prefix: "ghr_", alphabet: .alphanumeric, bodyLength: 36...36),
         .init(type: "github_token", prefix: "github_pat_", alphabet: .urlSafe, bodyLength: 82...82),
-        .init(type: "gitlab_token", prefix: "glpat-", alphabet: .urlSafe, bodyLength: 20...20),
-        .init(type: "slack_token", prefix: "xoxb-", alphabet: .urlSafe, bodyLength: 24...200),
-        .init(type: "slack_token", prefix: "xoxp-", alphabet: .urlSafe, bodyLength: 24...200),
-        .init(type: "slack_token", prefix: "xoxa-", alphabet: .urlSafe, bodyLength: 24...200),
-        .init(type: "slack_token", prefix: "xoxr-", alphabet: .urlSafe, bodyLength: 24...200),
+        // GitLab's token prefixes (docs.gitlab.com/ee/security/tokens/#token-prefixes).
+        .init(type: "gitlab_token", prefix: "glpat-", alphabet: .urlSafeDotted, bodyLength: 20...100),
+    ] + ["gloas-", "gldt-", "glrt-", "glrtr-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "glsoat-", "glffct-", "glwt-"].map {
+        SecretRule(type: "gitlab_token", prefix: $0, alphabet: .urlSafeDotted, bodyLength: 20...100)
+    } + ["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxe-", "xoxs-", "xoxe.xoxp-", "xapp-"].map {
+        SecretRule(type: "slack_token", prefix: $0, alphabet: .urlSafe, bodyLength: 24...400)
+    } + ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"].map {
+        // Newer installation tokens embed a date and a JWT (ghs_20260523_eyJ…).
+        SecretRule(type: "github_token", prefix: $0 + "2", alphabet: .urlSafeDotted, bodyLength: 60...2000, marker: "_eyJ")
+    } + [
         .init(type: "slack_webhook", prefix: "https://hooks.slack.com/services/", alphabet: .urlPath, bodyLength: 20...120),
         .init(type: "anthropic_api_key", prefix: "sk-ant-", alphabet: .urlSafe, bodyLength: 80...200),
         .init(type: "openai_api_key", prefix: "sk-proj-", alphabet: .urlSafe, bodyLength: 40...200),
         .init(type: "openai_api_key", prefix: "sk-svcacct-", alphabet: .urlSafe, bodyLength: 40...200),
+        .init(type: "openai_api_key", prefix: "sk-", alphabet: .alphanumeric, bodyLength: 48...48, marker: "T3BlbkFJ"),
         .init(type: "google_api_key", prefix: "AIza", alphabet: .urlSafe, bodyLength: 35...35),
         .init(type: "stripe_key", prefix: "sk_live_", alphabet: .alphanumeric, bodyLength: 24...99),
         .init(type: "stripe_key", prefix: "rk_live_", alphabet: .alphanumeric, bodyLength: 24...99),
+        // Test-mode secret keys and webhook signing secrets are credentials too (publishable pk_ keys are public).
+        .init(type: "stripe_key", prefix: "sk_test_", alphabet: .alphanumeric, bodyLength: 24...99),
+        .init(type: "stripe_key", prefix: "rk_test_", alphabet: .alphanumeric, bodyLength: 24...99),
+        .init(type: "stripe_key", prefix: "whsec_", alphabet: .alphanumeric, bodyLength: 32...99),
     ]
 
     /// The end of the token starting at `start` (prefix included) if it fits this rule.
@@ -62,9 +77,13 @@ struct SecretRule: Sendable {
         var end = start + prefixBytes.count
         while end < bytes.count, alphabet.contains(bytes[end]), end - start - prefixBytes.count <= bodyLength.upperBound { end += 1 }
         guard bodyLength.contains(end - start - prefixBytes.count) else { return nil }
+        // A token ends at its last token character, not at a trailing dot of the sentence.
+        while end > start + prefixBytes.count, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        guard bodyLength.contains(end - start - prefixBytes.count) else { return nil }
         let token = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-        // Vendors' documented examples (AKIAIOSFODNN7EXAMPLE) are not leaks.
-        if token.hasSuffix("EXAMPLE") { return nil }
+        if let marker, !token.dropFirst(prefixBytes.count).contains(marker) { return nil }
+        // Vendors' documented examples (AKIAIOSFODNN7EXAMPLE, AKIA…EXAMPLE7) are not leaks.
+        if token.contains("EXAMPLE") { return nil }
         return end
     }
 }
@@ -74,6 +93,7 @@ enum PrivateKeyRule {
     static let headers = [
         "-----BEGIN PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----",
         "-----BEGIN DSA PRIVATE KEY-----", "-----BEGIN OPENSSH PRIVATE KEY-----", "-----BEGIN ENCRYPTED PRIVATE KEY-----",
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----",
     ]
 
     /// The end of the block (its END line, or the header alone when the block is cut off).
@@ -174,12 +194,27 @@ enum PasswordInURLRule {
 enum AssignmentRule {
     enum Kind: Sendable { case password, secret, awsSecret }
 
-    static let keys: [(name: String, kind: Kind)] = [
-        ("password", .password), ("passwd", .password), ("pwd", .password), ("passphrase", .password),
-        ("secret", .secret), ("api_key", .secret), ("apikey", .secret), ("api-key", .secret), ("token", .secret),
-        ("access_key", .secret), ("auth_key", .secret), ("client_secret", .secret), ("private_key", .secret),
-        ("aws_secret_access_key", .awsSecret), ("secret_access_key", .awsSecret), ("secretaccesskey", .awsSecret),
+    /// Key names. `short` names (`pw`, `pass`, `key`) count only as a whole part of an
+    /// identifier (`db_pw`, `mysqlPass`, `$key`, not `monkey` or `compass`); `bare` names take
+    /// their value after whitespace, without `=` or `:` (SQL's `IDENTIFIED BY 'secret'`).
+    static let keys: [(name: String, kind: Kind, short: Bool, bare: Bool)] = [
+        ("password", .password, false, false), ("passwd", .password, false, false), ("pwd", .password, false, false),
+        ("passphrase", .password, false, false), ("pass", .password, true, false), ("pw", .password, true, false),
+        // Abbreviations seen in configuration files (PSWD, PASSWD's cousins).
+        ("pswd", .password, false, false), ("psswd", .password, false, false), ("pswrd", .password, false, false),
+        ("psword", .password, false, false), ("psswrd", .password, false, false), ("pssword", .password, false, false),
+        ("paswd", .password, false, false), ("paswrd", .password, false, false), ("pasword", .password, false, false),
+        ("identified by", .password, false, true),
+        ("secret", .secret, false, false), ("api_key", .secret, false, false), ("apikey", .secret, false, false),
+        ("api-key", .secret, false, false), ("token", .secret, false, false), ("access_key", .secret, false, false),
+        ("auth_key", .secret, false, false), ("client_secret", .secret, false, false), ("private_key", .secret, false, false),
+        ("key", .secret, true, false),
+        ("aws_secret_access_key", .awsSecret, false, false), ("secret_access_key", .awsSecret, false, false),
+        ("secretaccesskey", .awsSecret, false, false),
     ]
+
+    /// Second words that may follow a key name before the separator (`SECRET KEY: …`).
+    static let secondWords: Set<String> = ["key", "token", "secret", "password", "pass", "pwd", "pw", "passwd"]
 
     static let placeholders: Set<String> = [
         "password", "passwd", "changeme", "change_me", "secret", "example", "null", "none", "nil", "true", "false",
@@ -202,28 +237,69 @@ enum AssignmentRule {
     }
 
     /// Looks for an assignment whose key ends at `keyEnd`.
-    static func match(in bytes: UnsafeRawBufferPointer, keyStart: Int, keyEnd: Int, kind: Kind) -> Found? {
+    static func match(in bytes: UnsafeRawBufferPointer, keyStart: Int, keyEnd: Int, kind: Kind, short: Bool = false, bare: Bool = false) -> Found? {
+        func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) &- UInt8(ascii: "a") < 26 }
+        func isLower(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "a") < 26 }
+        if short {
+            // A whole part of the identifier: bounded by non-letters or a camelCase step.
+            if keyStart > 0, isLetter(bytes[keyStart - 1]), !(isLower(bytes[keyStart - 1]) && Candidates.isUpper(bytes[keyStart])) { return nil }
+            if keyEnd < bytes.count, isLetter(bytes[keyEnd]), !(isLower(bytes[keyEnd - 1]) && Candidates.isUpper(bytes[keyEnd])) { return nil }
+        }
+        if bare {
+            // Exact words only: `IDENTIFIED BY`, not part of another identifier.
+            if keyStart > 0, Candidates.isAlphanumeric(bytes[keyStart - 1]) { return nil }
+        }
         // The key may continue as an identifier (DB_PASSWORD_PROD); skip to its end.
         var index = keyEnd
-        while index < bytes.count, Candidates.isAlphanumeric(bytes[index]) || bytes[index] == UInt8(ascii: "_") || bytes[index] == UInt8(ascii: "-") {
+        while !bare, index < bytes.count, Candidates.isAlphanumeric(bytes[index]) || bytes[index] == UInt8(ascii: "_") || bytes[index] == UInt8(ascii: "-") {
             index += 1
             if index - keyEnd > 40 { return nil }
         }
         var identifierStart = keyStart
-        while identifierStart > 0, Candidates.isAlphanumeric(bytes[identifierStart - 1]) || bytes[identifierStart - 1] == UInt8(ascii: "_") {
+        while !bare, identifierStart > 0, Candidates.isAlphanumeric(bytes[identifierStart - 1]) || bytes[identifierStart - 1] == UInt8(ascii: "_") {
             identifierStart -= 1
         }
         // Key identifiers (aws_access_key_id, token_id) name something; they are not secrets.
         let identifier = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[identifierStart..<index]), as: UTF8.self).lowercased()
         if identifier.hasSuffix("_id") || identifier.hasSuffix("-id") || (kind != .password && identifier.hasSuffix("id")) { return nil }
+        // A second word naming the same thing: `SECRET KEY: …`, `access key: …`.
+        if !bare, index + 1 < bytes.count, bytes[index] == UInt8(ascii: " "), isLetter(bytes[index + 1]) {
+            var end = index + 1
+            while end < bytes.count, isLetter(bytes[end]), end - index < 10 { end += 1 }
+            let word = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<end]), as: UTF8.self).lowercased()
+            if secondWords.contains(word) { index = end }
+        }
         if index < bytes.count, bytes[index] == UInt8(ascii: "\"") || bytes[index] == UInt8(ascii: "'") { index += 1 }
+        let afterKey = index
         while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "=") || bytes[index] == UInt8(ascii: ":") else { return nil }
-        index += 1
-        if index < bytes.count, bytes[index] == UInt8(ascii: "=") { return nil }  // `==` is a comparison
-        while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
+        let isQuote = { (byte: UInt8) in byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") || byte == UInt8(ascii: "`") }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "=") || bytes[index] == UInt8(ascii: ":") {
+            let separator = bytes[index]
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "=") {
+                // `:=` assigns (Go, Pascal, make); `==` compares.
+                guard separator == UInt8(ascii: ":") else { return nil }
+                index += 1
+            }
+            while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
+            // A typed declaration (`password: String = "…"`): skip the type to its `=`.
+            var typeEnd = index
+            while typeEnd < bytes.count, Candidates.isAlphanumeric(bytes[typeEnd]) || [UInt8(ascii: "."), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "?"), UInt8(ascii: "["), UInt8(ascii: "]")].contains(bytes[typeEnd]) {
+                typeEnd += 1
+            }
+            var equals = typeEnd
+            while equals < bytes.count, bytes[equals] == UInt8(ascii: " ") { equals += 1 }
+            if typeEnd > index, equals > typeEnd, equals + 1 < bytes.count, bytes[equals] == UInt8(ascii: "="), bytes[equals + 1] != UInt8(ascii: "=") {
+                index = equals + 1
+                while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+            }
+        } else if bare ? index > afterKey : (kind == .password && index > afterKey && index < bytes.count && isQuote(bytes[index])) {
+            // `IDENTIFIED BY secret`, `PASSWORD 'secret'`: the value follows whitespace.
+        } else {
+            return nil
+        }
         var quote: UInt8?
-        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") || bytes[index] == UInt8(ascii: "'") || bytes[index] == UInt8(ascii: "`") {
+        if index < bytes.count, isQuote(bytes[index]) {
             quote = bytes[index]
             index += 1
         }
@@ -254,13 +330,16 @@ enum AssignmentRule {
         if placeholders.contains(lowered) || lowered.allSatisfy({ $0 == "*" || $0 == "x" || $0 == "." }) { return false }
         // Variables, templates, calls and references are not literal secrets.
         // Also paths (PWD=/home/…) and tags (Ansible's !vault).
-        if let first = value.first, "$<{%@&[(/!".contains(first) { return false }
+        if let first = value.first, "$<{%@&[(/".contains(first) { return false }
+        if value.hasPrefix("!vault") || value.hasPrefix("!!") || value == "!" { return false }
         if value.contains("(") || value.contains("{{") || value.hasPrefix("os.") || value.hasPrefix("process.env") || value.hasPrefix("env.") { return false }
         switch kind {
         case .password:
-            return value.count >= 8 && entropy(value) >= 2.5
+            return value.count >= 7 && entropy(value) >= 2.5
         case .secret:
-            return value.count >= 16 && entropy(value) >= 3.5
+            // Long random-looking values, or shorter ones mixing letters and digits.
+            let mixed = value.utf8.contains(where: Candidates.isDigit) && value.utf8.contains { ($0 | 0x20) &- UInt8(ascii: "a") < 26 }
+            return (value.count >= 16 && entropy(value) >= 3.5) || (value.count >= 12 && mixed && entropy(value) >= 3.2)
         case .awsSecret:
             return value.count == 40 && value.utf8.allSatisfy { Candidates.isAlphanumeric($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") }
                 && entropy(value) >= 4.0 && !value.hasSuffix("EXAMPLEKEY")

@@ -54,6 +54,7 @@ public enum Validators {
             return (16...19).contains(length) ? .discover : nil
         }
         if (3528...3589).contains(p4) { return (16...19).contains(length) ? .jcb : nil }
+        if p4 == 1800 || p4 == 2131 { return length == 15 ? .jcb : nil }  // JCB's legacy 15-digit ranges
         if (300...305).contains(p3) || p2 == 36 || p2 == 38 || p2 == 39 { return (14...19).contains(length) ? .diners : nil }
         if p2 == 62 { return (16...19).contains(length) ? .unionpay : nil }
         if [5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763].contains(p4) { return (12...19).contains(length) ? .maestro : nil }

@@ -86,6 +86,8 @@ enum MarkupText {
         return nil
     }
 
+    private static let textAttributes = ["href", "src", "value", "title", "alt", "placeholder", "content"]
+
     private static let htmlBlocks: Set<Substring> = [
         "p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "ul", "ol", "section",
         "article", "header", "footer", "blockquote", "dd", "dt",
@@ -98,10 +100,18 @@ enum MarkupText {
         var skipping: Substring?
         tokens(bytes) { token in
             switch token {
-            case .open(let name, _, let selfClosing):
+            case .open(let name, let attributes, let selfClosing):
                 let lowered = Substring(name.lowercased())
                 if skipping == nil, !selfClosing, lowered == "script" || lowered == "style" { skipping = lowered }
                 if htmlBlocks.contains(lowered) { output.append(UInt8(ascii: "\n")) }
+                // Attribute values people read or that carry data (links with tokens, form values).
+                for name in textAttributes {
+                    if let value = attribute(name, in: attributes), !value.isEmpty {
+                        output.append(UInt8(ascii: " "))
+                        output += Array(value.utf8)
+                        output.append(UInt8(ascii: " "))
+                    }
+                }
             case .close(let name):
                 let lowered = Substring(name.lowercased())
                 if skipping == lowered { skipping = nil }
