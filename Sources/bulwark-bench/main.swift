@@ -363,6 +363,7 @@ struct ClassifyLines: AsyncParsableCommand {
         var id: String
         var findings: [Hit]
         var lines: [[Int]]
+        var format: String?
         var error: String?
     }
 
@@ -384,6 +385,7 @@ struct ClassifyLines: AsyncParsableCommand {
                 do {
                     let extracted = try scanner.extractor.extract(path: path)
                     text = extracted.text
+                    output.format = extracted.format
                     result = text.withUnsafeBytes { scanner.classifier.scan($0) }
                 } catch {
                     output.error = "\(error)"

@@ -308,6 +308,9 @@ struct AccuracyRegressionTests {
         #expect(types("password: !vault |").isEmpty)
         #expect(types("the password is required").isEmpty)
         #expect(types("if password == \"q4c1a2oPd\":").isEmpty)
+        #expect(types("page.action?spaceKey=LOGIC&title=QUANTUM").isEmpty)
+        #expect(types("password = \"0xAb19D82E7f546cC3\"").isEmpty)
+        #expect(types("\"key\":\"f45VgF8jX79o@anydata.com\"") == ["email"])
     }
 
     @Test("cards, IBANs and phones from the PII corpus: 12-digit Maestro and lower-case IBANs need their keyword; dates are not phones")

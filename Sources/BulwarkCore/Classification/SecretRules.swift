@@ -137,7 +137,9 @@ enum JWTRule {
             }
         }
         segments.append(segmentStart..<index)
-        guard segments.count == 3, segments[0].count >= 10, segments[1].count >= 4, segments[2].count >= 16,
+        // Documentation tokens say so (…EXAMPLEFAKESIG).
+        let whole = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        guard !whole.contains("EXAMPLE"), segments.count == 3, segments[0].count >= 10, segments[1].count >= 4, segments[2].count >= 16,
               let header = decodeObject(bytes, segments[0]), header["alg"]?.stringValue != nil,
               decodeObject(bytes, segments[1]) != nil
         else { return nil }
@@ -307,7 +309,10 @@ enum AssignmentRule {
         while index < bytes.count, index - valueStart <= 200 {
             let byte = bytes[index]
             if let quote, byte == quote { break }
-            if quote == nil, byte <= 0x20 || byte == UInt8(ascii: ",") || byte == UInt8(ascii: ";") || byte == UInt8(ascii: ")") { break }
+            // Unquoted values end at whitespace, list and statement separators, and the next
+            // URL query parameter (`?key=…&title=…`).
+            if quote == nil, byte <= 0x20 || byte == UInt8(ascii: ",") || byte == UInt8(ascii: ";") || byte == UInt8(ascii: ")")
+                || byte == UInt8(ascii: "&") { break }
             if byte == UInt8(ascii: "\n") { break }
             index += 1
         }
@@ -332,6 +337,10 @@ enum AssignmentRule {
         // Also paths (PWD=/home/…) and tags (Ansible's !vault).
         if let first = value.first, "$<{%@&[(/".contains(first) { return false }
         if value.hasPrefix("!vault") || value.hasPrefix("!!") || value == "!" { return false }
+        // Hex literals (masks, addresses) are numbers, not secrets.
+        if lowered.hasPrefix("0x"), lowered.dropFirst(2).allSatisfy(\.isHexDigit) { return false }
+        // An e-mail address names an account; it is not the key.
+        if kind != .password, value.contains("@"), value.contains("."), !value.contains(" ") { return false }
         if value.contains("(") || value.contains("{{") || value.hasPrefix("os.") || value.hasPrefix("process.env") || value.hasPrefix("env.") { return false }
         switch kind {
         case .password:
