@@ -67,4 +67,38 @@ struct KeywordMatcherTests {
         #expect(a != hasher.hash(Array("4111111111111112".utf8)))
         #expect(a != KeyedHash(key: SymmetricKey(size: .bits256)).hash(Array("4111111111111111".utf8)))
     }
+
+    @Test("large inputs (two interleaved streams) find exactly what a naive search finds, across the middle")
+    func twoStreams() {
+        let keywords = ["card", "credit card", "ssn", "password", "sk-ant-", "iban"]
+        let matcher = KeywordMatcher(keywords.map { ($0, $0 != "sk-ant-") })
+        var generator = SplitMix64(seed: 7)
+        let alphabet = Array("abcdeinrsw -".utf8)
+        var bytes = (0..<20_001).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
+        // Plant keywords straddling and touching the middle, and at both ends.
+        let middle = bytes.count / 2
+        for (offset, keyword) in [(middle - 6, " credit card "), (middle - 2, " ssn "), (middle - 1, "sk-ant-"), (0, "iban "),
+                                  (bytes.count - 9, " password")] {
+            bytes.replaceSubrange(offset..<(offset + keyword.utf8.count), with: Array(keyword.utf8))
+        }
+        let found = bytes.withUnsafeBytes { matcher.matches(in: $0) }
+        // Naive reference: every occurrence, checked with the same whole-word rule.
+        var expected: [(keyword: Int, range: Range<Int>)] = []
+        for end in 1...bytes.count {
+            for (index, keyword) in keywords.enumerated().sorted(by: { $0.element.utf8.count > $1.element.utf8.count }) {
+                let word = Array(keyword.utf8)
+                let start = end - word.count
+                guard start >= 0, Array(bytes[start..<end]) == word else { continue }
+                if keyword != "sk-ant-" {
+                    func isWord(_ byte: UInt8) -> Bool { byte >= 0x80 || byte == UInt8(ascii: "_") || (byte | 0x20) &- 97 < 26 || byte &- 48 < 10 }
+                    if start > 0, isWord(bytes[start - 1]) { continue }
+                    if end < bytes.count, isWord(bytes[end]) { continue }
+                }
+                expected.append((index, start..<end))
+            }
+        }
+        #expect(found.count == expected.count)
+        #expect(found.map(\.range) == expected.map(\.range))
+        #expect(found.contains { $0.range.lowerBound < middle && $0.range.upperBound > middle })
+    }
 }

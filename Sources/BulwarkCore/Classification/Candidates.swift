@@ -2,9 +2,103 @@
 import Glibc
 #endif
 
+/// Where candidates can start, found in one pass over the content: the only places the
+/// candidate scanners look at, so prose (lower-case letters and spaces, most of any text) is
+/// read once instead of once per scanner.
+struct CandidateIndex {
+    /// Digits not preceded by a letter or digit: numbers, phones, IPv4, identifiers.
+    var digitStarts: [Int32] = []
+    /// Upper-case letters not preceded by a letter or digit: IBANs, identifiers, NINOs.
+    var upperStarts: [Int32] = []
+    /// `+`/`(` followed by a digit, not preceded by a letter or digit: phones.
+    var signStarts: [Int32] = []
+    /// `@`: e-mail addresses.
+    var atSigns: [Int32] = []
+    /// `:`: IPv6 addresses.
+    var colons: [Int32] = []
+
+    // Bit 0: letter or digit. Higher bits: what kind of start the byte can be.
+    private static let alphanumeric: UInt8 = 1, digit: UInt8 = 2, upper: UInt8 = 4, sign: UInt8 = 8, at: UInt8 = 16, colon: UInt8 = 32
+    private static let table: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 256)
+        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = digit | alphanumeric }
+        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = upper | alphanumeric }
+        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = alphanumeric }
+        table[Int(UInt8(ascii: "+"))] = sign
+        table[Int(UInt8(ascii: "("))] = sign
+        table[Int(UInt8(ascii: "@"))] = at
+        table[Int(UInt8(ascii: ":"))] = colon
+        return table
+    }()
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        digitStarts.reserveCapacity(bytes.count / 64)
+        Self.table.withUnsafeBufferPointer { table in
+            var previous: UInt8 = 0
+            for index in 0..<bytes.count {
+                let kind = table[Int(bytes[index])]
+                defer { previous = kind & Self.alphanumeric }
+                // Most bytes (lower-case letters, spaces, punctuation) start nothing, and
+                // nothing starts inside a word.
+                guard kind > Self.alphanumeric, previous == 0 || kind & (Self.at | Self.colon) != 0 else { continue }
+                let position = Int32(truncatingIfNeeded: index)
+                if kind & Self.digit != 0 {
+                    digitStarts.append(position)
+                } else if kind & Self.upper != 0 {
+                    upperStarts.append(position)
+                } else if kind == Self.sign {
+                    if index + 1 < bytes.count, Candidates.isDigit(bytes[index + 1]) { signStarts.append(position) }
+                } else if kind == Self.at {
+                    atSigns.append(position)
+                } else {
+                    colons.append(position)
+                }
+            }
+        }
+    }
+}
+
+extension CandidateIndex {
+    /// Digit or upper-case starts, in order: identifiers.
+    var alphanumericStarts: MergedStarts { MergedStarts(digitStarts, upperStarts) }
+    /// Digit and sign starts, in order: phones.
+    var phoneStarts: MergedStarts { MergedStarts(digitStarts, signStarts) }
+}
+
+/// Two sorted position lists walked as one, without building the merged list.
+struct MergedStarts: Sequence {
+    let first: [Int32]
+    let second: [Int32]
+
+    init(_ first: [Int32], _ second: [Int32]) {
+        self.first = first
+        self.second = second
+    }
+
+    struct Iterator: IteratorProtocol {
+        let first: [Int32]
+        let second: [Int32]
+        var i = 0, j = 0
+
+        mutating func next() -> Int32? {
+            if i < first.count, j == second.count || first[i] < second[j] {
+                defer { i += 1 }
+                return first[i]
+            }
+            guard j < second.count else { return nil }
+            defer { j += 1 }
+            return second[j]
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(first: first, second: second) }
+}
+
 /// Candidate extraction: the first, cheap pass of classification. It finds runs that could be
 /// a sensitive value (numbers with separators, IBAN-shaped tokens, e-mail addresses) without
-/// deciding anything; validators and keywords decide afterwards.
+/// deciding anything; validators and keywords decide afterwards. Each scanner visits only the
+/// start positions `CandidateIndex` found, and allocates only for candidates it reports.
 enum Candidates {
     /// A run of digits with single spaces or dashes between groups, bounded by non-alphanumerics.
     struct Number {
@@ -23,100 +117,132 @@ enum Candidates {
     static func isUpper(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "A") < 26 }
 
     @inline(__always)
+    static func isLower(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "a") < 26 }
+
+    @inline(__always)
     static func isAlphanumeric(_ byte: UInt8) -> Bool {
         isDigit(byte) || (byte | 0x20) &- UInt8(ascii: "a") < 26
     }
 
     /// Numbers of `minDigits…maxDigits` digits. A run with mixed separators or longer than
     /// `maxDigits` is not a candidate (it is part of something else, e.g. a long hash).
-    static func numbers(in bytes: UnsafeRawBufferPointer, minDigits: Int, maxDigits: Int, visit: (Number) -> Void) {
-        var index = 0
+    static func numbers(in bytes: UnsafeRawBufferPointer, index candidates: CandidateIndex, minDigits: Int, maxDigits: Int, visit: (Number) -> Void) {
         let count = bytes.count
-        while index < count {
-            guard isDigit(bytes[index]), index == 0 || !isAlphanumeric(bytes[index - 1]) && bytes[index - 1] != UInt8(ascii: ".") else {
+        var index = 0
+        for position in candidates.digitStarts {
+            let start = Int(position)
+            guard start >= index else { continue }
+            index = start
+            if start > 0, bytes[start - 1] == UInt8(ascii: ".") {
                 index += 1
                 continue
             }
-            let start = index
-            var digits: [UInt8] = []
-            var groups: [Int] = [0]
+            // Measure first; build the value only for a run worth reporting.
+            var digitCount = 0
             var separator: UInt8?
             var valid = true
             while index < count {
                 let byte = bytes[index]
                 if isDigit(byte) {
-                    digits.append(byte)
-                    groups[groups.count - 1] += 1
+                    digitCount += 1
                     index += 1
-                } else if (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-")), index + 1 < count, isDigit(bytes[index + 1]) {
+                } else if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-"), index + 1 < count, isDigit(bytes[index + 1]) {
                     if let separator, separator != byte { valid = false }
                     separator = byte
-                    groups.append(0)
                     index += 1
                 } else {
                     break
                 }
-                if digits.count > maxDigits { valid = false }
             }
             // Skip the rest of a run that was too long or mixed.
-            while index < count, isAlphanumeric(bytes[index]) { index += 1; valid = false }
-            if index < count, bytes[index] == UInt8(ascii: "."), index + 1 < count, isDigit(bytes[index + 1]) { valid = false }
-            if valid, digits.count >= minDigits {
-                visit(Number(digits: digits, range: start..<index, separator: separator, groups: groups))
+            while index < count, isAlphanumeric(bytes[index]) {
+                index += 1
+                valid = false
             }
+            if index < count, bytes[index] == UInt8(ascii: "."), index + 1 < count, isDigit(bytes[index + 1]) { valid = false }
+            guard valid, digitCount >= minDigits, digitCount <= maxDigits else { continue }
+            var digits: [UInt8] = []
+            digits.reserveCapacity(digitCount)
+            var groups: [Int] = [0]
+            for byte in UnsafeRawBufferPointer(rebasing: bytes[start..<index]) {
+                if isDigit(byte) {
+                    digits.append(byte)
+                    groups[groups.count - 1] += 1
+                } else {
+                    groups.append(0)
+                }
+            }
+            visit(Number(digits: digits, range: start..<index, separator: separator, groups: groups))
         }
+    }
+
+    /// Numbers anywhere in `bytes` (builds the index; for small windows such as EDM's).
+    static func numbers(in bytes: UnsafeRawBufferPointer, minDigits: Int, maxDigits: Int, visit: (Number) -> Void) {
+        numbers(in: bytes, index: CandidateIndex(bytes), minDigits: minDigits, maxDigits: maxDigits, visit: visit)
     }
 
     /// IBAN-shaped tokens: two letters, two digits, then 11–30 letters or digits, optionally in
     /// groups of four separated by single spaces. Letters are all capitals, or all lower case
-    /// (`lowercase` true; typed by hand), never mixed. `compact` is upper-cased.
-    static func ibans(in bytes: UnsafeRawBufferPointer, visit: (_ compact: [UInt8], _ range: Range<Int>, _ lowercase: Bool) -> Void) {
-        @inline(__always) func isLower(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "a") < 26 }
+    /// (`lowercase` true; typed by hand), never mixed. `compact` is upper-cased. Capitalised
+    /// IBANs are looked for at `starts`; lower-case ones only inside `lowercaseWindows` (near
+    /// an IBAN keyword, which they need anyway).
+    static func ibans(in bytes: UnsafeRawBufferPointer, starts: [Int32], lowercaseWindows: [Range<Int>],
+                      visit: (_ compact: [UInt8], _ range: Range<Int>, _ lowercase: Bool) -> Void) {
         let count = bytes.count
-        var index = 0
-        while index + 15 <= count {
-            let first = bytes[index]
-            let lowercase = isLower(first)
-            guard isUpper(first) || lowercase, lowercase ? isLower(bytes[index + 1]) : isUpper(bytes[index + 1]),
-                  isDigit(bytes[index + 2]), isDigit(bytes[index + 3]), index == 0 || !isAlphanumeric(bytes[index - 1])
-            else {
-                index += 1
-                continue
-            }
+        /// The IBAN starting at `index`, if any: its end.
+        func iban(at index: Int, lowercase: Bool) -> Int? {
+            guard index + 15 <= count else { return nil }
             func isLetter(_ byte: UInt8) -> Bool { lowercase ? isLower(byte) : isUpper(byte) }
-            var compact: [UInt8] = []
+            guard isLetter(bytes[index]), isLetter(bytes[index + 1]), isDigit(bytes[index + 2]), isDigit(bytes[index + 3]),
+                  index == 0 || !isAlphanumeric(bytes[index - 1])
+            else { return nil }
+            var length = 0
             var cursor = index
-            while cursor < count, compact.count < 34 {
+            while cursor < count, length < 34 {
                 let byte = bytes[cursor]
                 if isLetter(byte) || isDigit(byte) {
-                    compact.append(lowercase && !isDigit(byte) ? byte & ~0x20 : byte)
+                    length += 1
                     cursor += 1
-                } else if byte == UInt8(ascii: " "), compact.count % 4 == 0, cursor + 1 < count,
-                          isLetter(bytes[cursor + 1]) || isDigit(bytes[cursor + 1]) {
+                } else if byte == UInt8(ascii: " "), length % 4 == 0, cursor + 1 < count, isLetter(bytes[cursor + 1]) || isDigit(bytes[cursor + 1]) {
                     cursor += 1
                 } else {
                     break
                 }
             }
-            if compact.count >= 15, cursor == count || !isAlphanumeric(bytes[cursor]) {
-                visit(compact, index..<cursor, lowercase)
-                index = cursor
-            } else {
-                index += 1
+            guard length >= 15, cursor == count || !isAlphanumeric(bytes[cursor]) else { return nil }
+            var compact: [UInt8] = []
+            compact.reserveCapacity(length)
+            for byte in UnsafeRawBufferPointer(rebasing: bytes[index..<cursor]) where byte != UInt8(ascii: " ") {
+                compact.append(isDigit(byte) ? byte : byte & ~0x20)
             }
+            visit(compact, index..<cursor, lowercase)
+            return cursor
+        }
+        var index = 0
+        for position in starts where Int(position) >= index {
+            index = iban(at: Int(position), lowercase: false) ?? Int(position) + 1
+        }
+        index = 0
+        for window in lowercaseWindows {
+            var cursor = max(index, window.lowerBound)
+            while cursor < min(window.upperBound, count) {
+                cursor = iban(at: cursor, lowercase: true) ?? cursor + 1
+            }
+            index = cursor
         }
     }
 
     /// E-mail addresses: `local@domain.tld` with an ASCII local part and a dotted domain whose
     /// last label has at least two letters.
-    static func emails(in bytes: UnsafeRawBufferPointer, visit: (Range<Int>) -> Void) {
+    static func emails(in bytes: UnsafeRawBufferPointer, atSigns: [Int32], visit: (Range<Int>) -> Void) {
         func isLocal(_ byte: UInt8) -> Bool {
             isAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "%")
                 || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
         }
         func isDomain(_ byte: UInt8) -> Bool { isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") }
         var searchFrom = 0
-        for at in 0..<bytes.count where bytes[at] == UInt8(ascii: "@") && at >= searchFrom {
+        for position in atSigns where Int(position) >= searchFrom {
+            let at = Int(position)
             var start = at
             while start > 0, isLocal(bytes[start - 1]), at - start < 64 { start -= 1 }
             var end = at + 1
@@ -136,23 +262,25 @@ enum Candidates {
         }
     }
 
+    /// E-mail addresses anywhere in `bytes` (for small windows such as EDM's).
+    static func emails(in bytes: UnsafeRawBufferPointer, visit: (Range<Int>) -> Void) {
+        emails(in: bytes, atSigns: CandidateIndex(bytes).atSigns, visit: visit)
+    }
+
     /// Maximal runs of upper-case letters and digits, with at least one of each, of a length
     /// in `lengths`, bounded by non-alphanumerics (national identifiers such as AB123456C).
-    static func tokens(in bytes: UnsafeRawBufferPointer, lengths: ClosedRange<Int>, visit: (_ token: [UInt8], _ range: Range<Int>) -> Void) {
-        var index = 0
+    static func tokens(in bytes: UnsafeRawBufferPointer, starts: some Sequence<Int32>, lengths: ClosedRange<Int>, visit: (_ token: [UInt8], _ range: Range<Int>) -> Void) {
         let count = bytes.count
-        while index < count {
-            let byte = bytes[index]
-            guard isUpper(byte) || isDigit(byte), index == 0 || !isAlphanumeric(bytes[index - 1]) else {
-                index += 1
-                continue
-            }
-            let start = index
+        var index = 0
+        for position in starts where Int(position) >= index {
+            let start = Int(position)
+            index = start
             var hasDigit = false
             var hasLetter = false
             var lowercase = false
             while index < count, isAlphanumeric(bytes[index]) {
-                if isDigit(bytes[index]) { hasDigit = true } else if isUpper(bytes[index]) { hasLetter = true } else { lowercase = true }
+                let byte = bytes[index]
+                if isDigit(byte) { hasDigit = true } else if isUpper(byte) { hasLetter = true } else { lowercase = true }
                 index += 1
             }
             if !lowercase, hasDigit, hasLetter, lengths.contains(index - start) {
@@ -163,78 +291,107 @@ enum Candidates {
 }
 
 extension Candidates {
+    /// Separators seen between a phone candidate's digit groups.
+    struct PhoneSeparators: OptionSet {
+        let rawValue: UInt8
+        static let space = PhoneSeparators(rawValue: 1)
+        static let dash = PhoneSeparators(rawValue: 2)
+        static let dot = PhoneSeparators(rawValue: 4)
+
+        init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        init?(_ byte: UInt8) {
+            switch byte {
+            case UInt8(ascii: " "): self = .space
+            case UInt8(ascii: "-"): self = .dash
+            case UInt8(ascii: "."): self = .dot
+            default: return nil
+            }
+        }
+
+        /// How many kinds of separator.
+        var kinds: Int { rawValue.nonzeroBitCount }
+    }
+
     /// A telephone-number-shaped run: optional `+`, digit groups separated by single spaces,
     /// dashes or dots, an optional parenthesised area code, an optional extension.
     struct Phone {
         var range: Range<Int>
         var digits: [UInt8]
         var groups: [Int]
-        var separators: Set<UInt8>
+        var separators: PhoneSeparators
         var plus: Bool
         var parentheses: Bool
     }
 
-    /// Phone-number candidates of 7–15 digits (E.164's maximum). Deciding which shapes count
-    /// is `PhoneRule`'s job.
-    static func phones(in bytes: UnsafeRawBufferPointer, visit: (Phone) -> Void) {
+    /// What a phone candidate looks like, measured without allocating; `PhoneRule` decides
+    /// from it whether building the full `Phone` is worth it.
+    struct PhoneShape {
+        var range: Range<Int>
+        /// Where the digits and separators end (before an extension).
+        var numberEnd: Int
+        var digitCount: Int
+        var groupCount: Int
+        var plus: Bool
+        var parentheses: Bool
+        var separators: PhoneSeparators
+    }
+
+    /// Phone-number candidates of 7–15 digits (E.164's maximum).
+    static func phones(in bytes: UnsafeRawBufferPointer, starts: some Sequence<Int32>, visit: (PhoneShape) -> Void) {
         let count = bytes.count
         var index = 0
-        while index < count {
-            let byte = bytes[index]
-            let previous: UInt8 = index > 0 ? bytes[index - 1] : 0x20
-            let startsHere: Bool
-            if byte == UInt8(ascii: "+") || byte == UInt8(ascii: "(") {
-                startsHere = index + 1 < count && isDigit(bytes[index + 1]) && !isAlphanumeric(previous)
-            } else {
-                startsHere = isDigit(byte) && !isAlphanumeric(previous) && previous != UInt8(ascii: ".") && previous != UInt8(ascii: "-")
-                    && previous != UInt8(ascii: "/") && previous != UInt8(ascii: ":")
-            }
-            guard startsHere else {
+        for position in starts where Int(position) >= index {
+            let start = Int(position)
+            index = start
+            let previous: UInt8 = start > 0 ? bytes[start - 1] : 0x20
+            if isDigit(bytes[start]), previous == UInt8(ascii: ".") || previous == UInt8(ascii: "-") || previous == UInt8(ascii: "/")
+                || previous == UInt8(ascii: ":") {
                 index += 1
                 continue
             }
-            var phone = Phone(range: index..<index, digits: [], groups: [], separators: [], plus: false, parentheses: false)
-            var cursor = index
+            var cursor = start
+            var digitCount = 0
             var group = 0
             var openParenthesis = false
+            var sawParenthesis = false
+            var groupCount = 0
+            var separators = PhoneSeparators()
             var valid = true
-            if bytes[cursor] == UInt8(ascii: "+") {
-                phone.plus = true
-                cursor += 1
-            }
+            if bytes[cursor] == UInt8(ascii: "+") { cursor += 1 }
             while cursor < count, valid {
                 let current = bytes[cursor]
                 let next: UInt8 = cursor + 1 < count ? bytes[cursor + 1] : 0
                 if isDigit(current) {
-                    phone.digits.append(current)
+                    digitCount += 1
                     group += 1
                     cursor += 1
-                    if phone.digits.count > 15 { valid = false }
-                } else if current == UInt8(ascii: "("), group == 0, !openParenthesis, !phone.parentheses, isDigit(next) {
+                    if digitCount > 15 { valid = false }
+                } else if current == UInt8(ascii: "("), group == 0, !openParenthesis, !sawParenthesis, isDigit(next) {
                     openParenthesis = true
-                    phone.parentheses = true
+                    sawParenthesis = true
                     cursor += 1
                 } else if current == UInt8(ascii: ")"), openParenthesis, group > 0 {
                     openParenthesis = false
-                    phone.groups.append(group)
+                    groupCount += 1
                     group = 0
                     cursor += 1
                     if cursor + 1 < count, bytes[cursor] == UInt8(ascii: " ") || bytes[cursor] == UInt8(ascii: "-"), isDigit(bytes[cursor + 1]) {
                         cursor += 1
                     }
-                } else if current == UInt8(ascii: " ") || current == UInt8(ascii: "-") || current == UInt8(ascii: "."), group > 0,
-                          !openParenthesis, isDigit(next) || (next == UInt8(ascii: "(") && phone.groups.isEmpty) {
-                    phone.groups.append(group)
-                    phone.separators.insert(current)
+                } else if let separator = PhoneSeparators(current), group > 0, !openParenthesis,
+                          isDigit(next) || (next == UInt8(ascii: "(") && groupCount == 0) {
+                    separators.insert(separator)
+                    groupCount += 1
                     group = 0
                     cursor += 1
                 } else {
                     break
                 }
             }
-            if group > 0 { phone.groups.append(group) }
+            if group > 0 { groupCount += 1 }
             var end = cursor
-            // An extension (x123, ext. 123) belongs to the number.
+            // An extension (x123) belongs to the number.
             if valid, end + 1 < count, bytes[end] == UInt8(ascii: "x"), isDigit(bytes[end + 1]) {
                 end += 1
                 while end < count, isDigit(bytes[end]), end - cursor < 8 { end += 1 }
@@ -243,38 +400,56 @@ extension Candidates {
             if end < count, isAlphanumeric(bytes[end]) { valid = false }
             if end + 1 < count, bytes[end] == UInt8(ascii: ".") || bytes[end] == UInt8(ascii: "-"), isDigit(bytes[end + 1]) { valid = false }
             if openParenthesis { valid = false }
-            if valid, (7...15).contains(phone.digits.count) {
-                phone.range = index..<end
-                visit(phone)
-            }
-            // Skip the rest of this run.
-            index = max(end, index + 1)
+            index = max(end, start + 1)
             while index < count, isAlphanumeric(bytes[index]) { index += 1 }
+            guard valid, (7...15).contains(digitCount) else { continue }
+            visit(PhoneShape(range: start..<end, numberEnd: cursor, digitCount: digitCount, groupCount: groupCount,
+                             plus: bytes[start] == UInt8(ascii: "+"), parentheses: sawParenthesis, separators: separators))
         }
+    }
+
+    /// The full structure of a phone candidate: its digits and group lengths.
+    static func phone(_ shape: PhoneShape, in bytes: UnsafeRawBufferPointer) -> Phone {
+        var phone = Phone(range: shape.range, digits: [], groups: [], separators: shape.separators, plus: shape.plus, parentheses: shape.parentheses)
+        phone.digits.reserveCapacity(shape.digitCount)
+        var group = 0
+        for byte in UnsafeRawBufferPointer(rebasing: bytes[(shape.plus ? shape.range.lowerBound + 1 : shape.range.lowerBound)..<shape.numberEnd]) {
+            if isDigit(byte) {
+                phone.digits.append(byte)
+                group += 1
+            } else if group > 0 {
+                phone.groups.append(group)
+                group = 0
+            }
+        }
+        if group > 0 { phone.groups.append(group) }
+        return phone
     }
 
     /// Dotted-quad IPv4 addresses (octets 0–255, no leading zeros), not part of a longer
     /// dotted run such as a version number 1.2.3.4.5.
-    static func ipv4s(in bytes: UnsafeRawBufferPointer, visit: (Range<Int>) -> Void) {
+    static func ipv4s(in bytes: UnsafeRawBufferPointer, starts: [Int32], visit: (Range<Int>) -> Void) {
         let count = bytes.count
         var index = 0
-        while index < count {
-            guard isDigit(bytes[index]), index == 0 || !isAlphanumeric(bytes[index - 1]) && bytes[index - 1] != UInt8(ascii: ".") else {
+        for position in starts where Int(position) >= index {
+            index = Int(position)
+            guard index == 0 || bytes[index - 1] != UInt8(ascii: ".") else {
                 index += 1
                 continue
             }
+            let start = index
             var cursor = index
             var octets = 0
             var valid = true
             while octets < 4 {
-                let start = cursor
+                let octetStart = cursor
                 var value = 0
-                while cursor < count, isDigit(bytes[cursor]), cursor - start < 4 {
+                while cursor < count, isDigit(bytes[cursor]), cursor - octetStart < 4 {
                     value = value * 10 + Int(bytes[cursor] - UInt8(ascii: "0"))
                     cursor += 1
                 }
-                let length = cursor - start
-                if length == 0 || length > 3 || value > 255 || (length > 1 && bytes[start] == UInt8(ascii: "0")) {
+                let length = cursor - octetStart
+                if length == 0 || length > 3 || value > 255 || (length > 1 && bytes[octetStart] == UInt8(ascii: "0")) {
                     valid = false
                     break
                 }
@@ -289,55 +464,46 @@ extension Candidates {
             }
             if valid, cursor < count, isAlphanumeric(bytes[cursor]) { valid = false }
             if valid, cursor + 1 < count, bytes[cursor] == UInt8(ascii: "."), isDigit(bytes[cursor + 1]) { valid = false }
-            if valid { visit(index..<cursor) }
-            index = max(cursor, index + 1)
+            if valid { visit(start..<cursor) }
+            index = max(cursor, start + 1)
             while index < count, isDigit(bytes[index]) || bytes[index] == UInt8(ascii: ".") { index += 1 }
         }
     }
 
     /// IPv6 addresses: runs of hex digits and colons (with an optional dotted IPv4 tail) that
     /// the system's parser accepts, with at least three groups (so `a::b` in code is not one).
-    static func ipv6s(in bytes: UnsafeRawBufferPointer, visit: (Range<Int>) -> Void) {
+    static func ipv6s(in bytes: UnsafeRawBufferPointer, colons: [Int32], visit: (Range<Int>) -> Void) {
         func isHex(_ byte: UInt8) -> Bool { isDigit(byte) || (byte | 0x20) &- UInt8(ascii: "a") < 6 }
         func isPart(_ byte: UInt8) -> Bool { isHex(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".") }
         let count = bytes.count
         var index = 0
-        while index < count {
-            guard bytes[index] == UInt8(ascii: ":") else {
-                index += 1
-                continue
-            }
-            var start = index
+        for position in colons where Int(position) >= index {
+            var start = Int(position)
             while start > 0, isPart(bytes[start - 1]) { start -= 1 }
-            var end = index
+            var end = Int(position)
             while end < count, isPart(bytes[end]) { end += 1 }
             index = end
             while end > start, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
             if start > 0, isAlphanumeric(bytes[start - 1]) || bytes[start - 1] == UInt8(ascii: "_") { continue }
             if end < count, isAlphanumeric(bytes[end]) || bytes[end] == UInt8(ascii: "_") { continue }
             let run = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+            guard run.count <= 45, run.count >= 5 else { continue }
             let groups = run.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: true).count
-            guard groups >= 3, run.count <= 45 else { continue }
+            guard groups >= 3 else { continue }
             let text = String(decoding: run, as: UTF8.self)
             var address = in6_addr()
             if inet_pton(AF_INET6, text, &address) == 1 { visit(start..<end) }
         }
     }
-}
 
-extension Candidates {
     /// UK National Insurance numbers written in the spaced form `AB 12 34 56 C`; returns the
     /// compact form for the validator.
-    static func spacedNINOs(in bytes: UnsafeRawBufferPointer, visit: (_ compact: [UInt8], _ range: Range<Int>) -> Void) {
+    static func spacedNINOs(in bytes: UnsafeRawBufferPointer, starts: [Int32], visit: (_ compact: [UInt8], _ range: Range<Int>) -> Void) {
         let count = bytes.count
         var index = 0
-        while index + 13 <= count {
-            guard isUpper(bytes[index]), isUpper(bytes[index + 1]), bytes[index + 2] == UInt8(ascii: " "),
-                  index == 0 || !isAlphanumeric(bytes[index - 1])
-            else {
-                index += 1
-                continue
-            }
+        for position in starts where Int(position) >= index {
+            index = Int(position)
+            guard index + 13 <= count, isUpper(bytes[index + 1]), bytes[index + 2] == UInt8(ascii: " ") else { continue }
             let shape: [Bool?] = [true, true, nil, false, false, nil, false, false, nil, false, false, nil, true]
             var ok = true
             for (offset, isLetter) in shape.enumerated() {
@@ -352,8 +518,6 @@ extension Candidates {
                 let compact = (0..<13).compactMap { bytes[index + $0] == UInt8(ascii: " ") ? nil : bytes[index + $0] }
                 visit(compact, index..<(index + 13))
                 index += 13
-            } else {
-                index += 1
             }
         }
     }

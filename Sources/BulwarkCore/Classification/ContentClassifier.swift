@@ -109,6 +109,20 @@ public struct ContentClassifier: Sendable {
         ("ipv6", ["ip", "ip address", "ipv6", "host", "server", "address"]),
     ]
 
+    /// Type id → index in `keywordLists`.
+    private static let keywordListIndex: [String: Int] = Dictionary(
+        uniqueKeysWithValues: keywordLists.enumerated().map { ($0.element.type, $0.offset) })
+
+    private static func list(_ type: String) -> Int { keywordListIndex[type] ?? 0 }
+
+    /// Indexes of the keyword lists the scan consults by name (resolved once).
+    private enum Keywords {
+        static let card = list("credit_card"), ssn = list("us_ssn"), iban = list("iban"), nino = list("uk_nino")
+        static let phone = list("phone"), ipv4 = list("ipv4"), ipv6 = list("ipv6")
+        static let nationalNumbers = ContentClassifier.nationalNumbers.map { list($0.type) }
+        static let nationalTokens = ContentClassifier.nationalTokens.map { list($0.type) }
+    }
+
     /// National identifiers found as numbers: reported only with one of their keywords nearby
     /// (their formats collide with each other and with ordinary numbers), then high confidence.
     private static let nationalNumbers: [(type: String, lengths: ClosedRange<Int>, validate: @Sendable ([UInt8]) -> Bool)] = [
@@ -148,7 +162,8 @@ public struct ContentClassifier: Sendable {
     /// key headers and assignments (anywhere): indexes below `keywordType.count` are
     /// keywords, the rest `prefixActions`.
     private let matcher: KeywordMatcher
-    private let keywordType: [String]
+    /// For each keyword of the matcher (below the prefixes), its type's index in `keywordLists`.
+    private let keywordType: [Int]
     private let hasher: KeyedHash?
     private let custom: CustomClassifiers
 
@@ -157,25 +172,26 @@ public struct ContentClassifier: Sendable {
     ///   - custom: the policy's own classifiers (`CustomClassifiers.load`).
     public init(keyedHash: KeyedHash? = nil, custom: CustomClassifiers = .none) {
         self.custom = custom
-        let flat = Self.keywordLists.flatMap { list in list.words.map { (list.type, $0) } }
+        let flat = Self.keywordLists.enumerated().flatMap { index, list in list.words.map { (index, $0) } }
         keywordType = flat.map(\.0)
         matcher = KeywordMatcher(flat.map { ($0.1, true) } + Self.prefixActions.map { ($0.prefix, false) })
         hasher = keyedHash
     }
 
     public func scan(_ bytes: UnsafeRawBufferPointer) -> ScanResult {
-        // Supporting evidence: keyword positions per type, in order; prefixes for later.
-        var evidence: [String: [Int]] = [:]
+        // Supporting evidence: keyword positions per type (index into keywordLists), in order;
+        // prefixes for later.
+        var evidence = [[Int]](repeating: [], count: Self.keywordLists.count)
         var prefixHits: [KeywordMatcher.Match] = []
         for match in matcher.matches(in: bytes) {
             if match.keyword < keywordType.count {
-                evidence[keywordType[match.keyword], default: []].append(match.range.lowerBound)
+                evidence[keywordType[match.keyword]].append(match.range.lowerBound)
             } else {
                 prefixHits.append(KeywordMatcher.Match(keyword: match.keyword - keywordType.count, range: match.range))
             }
         }
-        func near(_ type: String, _ range: Range<Int>) -> Bool {
-            guard let positions = evidence[type] else { return false }
+        func near(_ list: Int, _ range: Range<Int>) -> Bool {
+            let positions = evidence[list]
             // Positions are sorted: binary search for the first at or after range.lowerBound − proximity.
             let low = range.lowerBound - Self.proximity
             var lo = 0, hi = positions.count
@@ -193,54 +209,60 @@ public struct ContentClassifier: Sendable {
                 masked: Masking.mask(text, head: head, tail: tail), hash: hasher?.hash(normalised)))
         }
 
-        Candidates.numbers(in: bytes, minDigits: 8, maxDigits: 19) { number in
+        let index = CandidateIndex(bytes)
+        Candidates.numbers(in: bytes, index: index, minDigits: 8, maxDigits: 19) { number in
             let digits = number.digits
-            for national in Self.nationalNumbers
-            where national.lengths.contains(digits.count) && near(national.type, number.range) && national.validate(digits) {
+            for (offset, national) in Self.nationalNumbers.enumerated()
+            where national.lengths.contains(digits.count) && near(Keywords.nationalNumbers[offset], number.range) && national.validate(digits) {
                 add(national.type, number.range, confidence: Confidence.high, normalised: digits, head: 0, tail: 3)
             }
             if (13...19).contains(digits.count), Validators.creditCard(digits) {
-                let supported = near("credit_card", number.range) || Self.expiryDate(near: number.range, in: bytes)
+                let supported = near(Keywords.card, number.range) || Self.expiryDate(near: number.range, in: bytes)
                 add("credit_card", number.range, confidence: supported ? Confidence.high : Confidence.medium, normalised: digits, head: 4, tail: 4)
             } else if digits.count == 12, Validators.cardIssuer(digits) == .maestro, Validators.creditCard(digits),
-                      near("credit_card", number.range) || Self.expiryDate(near: number.range, in: bytes) {
+                      near(Keywords.card, number.range) || Self.expiryDate(near: number.range, in: bytes) {
                 // 12-digit Maestro numbers look like any reference number: only with a card keyword.
                 add("credit_card", number.range, confidence: Confidence.high, normalised: digits, head: 4, tail: 4)
-            } else if digits.count == 9, Validators.usSSN(digits), near("us_ssn", number.range) {
+            } else if digits.count == 9, Validators.usSSN(digits), near(Keywords.ssn, number.range) {
                 let formatted = number.groups == [3, 2, 4]
                 guard formatted || number.separator == nil else { return }
                 add("us_ssn", number.range, confidence: formatted ? Confidence.high : Confidence.medium, normalised: digits, head: 0, tail: 4)
             }
         }
-        Candidates.ibans(in: bytes) { compact, range, lowercase in
-            let keyword = near("iban", range)
+        // Lower-case IBANs need their keyword: look for them only around it.
+        let ibanWindows = evidence[Keywords.iban].map { max(0, $0 - Self.proximity)..<min(bytes.count, $0 + Self.proximity) }
+        Candidates.ibans(in: bytes, starts: index.upperStarts, lowercaseWindows: ibanWindows) { compact, range, lowercase in
+            let keyword = near(Keywords.iban, range)
             // Lower-case IBANs are typed by hand; without the keyword they are just tokens.
             guard !lowercase || keyword, Validators.iban(compact) else { return }
             add("iban", range, confidence: keyword ? Confidence.high : Confidence.medium, normalised: compact, head: 4, tail: 4)
         }
-        Candidates.tokens(in: bytes, lengths: 9...16) { token, range in
-            for national in Self.nationalTokens
-            where national.length == token.count && near(national.type, range) && national.validate(token) {
+        Candidates.tokens(in: bytes, starts: index.alphanumericStarts, lengths: 9...16) { token, range in
+            for (offset, national) in Self.nationalTokens.enumerated()
+            where national.length == token.count && near(Keywords.nationalTokens[offset], range) && national.validate(token) {
                 add(national.type, range, confidence: Confidence.high, normalised: token, head: 0, tail: 2)
             }
         }
-        Candidates.spacedNINOs(in: bytes) { compact, range in
-            guard near("uk_nino", range), Validators.ukNINO(compact) else { return }
+        Candidates.spacedNINOs(in: bytes, starts: index.upperStarts) { compact, range in
+            guard near(Keywords.nino, range), Validators.ukNINO(compact) else { return }
             add("uk_nino", range, confidence: Confidence.high, normalised: compact, head: 0, tail: 2)
         }
-        Candidates.phones(in: bytes) { phone in
-            guard let confidence = PhoneRule.confidence(phone, keyword: near("phone", phone.range)) else { return }
+        Candidates.phones(in: bytes, starts: index.phoneStarts) { shape in
+            let keyword = near(Keywords.phone, shape.range)
+            guard PhoneRule.mayMatch(shape, keyword: keyword) else { return }
+            let phone = Candidates.phone(shape, in: bytes)
+            guard let confidence = PhoneRule.confidence(phone, keyword: keyword) else { return }
             add("phone", phone.range, confidence: confidence, normalised: (phone.plus ? [UInt8(ascii: "+")] : []) + phone.digits, head: 0, tail: 2)
         }
-        Candidates.ipv4s(in: bytes) { range in
-            add("ipv4", range, confidence: near("ipv4", range) ? Confidence.medium : Confidence.low,
+        Candidates.ipv4s(in: bytes, starts: index.digitStarts) { range in
+            add("ipv4", range, confidence: near(Keywords.ipv4, range) ? Confidence.medium : Confidence.low,
                 normalised: Array(UnsafeRawBufferPointer(rebasing: bytes[range])), head: 0, tail: 0)
         }
-        Candidates.ipv6s(in: bytes) { range in
-            add("ipv6", range, confidence: near("ipv6", range) ? Confidence.medium : Confidence.low,
+        Candidates.ipv6s(in: bytes, colons: index.colons) { range in
+            add("ipv6", range, confidence: near(Keywords.ipv6, range) ? Confidence.medium : Confidence.low,
                 normalised: Array(UnsafeRawBufferPointer(rebasing: bytes[range])).map(KeywordMatcher.lower), head: 0, tail: 0)
         }
-        Candidates.emails(in: bytes) { range in
+        Candidates.emails(in: bytes, atSigns: index.atSigns) { range in
             let normalised = Array(UnsafeRawBufferPointer(rebasing: bytes[range])).map(KeywordMatcher.lower)
             add("email", range, confidence: Confidence.high, normalised: normalised, head: 1, tail: 4)
         }

@@ -24,6 +24,17 @@ public enum Masking {
     /// Keeps the first `head` and last `tail` alphanumeric characters and replaces the other
     /// letters and digits with `*`, preserving separators: `4111 1111 1111 1111` → `4111 **** **** 1111`.
     public static func mask(_ text: String, head: Int, tail: Int) -> String {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            // ASCII (nearly every value): the same rule over bytes, without Unicode properties.
+            let bytes = Array(text.utf8)
+            let significant = bytes.indices.filter { Candidates.isAlphanumeric(bytes[$0]) }
+            let reveal = min(head + tail, significant.count / 2)
+            let shownHead = min(head, reveal)
+            let shownTail = min(tail, reveal - shownHead)
+            var masked = bytes
+            for index in significant.dropFirst(shownHead).dropLast(shownTail) { masked[index] = UInt8(ascii: "*") }
+            return String(decoding: masked, as: UTF8.self)
+        }
         let characters = Array(text)
         let significant = characters.indices.filter { characters[$0].isLetter || characters[$0].isNumber }
         // Never reveal more than half of a value, whatever head and tail ask for.

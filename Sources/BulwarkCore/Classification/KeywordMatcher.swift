@@ -2,8 +2,10 @@
 /// optional whole-word rule. Used for the supporting keywords of information types ("card",
 /// "ssn", "iban" within 300 characters) and for custom keyword dictionaries.
 ///
-/// The automaton is a dense 256-way transition table, so matching costs one table lookup per
-/// input byte whatever the number of keywords.
+/// Matching costs two table lookups per input byte whatever the number of keywords: bytes are
+/// first mapped to equivalence classes (bytes that occur in no keyword share class 0, upper
+/// case shares its lower-case class), so the transition table is `states × classes` instead of
+/// `states × 256` and stays in cache; a transition's top bit says "keywords end here".
 public struct KeywordMatcher: Sendable {
     /// One occurrence of a keyword.
     public struct Match: Sendable, Equatable {
@@ -13,7 +15,10 @@ public struct KeywordMatcher: Sendable {
         public var range: Range<Int>
     }
 
-    private let transitions: [Int32]          // state * 256 + byte -> next state
+    private let classes: [UInt8]              // byte -> equivalence class
+    private let classShift: Int               // log2 of the row stride (classes rounded up to a power of two)
+    private let transitions: [UInt32]         // (state << classShift | class) -> next state | outputFlag
+    private static let outputFlag: UInt32 = 0x8000_0000
     // Keywords ending at each state (failure links included), flattened so the hot loop touches
     // only plain integer buffers: state s owns outputList[outputStart[s] ..< outputStart[s + 1]].
     private let outputStart: [Int32]
@@ -31,7 +36,20 @@ public struct KeywordMatcher: Sendable {
     /// Keywords with their own whole-word rule, so word keywords and token prefixes share one
     /// pass over the input.
     public init(_ keywords: [(keyword: String, wholeWord: Bool)]) {
-        var goto: [[Int32]] = [Array(repeating: -1, count: 256)]
+        // Byte classes: one per distinct (lower-cased) keyword byte, 0 for all others.
+        var classes = [UInt8](repeating: 0, count: 256)
+        var classCount = 1
+        for (keyword, _) in keywords {
+            for byte in keyword.utf8.map(Self.lower) where classes[Int(byte)] == 0 {
+                classes[Int(byte)] = UInt8(truncatingIfNeeded: classCount)
+                classCount += 1
+            }
+        }
+        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { classes[Int(byte)] = classes[Int(byte | 0x20)] }
+        var shift = 0
+        while 1 << shift < classCount { shift += 1 }
+
+        var goto: [[Int32]] = [Array(repeating: -1, count: classCount)]
         var outputs: [[Int]] = [[]]
         var lengths: [Int] = []
         for (index, (keyword, _)) in keywords.enumerated() {
@@ -40,49 +58,54 @@ public struct KeywordMatcher: Sendable {
             guard !bytes.isEmpty else { continue }
             var state = 0
             for byte in bytes {
-                if goto[state][Int(byte)] < 0 {
-                    goto.append(Array(repeating: -1, count: 256))
+                let symbol = Int(classes[Int(byte)])
+                if goto[state][symbol] < 0 {
+                    goto.append(Array(repeating: -1, count: classCount))
                     outputs.append([])
-                    goto[state][Int(byte)] = Int32(goto.count - 1)
+                    goto[state][symbol] = Int32(goto.count - 1)
                 }
-                state = Int(goto[state][Int(byte)])
+                state = Int(goto[state][symbol])
             }
             outputs[state].append(index)
         }
         // Breadth-first: failure links, then complete the transition table.
         var failure = [Int](repeating: 0, count: goto.count)
         var queue: [Int] = []
-        for byte in 0..<256 {
-            let next = goto[0][byte]
+        for symbol in 0..<classCount {
+            let next = goto[0][symbol]
             if next < 0 {
-                goto[0][byte] = 0
+                goto[0][symbol] = 0
             } else {
                 failure[Int(next)] = 0
                 queue.append(Int(next))
             }
         }
+        // Class 0 (bytes in no keyword) always returns to the root.
         var head = 0
         while head < queue.count {
             let state = queue[head]
             head += 1
             outputs[state] += outputs[failure[state]]
-            for byte in 0..<256 {
-                let next = goto[state][byte]
+            for symbol in 0..<classCount {
+                let next = goto[state][symbol]
                 if next < 0 {
-                    goto[state][byte] = goto[failure[state]][byte]
+                    goto[state][symbol] = goto[failure[state]][symbol]
                 } else {
-                    failure[Int(next)] = Int(goto[failure[state]][byte])
+                    failure[Int(next)] = Int(goto[failure[state]][symbol])
                     queue.append(Int(next))
                 }
             }
         }
-        // Fold upper-case input onto the lower-case transitions.
-        for state in 0..<goto.count {
-            for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") {
-                goto[state][Int(byte)] = goto[state][Int(byte | 0x20)]
+        precondition(goto.count < Int(Self.outputFlag), "keyword automaton too large")
+        var table = [UInt32](repeating: 0, count: goto.count << shift)
+        for (state, row) in goto.enumerated() {
+            for (symbol, next) in row.enumerated() {
+                table[state << shift | symbol] = UInt32(next) | (outputs[Int(next)].isEmpty ? 0 : Self.outputFlag)
             }
         }
-        self.transitions = goto.flatMap { $0 }
+        self.classes = classes
+        self.classShift = shift
+        self.transitions = table
         var starts: [Int32] = [0]
         for list in outputs { starts.append(starts[starts.count - 1] + Int32(list.count)) }
         self.outputStart = starts
@@ -106,30 +129,65 @@ public struct KeywordMatcher: Sendable {
     }
 
     /// Every occurrence in `bytes`, in order of their end (for the same end, longer first).
+    ///
+    /// Large inputs are matched as two interleaved streams (first half, second half starting
+    /// one keyword length early): each byte costs a dependent chain of two loads, and two
+    /// independent chains in one loop keep the CPU busy while either waits.
     public func matches(in bytes: UnsafeRawBufferPointer) -> [Match] {
-        var found: [Match] = []
-        transitions.withUnsafeBufferPointer { table in
-            outputStart.withUnsafeBufferPointer { starts in
-                outputList.withUnsafeBufferPointer { list in
-                    var state = 0
-                    for index in 0..<bytes.count {
-                        state = Int(table[state &* 256 &+ Int(bytes[index])])
-                        let first = Int(starts[state]), last = Int(starts[state &+ 1])
-                        guard first < last else { continue }
-                        for slot in first..<last {
-                            let keyword = Int(list[slot])
-                            let start = index + 1 - lengths[keyword]
-                            if wholeWord[keyword] {
-                                if start > 0, Self.isWordByte(bytes[start - 1]) { continue }
-                                if index + 1 < bytes.count, Self.isWordByte(bytes[index + 1]) { continue }
+        var first: [Match] = []
+        var second: [Match] = []
+        let count = bytes.count
+        let longest = lengths.max() ?? 0
+        let shift = classShift
+        classes.withUnsafeBufferPointer { classes in
+            transitions.withUnsafeBufferPointer { table in
+                outputStart.withUnsafeBufferPointer { starts in
+                    outputList.withUnsafeBufferPointer { list in
+                        func emit(_ state: Int, _ index: Int, into found: inout [Match]) {
+                            for slot in Int(starts[state])..<Int(starts[state &+ 1]) {
+                                let keyword = Int(list[slot])
+                                let start = index + 1 - lengths[keyword]
+                                if wholeWord[keyword] {
+                                    if start > 0, Self.isWordByte(bytes[start - 1]) { continue }
+                                    if index + 1 < count, Self.isWordByte(bytes[index + 1]) { continue }
+                                }
+                                found.append(Match(keyword: keyword, range: start..<(index + 1)))
                             }
-                            found.append(Match(keyword: keyword, range: start..<(index + 1)))
+                        }
+                        guard count >= 8192, longest > 0, longest < count / 4 else {
+                            var state = 0
+                            for index in 0..<count {
+                                let next = table[state &<< shift | Int(classes[Int(bytes[index])])]
+                                state = Int(next & ~Self.outputFlag)
+                                if next & Self.outputFlag != 0 { emit(state, index, into: &first) }
+                            }
+                            return
+                        }
+                        // Stream A covers [0, middle); stream B starts `longest - 1` bytes
+                        // early so it knows every keyword ending at or after `middle`, and
+                        // reports only those.
+                        let middle = count / 2
+                        let secondStart = middle - (longest - 1)
+                        var a = 0, b = 0
+                        for offset in 0..<middle {
+                            let nextA = table[a &<< shift | Int(classes[Int(bytes[offset])])]
+                            let indexB = secondStart &+ offset
+                            let nextB = table[b &<< shift | Int(classes[Int(bytes[indexB])])]
+                            a = Int(nextA & ~Self.outputFlag)
+                            b = Int(nextB & ~Self.outputFlag)
+                            if nextA & Self.outputFlag != 0 { emit(a, offset, into: &first) }
+                            if nextB & Self.outputFlag != 0, indexB >= middle { emit(b, indexB, into: &second) }
+                        }
+                        for index in (secondStart + middle)..<count {
+                            let next = table[b &<< shift | Int(classes[Int(bytes[index])])]
+                            b = Int(next & ~Self.outputFlag)
+                            if next & Self.outputFlag != 0, index >= middle { emit(b, index, into: &second) }
                         }
                     }
                 }
             }
         }
-        return found
+        return second.isEmpty ? first : first + second
     }
 
     /// Convenience for strings.
