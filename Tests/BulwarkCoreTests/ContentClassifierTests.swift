@@ -329,3 +329,30 @@ struct AccuracyRegressionTests {
         #expect(ContentScanner().scan(Data(html.utf8)).findings.map(\.type).contains("us_ssn"))
     }
 }
+
+@Suite("Content classifier: large content")
+struct LargeContentTests {
+    @Test("values straddling the classifier's block boundaries are found once, with their keywords")
+    func blockBoundaries() {
+        let block = 64 * 1024  // any large offsets; also the two matcher streams meet in the middle
+        var text = [UInt8](repeating: UInt8(ascii: " "), count: block * 3)
+        func put(_ value: String, endingAt end: Int) {
+            let bytes = Array(value.utf8)
+            text.replaceSubrange((end - bytes.count)..<end, with: bytes)
+        }
+        put("card 4556 7375 8689 9855 ", endingAt: block + 12)          // the number crosses the first boundary
+        put(" jane.doe@example.org ", endingAt: 2 * block + 10)          // the address crosses the second
+        put(" SSN 536-22-1904 ", endingAt: 2 * block + 500)
+        put(" +44 20 7946 0958 ", endingAt: block * 3 - 1)
+        let result: ScanResult = text.withUnsafeBytes { ContentClassifier().scan($0) }
+        let findings: [Finding] = result.findings
+        let types: [String] = findings.map { $0.type }
+        #expect(types == ["credit_card", "email", "phone", "us_ssn"])
+        #expect(findings.allSatisfy { $0.count == 1 })
+        let card: Finding? = findings.first { $0.type == "credit_card" }
+        #expect(card?.confidence == 85)
+        let start = card?.matches.first?.start ?? 0
+        let end = card?.matches.first?.end ?? 0
+        #expect(start < block && end > block)
+    }
+}

@@ -68,8 +68,8 @@ struct KeywordMatcherTests {
         #expect(a != KeyedHash(key: SymmetricKey(size: .bits256)).hash(Array("4111111111111111".utf8)))
     }
 
-    @Test("large inputs (two interleaved streams) find exactly what a naive search finds, across the middle")
-    func twoStreams() {
+    @Test("large inputs (four interleaved streams) find exactly what a naive search finds, across the quarters")
+    func interleavedStreams() {
         let keywords = ["card", "credit card", "ssn", "password", "sk-ant-", "iban"]
         let matcher = KeywordMatcher(keywords.map { ($0, $0 != "sk-ant-") })
         var generator = SplitMix64(seed: 7)
@@ -77,7 +77,9 @@ struct KeywordMatcherTests {
         var bytes = (0..<20_001).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
         // Plant keywords straddling and touching the middle, and at both ends.
         let middle = bytes.count / 2
+        let quarter = bytes.count / 4
         for (offset, keyword) in [(middle - 6, " credit card "), (middle - 2, " ssn "), (middle - 1, "sk-ant-"), (0, "iban "),
+                                  (quarter - 3, " card "), (3 * quarter - 7, " password "), (3 * quarter + 10, "sk-ant-"),
                                   (bytes.count - 9, " password")] {
             bytes.replaceSubrange(offset..<(offset + keyword.utf8.count), with: Array(keyword.utf8))
         }
@@ -99,6 +101,8 @@ struct KeywordMatcherTests {
         }
         #expect(found.count == expected.count)
         #expect(found.map(\.range) == expected.map(\.range))
-        #expect(found.contains { $0.range.lowerBound < middle && $0.range.upperBound > middle })
+        for boundary in [quarter, middle, 3 * quarter] {
+            #expect(found.contains { $0.range.lowerBound < boundary && $0.range.upperBound > boundary }, "nothing straddles \(boundary)")
+        }
     }
 }

@@ -31,29 +31,72 @@ struct CandidateIndex {
         return table
     }()
 
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let high: UInt64 = 0x8080_8080_8080_8080
+
+    /// Some byte of an all-ASCII word is strictly between `low` and `upper` (Bit Twiddling Hacks' hasbetween).
+    @inline(__always)
+    private static func hasBetween(_ word: UInt64, _ low: UInt64, _ upper: UInt64) -> Bool {
+        let seven = word & (ones &* 127)
+        return (ones &* (127 &+ upper) &- seven) & ~word & (seven &+ ones &* (127 &- low)) & high != 0
+    }
+
+    /// Some byte of an all-ASCII word equals `byte`.
+    @inline(__always)
+    private static func hasByte(_ word: UInt64, _ byte: UInt8) -> Bool {
+        let x = word ^ (ones &* UInt64(byte))
+        return (x &- ones) & ~x & high != 0
+    }
+
+    /// Digits and `:` (0x30–0x3A), `@` and capitals (0x40–0x5A), `+`, `(`.
+    @inline(__always)
+    private static func interesting(_ word: UInt64) -> Bool {
+        hasBetween(word, 0x2F, 0x3B) || hasBetween(word, 0x3F, 0x5B) || hasByte(word, UInt8(ascii: "+")) || hasByte(word, UInt8(ascii: "("))
+    }
+
     init(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
-        digitStarts.reserveCapacity(bytes.count / 64)
+        // Generous capacity costs nothing until written (untouched pages are never faulted in)
+        // and saves copying the lists as they grow.
+        digitStarts.reserveCapacity(bytes.count / 8 + 16)
+        upperStarts.reserveCapacity(bytes.count / 16 + 16)
         Self.table.withUnsafeBufferPointer { table in
             var previous: UInt8 = 0
-            for index in 0..<bytes.count {
-                let kind = table[Int(bytes[index])]
-                defer { previous = kind & Self.alphanumeric }
-                // Most bytes (lower-case letters, spaces, punctuation) start nothing, and
-                // nothing starts inside a word.
-                guard kind > Self.alphanumeric, previous == 0 || kind & (Self.at | Self.colon) != 0 else { continue }
-                let position = Int32(truncatingIfNeeded: index)
-                if kind & Self.digit != 0 {
-                    digitStarts.append(position)
-                } else if kind & Self.upper != 0 {
-                    upperStarts.append(position)
-                } else if kind == Self.sign {
-                    if index + 1 < bytes.count, Candidates.isDigit(bytes[index + 1]) { signStarts.append(position) }
-                } else if kind == Self.at {
-                    atSigns.append(position)
-                } else {
-                    colons.append(position)
+            var chunk = 0
+            let count = bytes.count
+            while chunk < count {
+                // Eight bytes at a time (SWAR): a chunk of ASCII with no digit, capital, `+`,
+                // `(`, `@` or `:` (most of prose and code) starts nothing; only its last byte
+                // matters for the next.
+                if chunk + 8 <= count {
+                    let word = bytes.loadUnaligned(fromByteOffset: chunk, as: UInt64.self)
+                    if word & Self.high == 0, !Self.interesting(word) {
+                        previous = table[Int(bytes[chunk + 7])] & Self.alphanumeric
+                        chunk += 8
+                        continue
+                    }
                 }
+                let end = min(count, chunk + 8)
+                for index in chunk..<end {
+                    let kind = table[Int(bytes[index])]
+                    defer { previous = kind & Self.alphanumeric }
+                    // Most bytes (lower-case letters, spaces, punctuation) start nothing, and
+                    // nothing starts inside a word.
+                    guard kind > Self.alphanumeric, previous == 0 || kind & (Self.at | Self.colon) != 0 else { continue }
+                    let position = Int32(truncatingIfNeeded: index)
+                    if kind & Self.digit != 0 {
+                        digitStarts.append(position)
+                    } else if kind & Self.upper != 0 {
+                        upperStarts.append(position)
+                    } else if kind == Self.sign {
+                        if index + 1 < count, Candidates.isDigit(bytes[index + 1]) { signStarts.append(position) }
+                    } else if kind == Self.at {
+                        atSigns.append(position)
+                    } else {
+                        colons.append(position)
+                    }
+                }
+                chunk = end
             }
         }
     }

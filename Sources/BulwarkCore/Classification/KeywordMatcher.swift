@@ -130,12 +130,11 @@ public struct KeywordMatcher: Sendable {
 
     /// Every occurrence in `bytes`, in order of their end (for the same end, longer first).
     ///
-    /// Large inputs are matched as two interleaved streams (first half, second half starting
-    /// one keyword length early): each byte costs a dependent chain of two loads, and two
-    /// independent chains in one loop keep the CPU busy while either waits.
+    /// Large inputs are matched as four interleaved streams over four quarters (each quarter
+    /// after the first starts one keyword length early): each byte costs a dependent chain of
+    /// two loads, and independent chains in one loop keep the CPU busy while each waits.
     public func matches(in bytes: UnsafeRawBufferPointer) -> [Match] {
-        var first: [Match] = []
-        var second: [Match] = []
+        var found: [[Match]] = [[], [], [], []]
         let count = bytes.count
         let longest = lengths.max() ?? 0
         let shift = classShift
@@ -154,40 +153,44 @@ public struct KeywordMatcher: Sendable {
                                 found.append(Match(keyword: keyword, range: start..<(index + 1)))
                             }
                         }
-                        guard count >= 8192, longest > 0, longest < count / 4 else {
+                        @inline(__always) func step(_ state: inout Int, _ index: Int) -> Bool {
+                            let next = table[state &<< shift | Int(classes[Int(bytes[index])])]
+                            state = Int(next & ~Self.outputFlag)
+                            return next & Self.outputFlag != 0
+                        }
+                        guard count >= 16_384, longest > 0, longest < count / 8 else {
                             var state = 0
-                            for index in 0..<count {
-                                let next = table[state &<< shift | Int(classes[Int(bytes[index])])]
-                                state = Int(next & ~Self.outputFlag)
-                                if next & Self.outputFlag != 0 { emit(state, index, into: &first) }
-                            }
+                            for index in 0..<count where step(&state, index) { emit(state, index, into: &found[0]) }
                             return
                         }
-                        // Stream A covers [0, middle); stream B starts `longest - 1` bytes
-                        // early so it knows every keyword ending at or after `middle`, and
-                        // reports only those.
-                        let middle = count / 2
-                        let secondStart = middle - (longest - 1)
-                        var a = 0, b = 0
-                        for offset in 0..<middle {
-                            let nextA = table[a &<< shift | Int(classes[Int(bytes[offset])])]
-                            let indexB = secondStart &+ offset
-                            let nextB = table[b &<< shift | Int(classes[Int(bytes[indexB])])]
-                            a = Int(nextA & ~Self.outputFlag)
-                            b = Int(nextB & ~Self.outputFlag)
-                            if nextA & Self.outputFlag != 0 { emit(a, offset, into: &first) }
-                            if nextB & Self.outputFlag != 0, indexB >= middle { emit(b, indexB, into: &second) }
+                        // Quarter q covers [q·n/4, (q+1)·n/4); streams after the first start
+                        // `longest - 1` bytes early so they know every keyword ending in their
+                        // quarter, and report only those.
+                        let quarter = count / 4
+                        let bounds = [0, quarter, 2 * quarter, 3 * quarter, count]
+                        let lead = longest - 1
+                        let begin = [0, bounds[1] - lead, bounds[2] - lead, bounds[3] - lead]
+                        var s0 = 0, s1 = 0, s2 = 0, s3 = 0
+                        let steps = quarter + lead  // every stream's shared length (the last may run longer)
+                        for offset in 0..<steps {
+                            let i0 = offset, i1 = begin[1] &+ offset, i2 = begin[2] &+ offset, i3 = begin[3] &+ offset
+                            let h0 = i0 < bounds[1] && step(&s0, i0)
+                            let h1 = step(&s1, i1)
+                            let h2 = step(&s2, i2)
+                            let h3 = step(&s3, i3)
+                            if h0 { emit(s0, i0, into: &found[0]) }
+                            if h1, i1 >= bounds[1], i1 < bounds[2] { emit(s1, i1, into: &found[1]) }
+                            if h2, i2 >= bounds[2], i2 < bounds[3] { emit(s2, i2, into: &found[2]) }
+                            if h3, i3 >= bounds[3] { emit(s3, i3, into: &found[3]) }
                         }
-                        for index in (secondStart + middle)..<count {
-                            let next = table[b &<< shift | Int(classes[Int(bytes[index])])]
-                            b = Int(next & ~Self.outputFlag)
-                            if next & Self.outputFlag != 0, index >= middle { emit(b, index, into: &second) }
+                        for index in (begin[3] + steps)..<count where step(&s3, index) {
+                            if index >= bounds[3] { emit(s3, index, into: &found[3]) }
                         }
                     }
                 }
             }
         }
-        return second.isEmpty ? first : first + second
+        return found[0] + found[1] + found[2] + found[3]
     }
 
     /// Convenience for strings.
