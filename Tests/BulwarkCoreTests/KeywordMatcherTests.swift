@@ -106,3 +106,17 @@ struct KeywordMatcherTests {
         }
     }
 }
+
+@Suite("Keyword matcher: large dictionaries")
+struct LargeDictionaryTests {
+    @Test("a dictionary too large for 16-bit transitions (over 32,768 states) still matches exactly")
+    func wideTransitions() {
+        var generator = SplitMix64(seed: 11)
+        let letters = Array("abcdefghijklmnopqrstuvwxyz")
+        let words = (0..<5_000).map { _ in String((0..<10).map { _ in letters[Int.random(in: 0..<26, using: &generator)] }) }
+        let matcher = KeywordMatcher(words)
+        let text = "start \(words[0]) middle \(words[4_999].uppercased()) and \(words[1_234])x end"
+        let found = matcher.matches(in: text)
+        #expect(found.map(\.keyword) == [0, 4_999])
+    }
+}

@@ -17,8 +17,10 @@ public struct KeywordMatcher: Sendable {
 
     private let classes: [UInt8]              // byte -> equivalence class
     private let classShift: Int               // log2 of the row stride (classes rounded up to a power of two)
-    private let transitions: [UInt32]         // (state << classShift | class) -> next state | outputFlag
-    private static let outputFlag: UInt32 = 0x8000_0000
+    // (state << classShift | class) -> next state, top bit set when keywords end there. 16-bit
+    // entries (half the cache footprint) unless the automaton has 32,768 states or more.
+    private let transitions16: [UInt16]
+    private let transitions32: [UInt32]
     // Keywords ending at each state (failure links included), flattened so the hot loop touches
     // only plain integer buffers: state s owns outputList[outputStart[s] ..< outputStart[s + 1]].
     private let outputStart: [Int32]
@@ -96,16 +98,22 @@ public struct KeywordMatcher: Sendable {
                 }
             }
         }
-        precondition(goto.count < Int(Self.outputFlag), "keyword automaton too large")
+        precondition(goto.count < 0x8000_0000, "keyword automaton too large")
         var table = [UInt32](repeating: 0, count: goto.count << shift)
         for (state, row) in goto.enumerated() {
             for (symbol, next) in row.enumerated() {
-                table[state << shift | symbol] = UInt32(next) | (outputs[Int(next)].isEmpty ? 0 : Self.outputFlag)
+                table[state << shift | symbol] = UInt32(next) | (outputs[Int(next)].isEmpty ? 0 : 0x8000_0000)
             }
         }
         self.classes = classes
         self.classShift = shift
-        self.transitions = table
+        if goto.count < 0x8000 {
+            transitions16 = table.map { UInt16(truncatingIfNeeded: $0 & 0x7FFF) | ($0 & 0x8000_0000 != 0 ? 0x8000 : 0) }
+            transitions32 = []
+        } else {
+            transitions16 = []
+            transitions32 = table
+        }
         var starts: [Int32] = [0]
         for list in outputs { starts.append(starts[starts.count - 1] + Int32(list.count)) }
         self.outputStart = starts
@@ -134,58 +142,63 @@ public struct KeywordMatcher: Sendable {
     /// after the first starts one keyword length early): each byte costs a dependent chain of
     /// two loads, and independent chains in one loop keep the CPU busy while each waits.
     public func matches(in bytes: UnsafeRawBufferPointer) -> [Match] {
+        transitions32.isEmpty
+            ? transitions16.withUnsafeBufferPointer { matches(in: bytes, table: $0, flag: 0x8000) }
+            : transitions32.withUnsafeBufferPointer { matches(in: bytes, table: $0, flag: 0x8000_0000) }
+    }
+
+    @inline(__always)
+    private func matches<Entry: FixedWidthInteger & UnsignedInteger>(in bytes: UnsafeRawBufferPointer, table: UnsafeBufferPointer<Entry>, flag: Entry) -> [Match] {
         var found: [[Match]] = [[], [], [], []]
         let count = bytes.count
         let longest = lengths.max() ?? 0
         let shift = classShift
         classes.withUnsafeBufferPointer { classes in
-            transitions.withUnsafeBufferPointer { table in
-                outputStart.withUnsafeBufferPointer { starts in
-                    outputList.withUnsafeBufferPointer { list in
-                        func emit(_ state: Int, _ index: Int, into found: inout [Match]) {
-                            for slot in Int(starts[state])..<Int(starts[state &+ 1]) {
-                                let keyword = Int(list[slot])
-                                let start = index + 1 - lengths[keyword]
-                                if wholeWord[keyword] {
-                                    if start > 0, Self.isWordByte(bytes[start - 1]) { continue }
-                                    if index + 1 < count, Self.isWordByte(bytes[index + 1]) { continue }
-                                }
-                                found.append(Match(keyword: keyword, range: start..<(index + 1)))
+            outputStart.withUnsafeBufferPointer { starts in
+                outputList.withUnsafeBufferPointer { list in
+                    func emit(_ state: Int, _ index: Int, into found: inout [Match]) {
+                        for slot in Int(starts[state])..<Int(starts[state &+ 1]) {
+                            let keyword = Int(list[slot])
+                            let start = index + 1 - lengths[keyword]
+                            if wholeWord[keyword] {
+                                if start > 0, Self.isWordByte(bytes[start - 1]) { continue }
+                                if index + 1 < count, Self.isWordByte(bytes[index + 1]) { continue }
                             }
+                            found.append(Match(keyword: keyword, range: start..<(index + 1)))
                         }
-                        @inline(__always) func step(_ state: inout Int, _ index: Int) -> Bool {
-                            let next = table[state &<< shift | Int(classes[Int(bytes[index])])]
-                            state = Int(next & ~Self.outputFlag)
-                            return next & Self.outputFlag != 0
-                        }
-                        guard count >= 16_384, longest > 0, longest < count / 8 else {
-                            var state = 0
-                            for index in 0..<count where step(&state, index) { emit(state, index, into: &found[0]) }
-                            return
-                        }
-                        // Quarter q covers [q·n/4, (q+1)·n/4); streams after the first start
-                        // `longest - 1` bytes early so they know every keyword ending in their
-                        // quarter, and report only those.
-                        let quarter = count / 4
-                        let bounds = [0, quarter, 2 * quarter, 3 * quarter, count]
-                        let lead = longest - 1
-                        let begin = [0, bounds[1] - lead, bounds[2] - lead, bounds[3] - lead]
-                        var s0 = 0, s1 = 0, s2 = 0, s3 = 0
-                        let steps = quarter + lead  // every stream's shared length (the last may run longer)
-                        for offset in 0..<steps {
-                            let i0 = offset, i1 = begin[1] &+ offset, i2 = begin[2] &+ offset, i3 = begin[3] &+ offset
-                            let h0 = i0 < bounds[1] && step(&s0, i0)
-                            let h1 = step(&s1, i1)
-                            let h2 = step(&s2, i2)
-                            let h3 = step(&s3, i3)
-                            if h0 { emit(s0, i0, into: &found[0]) }
-                            if h1, i1 >= bounds[1], i1 < bounds[2] { emit(s1, i1, into: &found[1]) }
-                            if h2, i2 >= bounds[2], i2 < bounds[3] { emit(s2, i2, into: &found[2]) }
-                            if h3, i3 >= bounds[3] { emit(s3, i3, into: &found[3]) }
-                        }
-                        for index in (begin[3] + steps)..<count where step(&s3, index) {
-                            if index >= bounds[3] { emit(s3, index, into: &found[3]) }
-                        }
+                    }
+                    @inline(__always) func step(_ state: inout Int, _ index: Int) -> Bool {
+                        let next = table[state &<< shift | Int(classes[Int(bytes[index])])]
+                        state = Int(next & ~flag)
+                        return next & flag != 0
+                    }
+                    guard count >= 16_384, longest > 0, longest < count / 8 else {
+                        var state = 0
+                        for index in 0..<count where step(&state, index) { emit(state, index, into: &found[0]) }
+                        return
+                    }
+                    // Quarter q covers [q·n/4, (q+1)·n/4); streams after the first start
+                    // `longest - 1` bytes early so they know every keyword ending in their
+                    // quarter, and report only those.
+                    let quarter = count / 4
+                    let bounds = [0, quarter, 2 * quarter, 3 * quarter, count]
+                    let lead = longest - 1
+                    let begin = [0, bounds[1] - lead, bounds[2] - lead, bounds[3] - lead]
+                    var s0 = 0, s1 = 0, s2 = 0, s3 = 0
+                    let steps = quarter + lead  // every stream's shared length (the last may run longer)
+                    for offset in 0..<steps {
+                        let i0 = offset, i1 = begin[1] &+ offset, i2 = begin[2] &+ offset, i3 = begin[3] &+ offset
+                        let h0 = i0 < bounds[1] && step(&s0, i0)
+                        let h1 = step(&s1, i1)
+                        let h2 = step(&s2, i2)
+                        let h3 = step(&s3, i3)
+                        if h0 { emit(s0, i0, into: &found[0]) }
+                        if h1, i1 >= bounds[1], i1 < bounds[2] { emit(s1, i1, into: &found[1]) }
+                        if h2, i2 >= bounds[2], i2 < bounds[3] { emit(s2, i2, into: &found[2]) }
+                        if h3, i3 >= bounds[3] { emit(s3, i3, into: &found[3]) }
+                    }
+                    for index in (begin[3] + steps)..<count where step(&s3, index) {
+                        if index >= bounds[3] { emit(s3, index, into: &found[3]) }
                     }
                 }
             }
