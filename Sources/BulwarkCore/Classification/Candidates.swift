@@ -263,7 +263,10 @@ enum Candidates {
         }
         var index = 0
         for position in starts where Int(position) >= index {
-            index = iban(at: Int(position), lowercase: false) ?? Int(position) + 1
+            let start = Int(position)
+            // Most capitals start words; an IBAN starts with two capitals and two digits.
+            guard start + 4 < count, isUpper(bytes[start + 1]), isDigit(bytes[start + 2]), isDigit(bytes[start + 3]) else { continue }
+            index = iban(at: start, lowercase: false) ?? start + 1
         }
         index = 0
         for window in lowercaseWindows {
@@ -317,6 +320,9 @@ enum Candidates {
         var index = 0
         for position in starts where Int(position) >= index {
             let start = Int(position)
+            // A capitalised word or a number followed by lower case is not an identifier; no
+            // start lies inside a run, so nothing needs skipping.
+            if start + 1 < count, isLower(bytes[start + 1]) { continue }
             index = start
             var hasDigit = false
             var hasLetter = false

@@ -203,10 +203,9 @@ public struct ContentClassifier: Sendable {
         }
         var matches: [String: [FindingMatch]] = [:]
         func add(_ type: String, _ range: Range<Int>, confidence: Int, normalised: [UInt8], head: Int, tail: Int) {
-            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
             matches[type, default: []].append(FindingMatch(
                 start: range.lowerBound, end: range.upperBound, confidence: confidence,
-                masked: Masking.mask(text, head: head, tail: tail), hash: hasher?.hash(normalised)))
+                masked: Masking.mask(UnsafeRawBufferPointer(rebasing: bytes[range]), head: head, tail: tail), hash: hasher?.hash(normalised)))
         }
 
         let index = CandidateIndex(bytes)

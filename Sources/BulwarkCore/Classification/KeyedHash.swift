@@ -24,17 +24,34 @@ public enum Masking {
     /// Keeps the first `head` and last `tail` alphanumeric characters and replaces the other
     /// letters and digits with `*`, preserving separators: `4111 1111 1111 1111` → `4111 **** **** 1111`.
     public static func mask(_ text: String, head: Int, tail: Int) -> String {
-        if text.utf8.allSatisfy({ $0 < 0x80 }) {
-            // ASCII (nearly every value): the same rule over bytes, without Unicode properties.
-            let bytes = Array(text.utf8)
-            let significant = bytes.indices.filter { Candidates.isAlphanumeric(bytes[$0]) }
-            let reveal = min(head + tail, significant.count / 2)
-            let shownHead = min(head, reveal)
-            let shownTail = min(tail, reveal - shownHead)
-            var masked = bytes
-            for index in significant.dropFirst(shownHead).dropLast(shownTail) { masked[index] = UInt8(ascii: "*") }
-            return String(decoding: masked, as: UTF8.self)
+        var copy = text
+        return copy.withUTF8 { mask(UnsafeRawBufferPointer($0), head: head, tail: tail) }
+    }
+
+    /// The same for UTF-8 bytes; ASCII values (nearly all) are masked without Unicode
+    /// properties or intermediate copies.
+    public static func mask(_ bytes: UnsafeRawBufferPointer, head: Int, tail: Int) -> String {
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return maskCharacters(String(decoding: bytes, as: UTF8.self), head: head, tail: tail) }
+        var significant = 0
+        for byte in bytes where Candidates.isAlphanumeric(byte) { significant += 1 }
+        let reveal = min(head + tail, significant / 2)
+        let shownHead = min(head, reveal)
+        let shownTail = min(tail, reveal - shownHead)
+        return String(unsafeUninitializedCapacity: bytes.count) { output in
+            var seen = 0
+            for (index, byte) in bytes.enumerated() {
+                if Candidates.isAlphanumeric(byte) {
+                    output[index] = seen < shownHead || seen >= significant - shownTail ? byte : UInt8(ascii: "*")
+                    seen += 1
+                } else {
+                    output[index] = byte
+                }
+            }
+            return bytes.count
         }
+    }
+
+    private static func maskCharacters(_ text: String, head: Int, tail: Int) -> String {
         let characters = Array(text)
         let significant = characters.indices.filter { characters[$0].isLetter || characters[$0].isNumber }
         // Never reveal more than half of a value, whatever head and tail ask for.
