@@ -250,6 +250,7 @@ struct ContactAndNetworkTests {
         #expect(found("server 10.218.6.131 down", "ipv4").map(\.confidence) == [75])
         #expect(found("got 86.231.85.193.", "ipv4").map(\.confidence) == [65])
         #expect(found("version 1.2.3.4.5", "ipv4").isEmpty)
+        #expect(found("see http://10.1.2.3:8080/x and host:192.168.0.1", "ipv4").map { [$0.start, $0.end] } == [[11, 19], [36, 47]])
         #expect(found("bad 256.1.1.1 and 01.2.3.4", "ipv4").isEmpty)
         #expect(found("at 2001:db8:85a3::8a2e:370:7334 now", "ipv6").map { [$0.start, $0.end] } == [[3, 31]])
         #expect(found("host 3b20:9a3a:1b2f:7ce:9ef1:4787:85fc:261e", "ipv6").map(\.confidence) == [75])

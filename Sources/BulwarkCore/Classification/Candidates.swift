@@ -271,7 +271,13 @@ enum Candidates {
         index = 0
         for window in lowercaseWindows {
             var cursor = max(index, window.lowerBound)
-            while cursor < min(window.upperBound, count) {
+            let end = min(window.upperBound, count - 4)
+            while cursor < end {
+                // Cheap test first: two lower-case letters and two digits at a word start.
+                guard isLower(bytes[cursor]), isLower(bytes[cursor + 1]), isDigit(bytes[cursor + 2]), isDigit(bytes[cursor + 3]) else {
+                    cursor += 1
+                    continue
+                }
                 cursor = iban(at: cursor, lowercase: true) ?? cursor + 1
             }
             index = cursor
@@ -386,19 +392,24 @@ extension Candidates {
         var separators: PhoneSeparators
     }
 
-    /// Phone-number candidates of 7–15 digits (E.164's maximum).
-    static func phones(in bytes: UnsafeRawBufferPointer, starts: some Sequence<Int32>, visit: (PhoneShape) -> Void) {
+    /// Phone-number candidates of 7–15 digits (E.164's maximum). Dotted quads take the same
+    /// walk (digit groups separated by dots), so IPv4 addresses are reported from it too
+    /// (`ipv4`), which saves a pass over every number.
+    static func phones(in bytes: UnsafeRawBufferPointer, starts: some Sequence<Int32>, visit: (PhoneShape) -> Void, ipv4: (Range<Int>) -> Void) {
         let count = bytes.count
         var index = 0
         for position in starts where Int(position) >= index {
             let start = Int(position)
             index = start
             let previous: UInt8 = start > 0 ? bytes[start - 1] : 0x20
-            if isDigit(bytes[start]), previous == UInt8(ascii: ".") || previous == UInt8(ascii: "-") || previous == UInt8(ascii: "/")
-                || previous == UInt8(ascii: ":") {
+            // Part of a longer dotted run: neither a phone nor an address.
+            if previous == UInt8(ascii: ".") {
                 index += 1
                 continue
             }
+            // After `-`, `/` or `:` a number is part of something (a range, a path, a port,
+            // a URL) and not a phone; it can still be an address (http://10.0.0.1/).
+            let phoneAllowed = !(isDigit(bytes[start]) && (previous == UInt8(ascii: "-") || previous == UInt8(ascii: "/") || previous == UInt8(ascii: ":")))
             var cursor = start
             var digitCount = 0
             var group = 0
@@ -451,7 +462,11 @@ extension Candidates {
             if openParenthesis { valid = false }
             index = max(end, start + 1)
             while index < count, isAlphanumeric(bytes[index]) { index += 1 }
-            guard valid, (7...15).contains(digitCount) else { continue }
+            if valid, separators == .dot, groupCount == 4, end == cursor, !sawParenthesis, bytes[start] != UInt8(ascii: "+"),
+               isIPv4(UnsafeRawBufferPointer(rebasing: bytes[start..<end])) {
+                ipv4(start..<end)
+            }
+            guard valid, phoneAllowed, (7...15).contains(digitCount) else { continue }
             visit(PhoneShape(range: start..<end, numberEnd: cursor, digitCount: digitCount, groupCount: groupCount,
                              plus: bytes[start] == UInt8(ascii: "+"), parentheses: sawParenthesis, separators: separators))
         }
@@ -475,48 +490,27 @@ extension Candidates {
         return phone
     }
 
-    /// Dotted-quad IPv4 addresses (octets 0–255, no leading zeros), not part of a longer
-    /// dotted run such as a version number 1.2.3.4.5.
-    static func ipv4s(in bytes: UnsafeRawBufferPointer, starts: [Int32], visit: (Range<Int>) -> Void) {
-        let count = bytes.count
-        var index = 0
-        for position in starts where Int(position) >= index {
-            index = Int(position)
-            guard index == 0 || bytes[index - 1] != UInt8(ascii: ".") else {
-                index += 1
-                continue
-            }
-            let start = index
-            var cursor = index
-            var octets = 0
-            var valid = true
-            while octets < 4 {
-                let octetStart = cursor
-                var value = 0
-                while cursor < count, isDigit(bytes[cursor]), cursor - octetStart < 4 {
-                    value = value * 10 + Int(bytes[cursor] - UInt8(ascii: "0"))
-                    cursor += 1
-                }
-                let length = cursor - octetStart
-                if length == 0 || length > 3 || value > 255 || (length > 1 && bytes[octetStart] == UInt8(ascii: "0")) {
-                    valid = false
-                    break
-                }
+    /// A dotted quad: four octets 0–255 without leading zeros.
+    static func isIPv4(_ run: UnsafeRawBufferPointer) -> Bool {
+        var octets = 0
+        var value = 0
+        var length = 0
+        var leadingZero = false
+        for byte in run {
+            if isDigit(byte) {
+                if length == 0 { leadingZero = byte == UInt8(ascii: "0") } else if leadingZero { return false }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                length += 1
+                if length > 3 || value > 255 { return false }
+            } else if byte == UInt8(ascii: "."), length > 0 {
                 octets += 1
-                if octets < 4 {
-                    guard cursor + 1 < count, bytes[cursor] == UInt8(ascii: "."), isDigit(bytes[cursor + 1]) else {
-                        valid = false
-                        break
-                    }
-                    cursor += 1
-                }
+                value = 0
+                length = 0
+            } else {
+                return false
             }
-            if valid, cursor < count, isAlphanumeric(bytes[cursor]) { valid = false }
-            if valid, cursor + 1 < count, bytes[cursor] == UInt8(ascii: "."), isDigit(bytes[cursor + 1]) { valid = false }
-            if valid { visit(start..<cursor) }
-            index = max(cursor, start + 1)
-            while index < count, isDigit(bytes[index]) || bytes[index] == UInt8(ascii: ".") { index += 1 }
         }
+        return octets == 3 && length > 0
     }
 
     /// IPv6 addresses: runs of hex digits and colons (with an optional dotted IPv4 tail) that

@@ -246,17 +246,16 @@ public struct ContentClassifier: Sendable {
             guard near(Keywords.nino, range), Validators.ukNINO(compact) else { return }
             add("uk_nino", range, confidence: Confidence.high, normalised: compact, head: 0, tail: 2)
         }
-        Candidates.phones(in: bytes, starts: index.phoneStarts) { shape in
+        Candidates.phones(in: bytes, starts: index.phoneStarts, visit: { shape in
             let keyword = near(Keywords.phone, shape.range)
             guard PhoneRule.mayMatch(shape, keyword: keyword) else { return }
             let phone = Candidates.phone(shape, in: bytes)
             guard let confidence = PhoneRule.confidence(phone, keyword: keyword) else { return }
             add("phone", phone.range, confidence: confidence, normalised: (phone.plus ? [UInt8(ascii: "+")] : []) + phone.digits, head: 0, tail: 2)
-        }
-        Candidates.ipv4s(in: bytes, starts: index.digitStarts) { range in
+        }, ipv4: { range in
             add("ipv4", range, confidence: near(Keywords.ipv4, range) ? Confidence.medium : Confidence.low,
                 normalised: Array(UnsafeRawBufferPointer(rebasing: bytes[range])), head: 0, tail: 0)
-        }
+        })
         Candidates.ipv6s(in: bytes, colons: index.colons) { range in
             add("ipv6", range, confidence: near(Keywords.ipv6, range) ? Confidence.medium : Confidence.low,
                 normalised: Array(UnsafeRawBufferPointer(rebasing: bytes[range])).map(KeywordMatcher.lower), head: 0, tail: 0)
