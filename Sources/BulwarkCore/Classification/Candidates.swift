@@ -56,10 +56,7 @@ struct CandidateIndex {
 
     init(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
-        // Generous capacity costs nothing until written (untouched pages are never faulted in)
-        // and saves copying the lists as they grow.
-        digitStarts.reserveCapacity(bytes.count / 8 + 16)
-        upperStarts.reserveCapacity(bytes.count / 16 + 16)
+        var digits = StartCollector(), uppers = StartCollector(), signs = StartCollector(), ats = StartCollector(), colonList = StartCollector()
         Self.table.withUnsafeBufferPointer { table in
             var previous: UInt8 = 0
             var chunk = 0
@@ -85,20 +82,53 @@ struct CandidateIndex {
                     guard kind > Self.alphanumeric, previous == 0 || kind & (Self.at | Self.colon) != 0 else { continue }
                     let position = Int32(truncatingIfNeeded: index)
                     if kind & Self.digit != 0 {
-                        digitStarts.append(position)
+                        digits.add(position)
                     } else if kind & Self.upper != 0 {
-                        upperStarts.append(position)
+                        uppers.add(position)
                     } else if kind == Self.sign {
-                        if index + 1 < count, Candidates.isDigit(bytes[index + 1]) { signStarts.append(position) }
+                        if index + 1 < count, Candidates.isDigit(bytes[index + 1]) { signs.add(position) }
                     } else if kind == Self.at {
-                        atSigns.append(position)
+                        ats.add(position)
                     } else {
-                        colons.append(position)
+                        colonList.add(position)
                     }
                 }
                 chunk = end
             }
         }
+        digitStarts = digits.finish()
+        upperStarts = uppers.finish()
+        signStarts = signs.finish()
+        atSigns = ats.finish()
+        colons = colonList.finish()
+    }
+}
+
+/// Collects positions through a small fixed buffer, so the hot loop stores to plain memory
+/// and the array grows a thousand entries at a time.
+private struct StartCollector {
+    private static let batch = 1024
+    private var result: [Int32] = []
+    private let scratch = UnsafeMutablePointer<Int32>.allocate(capacity: StartCollector.batch)
+    private var used = 0
+
+    @inline(__always)
+    mutating func add(_ position: Int32) {
+        scratch[used] = position
+        used += 1
+        if used == Self.batch { flush() }
+    }
+
+    private mutating func flush() {
+        result.append(contentsOf: UnsafeBufferPointer(start: scratch, count: used))
+        used = 0
+    }
+
+    /// The positions, in order; releases the buffer (call exactly once).
+    mutating func finish() -> [Int32] {
+        flush()
+        scratch.deallocate()
+        return result
     }
 }
 
@@ -180,6 +210,9 @@ enum Candidates {
                 index += 1
                 continue
             }
+            // A run of digits and separators shorter than `minDigits` bytes cannot hold enough
+            // digits (nor can any run starting inside it): skip without measuring.
+            if !hasRun(bytes, from: start, length: minDigits, of: isNumberByte) { continue }
             // Measure first; build the value only for a run worth reporting.
             var digitCount = 0
             var separator: UInt8?
@@ -217,6 +250,22 @@ enum Candidates {
             }
             visit(Number(digits: digits, range: start..<index, separator: separator, groups: groups))
         }
+    }
+
+    @inline(__always)
+    static func isNumberByte(_ byte: UInt8) -> Bool { isDigit(byte) || byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-") }
+
+    @inline(__always)
+    static func isPhoneByte(_ byte: UInt8) -> Bool {
+        isNumberByte(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "(") || byte == UInt8(ascii: ")") || byte == UInt8(ascii: "+")
+    }
+
+    /// The `length` bytes from `start` all satisfy `member`.
+    @inline(__always)
+    static func hasRun(_ bytes: UnsafeRawBufferPointer, from start: Int, length: Int, of member: (UInt8) -> Bool) -> Bool {
+        guard start + length <= bytes.count else { return false }
+        for offset in 0..<length where !member(bytes[start + offset]) { return false }
+        return true
     }
 
     /// Numbers anywhere in `bytes` (builds the index; for small windows such as EDM's).
@@ -410,6 +459,9 @@ extension Candidates {
             // After `-`, `/` or `:` a number is part of something (a range, a path, a port,
             // a URL) and not a phone; it can still be an address (http://10.0.0.1/).
             let phoneAllowed = !(isDigit(bytes[start]) && (previous == UInt8(ascii: "-") || previous == UInt8(ascii: "/") || previous == UInt8(ascii: ":")))
+            // Phones need 7 digits and addresses 7 characters (1.1.1.1): shorter runs of
+            // phone characters are neither (and nothing inside them is).
+            if !hasRun(bytes, from: start, length: 7, of: isPhoneByte) { continue }
             var cursor = start
             var digitCount = 0
             var group = 0
