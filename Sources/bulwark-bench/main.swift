@@ -289,6 +289,9 @@ struct Classify: AsyncParsableCommand {
         abstract: "Single-core throughput of ContentClassifier over generated mixed text (prose, CSV, code) with sensitive values sprinkled in.")
     @Option(help: "Megabytes of text to classify.") var megabytes = 100
     @Option(help: "Also time scans of one 100 KB clipboard-sized text this many times.") var clipboardRuns = 200
+    @Option(help: "scripts/peer-speed.py: also time detect-secrets and presidio-analyzer on the first --peer-megabytes of the same text.")
+    var peers: String?
+    @Option(help: "Megabytes of the text the peers get (they are slow).") var peerMegabytes = 1
 
     /// Deterministic mixed text: prose, CSV rows with numbers, source code, and every ~4 KB a
     /// card, SSN, IBAN or e-mail address.
@@ -318,10 +321,16 @@ struct Classify: AsyncParsableCommand {
     func run() async throws {
         let text = Self.corpus(bytes: megabytes * 1_000_000)
         let classifier = ContentClassifier()
+        // The full default policy decides on the result, as the agent does for a paste.
+        let evaluator = PolicyEvaluator(policy: DefaultPolicy.policy())
         var findings = 0
+        var decision = PolicyAction.allow
         let clock = ContinuousClock()
         let elapsed = clock.measure {
-            findings = text.withUnsafeBytes { classifier.scan($0) }.findings.reduce(0) { $0 + $1.count }
+            let result = text.withUnsafeBytes { classifier.scan($0) }
+            findings = result.findings.reduce(0) { $0 + $1.count }
+            decision = evaluator.evaluate(PolicyRequest(
+                activity: .paste, destination: Destination(appID: "chatgpt", category: "consumer_ai"), content: result)).action
         }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let clipboard = Array(text.prefix(100_000))
@@ -331,9 +340,27 @@ struct Classify: AsyncParsableCommand {
             clipboardTimes.append(Double(one.components.attoseconds) / 1e15 + Double(one.components.seconds) * 1000)
         }
         clipboardTimes.sort()
-        print(String(format: "classified %d MB in %.2f s: %.1f MB/s single core, %d matches; 100 KB clipboard p50 %.3f ms, p99 %.3f ms; peak RSS %.1f MiB",
-                     megabytes, seconds, Double(text.count) / 1e6 / seconds, findings,
+        let speed = Double(text.count) / 1e6 / seconds
+        print(String(format: "classified %d MB in %.2f s: %.1f MB/s single core, %d matches, default policy says %@; 100 KB clipboard p50 %.3f ms, p99 %.3f ms; peak RSS %.1f MiB",
+                     megabytes, seconds, speed, findings, decision.rawValue,
                      percentile(clipboardTimes, 0.5), percentile(clipboardTimes, 0.99), Double(procStatus(getpid(), "VmHWM") ?? 0) / 1024))
+        guard let peers else { return }
+        let sample = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-peers-\(getpid()).txt")
+        defer { try? FileManager.default.removeItem(at: sample) }
+        try Data(text.prefix(peerMegabytes * 1_000_000)).write(to: sample)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", peers, sample.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let rates = (try? JSONDecoder().decode([String: Double].self, from: output)) ?? [:]
+        if rates.isEmpty { print("peers: none installed (pip install detect-secrets presidio-analyzer)") }
+        for (name, rate) in rates.sorted(by: { $0.key < $1.key }) {
+            print(String(format: "peer %@ on the first %d MB: %.3f MB/s — Bulwark is %.0f× faster", name, peerMegabytes, rate, speed / rate))
+        }
     }
 }
 

@@ -378,6 +378,8 @@ enum Candidates {
             // A capitalised word or a number followed by lower case is not an identifier; no
             // start lies inside a run, so nothing needs skipping.
             if start + 1 < count, isLower(bytes[start + 1]) { continue }
+            // Shorter than the shortest identifier: nothing to read.
+            if !hasRun(bytes, from: start, length: lengths.lowerBound, of: isAlphanumeric) { continue }
             index = start
             var hasDigit = false
             var hasLetter = false
