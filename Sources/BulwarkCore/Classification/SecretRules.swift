@@ -194,7 +194,18 @@ enum PasswordInURLRule {
 /// (anywhere in an identifier: `DB_PASSWORD`, `apiKey`), `=` or `:` (optionally quoted), and a
 /// value that is not a placeholder, a variable or a call, with enough entropy to be a secret.
 enum AssignmentRule {
-    enum Kind: Sendable { case password, secret, awsSecret }
+    enum Kind: Sendable {
+        case password, secret, awsSecret
+
+        /// The information type its findings carry.
+        var type: String {
+            switch self {
+            case .password: "password_assignment"
+            case .secret: "generic_secret"
+            case .awsSecret: "aws_secret_access_key"
+            }
+        }
+    }
 
     /// Key names. `short` names (`pw`, `pass`, `key`) count only as a whole part of an
     /// identifier (`db_pw`, `mysqlPass`, `$key`, not `monkey` or `compass`); `bare` names take
@@ -213,6 +224,12 @@ enum AssignmentRule {
         ("key", .secret, true, false),
         ("aws_secret_access_key", .awsSecret, false, false), ("secret_access_key", .awsSecret, false, false),
         ("secretaccesskey", .awsSecret, false, false),
+    ]
+
+    /// Words that mark a dashed or underscored value as a description, not a secret.
+    static let placeholderWords: Set<String> = [
+        "password", "passwd", "secret", "token", "key", "your", "my", "example", "client", "user", "here", "changeme", "dummy",
+        "sample", "test", "fake", "placeholder", "value",
     ]
 
     /// Second words that may follow a key name before the separator (`SECRET KEY: …`).
@@ -243,8 +260,11 @@ enum AssignmentRule {
         func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) &- UInt8(ascii: "a") < 26 }
         func isLower(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "a") < 26 }
         if short {
-            // A whole part of the identifier: bounded by non-letters or a camelCase step.
-            if keyStart > 0, isLetter(bytes[keyStart - 1]), !(isLower(bytes[keyStart - 1]) && Candidates.isUpper(bytes[keyStart])) { return nil }
+            // A whole part of the identifier: bounded by non-letters or a camelCase step, or
+            // the end of an all-capitals name (MYSQLPASS).
+            let capitalsSuffix = Candidates.isUpper(bytes[keyStart]) && (keyEnd == bytes.count || !Candidates.isAlphanumeric(bytes[keyEnd]))
+                && (keyStart == 0 || Candidates.isUpper(bytes[keyStart - 1]))
+            if keyStart > 0, isLetter(bytes[keyStart - 1]), !capitalsSuffix, !(isLower(bytes[keyStart - 1]) && Candidates.isUpper(bytes[keyStart])) { return nil }
             if keyEnd < bytes.count, isLetter(bytes[keyEnd]), !(isLower(bytes[keyEnd - 1]) && Candidates.isUpper(bytes[keyEnd])) { return nil }
         }
         if bare {
@@ -271,6 +291,21 @@ enum AssignmentRule {
             let word = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<end]), as: UTF8.self).lowercased()
             if secondWords.contains(word) { index = end }
         }
+        // An XML element named for the key: `<password …>value</password>`.
+        if !bare, identifierStart > 0, bytes[identifierStart - 1] == UInt8(ascii: "<") {
+            var open = index
+            while open < bytes.count, open - index < 200, bytes[open] != UInt8(ascii: ">"), bytes[open] != UInt8(ascii: "\n") { open += 1 }
+            guard open < bytes.count, bytes[open] == UInt8(ascii: ">"), bytes[open - 1] != UInt8(ascii: "/") else { return nil }
+            var close = open + 1
+            while close < bytes.count, close - open < 200, bytes[close] != UInt8(ascii: "<"), bytes[close] != UInt8(ascii: "\n") { close += 1 }
+            guard close < bytes.count, bytes[close] == UInt8(ascii: "<") else { return nil }
+            let value = (open + 1)..<close
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[value]), as: UTF8.self)
+            guard isPlausibleSecret(text, kind: kind) else { return nil }
+            return Found(type: kind.type, value: value, whole: (identifierStart - 1)..<close)
+        }
+        // A quoted key (`'access_key' => …`, `define('PASSWORD', …)`).
+        let quotedKey = identifierStart > 0 && (bytes[identifierStart - 1] == UInt8(ascii: "\"") || bytes[identifierStart - 1] == UInt8(ascii: "'"))
         if index < bytes.count, bytes[index] == UInt8(ascii: "\"") || bytes[index] == UInt8(ascii: "'") { index += 1 }
         let afterKey = index
         while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
@@ -282,6 +317,8 @@ enum AssignmentRule {
                 // `:=` assigns (Go, Pascal, make); `==` compares.
                 guard separator == UInt8(ascii: ":") else { return nil }
                 index += 1
+            } else if separator == UInt8(ascii: "="), index < bytes.count, bytes[index] == UInt8(ascii: ">") {
+                index += 1  // `=>`: PHP arrays, Ruby hashes
             }
             while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
             // A typed declaration (`password: String = "…"`): skip the type to its `=`.
@@ -295,6 +332,11 @@ enum AssignmentRule {
                 index = equals + 1
                 while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
             }
+        } else if quotedKey, index < bytes.count, bytes[index] == UInt8(ascii: ",") {
+            // `define('PASSWORD', 'value')`: a quoted key, a comma, a quoted value.
+            index += 1
+            while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+            guard index < bytes.count, isQuote(bytes[index]) else { return nil }
         } else if bare ? index > afterKey : (kind == .password && index > afterKey && index < bytes.count && isQuote(bytes[index])) {
             // `IDENTIFIED BY secret`, `PASSWORD 'secret'`: the value follows whitespace.
         } else {
@@ -319,13 +361,7 @@ enum AssignmentRule {
         let value = valueStart..<index
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[value]), as: UTF8.self)
         guard isPlausibleSecret(text, kind: kind) else { return nil }
-        let type: String
-        switch kind {
-        case .password: type = "password_assignment"
-        case .secret: type = "generic_secret"
-        case .awsSecret: type = "aws_secret_access_key"
-        }
-        return Found(type: type, value: value, whole: identifierStart..<min(bytes.count, index + (quote == nil ? 0 : 1)))
+        return Found(type: kind.type, value: value, whole: identifierStart..<min(bytes.count, index + (quote == nil ? 0 : 1)))
     }
 
     static func isPlausibleSecret(_ value: String, kind: Kind) -> Bool {
@@ -337,6 +373,12 @@ enum AssignmentRule {
         // Also paths (PWD=/home/…) and tags (Ansible's !vault).
         if let first = value.first, "$<{%@&[(/".contains(first) { return false }
         if value.hasPrefix("!vault") || value.hasPrefix("!!") || value == "!" { return false }
+        // Words joined by dashes or underscores that describe the value (`your-password-here`,
+        // `my-client-password`) are placeholders.
+        if lowered.utf8.allSatisfy({ Candidates.isLower($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }),
+           lowered.split(whereSeparator: { $0 == "-" || $0 == "_" }).contains(where: { placeholderWords.contains(String($0)) }) {
+            return false
+        }
         // Hex literals (masks, addresses) are numbers, not secrets.
         if lowered.hasPrefix("0x"), lowered.dropFirst(2).allSatisfy(\.isHexDigit) { return false }
         // An e-mail address names an account; it is not the key.
