@@ -1,10 +1,14 @@
 # Bulwark: the two commands of the README are `make demo` and `make test`.
 SWIFT ?= swift
 # Debian packages the build, the tests and the demo use (openssl and curl are independent
-# TLS clients in the end-to-end tests).
-DEBS := libsqlite3-dev zlib1g-dev libssl-dev openssl curl ca-certificates procps
+# TLS clients in the end-to-end tests; X11 headers for the clipboard guard, whose libraries are
+# loaded at run time).
+DEBS := libsqlite3-dev zlib1g-dev libssl-dev openssl curl ca-certificates procps libx11-dev libxfixes-dev libxres-dev
 
-.PHONY: deps build release test demo bench clean
+# What the tests start besides our binaries: a real X server and real clipboard clients.
+TEST_DEBS := xvfb xclip
+
+.PHONY: deps test-deps build release test demo bench clean
 
 deps:
 	@./scripts/ensure-debs.sh $(DEBS)
@@ -15,7 +19,10 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-test: build
+test-deps:
+	@./scripts/ensure-debs.sh $(TEST_DEBS)
+
+test: build test-deps
 	# --no-parallel: the end-to-end suites start real services; run them one at a time.
 	BULWARK_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --no-parallel
 

@@ -67,6 +67,7 @@ let package = Package(
             name: "BulwarkAgent",
             dependencies: [
                 "BulwarkCore",
+                "CBulwarkLinux",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -137,6 +137,17 @@ public struct EventCatalog: Sendable {
             .required("nonce", .string),
             .optional("index", .integer),
         ]),
+        EventSchema(type: EventType.clipboardCopy, version: 1, fields: [
+            .required("selection", .string),
+            .required("bytes", .integer),
+            .required("findings", .array),
+            .required("truncated", .bool),
+            .optional("targets", .array),
+            .optional("content_hash", .string),
+            .optional("source_pid", .integer),
+            .optional("source_exe", .string),
+            .optional("user", .string),
+        ]),
         EventSchema(type: EventType.dlpDecision, version: 1, fields: [
             .required("incident_id", .string),
             .required("activity", .string),
@@ -164,4 +175,6 @@ public enum EventType {
     public static let selftest = "agent.selftest"
     /// A DLP policy decision about content (docs/EVENTS.md).
     public static let dlpDecision = "dlp.decision"
+    /// Something was copied to a clipboard selection (docs/EVENTS.md).
+    public static let clipboardCopy = "clipboard.copy"
 }

@@ -5,6 +5,14 @@
 
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <dlfcn.h>
+
+// X11 types for the clipboard guard. Only the headers are used: the libraries are loaded at
+// run time with dlopen (X11Library.swift), so a headless host runs without them.
+#include <X11/Xlib.h>
+#include <X11/Xatom.h>
+#include <X11/extensions/Xfixes.h>
+#include <X11/extensions/XRes.h>
 
 /// memfd_create(2): an anonymous file in memory (content to extract never touches a disk).
 int cbulwark_memfd_create(const char *name);

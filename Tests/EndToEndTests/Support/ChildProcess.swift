@@ -71,13 +71,14 @@ final class ChildProcess: @unchecked Sendable {
     let process = Process()
     let logPath: String
 
-    init(_ executable: String, _ arguments: [String], logPath: String) throws {
+    init(_ executable: String, _ arguments: [String], logPath: String, environment: [String: String]? = nil) throws {
         self.logPath = logPath
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

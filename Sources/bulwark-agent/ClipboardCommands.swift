@@ -1,0 +1,49 @@
+import ArgumentParser
+import BulwarkAgent
+import BulwarkCore
+import Foundation
+
+struct ClipboardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clipboard", abstract: "The clipboard guard's sensors, for diagnosis.", subcommands: [Watch.self])
+
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Watch X11 CLIPBOARD and PRIMARY and print what each copy holds (types and counts, never the content).")
+        @Option(help: "X display (default: $DISPLAY).") var display: String?
+        @Option(help: "Stop after this many copies (0: run until interrupted).") var count = 0
+        @Flag(help: "Print each copy as a clipboard.copy event data object (JSON).") var json = false
+        @OptionGroup var keyOption: KeyOption
+
+        func run() async throws {
+            let watcher: X11ClipboardWatcher
+            do { watcher = try X11ClipboardWatcher(displayName: display) } catch { throw CommandFailure("\(error)") }
+            let classifier = ContentClassifier(keyedHash: try keyOption.keyedHash())
+            let scanner = ContentScanner(classifier: classifier)
+            let keyedHash = try keyOption.keyedHash()
+            // Unbuffered lines: a reader (a person, a test) sees each copy as it happens.
+            func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+            emit("watching CLIPBOARD and PRIMARY on \(display ?? ProcessInfo.processInfo.environment["DISPLAY"] ?? "the default display")")
+            var seen = 0
+            for await content in watcher.contents() {
+                var scan = scanner.scan(Data(content.text))
+                if let html = content.html {
+                    // The HTML flavour can carry what the text flavour lacks (attributes, hidden cells).
+                    let extra = scanner.scan(Data(html), hint: .html)
+                    for finding in extra.findings where !scan.findings.contains(where: { $0.type == finding.type }) { scan.findings.append(finding) }
+                }
+                let data = ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash)
+                if json {
+                    emit(String(decoding: try WireCoding.encoder().encode(data), as: UTF8.self))
+                } else {
+                    let types = scan.findings.map { "\($0.type) ×\($0.count) (\($0.confidence))" }.joined(separator: ", ")
+                    emit("\(content.selection.rawValue): \(content.text.count) bytes from pid \(content.ownerPID.map(String.init) ?? "?")"
+                        + (types.isEmpty ? ", nothing sensitive" : ": \(types)"))
+                }
+                seen += 1
+                if count > 0, seen >= count { break }
+            }
+            watcher.stop()
+        }
+    }
+}
