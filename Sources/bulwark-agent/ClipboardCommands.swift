@@ -5,7 +5,8 @@ import Foundation
 
 struct ClipboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "clipboard", abstract: "The clipboard guard's sensors, for diagnosis.", subcommands: [Watch.self])
+        commandName: "clipboard", abstract: "The clipboard guard: watch copies, or guard pastes of sensitive content.",
+        subcommands: [Watch.self, Guard.self])
 
     struct Watch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -44,6 +45,34 @@ struct ClipboardCommand: AsyncParsableCommand {
                 if count > 0, seen >= count { break }
             }
             watcher.stop()
+        }
+    }
+
+    struct Guard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Guard X11 CLIPBOARD and PRIMARY: take over sensitive selections and decide every paste by policy; print events as JSON lines.")
+        @Option(help: "X display (default: $DISPLAY).") var display: String?
+        @Option(help: "Policy YAML file (default: the built-in default policy).") var policy: String?
+        @OptionGroup var keyOption: KeyOption
+
+        func run() async throws {
+            let loaded = try loadPolicy(policy)
+            let keyedHash = try keyOption.keyedHash()
+            let custom: CustomClassifiers
+            do { custom = try CustomClassifiers.load(loaded.policy.classifiers, directory: loaded.directory, keyedHash: keyedHash) } catch {
+                throw CommandFailure("invalid policy \(loaded.path): \(error)")
+            }
+            let user = ProcessInfo.processInfo.environment["USER"]
+            let guardian = ClipboardGuard(
+                policy: loaded.policy, classifier: ContentClassifier(keyedHash: keyedHash, custom: custom), keyedHash: keyedHash, user: user
+            ) { type, data in
+                let line = (try? WireCoding.encoder().encode(["type": JSONValue.string(type), "data": .object(data)])) ?? Data()
+                FileHandle.standardOutput.write(line + Data("\n".utf8))
+            }
+            let watcher: X11ClipboardWatcher
+            do { watcher = try X11ClipboardWatcher(displayName: display, guarding: guardian) } catch { throw CommandFailure("\(error)") }
+            FileHandle.standardError.write(Data("guarding CLIPBOARD and PRIMARY with policy '\(loaded.policy.name)'\n".utf8))
+            for await _ in watcher.contents() {}
         }
     }
 }

@@ -21,10 +21,37 @@ public struct ClipboardContent: Sendable {
     public var truncated: Bool
 }
 
+/// A paste of a guarded selection: who asks, for what.
+public struct PasteRequest: Sendable {
+    public var selection: ClipboardContent.Selection
+    /// The format asked for (`UTF8_STRING`, `text/html`, ...).
+    public var target: String
+    /// The requesting client's process, from the X server (X-Resource), when it can tell.
+    public var requestorPID: pid_t?
+    /// What the selection holds (as read at copy time).
+    public var content: ClipboardContent
+    public var received: ContinuousClock.Instant
+}
+
+/// The policy side of the clipboard guard, shared by display-server backends: decides at copy
+/// time whether to guard a selection, and per paste whether to hand the content over.
+public protocol ClipboardGuarding: Sendable {
+    /// Called for every copy; true takes the selection over (sensitive content).
+    func copied(_ content: ClipboardContent) -> Bool
+    /// Called for every data request on a guarded selection; true serves the content.
+    func pasteRequested(_ request: PasteRequest) -> Bool
+}
+
 /// Watches CLIPBOARD and PRIMARY on an X server with XFixes selection-owner notifications and
 /// reads each new selection's text (TARGETS first, then `UTF8_STRING`, `text/plain;charset=utf-8`
 /// or `STRING`; INCR transfers for large content), so content is classified when it is copied
 /// and a paste needs no classification.
+///
+/// With a `ClipboardGuarding` delegate it also guards: a selection the delegate wants guarded
+/// is taken over (the watcher becomes its owner and serves all text targets, `text/html` when
+/// the original had it, INCR for large content), and every data request is decided by the
+/// delegate — served, or refused with property None so the requestor never hangs. Copying
+/// something else releases it.
 ///
 /// Xlib is not thread-safe; everything happens on the watcher's own thread, which owns the
 /// display connection. An owner that does not answer within `timeout` is skipped, never waited
@@ -56,22 +83,49 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     private let lock = NSLock()
     private var stopRequested = false
     private var pendingOwnerChanges: [(selection: Atom, owner: Window)] = []
+    private let guarding: (any ClipboardGuarding)?
+    /// Selections we own on the delegate's behalf, with what they hold.
+    private var guarded: [Atom: (content: ClipboardContent, since: Time)] = [:]
+    /// Outgoing INCR transfers: (requestor, property) → remaining data.
+    private var transfers: [OutgoingKey: OutgoingTransfer] = [:]
+
+    struct OutgoingKey: Hashable {
+        var requestor: Window
+        var property: Atom
+    }
+
+    struct OutgoingTransfer {
+        var type: Atom
+        var data: [UInt8]
+        var offset: Int
+        var lastActivity: ContinuousClock.Instant
+    }
+
+    /// Above this a reply goes INCR, in chunks of this size.
+    static let incrChunk = 256 * 1024
 
     struct Atoms {
         var clipboard: Atom, primary: Atom, targets: Atom, utf8: Atom, textPlainUTF8: Atom, string: Atom, html: Atom, incr: Atom,
-            property: Atom
+            property: Atom, timestamp: Atom, text: Atom, textPlain: Atom, multiple: Atom
     }
 
     // Protocol constants (X.h); spelled out because the C macros clash with Swift names.
     private static let selectionNotify: Int32 = 31
+    private static let selectionRequest: Int32 = 30
+    private static let selectionClear: Int32 = 29
     private static let propertyNotify: Int32 = 28
     private static let propertyNewValue: Int32 = 0
+    private static let propertyDelete: Int32 = 1
+    private static let integerType: Atom = 19  // XA_INTEGER
     private static let propertyChangeMask = 1 << 22
     private static let setSelectionOwnerNotifyMask: UInt = 1 << 0
     private static let atomType: Atom = 4  // XA_ATOM
 
     /// Connects to `displayName` (nil: `$DISPLAY`).
-    public init(displayName: String? = nil, maxBytes: Int = 16 * 1024 * 1024, timeout: Duration = .seconds(1)) throws(Failure) {
+    public init(
+        displayName: String? = nil, maxBytes: Int = 16 * 1024 * 1024, timeout: Duration = .seconds(1), guarding: (any ClipboardGuarding)? = nil
+    ) throws(Failure) {
+        self.guarding = guarding
         let lib: X11Library
         do { lib = try X11Library() } catch { throw .unavailable(error.description) }
         self.lib = lib
@@ -95,7 +149,8 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         atoms = Atoms(
             clipboard: atom("CLIPBOARD"), primary: atom("PRIMARY"), targets: atom("TARGETS"), utf8: atom("UTF8_STRING"),
             textPlainUTF8: atom("text/plain;charset=utf-8"), string: atom("STRING"), html: atom("text/html"), incr: atom("INCR"),
-            property: atom("BULWARK_SELECTION"))
+            property: atom("BULWARK_SELECTION"), timestamp: atom("TIMESTAMP"), text: atom("TEXT"), textPlain: atom("text/plain"),
+            multiple: atom("MULTIPLE"))
         _ = lib.selectInput(display, window, Self.propertyChangeMask)
         lib.fixesSelectSelectionInput(display, window, atoms.clipboard, Self.setSelectionOwnerNotifyMask)
         lib.fixesSelectSelectionInput(display, window, atoms.primary, Self.setSelectionOwnerNotifyMask)
@@ -131,17 +186,149 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
 
     private func run(_ deliver: (ClipboardContent) -> Void) {
         while !stopping {
-            if pendingOwnerChanges.isEmpty, !wait(upTo: .milliseconds(100)) { continue }
+            if pendingOwnerChanges.isEmpty, !wait(upTo: .milliseconds(100)) {
+                expireTransfers()
+                continue
+            }
             var event = XEvent()
             while pendingOwnerChanges.isEmpty, lib.pending(display) > 0 {
                 _ = lib.nextEvent(display, &event)
-                if let change = ownerChange(event) { pendingOwnerChanges.append(change) }
+                dispatch(event)
             }
             guard !pendingOwnerChanges.isEmpty else { continue }
             let change = pendingOwnerChanges.removeFirst()
             guard change.owner != 0, change.owner != window else { continue }
-            if let content = read(selection: change.selection, owner: change.owner) { deliver(content) }
+            guard let content = read(selection: change.selection, owner: change.owner) else { continue }
+            deliver(content)
+            if let guarding, guarding.copied(content) { takeOver(change.selection, content: content) }
         }
+    }
+
+    /// Handles an event that is not part of reading a selection: owner changes are queued;
+    /// requests for guarded selections are answered; INCR transfers advance.
+    private func dispatch(_ event: XEvent) {
+        if let change = ownerChange(event) {
+            pendingOwnerChanges.append(change)
+            return
+        }
+        switch event.type {
+        case Self.selectionRequest: answer(event.xselectionrequest)
+        case Self.selectionClear: guarded[event.xselectionclear.selection] = nil
+        case Self.propertyNotify where event.xproperty.window != window && event.xproperty.state == Self.propertyDelete:
+            continueTransfer(OutgoingKey(requestor: event.xproperty.window, property: event.xproperty.atom))
+        default: break
+        }
+    }
+
+    // MARK: Guarding (watcher thread only)
+
+    private func takeOver(_ selection: Atom, content: ClipboardContent) {
+        _ = lib.setSelectionOwner(display, selection, window, 0)
+        guard lib.getSelectionOwner(display, selection) == window else { return }
+        guarded[selection] = (content, 0)
+        _ = lib.flush(display)
+    }
+
+    private func answer(_ request: XSelectionRequestEvent) {
+        // Obsolete clients pass None as the property: the target names it.
+        let property = request.property != 0 ? request.property : request.target
+        var served = false
+        defer { notify(request, property: served ? property : 0) }
+        guard let entry = guarded[request.selection] else { return }
+        let content = entry.content
+        var offered = [atoms.targets, atoms.timestamp, atoms.utf8, atoms.textPlainUTF8, atoms.textPlain, atoms.text, atoms.string]
+        if content.html != nil { offered.append(atoms.html) }
+        switch request.target {
+        case atoms.targets:
+            var list = offered.map { UInt($0) }
+            list.withUnsafeBytes { raw in
+                _ = lib.changeProperty(display, request.requestor, property, Self.atomType, 32, 0, raw.bindMemory(to: UInt8.self).baseAddress, Int32(list.count))
+            }
+            served = true
+            return
+        case atoms.timestamp:
+            var time = [UInt(entry.since)]
+            time.withUnsafeBytes { raw in
+                _ = lib.changeProperty(display, request.requestor, property, Self.integerType, 32, 0, raw.bindMemory(to: UInt8.self).baseAddress, 1)
+            }
+            served = true
+            return
+        default:
+            break
+        }
+        guard offered.contains(request.target), request.target != atoms.multiple, let guarding else { return }
+        let pasted = PasteRequest(
+            selection: content.selection, target: name(request.target) ?? "?", requestorPID: clientPID(of: request.requestor),
+            content: content, received: .now)
+        guard guarding.pasteRequested(pasted) else { return }
+        let data: [UInt8]
+        var type = atoms.utf8
+        switch request.target {
+        case atoms.html:
+            data = content.html ?? []
+            type = atoms.html
+        case atoms.string:
+            // STRING is Latin-1: characters beyond it become '?'.
+            data = String(decoding: content.text, as: UTF8.self).unicodeScalars.map { $0.value < 256 ? UInt8($0.value) : UInt8(ascii: "?") }
+            type = atoms.string
+        default:
+            data = content.text
+        }
+        served = send(data, type: type, to: request.requestor, property: property)
+    }
+
+    /// Writes `data` to the requestor's property, INCR when large.
+    private func send(_ data: [UInt8], type: Atom, to requestor: Window, property: Atom) -> Bool {
+        if data.count <= Self.incrChunk {
+            data.withUnsafeBufferPointer { buffer in
+                _ = lib.changeProperty(display, requestor, property, type, 8, 0, buffer.baseAddress, Int32(buffer.count))
+            }
+            return true
+        }
+        // INCR: announce the size; the requestor deletes the property for each next chunk.
+        _ = lib.selectInput(display, requestor, Self.propertyChangeMask)
+        var size = [UInt(data.count)]
+        size.withUnsafeBytes { raw in
+            _ = lib.changeProperty(display, requestor, property, atoms.incr, 32, 0, raw.bindMemory(to: UInt8.self).baseAddress, 1)
+        }
+        transfers[OutgoingKey(requestor: requestor, property: property)] = OutgoingTransfer(type: type, data: data, offset: 0, lastActivity: .now)
+        return true
+    }
+
+    private func continueTransfer(_ key: OutgoingKey) {
+        guard var transfer = transfers[key] else { return }
+        let end = min(transfer.data.count, transfer.offset + Self.incrChunk)
+        transfer.data.withUnsafeBufferPointer { buffer in
+            _ = lib.changeProperty(display, key.requestor, key.property, transfer.type, 8, 0, buffer.baseAddress.map { $0 + transfer.offset }, Int32(end - transfer.offset))
+        }
+        if transfer.offset == transfer.data.count {
+            transfers[key] = nil  // that was the empty closing chunk
+            if !transfers.keys.contains(where: { $0.requestor == key.requestor }) { _ = lib.selectInput(display, key.requestor, 0) }
+        } else {
+            transfer.offset = end
+            transfer.lastActivity = .now
+            transfers[key] = transfer
+        }
+        _ = lib.flush(display)
+    }
+
+    /// Requestors that stopped reading are dropped after five seconds.
+    private func expireTransfers() {
+        let now = ContinuousClock.now
+        for (key, transfer) in transfers where now - transfer.lastActivity > .seconds(5) { transfers[key] = nil }
+    }
+
+    private func notify(_ request: XSelectionRequestEvent, property: Atom) {
+        var reply = XEvent()
+        reply.xselection.type = Self.selectionNotify
+        reply.xselection.display = display
+        reply.xselection.requestor = request.requestor
+        reply.xselection.selection = request.selection
+        reply.xselection.target = request.target
+        reply.xselection.property = property
+        reply.xselection.time = request.time
+        _ = lib.sendEvent(display, request.requestor, 0, 0, &reply)
+        _ = lib.flush(display)
     }
 
     /// Waits until the connection has data or `duration` passes.
@@ -240,11 +427,12 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
             guard wait(upTo: min(left, .milliseconds(100))) else { continue }
             var event = XEvent()
             _ = lib.nextEvent(display, &event)
-            if let change = ownerChange(event) {
-                pendingOwnerChanges.append(change)
-                continue
+            // What a read waits for: notifications and our own property's changes. Everything
+            // else (requests for guarded selections, owner changes) is handled as usual.
+            if event.type == Self.selectionNotify || (event.type == Self.propertyNotify && event.xproperty.window == window) {
+                return event
             }
-            return event
+            dispatch(event)
         }
     }
 

@@ -33,6 +33,9 @@ final class X11Library: @unchecked Sendable {
     typealias Flush = @convention(c) (OpaquePointer?) -> Int32
     typealias SelectInput = @convention(c) (OpaquePointer?, Window, Int) -> Int32
     typealias GetSelectionOwner = @convention(c) (OpaquePointer?, Atom) -> Window
+    typealias SetSelectionOwner = @convention(c) (OpaquePointer?, Atom, Window, Time) -> Int32
+    typealias ChangeProperty = @convention(c) (OpaquePointer?, Window, Atom, Atom, Int32, Int32, UnsafePointer<UInt8>?, Int32) -> Int32
+    typealias SendEvent = @convention(c) (OpaquePointer?, Window, Int32, Int, UnsafeMutablePointer<XEvent>?) -> Int32
     typealias FixesQueryExtension = @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Int32
     typealias FixesSelectSelectionInput = @convention(c) (OpaquePointer?, Window, Atom, UInt) -> Void
     typealias ResQueryClientIds = @convention(c) (
@@ -59,6 +62,9 @@ final class X11Library: @unchecked Sendable {
     let flush: Flush
     let selectInput: SelectInput
     let getSelectionOwner: GetSelectionOwner
+    let setSelectionOwner: SetSelectionOwner
+    let changeProperty: ChangeProperty
+    let sendEvent: SendEvent
     let fixesQueryExtension: FixesQueryExtension
     let fixesSelectSelectionInput: FixesSelectSelectionInput
     /// Nil when libXRes is missing: pasting clients are then identified by window only.
@@ -91,6 +97,9 @@ final class X11Library: @unchecked Sendable {
         flush = try load(x11, "XFlush", "libX11")
         selectInput = try load(x11, "XSelectInput", "libX11")
         getSelectionOwner = try load(x11, "XGetSelectionOwner", "libX11")
+        setSelectionOwner = try load(x11, "XSetSelectionOwner", "libX11")
+        changeProperty = try load(x11, "XChangeProperty", "libX11")
+        sendEvent = try load(x11, "XSendEvent", "libX11")
         fixesQueryExtension = try load(fixes, "XFixesQueryExtension", "libXfixes")
         fixesSelectSelectionInput = try load(fixes, "XFixesSelectSelectionInput", "libXfixes")
         if let res {

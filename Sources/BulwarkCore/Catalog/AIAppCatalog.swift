@@ -1,3 +1,5 @@
+import Foundation
+
 /// An AI app Bulwark knows: the identity that policy destinations and the inventory use.
 public struct AIApp: Sendable, Equatable, Codable {
     public var id: String
@@ -6,6 +8,8 @@ public struct AIApp: Sendable, Equatable, Codable {
     /// `consumer_ai`, `ai_coding`, `local_llm`, `ai_image`, `ai_media`, `ai_api`, `ai_browser_extension`.
     public var category: String
     public var domains: [String]
+    /// Executable names (basename of /proc/PID/exe) of the app's desktop or command-line programs.
+    public var executables: [String] = []
 }
 
 /// The catalog of AI apps. This is the seed set the policy engine needs to resolve
@@ -19,6 +23,12 @@ public struct AIAppCatalog: Sendable {
     }
 
     public func app(id: String) -> AIApp? { apps.first { $0.id == id } }
+
+    /// The app a program belongs to, by its executable's name.
+    public func app(executable: String) -> AIApp? {
+        let name = (executable as NSString).lastPathComponent
+        return apps.first { $0.executables.contains(name) }
+    }
 
     /// The app a web host belongs to (`chat.openai.com` → chatgpt), matching whole labels.
     public func app(host: String) -> AIApp? {
@@ -37,12 +47,12 @@ public struct AIAppCatalog: Sendable {
         AIApp(id: "mistral-le-chat", name: "Le Chat", vendor: "Mistral AI", category: "consumer_ai", domains: ["chat.mistral.ai"]),
         AIApp(id: "deepseek", name: "DeepSeek", vendor: "DeepSeek", category: "consumer_ai", domains: ["chat.deepseek.com"]),
         AIApp(id: "poe", name: "Poe", vendor: "Quora", category: "consumer_ai", domains: ["poe.com"]),
-        AIApp(id: "claude-code", name: "Claude Code", vendor: "Anthropic", category: "ai_coding", domains: []),
-        AIApp(id: "codex-cli", name: "Codex CLI", vendor: "OpenAI", category: "ai_coding", domains: []),
-        AIApp(id: "gemini-cli", name: "Gemini CLI", vendor: "Google", category: "ai_coding", domains: []),
-        AIApp(id: "aider", name: "aider", vendor: "Aider", category: "ai_coding", domains: []),
-        AIApp(id: "cursor", name: "Cursor", vendor: "Anysphere", category: "ai_coding", domains: ["cursor.com"]),
-        AIApp(id: "ollama", name: "Ollama", vendor: "Ollama", category: "local_llm", domains: []),
+        AIApp(id: "claude-code", name: "Claude Code", vendor: "Anthropic", category: "ai_coding", domains: [], executables: ["claude"]),
+        AIApp(id: "codex-cli", name: "Codex CLI", vendor: "OpenAI", category: "ai_coding", domains: [], executables: ["codex"]),
+        AIApp(id: "gemini-cli", name: "Gemini CLI", vendor: "Google", category: "ai_coding", domains: [], executables: ["gemini"]),
+        AIApp(id: "aider", name: "aider", vendor: "Aider", category: "ai_coding", domains: [], executables: ["aider"]),
+        AIApp(id: "cursor", name: "Cursor", vendor: "Anysphere", category: "ai_coding", domains: ["cursor.com"], executables: ["cursor"]),
+        AIApp(id: "ollama", name: "Ollama", vendor: "Ollama", category: "local_llm", domains: [], executables: ["ollama"]),
         AIApp(id: "lm-studio", name: "LM Studio", vendor: "Element Labs", category: "local_llm", domains: []),
         AIApp(id: "midjourney", name: "Midjourney", vendor: "Midjourney", category: "ai_image", domains: ["midjourney.com"]),
         AIApp(id: "openai-api", name: "OpenAI API", vendor: "OpenAI", category: "ai_api", domains: ["api.openai.com"]),

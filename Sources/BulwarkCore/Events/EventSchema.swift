@@ -148,6 +148,21 @@ public struct EventCatalog: Sendable {
             .optional("source_exe", .string),
             .optional("user", .string),
         ]),
+    ] + EventType.pasteOutcomes.map { outcome in
+        EventSchema(type: EventType.paste(outcome), version: 1, fields: [
+            .required("incident_id", .string),
+            .required("selection", .string),
+            .required("target", .string),
+            .required("findings", .array),
+            .required("latency_ms", .number),
+            .optional("app", .string),
+            .optional("category", .string),
+            .optional("rule", .string),
+            .optional("requestor_pid", .integer),
+            .optional("requestor_exe", .string),
+            .optional("justification", .string),
+        ])
+    } + [
         EventSchema(type: EventType.dlpDecision, version: 1, fields: [
             .required("incident_id", .string),
             .required("activity", .string),
@@ -177,4 +192,8 @@ public enum EventType {
     public static let dlpDecision = "dlp.decision"
     /// Something was copied to a clipboard selection (docs/EVENTS.md).
     public static let clipboardCopy = "clipboard.copy"
+
+    /// A paste of guarded content and what happened to it (docs/EVENTS.md).
+    public static func paste(_ outcome: String) -> String { "paste.\(outcome)" }
+    public static let pasteOutcomes = ["allowed", "audited", "warned", "overridden", "blocked"]
 }

@@ -1,0 +1,123 @@
+import BulwarkCore
+import Foundation
+import Testing
+
+/// The clipboard guard on a real X server: real owners and requestors (xclip), a renamed copy
+/// of xclip standing in for an AI tool (Claude Code's executable is `claude`).
+@Suite("End to end: X11 clipboard guard", .serialized)
+struct ClipboardGuardTests {
+    static let policy = """
+    version: 1
+    name: test-guard
+    rules:
+      - id: no-cards-to-ai
+        when: {types: credit_card, min_confidence: medium}
+        destinations: {categories: [consumer_ai, ai_coding]}
+        action: block
+        message: Cards stay out of AI tools.
+    """
+
+    @Test("sensitive copies are taken over: AI requestors get nothing and make one block incident, others get the exact bytes (INCR, UTF-8)")
+    func guardPastes() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-guard-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let x = try XServer(directory: directory)
+        defer { x.stop() }
+        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: directory + "/policy.yaml"))
+        let claude = directory + "/claude"
+        try FileManager.default.copyItem(atPath: "/usr/bin/xclip", toPath: claude)
+
+        let guardian = try x.client(Binaries.path("bulwark-agent"), ["clipboard", "guard", "--display", x.display, "--policy", directory + "/policy.yaml"],
+                                    logPath: directory + "/guard.log")
+        defer { guardian.kill9() }
+        try guardian.waitForLog("guarding CLIPBOARD and PRIMARY")
+
+        func events() -> [(type: String, data: [String: JSONValue])] {
+            guardian.log.split(separator: "\n").compactMap { line in
+                guard line.hasPrefix("{"), case .object(let event)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)),
+                      case .string(let type)? = event["type"], case .object(let data)? = event["data"] else { return nil }
+                return (type, data)
+            }
+        }
+        func waitFor(_ type: String, count: Int = 1) throws {
+            let deadline = Date().addingTimeInterval(20)
+            while events().filter({ $0.type == type }).count < count {
+                if Date() > deadline { throw TestFailure.timeout("\(count) × \(type):\n\(guardian.log)") }
+                usleep(50_000)
+            }
+        }
+        func copy(_ text: String, selection: String, name: String) throws -> ChildProcess {
+            let file = directory + "/" + name
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            return try x.client("/usr/bin/xclip", ["-selection", selection, "-quiet", file], logPath: directory + "/\(name).log")
+        }
+        /// xclip exits when it loses its selection: the guard has taken over.
+        func waitForTakeover(_ owner: ChildProcess) throws {
+            let deadline = Date().addingTimeInterval(20)
+            while owner.isRunning {
+                if Date() > deadline { throw TestFailure.timeout("the guard taking the selection from pid \(owner.pid):\n\(guardian.log)") }
+                usleep(20_000)
+            }
+        }
+        func paste(_ program: String, selection: String) throws -> CommandResult {
+            try run(program, ["-o", "-selection", selection], environment: ["DISPLAY": x.display], timeout: 20)
+        }
+
+        // A card with multi-byte characters: guarded.
+        let card = "Kunde Zoë — 漢字 😀 card 4556 7375 8689 9855 exp 12/28"
+        let owner = try copy(card, selection: "clipboard", name: "card.txt")
+        defer { owner.kill9() }
+        try waitFor(EventType.clipboardCopy)
+        try waitForTakeover(owner)
+
+        let ordinary = try paste("/usr/bin/xclip", selection: "clipboard")
+        #expect(ordinary.status == 0)
+        #expect(ordinary.stdout == card)
+        try waitFor(EventType.paste("allowed"))
+
+        let ai = try paste(claude, selection: "clipboard")
+        #expect(ai.status != 0)
+        #expect(ai.stdout.isEmpty)
+        try waitFor(EventType.paste("blocked"))
+        usleep(300_000)
+        let blocked = events().filter { $0.type == EventType.paste("blocked") }
+        #expect(blocked.count == 1)  // UTF8_STRING, then STRING: one incident
+        let incident = blocked.first?.data
+        #expect(incident?["app"] == .string("claude-code"))
+        #expect(incident?["rule"] == .string("no-cards-to-ai"))
+        #expect(incident?["requestor_exe"] == .string(claude))
+        guard case .string(let id)? = incident?["incident_id"] else {
+            Issue.record("no incident id")
+            return
+        }
+        #expect(id.hasPrefix("BW-") && id.count == 13)
+        for (type, data) in events() {
+            try EventCatalog.standard.validate(Event(seq: 1, time: Date(), type: type, v: 1, data: data))
+        }
+
+        // Harmless text is left with its owner: everyone gets it, no paste events.
+        let harmless = "lunch at noon?"
+        let plain = try copy(harmless, selection: "clipboard", name: "plain.txt")
+        defer { plain.kill9() }
+        try waitFor(EventType.clipboardCopy, count: 2)
+        #expect(plain.isRunning)  // still the owner: harmless content is not taken over
+        let pastesBefore = events().filter { $0.type.hasPrefix("paste.") }.count
+        #expect(try paste(claude, selection: "clipboard").stdout == harmless)
+        #expect(events().filter { $0.type.hasPrefix("paste.") }.count == pastesBefore)
+
+        // 3 MB of sensitive content in PRIMARY: the guard serves it INCR, byte for byte.
+        let big = "card 4556 7375 8689 9855\n" + String(repeating: "Lorem ipsum dolor sit amet — ünïcödé ✓\n", count: 3 * 1024 * 1024 / 44)
+        let bigOwner = try copy(big, selection: "primary", name: "big.txt")
+        defer { bigOwner.kill9() }
+        try waitFor(EventType.clipboardCopy, count: 3)
+        try waitForTakeover(bigOwner)
+        let bigPaste = try paste("/usr/bin/xclip", selection: "primary")
+        #expect(bigPaste.stdout.utf8.count == big.utf8.count)
+        #expect(bigPaste.stdout == big)
+        #expect(try paste(claude, selection: "primary").stdout.isEmpty)
+
+        // The log holds events, never content.
+        for secret in ["4556", "Zoë", "Lorem"] { #expect(!guardian.log.contains(secret)) }
+    }
+}
