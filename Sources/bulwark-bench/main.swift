@@ -14,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-bench",
         abstract: "Benchmarks of the real components (results go to docs/BENCHMARKS.md).",
-        subcommands: [Ingest.self, AgentIdle.self, Classify.self, ClassifyLines.self])
+        subcommands: [Ingest.self, AgentIdle.self, Classify.self, ClassifyLines.self, PasteLatency.self])
 }
 
 /// The directory of this executable, where the release `bulwark-collector` and `bulwark-agent` are.
@@ -438,5 +438,88 @@ struct ClassifyLines: AsyncParsableCommand {
             }
             print(String(decoding: try encoder.encode(output), as: UTF8.self))
         }
+    }
+}
+
+/// Paste decision latency of the X11 clipboard guard: a real Xvfb, `bulwark-agent clipboard
+/// guard` with the default policy, sensitive content copied with xclip and pasted back with
+/// `xclip -o` many times; latency is SelectionRequest received → reply sent, as the guard
+/// records it in its paste events. Also the guard's idle RSS and CPU.
+struct PasteLatency: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "paste-latency", abstract: "Clipboard guard: paste decision latency for 1 KB and 1 MB sensitive content, idle RSS and CPU (needs Xvfb and xclip).")
+    @Option(help: "Pastes per content size.") var pastes = 200
+    @Option(help: "Seconds of idling to measure CPU and RSS over.") var idleSeconds = 10
+    @Option(help: "Scratch directory.") var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-paste").path
+
+    func run() async throws {
+        try? FileManager.default.removeItem(atPath: scratch)
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        var number = 80
+        while FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") { number += 1 }
+        let display = ":\(number)"
+        let xvfb = try launch("/usr/bin/Xvfb", [display, "-nolisten", "tcp"], log: scratch + "/xvfb.log", readyLine: nil)
+        defer {
+            kill(xvfb.processIdentifier, SIGKILL)
+            try? FileManager.default.removeItem(atPath: "/tmp/.X\(number)-lock")
+            try? FileManager.default.removeItem(atPath: "/tmp/.X11-unix/X\(number)")
+        }
+        let deadline = Date().addingTimeInterval(15)
+        while !FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") {
+            guard Date() < deadline else { throw BenchFailure("Xvfb did not start; see \(scratch)/xvfb.log") }
+            usleep(20_000)
+        }
+        let guardLog = scratch + "/guard.log"
+        let guardian = try launch(siblingBinary("bulwark-agent"), ["clipboard", "guard", "--display", display], log: guardLog, readyLine: "guarding CLIPBOARD")
+        defer { kill(guardian.processIdentifier, SIGKILL) }
+
+        func latencies() -> [Double] {
+            ((try? String(contentsOfFile: guardLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+                guard line.contains("\"paste."), let range = line.range(of: "\"latency_ms\":") else { return nil }
+                return Double(line[range.upperBound...].prefix { $0 == "." || $0.isNumber || $0 == "e" || $0 == "-" })
+            }
+        }
+        func xclip(_ arguments: [String]) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/xclip")
+            process.arguments = arguments
+            process.environment = ["DISPLAY": display]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        for (label, size) in [("1 KB", 1024), ("1 MB", 1024 * 1024)] {
+            var text = "card 4556 7375 8689 9855 exp 12/28\n"
+            while text.utf8.count < size { text += "The quarterly report shows revenue growth across all regions.\n" }
+            let file = scratch + "/content-\(size).txt"
+            try Data(text.utf8.prefix(size)).write(to: URL(fileURLWithPath: file))
+            let before = latencies().count
+            let owner = try xclip(["-selection", "clipboard", "-quiet", file])
+            // xclip exits when the guard takes the selection over.
+            let takeover = Date().addingTimeInterval(15)
+            while owner.isRunning {
+                guard Date() < takeover else { throw BenchFailure("the guard did not take over the \(label) selection; see \(guardLog)") }
+                usleep(10_000)
+            }
+            let start = ContinuousClock.now
+            for _ in 0..<pastes {
+                let paste = try xclip(["-o", "-selection", "clipboard"])
+                paste.waitUntilExit()
+            }
+            let wall = ContinuousClock.now - start
+            try await Task.sleep(for: .milliseconds(300))
+            let measured = Array(latencies().dropFirst(before)).sorted()
+            guard !measured.isEmpty else { throw BenchFailure("no paste events for \(label); see \(guardLog)") }
+            print(String(format: "%@ sensitive content, %d pastes: decision+reply p50 %.3f ms, p99 %.3f ms, max %.3f ms (whole xclip -o round trip %.1f ms on average)",
+                         label, measured.count, percentile(measured, 0.5), percentile(measured, 0.99), measured.last ?? 0,
+                         Double(wall.components.seconds * 1000) / Double(pastes) + Double(wall.components.attoseconds) / 1e15 / Double(pastes)))
+        }
+        let cpuStart = cpuSeconds(guardian.processIdentifier) ?? 0
+        try await Task.sleep(for: .seconds(idleSeconds))
+        let cpu = (cpuSeconds(guardian.processIdentifier) ?? 0) - cpuStart
+        print(String(format: "guard idle over %d s: CPU %.3f s (%.3f%% of one core), RSS %.1f MiB (peak %.1f MiB)", idleSeconds, cpu,
+                     cpu / Double(idleSeconds) * 100, Double(procStatus(guardian.processIdentifier, "VmRSS") ?? 0) / 1024,
+                     Double(procStatus(guardian.processIdentifier, "VmHWM") ?? 0) / 1024))
     }
 }

@@ -60,7 +60,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         }
     }
 
-    public func pasteRequested(_ request: PasteRequest) -> Bool {
+    public func pasteRequested(_ request: PasteRequest) -> PasteVerdict {
         let scan = lock.withLock { scans[request.selection] } ?? scanner.scan(Data(request.content.text))
         let executable = request.requestorPID.flatMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/exe") }
         let app = executable.flatMap(catalog.app(executable:))
@@ -79,22 +79,25 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
             guard refused, let last = lastRefusal else { return false }
             return last.pid == request.requestorPID && last.selection == request.selection && ContinuousClock.now - last.at < .seconds(2)
         }
-        if repeated { return false }
-        let latency = ContinuousClock.now - request.received
+        if repeated { return PasteVerdict(serve: false) }
         var data: [String: JSONValue] = [
             "incident_id": .string(DLPEvent.newIncidentID()),
             "selection": .string(request.selection.rawValue),
             "target": .string(request.target),
             "findings": .array(scan.findings.map { .object(["type": .string($0.type), "count": .number(Double($0.count)), "confidence": .number(Double($0.confidence))]) }),
-            "latency_ms": .number(Double(latency.components.attoseconds) / 1e15 + Double(latency.components.seconds) * 1000),
         ]
         if let app { data["app"] = .string(app.id) }
         if let category = app?.category { data["category"] = .string(category) }
         if let rule = decision.rule { data["rule"] = .string(rule) }
         if let pid = request.requestorPID { data["requestor_pid"] = .number(Double(pid)) }
         if let executable { data["requestor_exe"] = .string(executable) }
-        record(EventType.paste(outcome), data)
         // Warn refuses this paste too until the override flow (notification action) exists.
-        return decision.action <= .audit
+        let record = self.record
+        let finished = data
+        return PasteVerdict(serve: !refused) { latency in
+            var event = finished
+            event["latency_ms"] = .number(Double(latency.components.attoseconds) / 1e15 + Double(latency.components.seconds) * 1000)
+            record(EventType.paste(outcome), event)
+        }
     }
 }

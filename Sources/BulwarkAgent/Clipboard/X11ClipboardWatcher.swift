@@ -38,8 +38,21 @@ public struct PasteRequest: Sendable {
 public protocol ClipboardGuarding: Sendable {
     /// Called for every copy; true takes the selection over (sensitive content).
     func copied(_ content: ClipboardContent) -> Bool
-    /// Called for every data request on a guarded selection; true serves the content.
-    func pasteRequested(_ request: PasteRequest) -> Bool
+    /// Called for every data request on a guarded selection.
+    func pasteRequested(_ request: PasteRequest) -> PasteVerdict
+}
+
+/// What to do with one paste request.
+public struct PasteVerdict: Sendable {
+    /// Hand the content over, or refuse (property None).
+    public var serve: Bool
+    /// Called once the reply is sent, with the time since the request arrived.
+    public var answered: (@Sendable (_ latency: Duration) -> Void)?
+
+    public init(serve: Bool, answered: (@Sendable (_ latency: Duration) -> Void)? = nil) {
+        self.serve = serve
+        self.answered = answered
+    }
 }
 
 /// Watches CLIPBOARD and PRIMARY on an X server with XFixes selection-owner notifications and
@@ -82,6 +95,9 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     private let fixesEventBase: Int32
     private let lock = NSLock()
     private var stopRequested = false
+    /// A pipe `stop()` writes to, so the watcher can sleep in poll() without a timeout.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
     private var pendingOwnerChanges: [(selection: Atom, owner: Window)] = []
     private let guarding: (any ClipboardGuarding)?
     /// Selections we own on the delegate's behalf, with what they hold.
@@ -126,17 +142,25 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         displayName: String? = nil, maxBytes: Int = 16 * 1024 * 1024, timeout: Duration = .seconds(1), guarding: (any ClipboardGuarding)? = nil
     ) throws(Failure) {
         self.guarding = guarding
+        var pipeEnds: [Int32] = [-1, -1]
+        guard pipe(&pipeEnds) == 0 else { throw .unavailable("cannot create a pipe: \(String(cString: strerror(errno)))") }
+        wakeRead = pipeEnds[0]
+        wakeWrite = pipeEnds[1]
         let lib: X11Library
         do { lib = try X11Library() } catch { throw .unavailable(error.description) }
         self.lib = lib
         let opened = displayName.map { name in name.withCString { lib.openDisplay($0) } } ?? lib.openDisplay(nil)
         guard let display = opened else {
+            close(wakeRead)
+            close(wakeWrite)
             throw .noDisplay(displayName ?? ProcessInfo.processInfo.environment["DISPLAY"] ?? "(DISPLAY not set)")
         }
         var eventBase: Int32 = 0
         var errorBase: Int32 = 0
         guard lib.fixesQueryExtension(display, &eventBase, &errorBase) != 0 else {
             _ = lib.closeDisplay(display)
+            close(wakeRead)
+            close(wakeWrite)
             throw .noXFixes
         }
         self.display = display
@@ -160,6 +184,8 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     deinit {
         _ = lib.destroyWindow(display, window)
         _ = lib.closeDisplay(display)
+        close(wakeRead)
+        close(wakeWrite)
     }
 
     /// Copies as they happen, until `stop()`. Call once.
@@ -178,6 +204,9 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     /// Ends the watcher's thread within one poll interval.
     public func stop() {
         lock.withLock { stopRequested = true }
+        // Wake the watcher thread out of its wait.
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
     }
 
     private var stopping: Bool { lock.withLock { stopRequested } }
@@ -186,7 +215,8 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
 
     private func run(_ deliver: (ClipboardContent) -> Void) {
         while !stopping {
-            if pendingOwnerChanges.isEmpty, !wait(upTo: .milliseconds(100)) {
+            // Idle means asleep: no timeout unless an INCR transfer may need expiring.
+            if pendingOwnerChanges.isEmpty, !wait(upTo: transfers.isEmpty ? nil : .seconds(1)) {
                 expireTransfers()
                 continue
             }
@@ -232,8 +262,13 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     private func answer(_ request: XSelectionRequestEvent) {
         // Obsolete clients pass None as the property: the target names it.
         let property = request.property != 0 ? request.property : request.target
+        let received = ContinuousClock.now
         var served = false
-        defer { notify(request, property: served ? property : 0) }
+        var answered: (@Sendable (Duration) -> Void)?
+        defer {
+            notify(request, property: served ? property : 0)
+            answered?(ContinuousClock.now - received)
+        }
         guard let entry = guarded[request.selection] else { return }
         let content = entry.content
         var offered = [atoms.targets, atoms.timestamp, atoms.utf8, atoms.textPlainUTF8, atoms.textPlain, atoms.text, atoms.string]
@@ -259,8 +294,10 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         guard offered.contains(request.target), request.target != atoms.multiple, let guarding else { return }
         let pasted = PasteRequest(
             selection: content.selection, target: name(request.target) ?? "?", requestorPID: clientPID(of: request.requestor),
-            content: content, received: .now)
-        guard guarding.pasteRequested(pasted) else { return }
+            content: content, received: received)
+        let verdict = guarding.pasteRequested(pasted)
+        answered = verdict.answered
+        guard verdict.serve else { return }
         let data: [UInt8]
         var type = atoms.utf8
         switch request.target {
@@ -332,11 +369,17 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     }
 
     /// Waits until the connection has data or `duration` passes.
-    private func wait(upTo duration: Duration) -> Bool {
+    /// Waits until the connection has data, `stop()` is called, or `duration` passes (nil: no limit).
+    private func wait(upTo duration: Duration?) -> Bool {
         if lib.pending(display) > 0 { return true }
-        var descriptor = pollfd(fd: lib.connectionNumber(display), events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
-        return poll(&descriptor, 1, milliseconds) > 0 && lib.pending(display) > 0
+        var descriptors = [
+            pollfd(fd: lib.connectionNumber(display), events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+        ]
+        let milliseconds = duration.map { Int32($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? -1
+        guard poll(&descriptors, 2, milliseconds) > 0 else { return false }
+        if descriptors[1].revents != 0 { return false }  // stop() woke us
+        return lib.pending(display) > 0
     }
 
     private func ownerChange(_ event: XEvent) -> (selection: Atom, owner: Window)? {

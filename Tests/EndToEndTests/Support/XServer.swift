@@ -6,21 +6,22 @@ final class XServer: @unchecked Sendable {
     private let number: Int
     private let server: ChildProcess
 
-    /// Starts Xvfb on the first free display from :90 and waits for its socket.
+    /// Starts Xvfb and lets it pick a free display itself (`-displayfd`), so tests running at the
+    /// same time never share a server.
     init(directory: String) throws {
-        var number = 90
-        while FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") || FileManager.default.fileExists(atPath: "/tmp/.X\(number)-lock") {
-            number += 1
-        }
-        display = ":\(number)"
-        self.number = number
-        server = try ChildProcess("/usr/bin/Xvfb", [display, "-nolisten", "tcp", "-screen", "0", "1280x800x24"], logPath: directory + "/xvfb.log")
+        let log = directory + "/xvfb-\(UUID().uuidString.prefix(8)).log"
+        server = try ChildProcess("/usr/bin/Xvfb", ["-displayfd", "1", "-nolisten", "tcp", "-screen", "0", "1280x800x24"], logPath: log)
         let deadline = Date().addingTimeInterval(15)
-        while !FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") {
+        var chosen: Int?
+        while chosen == nil {
+            chosen = server.log.split(separator: "\n").first { $0.allSatisfy(\.isNumber) }.flatMap { Int($0) }
+            if chosen != nil { break }
             if !server.isRunning { throw TestFailure.command("Xvfb exited:\n\(server.log)") }
-            if Date() > deadline { throw TestFailure.timeout("Xvfb socket for \(display)") }
+            if Date() > deadline { throw TestFailure.timeout("Xvfb choosing a display") }
             usleep(20_000)
         }
+        number = chosen ?? 0
+        display = ":\(number)"
     }
 
     /// An X client (xclip, ...) on this display, logging to `logPath`.
@@ -29,7 +30,7 @@ final class XServer: @unchecked Sendable {
     }
 
     /// Test children inherit a signal mask that holds SIGTERM back, so the server is killed
-    /// outright and its lock and socket removed for the next test.
+    /// outright and its lock and socket removed.
     func stop() {
         server.kill9()
         try? FileManager.default.removeItem(atPath: "/tmp/.X\(number)-lock")
