@@ -311,6 +311,7 @@ struct AccuracyRegressionTests {
         #expect(types("if password == \"q4c1a2oPd\":").isEmpty)
         #expect(types("page.action?spaceKey=LOGIC&title=QUANTUM").isEmpty)
         #expect(types("MYSQLPASS: Ce7shE0ENPiBlE_EdEose0cBAA") == ["password_assignment"])
+        #expect(types("export GITHUB_TOKEN=ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U") == ["github_token"])  // not also generic
         #expect(types("BYPASS: true").isEmpty)
         #expect(types("'access_key' => '8zBhTTWfBKWP9hJ8wunD7zMaEvWOGg',") == ["generic_secret"])
         #expect(types("define( 'PASSWORD' , '2Arh5dA1Sn0ywiVYdnpwr3aLzZDJPNG' );") == ["password_assignment"])

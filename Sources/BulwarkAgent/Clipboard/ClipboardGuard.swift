@@ -11,9 +11,8 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
 
     public typealias Recorder = @Sendable (_ type: String, _ data: [String: JSONValue]) -> Void
 
-    private let policy: Policy
-    private let evaluator: PolicyEvaluator
-    private let scanner: ContentScanner
+    private var evaluator: PolicyEvaluator
+    private var scanner: ContentScanner
     private let catalog: AIAppCatalog
     private let keyedHash: KeyedHash?
     private let user: String?
@@ -31,7 +30,6 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
 
     public init(policy: Policy, classifier: ContentClassifier, catalog: AIAppCatalog = AIAppCatalog(), keyedHash: KeyedHash?, user: String?,
                 record: @escaping Recorder) {
-        self.policy = policy
         evaluator = PolicyEvaluator(policy: policy)
         scanner = ContentScanner(classifier: classifier)
         self.catalog = catalog
@@ -40,7 +38,17 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         self.record = record
     }
 
+    /// A new policy (from the agent) applies to the next copy and paste.
+    public func update(policy: Policy, classifier: ContentClassifier) {
+        lock.withLock {
+            evaluator = PolicyEvaluator(policy: policy)
+            scanner = ContentScanner(classifier: classifier)
+            scans = [:]
+        }
+    }
+
     public func copied(_ content: ClipboardContent) -> Bool {
+        let (scanner, evaluator) = lock.withLock { (self.scanner, self.evaluator) }
         var scan = scanner.scan(Data(content.text))
         if let html = content.html {
             // The HTML flavour can carry what the text flavour lacks (attributes, hidden cells).
@@ -61,7 +69,8 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     }
 
     public func pasteRequested(_ request: PasteRequest) -> PasteVerdict {
-        let scan = lock.withLock { scans[request.selection] } ?? scanner.scan(Data(request.content.text))
+        let (cached, scanner, evaluator) = lock.withLock { (scans[request.selection], self.scanner, self.evaluator) }
+        let scan = cached ?? scanner.scan(Data(request.content.text))
         let executable = request.requestorPID.flatMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/exe") }
         let app = executable.flatMap(catalog.app(executable:))
         let destination = Destination(appID: app?.id, category: app?.category, sanction: .unreviewed)

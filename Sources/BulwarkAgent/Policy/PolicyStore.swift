@@ -12,6 +12,8 @@ public actor PolicyStore {
         public var classifier: ContentClassifier
         /// `default` or the path it was loaded from.
         public var source: String
+        /// The policy's text, as session helpers receive it.
+        public var yaml: String
     }
 
     /// A refused policy update: the precise error, and which policy stays in force.
@@ -33,7 +35,7 @@ public actor PolicyStore {
         self.state = state
         self.keyedHash = keyedHash
         let stored = state.path("policy.yaml")
-        let fallback = Active(policy: DefaultPolicy.policy(), classifier: ContentClassifier(keyedHash: keyedHash), source: "default")
+        let fallback = Active(policy: DefaultPolicy.policy(), classifier: ContentClassifier(keyedHash: keyedHash), source: "default", yaml: DefaultPolicy.yaml)
         guard FileManager.default.fileExists(atPath: stored) else {
             active = fallback
             return
@@ -68,6 +70,6 @@ public actor PolicyStore {
     static func prepare(text: String, source: String, directory: String, keyedHash: KeyedHash?) throws -> Active {
         let policy = try PolicyParser(source: source).parse(text)
         let custom = try CustomClassifiers.load(policy.classifiers, directory: directory, keyedHash: keyedHash)
-        return Active(policy: policy, classifier: ContentClassifier(keyedHash: keyedHash, custom: custom), source: source)
+        return Active(policy: policy, classifier: ContentClassifier(keyedHash: keyedHash, custom: custom), source: source, yaml: text)
     }
 }

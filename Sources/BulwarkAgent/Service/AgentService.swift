@@ -27,6 +27,24 @@ public struct AgentService: Service {
         ])])
         logger.info("agent running", metadata: ["agent": "\(enrollment.agentID)", "collector": "\(enrollment.collector)"])
 
+        // Session helpers (one per logged-in user) get the policy and send clipboard events.
+        let policies = PolicyStore(state: state, keyedHash: try state.loadKeyedHash())
+        if let problem = await policies.startupProblem { logger.error("\(problem)") }
+        var sessions: SessionServer?
+        if !configuration.sessionSocket.isEmpty {
+            let server = SessionServer(path: configuration.sessionSocket, spool: spool, logger: logger) {
+                let active = await policies.active
+                return SessionMessage.PolicyPush(name: active.policy.name, yaml: active.yaml)
+            }
+            do {
+                try server.start()
+                sessions = server
+            } catch {
+                logger.error("session helpers cannot connect: \(error)")
+            }
+        }
+        defer { sessions?.stop() }
+
         let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger)
         let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval, logger: logger)
         do {

@@ -21,6 +21,8 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var renewFraction: Double = 1.0 / 3.0
     /// Seconds to wait for a TCP+TLS connection to the collector before counting a failure.
     public var connectTimeout: Double = 10
+    /// The Unix socket session helpers connect to ("" turns it off).
+    public var sessionSocket: String = "/run/bulwark-agent/session.sock"
 
     public init() {}
 
@@ -34,6 +36,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case pollInterval = "poll_interval"
         case renewFraction = "renew_fraction"
         case connectTimeout = "connect_timeout"
+        case sessionSocket = "session_socket"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,6 +51,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         pollInterval = try container.decodeIfPresent(Double.self, forKey: .pollInterval) ?? defaults.pollInterval
         renewFraction = try container.decodeIfPresent(Double.self, forKey: .renewFraction) ?? defaults.renewFraction
         connectTimeout = try container.decodeIfPresent(Double.self, forKey: .connectTimeout) ?? defaults.connectTimeout
+        sessionSocket = try container.decodeIfPresent(String.self, forKey: .sessionSocket) ?? defaults.sessionSocket
     }
 
     public struct Invalid: Error, CustomStringConvertible {

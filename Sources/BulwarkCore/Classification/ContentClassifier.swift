@@ -308,10 +308,15 @@ public struct ContentClassifier: Sendable {
 
         // Several key names can match one assignment (aws_secret_access_key holds "secret" and
         // "access_key"): keep one finding per value, of the most specific type.
+        // A value a vendor rule already named (GITHUB_TOKEN=ghp_…) is that vendor's secret, not
+        // also a generic one.
+        let named = Set(SecretRule.all.map(\.type) + ["jwt", "private_key", "azure_storage_key"])
+        let vendorRanges = matches.filter { named.contains($0.key) }.values.flatMap { $0.map { $0.start..<$0.end } }
         var lastValue: Range<Int>?
         for found in assignments.sorted(by: { ($0.value.lowerBound, -$0.priority) < ($1.value.lowerBound, -$1.priority) }) {
             if found.value == lastValue { continue }
             lastValue = found.value
+            if vendorRanges.contains(where: { $0.overlaps(found.value) }) { continue }
             let prefix = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[found.whole.lowerBound..<found.value.lowerBound]), as: UTF8.self)
             let suffix = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[found.value.upperBound..<found.whole.upperBound]), as: UTF8.self)
             matches[found.type, default: []].append(FindingMatch(

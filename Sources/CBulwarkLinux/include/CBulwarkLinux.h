@@ -17,4 +17,8 @@
 /// memfd_create(2): an anonymous file in memory (content to extract never touches a disk).
 int cbulwark_memfd_create(const char *name);
 
+/// SO_PEERCRED of a connected Unix socket: who is on the other end, as the kernel knows it.
+/// Returns 0 on success, -1 with errno set.
+int cbulwark_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+
 #endif

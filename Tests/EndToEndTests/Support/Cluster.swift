@@ -116,6 +116,7 @@ final class Cluster: @unchecked Sendable {
         retry_cap: 1
         poll_interval: 0.1
         connect_timeout: 1
+        session_socket: ""
         """
 
     /// Opens the collector's SQLite file directly (WAL allows reading while it serves).

@@ -1,0 +1,115 @@
+import BulwarkCore
+import Foundation
+
+/// The session helper's end of the agent's Unix socket: says hello, takes the policy it is
+/// given, and sends events. Survives the agent restarting (reconnects with backoff) and the
+/// agent being absent (events wait in memory, up to `maxQueued`; the oldest go first).
+public final class SessionClient: @unchecked Sendable {
+    // `queue`, `dropped` and `stopped` are shared with the sender thread, behind `condition`.
+
+    public let socketPath: String
+    public let maxQueued: Int
+    private let onPolicy: @Sendable (SessionMessage.PolicyPush) -> Void
+    private let condition = NSCondition()
+    private var queue: [SessionMessage.EventLine] = []
+    private var stopped = false
+    /// Events dropped because the queue was full while the agent was unreachable.
+    public private(set) var dropped = 0
+
+    public init(socketPath: String, maxQueued: Int = 10_000, onPolicy: @escaping @Sendable (SessionMessage.PolicyPush) -> Void) {
+        self.socketPath = socketPath
+        self.maxQueued = maxQueued
+        self.onPolicy = onPolicy
+    }
+
+    /// Queues an event for the agent.
+    public func send(type: String, data: [String: JSONValue]) {
+        condition.withLock {
+            if queue.count >= maxQueued {
+                queue.removeFirst()
+                dropped += 1
+            }
+            queue.append(SessionMessage.EventLine(type: type, v: 1, time: Date(), data: data))
+            condition.signal()
+        }
+    }
+
+    /// Connects and delivers on a background thread until `stop()`.
+    public func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "bulwark-session-client"
+        thread.start()
+    }
+
+    public func stop() {
+        condition.withLock {
+            stopped = true
+            condition.broadcast()
+        }
+    }
+
+    private var isStopped: Bool { condition.withLock { stopped } }
+
+    private func run() {
+        var backoff = 0.5
+        while !isStopped {
+            if let connection = connect() {
+                backoff = 0.5
+                deliver(over: connection)
+                close(connection)
+            }
+            guard !isStopped else { return }
+            Thread.sleep(forTimeInterval: backoff)
+            backoff = min(backoff * 2, 10)
+        }
+    }
+
+    private func connect() -> Int32? {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(socketPath.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(descriptor)
+            return nil
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            return nil
+        }
+        let hello = SessionMessage.Hello(uid: getuid(), user: ProcessInfo.processInfo.environment["USER"] ?? "", pid: getpid())
+        guard let line = try? SessionMessage.encode(.init(hello: hello)), writeAll(descriptor, line) else {
+            close(descriptor)
+            return nil
+        }
+        var reader = LineReader(descriptor: descriptor)
+        guard let answer = try? reader.next(), let envelope = try? SessionMessage.decode(answer), let policy = envelope.policy else {
+            close(descriptor)
+            return nil
+        }
+        onPolicy(policy)
+        return descriptor
+    }
+
+    /// Sends queued events until the connection fails or the client stops; an event is removed
+    /// from the queue only once written.
+    private func deliver(over connection: Int32) {
+        while true {
+            let next: SessionMessage.EventLine? = condition.withLock {
+                while queue.isEmpty, !stopped { condition.wait() }
+                return stopped ? nil : queue.first
+            }
+            guard let next, let line = try? SessionMessage.encode(.init(event: next)) else { return }
+            guard writeAll(connection, line) else { return }
+            condition.withLock { if !queue.isEmpty { queue.removeFirst() } }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import BulwarkCore
+import Foundation
+
+/// The agent ⇄ session-helper protocol on the agent's Unix socket: one JSON object per line.
+///
+/// helper → agent: `{"hello": {"uid": 1000, "user": "alice", "pid": 4242}}`, then
+/// `{"event": {"type": "paste.blocked", "v": 1, "time": "…", "data": {…}}}` per event.
+/// agent → helper: `{"policy": {"name": "…", "yaml": "…"}}` after a good hello (and on
+/// policy changes), `{"error": "…"}` before closing on a refusal.
+/// The agent believes the kernel, not the hello: the peer's uid comes from SO_PEERCRED, and a
+/// helper claiming another uid is refused.
+public enum SessionMessage {
+    public struct Hello: Codable, Sendable {
+        public var uid: UInt32
+        public var user: String
+        public var pid: Int32
+        public init(uid: UInt32, user: String, pid: Int32) {
+            self.uid = uid
+            self.user = user
+            self.pid = pid
+        }
+    }
+
+    public struct PolicyPush: Codable, Sendable {
+        public var name: String
+        public var yaml: String
+        public init(name: String, yaml: String) {
+            self.name = name
+            self.yaml = yaml
+        }
+    }
+
+    public struct EventLine: Codable, Sendable {
+        public var type: String
+        public var v: Int
+        public var time: Date
+        public var data: [String: JSONValue]
+        public init(type: String, v: Int, time: Date, data: [String: JSONValue]) {
+            self.type = type
+            self.v = v
+            self.time = time
+            self.data = data
+        }
+    }
+
+    public struct Envelope: Codable, Sendable {
+        public var hello: Hello?
+        public var policy: PolicyPush?
+        public var event: EventLine?
+        public var error: String?
+        public init(hello: Hello? = nil, policy: PolicyPush? = nil, event: EventLine? = nil, error: String? = nil) {
+            self.hello = hello
+            self.policy = policy
+            self.event = event
+            self.error = error
+        }
+    }
+
+    /// One line of the protocol (no newline inside: JSON escapes it).
+    public static func encode(_ envelope: Envelope) throws -> Data {
+        try WireCoding.encoder().encode(envelope) + Data("\n".utf8)
+    }
+
+    public static func decode(_ line: Data) throws -> Envelope {
+        try WireCoding.decoder().decode(Envelope.self, from: line)
+    }
+}
+
+/// Reads newline-delimited lines from a file descriptor (blocking), with a cap per line.
+struct LineReader {
+    let descriptor: Int32
+    let maxLine: Int
+    private var buffer = Data()
+
+    init(descriptor: Int32, maxLine: Int = 4 * 1024 * 1024) {
+        self.descriptor = descriptor
+        self.maxLine = maxLine
+    }
+
+    enum Failure: Error { case closed, lineTooLong }
+
+    mutating func next() throws(Failure) -> Data {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = buffer[buffer.startIndex..<newline]
+                buffer.removeSubrange(buffer.startIndex...newline)
+                return Data(line)
+            }
+            guard buffer.count <= maxLine else { throw .lineTooLong }
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            let count = read(descriptor, &chunk, chunk.count)
+            guard count > 0 else { throw .closed }
+            buffer.append(contentsOf: chunk[0..<count])
+        }
+    }
+}
+
+/// Writes all of `data` to a descriptor; false when the other end is gone.
+func writeAll(_ descriptor: Int32, _ data: Data) -> Bool {
+    data.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let written = send(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset, Int32(MSG_NOSIGNAL))
+            if written <= 0 { return false }
+            offset += written
+        }
+        return true
+    }
+}

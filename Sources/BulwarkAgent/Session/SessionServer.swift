@@ -1,0 +1,173 @@
+import BulwarkCore
+import CBulwarkLinux
+import Foundation
+import Logging
+
+/// The system agent's end of the session helpers' Unix socket: one helper per logged-in user
+/// connects, is identified by the kernel (SO_PEERCRED), receives the policy, and sends events
+/// that go into the agent's spool with the user the kernel vouches for.
+///
+/// Plain blocking sockets on threads: a handful of local connections, each a line protocol
+/// (SessionMessage). The socket is 0666 in a 0755 directory; identity never comes from the
+/// client's say-so.
+public final class SessionServer: @unchecked Sendable {
+    // `listener`, `connections` and `stopped` are shared between threads, behind `lock`.
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let path: String
+    private let spool: SpoolStore
+    private let policy: @Sendable () async -> SessionMessage.PolicyPush
+    private let logger: Logger
+    private let lock = NSLock()
+    private var listener: Int32 = -1
+    private var connections: Set<Int32> = []
+    private var stopped = false
+
+    public init(path: String, spool: SpoolStore, logger: Logger, policy: @escaping @Sendable () async -> SessionMessage.PolicyPush) {
+        self.path = path
+        self.spool = spool
+        self.logger = logger
+        self.policy = policy
+    }
+
+    /// Binds the socket and accepts helpers on a background thread until `stop()`.
+    public func start() throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        unlink(path)
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw Failure(description: "cannot create the session socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(descriptor)
+            throw Failure(description: "session socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(descriptor, 16) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw Failure(description: "cannot listen on \(path): \(reason)")
+        }
+        chmod(path, 0o666)
+        lock.withLock { listener = descriptor }
+        let thread = Thread { [self] in acceptLoop(descriptor) }
+        thread.name = "bulwark-session-accept"
+        thread.start()
+        logger.info("session socket listening", metadata: ["path": "\(path)"])
+    }
+
+    /// Stops accepting and closes every helper connection.
+    public func stop() {
+        let (listening, open) = lock.withLock { () -> (Int32, Set<Int32>) in
+            stopped = true
+            defer { listener = -1 }
+            return (listener, connections)
+        }
+        if listening >= 0 {
+            shutdown(listening, Int32(SHUT_RDWR))
+            close(listening)
+        }
+        for connection in open { shutdown(connection, Int32(SHUT_RDWR)) }
+        unlink(path)
+    }
+
+    private func acceptLoop(_ descriptor: Int32) {
+        while true {
+            let connection = accept(descriptor, nil, nil)
+            if connection < 0 {
+                if errno == EINTR { continue }
+                return  // closed by stop()
+            }
+            let accepted = lock.withLock { () -> Bool in
+                guard !stopped else { return false }
+                connections.insert(connection)
+                return true
+            }
+            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+            guard accepted else {
+                close(connection)
+                return
+            }
+            let thread = Thread { [self] in
+                serve(connection)
+                lock.withLock { _ = connections.remove(connection) }
+                close(connection)
+            }
+            thread.name = "bulwark-session-helper"
+            thread.start()
+        }
+    }
+
+    private func serve(_ connection: Int32) {
+        var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+        guard cbulwark_peer_credentials(connection, &pid, &uid, &gid) == 0 else { return }
+        let user = Self.userName(uid) ?? "uid:\(uid)"
+        var reader = LineReader(descriptor: connection)
+        func refuse(_ reason: String) {
+            logger.warning("session helper refused", metadata: ["pid": "\(pid)", "uid": "\(uid)", "reason": "\(reason)"])
+            _ = writeAll(connection, (try? SessionMessage.encode(.init(error: reason))) ?? Data())
+        }
+        guard let first = try? reader.next(), let hello = (try? SessionMessage.decode(first))?.hello else {
+            return refuse("the first message must be a hello")
+        }
+        guard hello.uid == uid else {
+            return refuse("helper claims uid \(hello.uid) but the kernel says uid \(uid) (pid \(pid)); a helper speaks only for its own user")
+        }
+        logger.info("session helper connected", metadata: ["user": "\(user)", "pid": "\(pid)"])
+        let push = blockingPolicy()
+        guard writeAll(connection, (try? SessionMessage.encode(.init(policy: push))) ?? Data()) else { return }
+        while let line = try? reader.next() {
+            guard let event = (try? SessionMessage.decode(line))?.event else {
+                logger.warning("session helper sent something that is not an event", metadata: ["user": "\(user)"])
+                continue
+            }
+            var data = event.data
+            data["user"] = .string(user)  // the kernel's word, whatever the helper wrote
+            do {
+                try EventCatalog.standard.validate(Event(seq: 1, time: event.time, type: event.type, v: event.v, data: data))
+                let priority: EventPriority = event.type == EventType.clipboardCopy ? .telemetry : .decision
+                _ = try spool.append([EventDraft(type: event.type, v: event.v, time: event.time, data: data, priority: priority)])
+            } catch {
+                logger.warning("session event refused", metadata: ["user": "\(user)", "type": "\(event.type)", "reason": "\(error)"])
+            }
+        }
+        logger.info("session helper disconnected", metadata: ["user": "\(user)", "pid": "\(pid)"])
+    }
+
+    /// The policy from its async source, on this helper's thread.
+    private func blockingPolicy() -> SessionMessage.PolicyPush {
+        let box = PolicyBox()
+        let semaphore = DispatchSemaphore(value: 0)
+        let source = policy
+        Task {
+            box.value = await source()
+            semaphore.signal()
+        }
+        semaphore.wait()
+        return box.value ?? SessionMessage.PolicyPush(name: "bulwark-default", yaml: DefaultPolicy.yaml)
+    }
+
+    private final class PolicyBox: @unchecked Sendable {
+        // Written once by the task before the semaphore is signalled, read after.
+        var value: SessionMessage.PolicyPush?
+    }
+
+    static func userName(_ uid: uid_t) -> String? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else { return nil }
+        return String(cString: name)
+    }
+}

@@ -1,0 +1,97 @@
+import BulwarkCollector
+import BulwarkCore
+import Foundation
+import Testing
+
+/// The session helper and the agent's session socket: policy from the agent, clipboard events
+/// through the agent's spool to the collector, identity from the kernel.
+@Suite("End to end: session helper", .serialized)
+struct SessionHelperTests {
+    @Test("a blocked paste in the user's session reaches the collector as paste.blocked, with the user the kernel vouches for")
+    func helperEventsReachCollector() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let socket = cluster.root + "/run/session.sock"
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "session_socket: \"\"", with: "session_socket: \(socket)"))
+        try agent.startAndSelftest()
+        let x = try XServer(directory: cluster.root)
+        defer { x.stop() }
+        let claude = cluster.root + "/claude"
+        try FileManager.default.copyItem(atPath: "/usr/bin/xclip", toPath: claude)
+
+        let helper = try x.client(Binaries.path("bulwark-agent"), ["session", "--socket", socket, "--display", x.display], logPath: cluster.root + "/session.log")
+        defer { helper.kill9() }
+        try helper.waitForLog("policy 'bulwark-default' from the agent")
+
+        // The default policy blocks credentials going to AI coding tools.
+        let file = cluster.root + "/token.txt"
+        try Data("export GITHUB_TOKEN=ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U".utf8).write(to: URL(fileURLWithPath: file))
+        let owner = try x.client("/usr/bin/xclip", ["-selection", "clipboard", "-quiet", file], logPath: cluster.root + "/xclip.log")
+        defer { owner.kill9() }
+        let deadline = Date().addingTimeInterval(20)
+        while owner.isRunning {
+            if Date() > deadline { throw TestFailure.timeout("the helper taking over the selection:\n\(helper.log)") }
+            usleep(20_000)
+        }
+        let pasted = try run(claude, ["-o", "-selection", "clipboard"], environment: ["DISPLAY": x.display], timeout: 20)
+        #expect(pasted.stdout.isEmpty)
+
+        // Through the agent's spool and uploader to the collector.
+        let store = try cluster.store()
+        let agentID = try agent.agentID
+        var blocked: [StoredEvent] = []
+        let arrival = Date().addingTimeInterval(30)
+        while blocked.isEmpty {
+            blocked = try await store.events(EventQuery(type: EventType.paste("blocked"), agent: agentID))
+            if Date() > arrival { throw TestFailure.timeout("paste.blocked at the collector:\n\(helper.log)") }
+            usleep(100_000)
+        }
+        let event = try #require(blocked.first)
+        #expect(event.data["app"] == .string("claude-code"))
+        #expect(event.data["rule"] == .string("block-secrets-to-ai"))
+        #expect(event.data["user"] == .string("root"))
+        let copies = try await store.events(EventQuery(type: EventType.clipboardCopy, agent: agentID))
+        #expect(copies.count == 1)
+        #expect(copies.first?.data["findings"] == .array([.object(["type": .string("github_token"), "count": .number(1), "confidence": .number(85)])]))
+    }
+
+    @Test("a helper claiming another user's uid is refused with the reason")
+    func impostorRefused() throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let socket = cluster.root + "/run/session.sock"
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "session_socket: \"\"", with: "session_socket: \(socket)"))
+        try agent.startAndSelftest()
+        #expect(SecureFile.permissions(of: socket) == 0o666)
+
+        let descriptor = socket.withCString { path -> Int32 in
+            let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                let bytes = Array(socket.utf8)
+                raw.copyBytes(from: bytes)
+                raw[bytes.count] = 0
+            }
+            let connected = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            _ = path
+            return connected == 0 ? fd : -1
+        }
+        #expect(descriptor >= 0)
+        defer { close(descriptor) }
+        let hello = #"{"hello":{"uid":12345,"user":"mallory","pid":1}}"# + "\n"
+        _ = hello.withCString { Glibc.write(descriptor, $0, strlen($0)) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var answer = Data()
+        while !answer.contains(UInt8(ascii: "\n")) {
+            let count = Glibc.read(descriptor, &buffer, buffer.count)
+            if count <= 0 { break }
+            answer.append(contentsOf: buffer[0..<count])
+        }
+        let text = String(decoding: answer, as: UTF8.self)
+        #expect(text.contains(#""error":"helper claims uid 12345 but the kernel says uid 0"#))
+        #expect(!text.contains("policy"))
+    }
+}
