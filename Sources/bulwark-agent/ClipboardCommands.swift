@@ -27,12 +27,7 @@ struct ClipboardCommand: AsyncParsableCommand {
             emit("watching CLIPBOARD and PRIMARY on \(display ?? ProcessInfo.processInfo.environment["DISPLAY"] ?? "the default display")")
             var seen = 0
             for await content in watcher.contents() {
-                var scan = scanner.scan(Data(content.text))
-                if let html = content.html {
-                    // The HTML flavour can carry what the text flavour lacks (attributes, hidden cells).
-                    let extra = scanner.scan(Data(html), hint: .html)
-                    for finding in extra.findings where !scan.findings.contains(where: { $0.type == finding.type }) { scan.findings.append(finding) }
-                }
+                let scan = scanner.scan(content)
                 let data = ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash)
                 if json {
                     emit(String(decoding: try WireCoding.encoder().encode(data), as: UTF8.self))

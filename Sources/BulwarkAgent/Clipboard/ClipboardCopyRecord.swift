@@ -9,18 +9,46 @@ public enum ClipboardCopyRecord {
         var data: [String: JSONValue] = [
             "selection": .string(content.selection.rawValue),
             "bytes": .number(Double(content.text.count)),
-            "findings": .array(scan.findings.map { finding in
-                .object(["type": .string(finding.type), "count": .number(Double(finding.count)), "confidence": .number(Double(finding.confidence))])
-            }),
+            "findings": findings(scan),
             "truncated": .bool(content.truncated),
             "targets": .array(content.targets.prefix(32).map(JSONValue.string)),
         ]
         if let keyedHash { data["content_hash"] = .string(keyedHash.hash(content.text)) }
         if let pid = content.ownerPID {
             data["source_pid"] = .number(Double(pid))
-            if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe") { data["source_exe"] = .string(exe) }
+            if let exe = executablePath(of: pid) { data["source_exe"] = .string(exe) }
         }
         if let user { data["user"] = .string(user) }
         return data
+    }
+
+    /// Type, count and confidence per finding: what clipboard events say about content.
+    static func findings(_ scan: ScanResult) -> JSONValue {
+        .array(scan.findings.map { finding in
+            .object(["type": .string(finding.type), "count": .number(Double(finding.count)), "confidence": .number(Double(finding.confidence))])
+        })
+    }
+
+    /// The program a process runs (`/proc/PID/exe`), when it is still there and visible.
+    static func executablePath(of pid: pid_t) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+    }
+}
+
+extension ContentScanner {
+    /// Classifies a copy: its text, plus whatever its HTML flavour adds (attributes, hidden
+    /// cells); a copy cut at the read limit is a partial scan.
+    public func scan(_ content: ClipboardContent) -> ScanResult {
+        var result = scan(Data(content.text))
+        if let html = content.html {
+            for finding in scan(Data(html), hint: .html).findings where !result.findings.contains(where: { $0.type == finding.type }) {
+                result.findings.append(finding)
+            }
+        }
+        if content.truncated {
+            result.partial = true
+            result.partialReason = "clipboard content over the guard's read limit"
+        }
+        return result
     }
 }

@@ -49,17 +49,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
 
     public func copied(_ content: ClipboardContent) -> Bool {
         let (scanner, evaluator) = lock.withLock { (self.scanner, self.evaluator) }
-        var scan = scanner.scan(Data(content.text))
-        if let html = content.html {
-            // The HTML flavour can carry what the text flavour lacks (attributes, hidden cells).
-            for finding in scanner.scan(Data(html), hint: .html).findings where !scan.findings.contains(where: { $0.type == finding.type }) {
-                scan.findings.append(finding)
-            }
-        }
-        if content.truncated {
-            scan.partial = true
-            scan.partialReason = "clipboard content over the guard's read limit"
-        }
+        let scan = scanner.scan(content)
         lock.withLock { scans[content.selection] = scan }
         record(EventType.clipboardCopy, ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash, user: user))
         // Guard when some paste to an AI destination would be warned about or blocked.
@@ -70,8 +60,8 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
 
     public func pasteRequested(_ request: PasteRequest) -> PasteVerdict {
         let (cached, scanner, evaluator) = lock.withLock { (scans[request.selection], self.scanner, self.evaluator) }
-        let scan = cached ?? scanner.scan(Data(request.content.text))
-        let executable = request.requestorPID.flatMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/exe") }
+        let scan = cached ?? scanner.scan(request.content)
+        let executable = request.requestorPID.flatMap(ClipboardCopyRecord.executablePath(of:))
         let app = executable.flatMap(catalog.app(executable:))
         let destination = Destination(appID: app?.id, category: app?.category, sanction: .unreviewed)
         let decision = evaluator.evaluate(PolicyRequest(activity: .paste, destination: destination, user: user, content: scan))
@@ -93,7 +83,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
             "incident_id": .string(DLPEvent.newIncidentID()),
             "selection": .string(request.selection.rawValue),
             "target": .string(request.target),
-            "findings": .array(scan.findings.map { .object(["type": .string($0.type), "count": .number(Double($0.count)), "confidence": .number(Double($0.confidence))]) }),
+            "findings": ClipboardCopyRecord.findings(scan),
         ]
         if let app { data["app"] = .string(app.id) }
         if let category = app?.category { data["category"] = .string(category) }

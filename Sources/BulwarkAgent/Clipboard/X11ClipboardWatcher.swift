@@ -293,7 +293,7 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         }
         guard offered.contains(request.target), request.target != atoms.multiple, let guarding else { return }
         let pasted = PasteRequest(
-            selection: content.selection, target: name(request.target) ?? "?", requestorPID: clientPID(of: request.requestor),
+            selection: content.selection, target: offeredName(request.target), requestorPID: clientPID(of: request.requestor),
             content: content, received: received)
         let verdict = guarding.pasteRequested(pasted)
         answered = verdict.answered
@@ -312,6 +312,19 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
             data = content.text
         }
         served = send(data, type: type, to: request.requestor, property: property)
+    }
+
+    /// The name of a target we offer, without asking the server (a round trip on the paste path).
+    private func offeredName(_ target: Atom) -> String {
+        switch target {
+        case atoms.utf8: "UTF8_STRING"
+        case atoms.textPlainUTF8: "text/plain;charset=utf-8"
+        case atoms.textPlain: "text/plain"
+        case atoms.text: "TEXT"
+        case atoms.string: "STRING"
+        case atoms.html: "text/html"
+        default: name(target) ?? "?"
+        }
     }
 
     /// Writes `data` to the requestor's property, INCR when large.

@@ -32,10 +32,10 @@ public struct AgentService: Service {
         if let problem = await policies.startupProblem { logger.error("\(problem)") }
         var sessions: SessionServer?
         if !configuration.sessionSocket.isEmpty {
-            let server = SessionServer(path: configuration.sessionSocket, spool: spool, logger: logger) {
-                let active = await policies.active
-                return SessionMessage.PolicyPush(name: active.policy.name, yaml: active.yaml)
-            }
+            let active = await policies.active
+            let server = SessionServer(
+                path: configuration.sessionSocket, spool: spool, logger: logger,
+                policy: SessionMessage.PolicyPush(name: active.policy.name, yaml: active.yaml))
             do {
                 try server.start()
                 sessions = server

@@ -95,6 +95,22 @@ struct LineReader {
     }
 }
 
+/// Calls `body` with a Unix socket address for `path` (bind or connect), or returns nil when
+/// the path does not fit `sun_path`.
+func withUnixAddress<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T? {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        raw.copyBytes(from: bytes)
+        raw[bytes.count] = 0
+    }
+    return withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+}
+
 /// Writes all of `data` to a descriptor; false when the other end is gone.
 func writeAll(_ descriptor: Int32, _ data: Data) -> Bool {
     data.withUnsafeBytes { raw in

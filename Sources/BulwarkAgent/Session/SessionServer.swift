@@ -11,7 +11,7 @@ import Logging
 /// (SessionMessage). The socket is 0666 in a 0755 directory; identity never comes from the
 /// client's say-so.
 public final class SessionServer: @unchecked Sendable {
-    // `listener`, `connections` and `stopped` are shared between threads, behind `lock`.
+    // `listener`, `connections`, `stopped` and `policy` are shared between threads, behind `lock`.
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
@@ -19,18 +19,24 @@ public final class SessionServer: @unchecked Sendable {
 
     public let path: String
     private let spool: SpoolStore
-    private let policy: @Sendable () async -> SessionMessage.PolicyPush
+    private var policy: SessionMessage.PolicyPush
     private let logger: Logger
     private let lock = NSLock()
     private var listener: Int32 = -1
     private var connections: Set<Int32> = []
     private var stopped = false
 
-    public init(path: String, spool: SpoolStore, logger: Logger, policy: @escaping @Sendable () async -> SessionMessage.PolicyPush) {
+    /// - Parameter policy: what helpers receive when they connect (`update(policy:)` replaces it).
+    public init(path: String, spool: SpoolStore, logger: Logger, policy: SessionMessage.PolicyPush) {
         self.path = path
         self.spool = spool
         self.logger = logger
         self.policy = policy
+    }
+
+    /// The policy helpers receive from now on.
+    public func update(policy: SessionMessage.PolicyPush) {
+        lock.withLock { self.policy = policy }
     }
 
     /// Binds the socket and accepts helpers on a background thread until `stop()`.
@@ -40,19 +46,9 @@ public final class SessionServer: @unchecked Sendable {
         unlink(path)
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw Failure(description: "cannot create the session socket: \(String(cString: strerror(errno)))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        guard let bound = withUnixAddress(path, { bind(descriptor, $0, $1) }) else {
             close(descriptor)
             throw Failure(description: "session socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard bound == 0, listen(descriptor, 16) == 0 else {
             let reason = String(cString: strerror(errno))
@@ -125,7 +121,7 @@ public final class SessionServer: @unchecked Sendable {
             return refuse("helper claims uid \(hello.uid) but the kernel says uid \(uid) (pid \(pid)); a helper speaks only for its own user")
         }
         logger.info("session helper connected", metadata: ["user": "\(user)", "pid": "\(pid)"])
-        let push = blockingPolicy()
+        let push = lock.withLock { policy }
         guard writeAll(connection, (try? SessionMessage.encode(.init(policy: push))) ?? Data()) else { return }
         while let line = try? reader.next() {
             guard let event = (try? SessionMessage.decode(line))?.event else {
@@ -143,24 +139,6 @@ public final class SessionServer: @unchecked Sendable {
             }
         }
         logger.info("session helper disconnected", metadata: ["user": "\(user)", "pid": "\(pid)"])
-    }
-
-    /// The policy from its async source, on this helper's thread.
-    private func blockingPolicy() -> SessionMessage.PolicyPush {
-        let box = PolicyBox()
-        let semaphore = DispatchSemaphore(value: 0)
-        let source = policy
-        Task {
-            box.value = await source()
-            semaphore.signal()
-        }
-        semaphore.wait()
-        return box.value ?? SessionMessage.PolicyPush(name: "bulwark-default", yaml: DefaultPolicy.yaml)
-    }
-
-    private final class PolicyBox: @unchecked Sendable {
-        // Written once by the task before the semaphore is signalled, read after.
-        var value: SessionMessage.PolicyPush?
     }
 
     static func userName(_ uid: uid_t) -> String? {

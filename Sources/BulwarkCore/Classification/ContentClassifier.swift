@@ -83,6 +83,9 @@ public struct ContentClassifier: Sendable {
         "password_in_url", "password_assignment", "generic_secret",
     ]
 
+    /// Secret types with a rule of their own; an assignment's value they cover is theirs.
+    static let namedSecretTypes = Set(SecretRule.all.map(\.type) + ["jwt", "private_key", "azure_storage_key"])
+
     /// How far (bytes) a supporting keyword may be from a value.
     public static let proximity = 300
 
@@ -310,8 +313,8 @@ public struct ContentClassifier: Sendable {
         // "access_key"): keep one finding per value, of the most specific type.
         // A value a vendor rule already named (GITHUB_TOKEN=ghp_…) is that vendor's secret, not
         // also a generic one.
-        let named = Set(SecretRule.all.map(\.type) + ["jwt", "private_key", "azure_storage_key"])
-        let vendorRanges = matches.filter { named.contains($0.key) }.values.flatMap { $0.map { $0.start..<$0.end } }
+        let vendorRanges = assignments.isEmpty ? []
+            : matches.filter { Self.namedSecretTypes.contains($0.key) }.values.flatMap { $0.map { $0.start..<$0.end } }
         var lastValue: Range<Int>?
         for found in assignments.sorted(by: { ($0.value.lowerBound, -$0.priority) < ($1.value.lowerBound, -$1.priority) }) {
             if found.value == lastValue { continue }

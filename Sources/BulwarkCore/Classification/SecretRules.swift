@@ -35,37 +35,34 @@ struct SecretRule: Sendable {
     /// A fixed marker the body must contain (OpenAI's legacy keys carry "T3BlbkFJ", base64 of "OpenAI").
     var marker: String? = nil
 
+    /// GitHub's prefixes for classic, OAuth, user-to-server, server-to-server and refresh tokens.
+    static let githubPrefixes = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]
+
     static let all: [SecretRule] = [
         .init(type: "aws_access_key_id", prefix: "AKIA", alphabet: .upperAlphanumeric, bodyLength: 16...16),
         .init(type: "aws_access_key_id", prefix: "ASIA", alphabet: .upperAlphanumeric, bodyLength: 16...16),
-        .init(type: "github_token", prefix: "ghp_", alphabet: .alphanumeric, bodyLength: 36...36),
-        .init(type: "github_token", prefix: "gho_", alphabet: .alphanumeric, bodyLength: 36...36),
-        .init(type: "github_token", prefix: "ghu_", alphabet: .alphanumeric, bodyLength: 36...36),
-        .init(type: "github_token", prefix: "ghs_", alphabet: .alphanumeric, bodyLength: 36...36),
-        .init(type: "github_token", prefix: "ghr_", alphabet: .alphanumeric, bodyLength: 36...36),
         .init(type: "github_token", prefix: "github_pat_", alphabet: .urlSafe, bodyLength: 82...82),
+    ] + githubPrefixes.map {
+        SecretRule(type: "github_token", prefix: $0, alphabet: .alphanumeric, bodyLength: 36...36)
+    } + githubPrefixes.map {
+        // Newer installation tokens embed a date and a JWT (ghs_20260523_eyJ…).
+        SecretRule(type: "github_token", prefix: $0 + "2", alphabet: .urlSafeDotted, bodyLength: 60...2000, marker: "_eyJ")
+    } + ["glpat-", "gloas-", "gldt-", "glrt-", "glrtr-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "glsoat-", "glffct-", "glwt-"].map {
         // GitLab's token prefixes (docs.gitlab.com/ee/security/tokens/#token-prefixes).
-        .init(type: "gitlab_token", prefix: "glpat-", alphabet: .urlSafeDotted, bodyLength: 20...100),
-    ] + ["gloas-", "gldt-", "glrt-", "glrtr-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "glsoat-", "glffct-", "glwt-"].map {
         SecretRule(type: "gitlab_token", prefix: $0, alphabet: .urlSafeDotted, bodyLength: 20...100)
     } + ["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxe-", "xoxs-", "xoxe.xoxp-", "xapp-"].map {
         SecretRule(type: "slack_token", prefix: $0, alphabet: .urlSafe, bodyLength: 24...400)
-    } + ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"].map {
-        // Newer installation tokens embed a date and a JWT (ghs_20260523_eyJ…).
-        SecretRule(type: "github_token", prefix: $0 + "2", alphabet: .urlSafeDotted, bodyLength: 60...2000, marker: "_eyJ")
+    } + ["sk_live_", "rk_live_", "sk_test_", "rk_test_"].map {
+        // Test-mode secret keys are credentials too (publishable pk_ keys are public).
+        SecretRule(type: "stripe_key", prefix: $0, alphabet: .alphanumeric, bodyLength: 24...99)
     } + [
+        .init(type: "stripe_key", prefix: "whsec_", alphabet: .alphanumeric, bodyLength: 32...99),  // webhook signing secrets
         .init(type: "slack_webhook", prefix: "https://hooks.slack.com/services/", alphabet: .urlPath, bodyLength: 20...120),
         .init(type: "anthropic_api_key", prefix: "sk-ant-", alphabet: .urlSafe, bodyLength: 80...200),
         .init(type: "openai_api_key", prefix: "sk-proj-", alphabet: .urlSafe, bodyLength: 40...200),
         .init(type: "openai_api_key", prefix: "sk-svcacct-", alphabet: .urlSafe, bodyLength: 40...200),
         .init(type: "openai_api_key", prefix: "sk-", alphabet: .alphanumeric, bodyLength: 48...48, marker: "T3BlbkFJ"),
         .init(type: "google_api_key", prefix: "AIza", alphabet: .urlSafe, bodyLength: 35...35),
-        .init(type: "stripe_key", prefix: "sk_live_", alphabet: .alphanumeric, bodyLength: 24...99),
-        .init(type: "stripe_key", prefix: "rk_live_", alphabet: .alphanumeric, bodyLength: 24...99),
-        // Test-mode secret keys and webhook signing secrets are credentials too (publishable pk_ keys are public).
-        .init(type: "stripe_key", prefix: "sk_test_", alphabet: .alphanumeric, bodyLength: 24...99),
-        .init(type: "stripe_key", prefix: "rk_test_", alphabet: .alphanumeric, bodyLength: 24...99),
-        .init(type: "stripe_key", prefix: "whsec_", alphabet: .alphanumeric, bodyLength: 32...99),
     ]
 
     /// The end of the token starting at `start` (prefix included) if it fits this rule.
