@@ -49,6 +49,8 @@ struct ClipboardCommand: AsyncParsableCommand {
         @Option(help: "X display (default: $DISPLAY).") var display: String?
         @Option(help: "Policy YAML file (default: the built-in default policy).") var policy: String?
         @OptionGroup var keyOption: KeyOption
+        @Flag(inversion: .prefixedNo, help: "Notify the user of refused pastes on the session bus (warnings get \"Paste anyway\").")
+        var notify = true
 
         func run() async throws {
             let loaded = try loadPolicy(policy)
@@ -59,7 +61,8 @@ struct ClipboardCommand: AsyncParsableCommand {
             }
             let user = ProcessInfo.processInfo.environment["USER"]
             let guardian = ClipboardGuard(
-                policy: loaded.policy, classifier: ContentClassifier(keyedHash: keyedHash, custom: custom), keyedHash: keyedHash, user: user
+                policy: loaded.policy, classifier: ContentClassifier(keyedHash: keyedHash, custom: custom), keyedHash: keyedHash, user: user,
+                notifier: notify ? DesktopNotifier() : nil
             ) { type, data in
                 let line = (try? WireCoding.encoder().encode(["type": JSONValue.string(type), "data": .object(data)])) ?? Data()
                 FileHandle.standardOutput.write(line + Data("\n".utf8))

@@ -22,7 +22,7 @@ struct SessionCommand: AsyncParsableCommand {
         // The session helper has no deployment key: hashes are added by the agent's side only
         // where it can; custom classifiers needing files are not applied here yet.
         let clientBox = ClientBox()
-        let guardian = ClipboardGuard(policy: cached, classifier: ContentClassifier(), keyedHash: nil, user: user) { type, data in
+        let guardian = ClipboardGuard(policy: cached, classifier: ContentClassifier(), keyedHash: nil, user: user, notifier: DesktopNotifier()) { type, data in
             clientBox.client?.send(type: type, data: data)
         }
         let cachePath = Self.cachePath

@@ -24,45 +24,15 @@ struct ClipboardGuardTests {
         defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
         let x = try XServer(directory: directory)
         defer { x.stop() }
-        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: directory + "/policy.yaml"))
-        let claude = directory + "/claude"
-        try FileManager.default.copyItem(atPath: "/usr/bin/xclip", toPath: claude)
-
-        let guardian = try x.client(Binaries.path("bulwark-agent"), ["clipboard", "guard", "--display", x.display, "--policy", directory + "/policy.yaml"],
-                                    logPath: directory + "/guard.log")
-        defer { guardian.kill9() }
-        try guardian.waitForLog("guarding CLIPBOARD and PRIMARY")
-
-        func events() -> [(type: String, data: [String: JSONValue])] {
-            guardian.log.split(separator: "\n").compactMap { line in
-                guard line.hasPrefix("{"), case .object(let event)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)),
-                      case .string(let type)? = event["type"], case .object(let data)? = event["data"] else { return nil }
-                return (type, data)
-            }
-        }
-        func waitFor(_ type: String, count: Int = 1) throws {
-            let deadline = Date().addingTimeInterval(20)
-            while events().filter({ $0.type == type }).count < count {
-                if Date() > deadline { throw TestFailure.timeout("\(count) × \(type):\n\(guardian.log)") }
-                usleep(50_000)
-            }
-        }
-        func copy(_ text: String, selection: String, name: String) throws -> ChildProcess {
-            let file = directory + "/" + name
-            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
-            return try x.client("/usr/bin/xclip", ["-selection", selection, "-quiet", file], logPath: directory + "/\(name).log")
-        }
-        /// xclip exits when it loses its selection: the guard has taken over.
-        func waitForTakeover(_ owner: ChildProcess) throws {
-            let deadline = Date().addingTimeInterval(20)
-            while owner.isRunning {
-                if Date() > deadline { throw TestFailure.timeout("the guard taking the selection from pid \(owner.pid):\n\(guardian.log)") }
-                usleep(20_000)
-            }
-        }
-        func paste(_ program: String, selection: String) throws -> CommandResult {
-            try run(program, ["-o", "-selection", selection], environment: ["DISPLAY": x.display], timeout: 20)
-        }
+        let harness = try GuardHarness(directory: directory, x: x, policy: Self.policy)
+        defer { harness.stop() }
+        let claude = harness.claude
+        let guardian = harness.guardian
+        func events() -> [(type: String, data: [String: JSONValue])] { harness.events() }
+        func waitFor(_ type: String, count: Int = 1) throws { try harness.waitFor(type, count: count) }
+        func copy(_ text: String, selection: String, name: String) throws -> ChildProcess { try harness.copy(text, selection: selection, name: name) }
+        func waitForTakeover(_ owner: ChildProcess) throws { try harness.waitForTakeover(owner) }
+        func paste(_ program: String, selection: String) throws -> CommandResult { try harness.paste(program, selection: selection) }
 
         // A card with multi-byte characters: guarded.
         let card = "Kunde Zoë — 漢字 😀 card 4556 7375 8689 9855 exp 12/28"

@@ -3,54 +3,83 @@ import Foundation
 
 /// The clipboard guard's policy side: classifies each copy once, guards a selection when some
 /// paste of it could be warned about or blocked, and decides each paste of guarded content from
-/// the requesting program (mapped to a catalog app) and the policy. Records `clipboard.copy` and
-/// `paste.*` events through `record`.
+/// the requesting program (mapped to a catalog app; a browser by its active window's title) and
+/// the policy. A refused paste notifies the user; a warning's "Paste anyway" with a reason lets
+/// the next paste of the same copy to the same destination through for `overrideWindow`.
+/// Records `clipboard.copy` and `paste.*` events through `record`.
 public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
-    // `scans` is the only mutable state, behind `lock`: copies and pastes arrive on the display
-    // backend's thread, policy updates from elsewhere.
+    // Mutable state is behind `lock`: copies and pastes arrive on the display backend's thread,
+    // policy updates and notification answers from others.
 
     public typealias Recorder = @Sendable (_ type: String, _ data: [String: JSONValue]) -> Void
 
+    /// How long "Paste anyway" stays good for.
+    public let overrideWindow: Duration
     private var evaluator: PolicyEvaluator
     private var scanner: ContentScanner
     private let catalog: AIAppCatalog
     private let keyedHash: KeyedHash?
     private let user: String?
+    private let notifier: (any UserNotifier)?
     private let record: Recorder
     private let lock = NSLock()
-    private var scans: [ClipboardContent.Selection: ScanResult] = [:]
+    private var copies: [ClipboardContent.Selection: (scan: ScanResult, generation: Int)] = [:]
+    private var generation = 0
     /// The last refused paste, so a client retrying other formats (UTF8_STRING, then STRING,
     /// then TEXT) makes one incident, not three.
     private var lastRefusal: (pid: pid_t?, selection: ClipboardContent.Selection, at: ContinuousClock.Instant)?
+    private var overrides: [Override] = []
+
+    /// A granted "Paste anyway": one paste of one copy to one destination.
+    struct Override {
+        var incidentID: String
+        var justification: String
+        var destination: String
+        var selection: ClipboardContent.Selection
+        var generation: Int
+        var expires: ContinuousClock.Instant
+        /// Once used: the pasting process, which may fetch other formats of the same paste
+        /// within two seconds.
+        var usedBy: (pid: pid_t?, until: ContinuousClock.Instant)?
+    }
 
     /// Where a paste can go, for deciding at copy time whether anything could be stopped.
     private static let aiDestinations: [Destination] = AIAppCatalog.categories.sorted().flatMap { category in
         [Destination(appID: nil, category: category, sanction: .unreviewed), Destination(appID: nil, category: category, sanction: .unsanctioned)]
     }
 
-    public init(policy: Policy, classifier: ContentClassifier, catalog: AIAppCatalog = AIAppCatalog(), keyedHash: KeyedHash?, user: String?,
-                record: @escaping Recorder) {
+    public init(
+        policy: Policy, classifier: ContentClassifier, catalog: AIAppCatalog = AIAppCatalog(), keyedHash: KeyedHash?, user: String?,
+        notifier: (any UserNotifier)? = nil, overrideWindow: Duration = .seconds(60), record: @escaping Recorder
+    ) {
         evaluator = PolicyEvaluator(policy: policy)
         scanner = ContentScanner(classifier: classifier)
         self.catalog = catalog
         self.keyedHash = keyedHash
         self.user = user
+        self.notifier = notifier
+        self.overrideWindow = overrideWindow
         self.record = record
     }
 
-    /// A new policy (from the agent) applies to the next copy and paste.
+    /// A new policy (from the agent) applies to the next copy and paste; overrides granted
+    /// under the old one end.
     public func update(policy: Policy, classifier: ContentClassifier) {
         lock.withLock {
             evaluator = PolicyEvaluator(policy: policy)
             scanner = ContentScanner(classifier: classifier)
-            scans = [:]
+            copies = [:]
+            overrides = []
         }
     }
 
     public func copied(_ content: ClipboardContent) -> Bool {
         let (scanner, evaluator) = lock.withLock { (self.scanner, self.evaluator) }
         let scan = scanner.scan(content)
-        lock.withLock { scans[content.selection] = scan }
+        lock.withLock {
+            generation += 1
+            copies[content.selection] = (scan, generation)
+        }
         record(EventType.clipboardCopy, ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash, user: user))
         // Guard when some paste to an AI destination would be warned about or blocked.
         return Self.aiDestinations.contains { destination in
@@ -58,19 +87,63 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         }
     }
 
-    public func pasteRequested(_ request: PasteRequest) -> PasteVerdict {
-        let (cached, scanner, evaluator) = lock.withLock { (scans[request.selection], self.scanner, self.evaluator) }
-        let scan = cached ?? scanner.scan(request.content)
+    /// Who is pasting, as far as the guard can tell.
+    struct PasteDestination {
+        var app: AIApp?
+        var executable: String?
+        /// `executable`, `window_title` or `unknown`.
+        var identifiedBy: String
+        /// What the user is told (`ChatGPT`, `xclip`).
+        var label: String
+        /// What an override is bound to.
+        var key: String
+    }
+
+    func destination(of request: PasteRequest) -> PasteDestination {
         let executable = request.requestorPID.flatMap(ClipboardCopyRecord.executablePath(of:))
-        let app = executable.flatMap(catalog.app(executable:))
-        let destination = Destination(appID: app?.id, category: app?.category, sanction: .unreviewed)
-        let decision = evaluator.evaluate(PolicyRequest(activity: .paste, destination: destination, user: user, content: scan))
-        let outcome: String
-        switch decision.action {
-        case .allow: outcome = "allowed"
-        case .audit: outcome = "audited"
-        case .warn: outcome = "warned"
-        case .block: outcome = "blocked"
+        var app = executable.flatMap(catalog.app(executable:))
+        var identifiedBy = app == nil ? "unknown" : "executable"
+        // A browser (or a requestor the server cannot name) is as good as its active tab's title.
+        if app == nil, executable.map(AIAppCatalog.isBrowser(executable:)) ?? true, let title = request.window?.title,
+            let titled = catalog.app(windowTitle: title)
+        {
+            app = titled
+            identifiedBy = "window_title"
+        }
+        let program = executable.map { ($0 as NSString).lastPathComponent }
+        let label = app?.name ?? program ?? "an unidentified app"
+        return PasteDestination(
+            app: app, executable: executable, identifiedBy: identifiedBy, label: label, key: app?.id ?? executable ?? "unknown")
+    }
+
+    public func pasteRequested(_ request: PasteRequest) -> PasteVerdict {
+        let (cached, scanner, evaluator) = lock.withLock { (copies[request.selection], self.scanner, self.evaluator) }
+        let scan = cached?.scan ?? scanner.scan(request.content)
+        let destination = destination(of: request)
+        let decision = evaluator.evaluate(
+            PolicyRequest(
+                activity: .paste, destination: Destination(appID: destination.app?.id, category: destination.app?.category, sanction: .unreviewed),
+                user: user, content: scan))
+        var data: [String: JSONValue] = [
+            "selection": .string(request.selection.rawValue),
+            "target": .string(request.target),
+            "findings": ClipboardCopyRecord.findings(scan),
+            "identified_by": .string(destination.identifiedBy),
+        ]
+        if let app = destination.app {
+            data["app"] = .string(app.id)
+            data["category"] = .string(app.category)
+        }
+        if let rule = decision.rule { data["rule"] = .string(rule) }
+        if let pid = request.requestorPID { data["requestor_pid"] = .number(Double(pid)) }
+        if let executable = destination.executable { data["requestor_exe"] = .string(executable) }
+        if let wmClass = request.window?.wmClass.last { data["window_class"] = .string(wmClass) }
+
+        if decision.action == .warn, let granted = useOverride(for: request, destination: destination, generation: cached?.generation) {
+            guard let granted else { return PasteVerdict(serve: true) }  // the rest of an overridden paste
+            data["incident_id"] = .string(granted.incidentID)
+            data["justification"] = .string(granted.justification)
+            return answered(serve: true, outcome: "overridden", data: data)
         }
         let refused = decision.action > .audit
         let repeated = lock.withLock { () -> Bool in
@@ -79,24 +152,68 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
             return last.pid == request.requestorPID && last.selection == request.selection && ContinuousClock.now - last.at < .seconds(2)
         }
         if repeated { return PasteVerdict(serve: false) }
-        var data: [String: JSONValue] = [
-            "incident_id": .string(DLPEvent.newIncidentID()),
-            "selection": .string(request.selection.rawValue),
-            "target": .string(request.target),
-            "findings": ClipboardCopyRecord.findings(scan),
-        ]
-        if let app { data["app"] = .string(app.id) }
-        if let category = app?.category { data["category"] = .string(category) }
-        if let rule = decision.rule { data["rule"] = .string(rule) }
-        if let pid = request.requestorPID { data["requestor_pid"] = .number(Double(pid)) }
-        if let executable { data["requestor_exe"] = .string(executable) }
-        // Warn refuses this paste too until the override flow (notification action) exists.
+        let incidentID = DLPEvent.newIncidentID()
+        data["incident_id"] = .string(incidentID)
+        if refused, let notifier {
+            let notice = DLPNotice(
+                kind: decision.action == .block ? .blocked : .warned, incidentID: incidentID, destination: destination.label,
+                message: decision.message, types: scan.findings.map(\.type), rule: decision.rule)
+            let pending = Override(
+                incidentID: incidentID, justification: "", destination: destination.key, selection: request.selection,
+                generation: cached?.generation ?? -1, expires: .now)
+            notifier.show(notice) { [weak self] response in
+                guard notice.kind == .warned, case .override(let justification) = response else { return }
+                self?.grant(pending, justification: justification)
+            }
+        }
+        let outcome =
+            switch decision.action {
+            case .allow: "allowed"
+            case .audit: "audited"
+            case .warn: "warned"
+            case .block: "blocked"
+            }
+        return answered(serve: !refused, outcome: outcome, data: data)
+    }
+
+    /// The verdict, recording the event once the reply is out (with its latency).
+    private func answered(serve: Bool, outcome: String, data: [String: JSONValue]) -> PasteVerdict {
         let record = self.record
-        let finished = data
-        return PasteVerdict(serve: !refused) { latency in
-            var event = finished
+        return PasteVerdict(serve: serve) { latency in
+            var event = data
             event["latency_ms"] = .number(Double(latency.components.attoseconds) / 1e15 + Double(latency.components.seconds) * 1000)
             record(EventType.paste(outcome), event)
+        }
+    }
+
+    /// The user chose "Paste anyway" and said why: the next paste of that copy to that
+    /// destination goes through.
+    private func grant(_ pending: Override, justification: String) {
+        var granted = pending
+        granted.justification = justification
+        granted.expires = .now + overrideWindow
+        lock.withLock {
+            overrides.removeAll { $0.expires < .now }
+            overrides.append(granted)
+        }
+    }
+
+    /// An unused override for this paste (consumed now), `.some(nil)` when this request is
+    /// another format of a paste an override already let through, nil when none applies.
+    private func useOverride(for request: PasteRequest, destination: PasteDestination, generation: Int?) -> Override?? {
+        lock.withLock {
+            let now = ContinuousClock.now
+            guard
+                let index = overrides.firstIndex(where: {
+                    $0.destination == destination.key && $0.selection == request.selection && $0.generation == (generation ?? -1)
+                })
+            else { return nil }
+            if let used = overrides[index].usedBy {
+                return used.pid == request.requestorPID && now < used.until ? .some(nil) : nil
+            }
+            guard now < overrides[index].expires else { return nil }
+            overrides[index].usedBy = (request.requestorPID, now + .seconds(2))
+            return .some(overrides[index])
         }
     }
 }

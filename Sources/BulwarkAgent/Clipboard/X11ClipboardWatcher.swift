@@ -21,6 +21,19 @@ public struct ClipboardContent: Sendable {
     public var truncated: Bool
 }
 
+/// The window the user is pasting into, as the window manager and the app describe it.
+public struct WindowIdentity: Sendable, Equatable {
+    /// `_NET_WM_NAME` (or `WM_NAME`): a browser shows the page title here.
+    public var title: String?
+    /// `WM_CLASS` instance and class (`chromium`, `Chromium`).
+    public var wmClass: [String]
+
+    public init(title: String?, wmClass: [String]) {
+        self.title = title
+        self.wmClass = wmClass
+    }
+}
+
 /// A paste of a guarded selection: who asks, for what.
 public struct PasteRequest: Sendable {
     public var selection: ClipboardContent.Selection
@@ -28,9 +41,24 @@ public struct PasteRequest: Sendable {
     public var target: String
     /// The requesting client's process, from the X server (X-Resource), when it can tell.
     public var requestorPID: pid_t?
+    /// The active window, when it belongs to the requesting process (or the requestor is
+    /// unknown): how a browser tab's site is recognised.
+    public var window: WindowIdentity?
     /// What the selection holds (as read at copy time).
     public var content: ClipboardContent
     public var received: ContinuousClock.Instant
+
+    public init(
+        selection: ClipboardContent.Selection, target: String, requestorPID: pid_t?, window: WindowIdentity? = nil, content: ClipboardContent,
+        received: ContinuousClock.Instant = .now
+    ) {
+        self.selection = selection
+        self.target = target
+        self.requestorPID = requestorPID
+        self.window = window
+        self.content = content
+        self.received = received
+    }
 }
 
 /// The policy side of the clipboard guard, shared by display-server backends: decides at copy
@@ -122,7 +150,7 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
 
     struct Atoms {
         var clipboard: Atom, primary: Atom, targets: Atom, utf8: Atom, textPlainUTF8: Atom, string: Atom, html: Atom, incr: Atom,
-            property: Atom, timestamp: Atom, text: Atom, textPlain: Atom, multiple: Atom
+            property: Atom, timestamp: Atom, text: Atom, textPlain: Atom, multiple: Atom, activeWindow: Atom, wmName: Atom
     }
 
     // Protocol constants (X.h); spelled out because the C macros clash with Swift names.
@@ -136,6 +164,9 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     private static let propertyChangeMask = 1 << 22
     private static let setSelectionOwnerNotifyMask: UInt = 1 << 0
     private static let atomType: Atom = 4  // XA_ATOM
+    private static let windowType: Atom = 33  // XA_WINDOW
+    private static let legacyNameAtom: Atom = 39  // XA_WM_NAME
+    private static let classAtom: Atom = 67  // XA_WM_CLASS
 
     /// Connects to `displayName` (nil: `$DISPLAY`).
     public init(
@@ -149,6 +180,10 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         let lib: X11Library
         do { lib = try X11Library() } catch { throw .unavailable(error.description) }
         self.lib = lib
+        // Xlib's default error handler exits the process. Protocol errors here are expected and
+        // harmless — a requestor window destroyed mid-paste (BadWindow), a title read racing a
+        // closing window — and each call that can fail is checked, so errors are ignored.
+        _ = lib.setErrorHandler { _, _ in 0 }
         let opened = displayName.map { name in name.withCString { lib.openDisplay($0) } } ?? lib.openDisplay(nil)
         guard let display = opened else {
             close(wakeRead)
@@ -174,7 +209,7 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
             clipboard: atom("CLIPBOARD"), primary: atom("PRIMARY"), targets: atom("TARGETS"), utf8: atom("UTF8_STRING"),
             textPlainUTF8: atom("text/plain;charset=utf-8"), string: atom("STRING"), html: atom("text/html"), incr: atom("INCR"),
             property: atom("BULWARK_SELECTION"), timestamp: atom("TIMESTAMP"), text: atom("TEXT"), textPlain: atom("text/plain"),
-            multiple: atom("MULTIPLE"))
+            multiple: atom("MULTIPLE"), activeWindow: atom("_NET_ACTIVE_WINDOW"), wmName: atom("_NET_WM_NAME"))
         _ = lib.selectInput(display, window, Self.propertyChangeMask)
         lib.fixesSelectSelectionInput(display, window, atoms.clipboard, Self.setSelectionOwnerNotifyMask)
         lib.fixesSelectSelectionInput(display, window, atoms.primary, Self.setSelectionOwnerNotifyMask)
@@ -292,9 +327,10 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
             break
         }
         guard offered.contains(request.target), request.target != atoms.multiple, let guarding else { return }
+        let requestorPID = clientPID(of: request.requestor)
         let pasted = PasteRequest(
-            selection: content.selection, target: offeredName(request.target), requestorPID: clientPID(of: request.requestor),
-            content: content, received: received)
+            selection: content.selection, target: offeredName(request.target), requestorPID: requestorPID,
+            window: activeWindow(of: requestorPID), content: content, received: received)
         let verdict = guarding.pasteRequested(pasted)
         answered = verdict.answered
         guard verdict.serve else { return }
@@ -443,6 +479,24 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         return nil
     }
 
+    /// The active window (EWMH `_NET_ACTIVE_WINDOW`) when the requesting process created it:
+    /// a browser asks for the selection from a hidden window, but the user pastes into the tab
+    /// in its active window. A window of another process says nothing about this paste.
+    private func activeWindow(of requestorPID: pid_t?) -> WindowIdentity? {
+        let root = lib.defaultRootWindow(display)
+        guard let active = property(of: root, atoms.activeWindow, maxBytes: 8), active.type == Self.windowType, active.data.count >= MemoryLayout<UInt>.size
+        else { return nil }
+        let window = active.data.withUnsafeBytes { $0.loadUnaligned(as: UInt.self) }
+        guard window != 0 else { return nil }
+        if let requestorPID, clientPID(of: Window(window)) != requestorPID { return nil }
+        let title = (property(of: Window(window), atoms.wmName, maxBytes: 4096) ?? property(of: Window(window), Self.legacyNameAtom, maxBytes: 4096))
+            .map { String(decoding: $0.data, as: UTF8.self) }
+        let wmClass = property(of: Window(window), Self.classAtom, maxBytes: 1024).map { value in
+            value.data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        }
+        return WindowIdentity(title: title, wmClass: wmClass ?? [])
+    }
+
     /// Asks the owner to convert `selection` to `target` on our window and reads the result
     /// (following INCR), or nil when the owner refuses or does not answer in time.
     private func convert(_ selection: Atom, to target: Atom) -> (type: Atom, data: [UInt8], truncated: Bool)? {
@@ -494,15 +548,24 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
 
     /// Reads (and deletes) our property.
     private func property(delete: Bool) -> (type: Atom, data: [UInt8])? {
+        property(of: window, atoms.property, maxBytes: maxBytes + 4, delete: delete)
+    }
+
+    /// Reads a window property (up to about `maxBytes`); nil when it does not exist.
+    private func property(of window: Window, _ atom: Atom, maxBytes: Int, delete: Bool = false) -> (type: Atom, data: [UInt8])? {
         var type: Atom = 0
         var format: Int32 = 0
         var items: UInt = 0
         var after: UInt = 0
         var value: UnsafeMutablePointer<UInt8>?
-        // Length is in 32-bit units; ask for a little over the cap.
-        let length = (maxBytes + 4) / 4 + 1
-        guard lib.getWindowProperty(display, window, atoms.property, 0, length, delete ? 1 : 0, 0, &type, &format, &items, &after, &value) == 0
+        // Length is in 32-bit units.
+        let length = maxBytes / 4 + 1
+        guard lib.getWindowProperty(display, window, atom, 0, length, delete ? 1 : 0, 0, &type, &format, &items, &after, &value) == 0
         else { return nil }
+        if type == 0 {
+            if let value { _ = lib.free(value) }
+            return nil
+        }
         defer { if let value { _ = lib.free(value) } }
         guard let value else { return (type, []) }
         // Format 32 items are C longs in memory.

@@ -36,6 +36,8 @@ final class X11Library: @unchecked Sendable {
     typealias SetSelectionOwner = @convention(c) (OpaquePointer?, Atom, Window, Time) -> Int32
     typealias ChangeProperty = @convention(c) (OpaquePointer?, Window, Atom, Atom, Int32, Int32, UnsafePointer<UInt8>?, Int32) -> Int32
     typealias SendEvent = @convention(c) (OpaquePointer?, Window, Int32, Int, UnsafeMutablePointer<XEvent>?) -> Int32
+    typealias ErrorHandler = @convention(c) (OpaquePointer?, UnsafeMutablePointer<XErrorEvent>?) -> Int32
+    typealias SetErrorHandler = @convention(c) (ErrorHandler?) -> ErrorHandler?
     typealias FixesQueryExtension = @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Int32
     typealias FixesSelectSelectionInput = @convention(c) (OpaquePointer?, Window, Atom, UInt) -> Void
     typealias ResQueryClientIds = @convention(c) (
@@ -65,6 +67,7 @@ final class X11Library: @unchecked Sendable {
     let setSelectionOwner: SetSelectionOwner
     let changeProperty: ChangeProperty
     let sendEvent: SendEvent
+    let setErrorHandler: SetErrorHandler
     let fixesQueryExtension: FixesQueryExtension
     let fixesSelectSelectionInput: FixesSelectSelectionInput
     /// Nil when libXRes is missing: pasting clients are then identified by window only.
@@ -100,6 +103,7 @@ final class X11Library: @unchecked Sendable {
         setSelectionOwner = try load(x11, "XSetSelectionOwner", "libX11")
         changeProperty = try load(x11, "XChangeProperty", "libX11")
         sendEvent = try load(x11, "XSendEvent", "libX11")
+        setErrorHandler = try load(x11, "XSetErrorHandler", "libX11")
         fixesQueryExtension = try load(fixes, "XFixesQueryExtension", "libXfixes")
         fixesSelectSelectionInput = try load(fixes, "XFixesSelectSelectionInput", "libXfixes")
         if let res {

@@ -10,6 +10,9 @@ public struct AIApp: Sendable, Equatable, Codable {
     public var domains: [String]
     /// Executable names (basename of /proc/PID/exe) of the app's desktop or command-line programs.
     public var executables: [String] = []
+    /// Words a browser window title shows for the app's site (`ChatGPT`), matched against the
+    /// title's segments when the pasting program is a browser.
+    public var titles: [String] = []
 }
 
 /// The catalog of AI apps. This is the seed set the policy engine needs to resolve
@@ -36,17 +39,45 @@ public struct AIAppCatalog: Sendable {
         return apps.first { app in app.domains.contains { host == $0 || host.hasSuffix("." + $0) } }
     }
 
+    /// The app a browser window shows, by the window title: each segment of the title (split at
+    /// " - ", " | ", " — ", " · ") is compared, ignoring case, with the apps' title words, whole
+    /// segment to whole word (`Card question - ChatGPT` is ChatGPT; `Claude Monet - Wikipedia` is
+    /// not Claude). Titles are page-controlled, so this only ever names a destination.
+    public func app(windowTitle: String) -> AIApp? {
+        var segments = [Substring(windowTitle)]
+        for separator in [" - ", " | ", " — ", " – ", " · "] {
+            segments = segments.flatMap { $0.split(separator: separator, omittingEmptySubsequences: true) }
+        }
+        for segment in segments {
+            let words = segment.trimmingCharacters(in: .whitespaces).lowercased()
+            if let app = apps.first(where: { app in app.titles.contains { $0.lowercased() == words } }) {
+                return app
+            }
+        }
+        return nil
+    }
+
+    /// Executable names of web browsers: a paste into one is attributed by its window title.
+    public static let browsers: Set<String> = [
+        "chromium", "chrome", "google-chrome", "google-chrome-stable", "chrome-sandbox", "firefox", "firefox-esr", "firefox-bin", "brave",
+        "brave-browser", "msedge", "microsoft-edge", "opera", "vivaldi-bin", "epiphany", "librewolf", "falkon", "qutebrowser",
+    ]
+
+    public static func isBrowser(executable: String) -> Bool {
+        browsers.contains((executable as NSString).lastPathComponent)
+    }
+
     public static let categories: Set<String> = ["consumer_ai", "ai_coding", "local_llm", "ai_image", "ai_media", "ai_api", "ai_browser_extension"]
 
     public static let seed: [AIApp] = [
-        AIApp(id: "chatgpt", name: "ChatGPT", vendor: "OpenAI", category: "consumer_ai", domains: ["chatgpt.com", "chat.openai.com"]),
-        AIApp(id: "claude", name: "Claude", vendor: "Anthropic", category: "consumer_ai", domains: ["claude.ai"]),
-        AIApp(id: "gemini", name: "Gemini", vendor: "Google", category: "consumer_ai", domains: ["gemini.google.com"]),
-        AIApp(id: "microsoft-copilot", name: "Microsoft Copilot", vendor: "Microsoft", category: "consumer_ai", domains: ["copilot.microsoft.com"]),
-        AIApp(id: "perplexity", name: "Perplexity", vendor: "Perplexity AI", category: "consumer_ai", domains: ["perplexity.ai"]),
-        AIApp(id: "mistral-le-chat", name: "Le Chat", vendor: "Mistral AI", category: "consumer_ai", domains: ["chat.mistral.ai"]),
-        AIApp(id: "deepseek", name: "DeepSeek", vendor: "DeepSeek", category: "consumer_ai", domains: ["chat.deepseek.com"]),
-        AIApp(id: "poe", name: "Poe", vendor: "Quora", category: "consumer_ai", domains: ["poe.com"]),
+        AIApp(id: "chatgpt", name: "ChatGPT", vendor: "OpenAI", category: "consumer_ai", domains: ["chatgpt.com", "chat.openai.com"], titles: ["ChatGPT"]),
+        AIApp(id: "claude", name: "Claude", vendor: "Anthropic", category: "consumer_ai", domains: ["claude.ai"], titles: ["Claude"]),
+        AIApp(id: "gemini", name: "Gemini", vendor: "Google", category: "consumer_ai", domains: ["gemini.google.com"], titles: ["Gemini", "Google Gemini"]),
+        AIApp(id: "microsoft-copilot", name: "Microsoft Copilot", vendor: "Microsoft", category: "consumer_ai", domains: ["copilot.microsoft.com"], titles: ["Microsoft Copilot", "Copilot"]),
+        AIApp(id: "perplexity", name: "Perplexity", vendor: "Perplexity AI", category: "consumer_ai", domains: ["perplexity.ai"], titles: ["Perplexity"]),
+        AIApp(id: "mistral-le-chat", name: "Le Chat", vendor: "Mistral AI", category: "consumer_ai", domains: ["chat.mistral.ai"], titles: ["Le Chat", "Le Chat Mistral"]),
+        AIApp(id: "deepseek", name: "DeepSeek", vendor: "DeepSeek", category: "consumer_ai", domains: ["chat.deepseek.com"], titles: ["DeepSeek"]),
+        AIApp(id: "poe", name: "Poe", vendor: "Quora", category: "consumer_ai", domains: ["poe.com"], titles: ["Poe"]),
         AIApp(id: "claude-code", name: "Claude Code", vendor: "Anthropic", category: "ai_coding", domains: [], executables: ["claude"]),
         AIApp(id: "codex-cli", name: "Codex CLI", vendor: "OpenAI", category: "ai_coding", domains: [], executables: ["codex"]),
         AIApp(id: "gemini-cli", name: "Gemini CLI", vendor: "Google", category: "ai_coding", domains: [], executables: ["gemini"]),
@@ -54,7 +85,7 @@ public struct AIAppCatalog: Sendable {
         AIApp(id: "cursor", name: "Cursor", vendor: "Anysphere", category: "ai_coding", domains: ["cursor.com"], executables: ["cursor"]),
         AIApp(id: "ollama", name: "Ollama", vendor: "Ollama", category: "local_llm", domains: [], executables: ["ollama"]),
         AIApp(id: "lm-studio", name: "LM Studio", vendor: "Element Labs", category: "local_llm", domains: []),
-        AIApp(id: "midjourney", name: "Midjourney", vendor: "Midjourney", category: "ai_image", domains: ["midjourney.com"]),
+        AIApp(id: "midjourney", name: "Midjourney", vendor: "Midjourney", category: "ai_image", domains: ["midjourney.com"], titles: ["Midjourney"]),
         AIApp(id: "openai-api", name: "OpenAI API", vendor: "OpenAI", category: "ai_api", domains: ["api.openai.com"]),
         AIApp(id: "anthropic-api", name: "Anthropic API", vendor: "Anthropic", category: "ai_api", domains: ["api.anthropic.com"]),
     ]

@@ -161,6 +161,8 @@ public struct EventCatalog: Sendable {
             .optional("requestor_pid", .integer),
             .optional("requestor_exe", .string),
             .optional("justification", .string),
+            .optional("identified_by", .string),
+            .optional("window_class", .string),
         ])
     } + [
         EventSchema(type: EventType.dlpDecision, version: 1, fields: [
