@@ -112,6 +112,13 @@ final class ChildProcess: @unchecked Sendable {
         _ = waitForExit(timeout: 10)
     }
 
+    /// SIGKILL to the child's whole process group (Foundation starts each child as a group
+    /// leader), for a child that forks helpers of its own, such as a browser's renderers.
+    func killGroup() {
+        kill(-process.processIdentifier, SIGKILL)
+        _ = waitForExit(timeout: 10)
+    }
+
     func signal(_ number: Int32) {
         if process.isRunning { kill(process.processIdentifier, number) }
     }
@@ -154,5 +161,16 @@ func eventually(_ what: String, timeout: Double = 60, interval: Double = 0.1, _ 
     while try await !condition() {
         if Date() > deadline { throw TestFailure.timeout(what) }
         try await Task.sleep(for: .seconds(interval))
+    }
+}
+
+/// SIGKILL to every process whose command line mentions `text` (a test's own directory):
+/// helpers that left their parent's process group, such as a browser's crash handler.
+func killProcesses(mentioning text: String) {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+    for entry in entries {
+        guard let pid = Int32(entry), pid != getpid(),
+              let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+        if String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text) { kill(pid, SIGKILL) }
     }
 }

@@ -1,0 +1,108 @@
+import BulwarkCore
+import Foundation
+import Testing
+
+/// A real browser: Chromium windows under a window manager (openbox) on Xvfb, pasting with a
+/// real Ctrl+V (xdotool). The page reports what it received in its title; the guard knows the
+/// tab's site only from the active window's title, as on a real desktop.
+@Suite("End to end: clipboard guard and a real browser", .serialized)
+struct ClipboardBrowserTests {
+    static let policy = """
+    version: 1
+    name: test-browser
+    rules:
+      - id: no-cards-to-ai
+        when: {types: credit_card, min_confidence: medium}
+        destinations: {categories: [consumer_ai]}
+        action: block
+        message: Cards stay out of AI chats.
+    """
+
+    /// A page titled `title` whose text box reports each paste in the title: `<title> - pasted N: [text]`.
+    static func page(title: String) -> String {
+        """
+        <!doctype html><html><head><meta charset="utf-8"><title>\(title)</title></head><body>
+        <textarea id="box" autofocus></textarea>
+        <script>
+        document.getElementById('box').addEventListener('paste', event => {
+          const text = event.clipboardData.getData('text/plain');
+          setTimeout(() => { document.title = '\(title) - pasted ' + text.length + ': [' + text + ']'; }, 0);
+        });
+        </script></body></html>
+        """
+    }
+
+    @Test("Chromium showing a page titled ChatGPT gets nothing and a block incident names chatgpt; a page titled Notes gets the exact text")
+    func chromiumPaste() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-browser-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let x = try XServer(directory: directory)
+        defer { x.stop() }
+        defer { killProcesses(mentioning: directory) }
+        let environment = ["DISPLAY": x.display, "PATH": "/usr/bin:/bin", "HOME": directory]
+        let windowManager = try ChildProcess("/usr/bin/openbox", [], logPath: directory + "/openbox.log", environment: environment)
+        defer { windowManager.kill9() }
+        let harness = try GuardHarness(directory: directory, x: x, policy: Self.policy)
+        defer { harness.stop() }
+
+        func browser(_ title: String) throws -> (ChildProcess, String) {
+            let file = directory + "/\(title).html"
+            try Data(Self.page(title: title).utf8).write(to: URL(fileURLWithPath: file))
+            let chromium = try ChildProcess(
+                "/usr/bin/chromium",
+                ["--no-sandbox", "--user-data-dir=\(directory)/profile-\(title)", "--no-first-run", "--no-default-browser-check",
+                 "--disable-gpu", "--password-store=basic", "--disable-extensions", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-crash-reporter", "--app=file://\(file)"],
+                logPath: directory + "/chromium-\(title).log", environment: environment)
+            var window = ""
+            let deadline = Date().addingTimeInterval(60)
+            while window.isEmpty {
+                if Date() > deadline { throw TestFailure.timeout("a Chromium window titled \(title):\n\(chromium.log)") }
+                usleep(200_000)
+                let found = try run("/usr/bin/xdotool", ["search", "--name", "^\(title)$"], environment: environment, timeout: 10)
+                window = found.stdout.split(separator: "\n").first.map(String.init) ?? ""
+            }
+            return (chromium, window)
+        }
+        /// Activates the window, presses Ctrl+V and waits for the page to report the paste.
+        func pasteInto(_ window: String, title: String) throws -> String {
+            _ = try run("/usr/bin/xdotool", ["windowactivate", "--sync", window], environment: environment, timeout: 10)
+            usleep(300_000)
+            _ = try run("/usr/bin/xdotool", ["key", "--clearmodifiers", "ctrl+v"], environment: environment, timeout: 10)
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                let name = try run("/usr/bin/xdotool", ["getwindowname", window], environment: environment, timeout: 10).stdout
+                    .trimmingCharacters(in: .newlines)
+                if name.hasPrefix("\(title) - pasted ") { return String(name.dropFirst("\(title) - pasted ".count)) }
+                usleep(100_000)
+            }
+            throw TestFailure.timeout("the \(title) page reporting a paste")
+        }
+
+        let card = "Zoë's card 4556 7375 8689 9855 exp 12/28 — 漢字"
+        let owner = try harness.copyGuarded(card, name: "card.txt")
+        defer { owner.kill9() }
+
+        let (chatgpt, chatWindow) = try browser("ChatGPT")
+        defer { chatgpt.killGroup() }
+        #expect(try pasteInto(chatWindow, title: "ChatGPT") == "0: []")
+        try harness.waitFor(EventType.paste("blocked"))
+        let blocked = harness.events(EventType.paste("blocked"))[0]
+        #expect(blocked["app"] == .string("chatgpt"))
+        #expect(blocked["identified_by"] == .string("window_title"))
+        #expect(blocked["rule"] == .string("no-cards-to-ai"))
+        #expect(blocked["window_class"] == .string("Chromium"))
+        #expect(blocked["requestor_exe"].flatMap { if case .string(let exe) = $0 { exe.hasSuffix("/chromium") } else { false } } == true)
+        chatgpt.killGroup()
+
+        let (notes, notesWindow) = try browser("Notes")
+        defer { notes.killGroup() }
+        #expect(try pasteInto(notesWindow, title: "Notes") == "\(card.utf16.count): [\(card)]")
+        try harness.waitFor(EventType.paste("allowed"))
+        let allowed = harness.events(EventType.paste("allowed"))[0]
+        #expect(allowed["app"] == nil)
+        #expect(allowed["identified_by"] == .string("unknown"))
+        #expect(harness.events(EventType.paste("blocked")).count == 1)
+    }
+}
