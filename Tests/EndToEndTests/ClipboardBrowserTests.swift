@@ -32,7 +32,7 @@ struct ClipboardBrowserTests {
         """
     }
 
-    @Test("Chromium showing a page titled ChatGPT gets nothing and a block incident names chatgpt; a page titled Notes gets the exact text")
+    @Test("Chromium showing a page titled ChatGPT gets nothing and a block incident names chatgpt; a page titled Notes gets the exact text; a copy out of an AI site names it")
     func chromiumPaste() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-browser-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -46,14 +46,20 @@ struct ClipboardBrowserTests {
         let harness = try GuardHarness(directory: directory, x: x, policy: Self.policy)
         defer { harness.stop() }
 
+        // Le Chat's page comes from "chat.mistral.ai" (a local server the browser resolves it to;
+        // chatgpt.com is HSTS-preloaded, so plain HTTP cannot stand in for it), so copying out of
+        // it names the site. The others are local files.
+        let site = try LocalWebServer(page: Self.page(title: "Le Chat"))
+        defer { site.stop() }
         func browser(_ title: String) throws -> (ChildProcess, String) {
             let file = directory + "/\(title).html"
             try Data(Self.page(title: title).utf8).write(to: URL(fileURLWithPath: file))
+            let url = title == "Le Chat" ? "http://chat.mistral.ai/" : "file://\(file)"
             let chromium = try ChildProcess(
                 "/usr/bin/chromium",
                 ["--no-sandbox", "--user-data-dir=\(directory)/profile-\(title)", "--no-first-run", "--no-default-browser-check",
                  "--disable-gpu", "--password-store=basic", "--disable-extensions", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-crash-reporter", "--app=file://\(file)"],
+                 "--disable-sync", "--disable-crash-reporter", "--host-resolver-rules=MAP chat.mistral.ai 127.0.0.1:\(site.port)", "--app=\(url)"],
                 logPath: directory + "/chromium-\(title).log", environment: environment)
             var window = ""
             let deadline = Date().addingTimeInterval(60)
@@ -94,7 +100,6 @@ struct ClipboardBrowserTests {
         #expect(blocked["rule"] == .string("no-cards-to-ai"))
         #expect(blocked["window_class"] == .string("Chromium"))
         #expect(blocked["requestor_exe"].flatMap { if case .string(let exe) = $0 { exe.hasSuffix("/chromium") } else { false } } == true)
-        chatgpt.killGroup()
 
         let (notes, notesWindow) = try browser("Notes")
         defer { notes.killGroup() }
@@ -104,5 +109,26 @@ struct ClipboardBrowserTests {
         #expect(allowed["app"] == nil)
         #expect(allowed["identified_by"] == .string("unknown"))
         #expect(harness.events(EventType.paste("blocked")).count == 1)
+
+        // Copying out of an AI chat: the copy event names the site (host only) and the app.
+        let (leChat, leChatWindow) = try browser("Le Chat")
+        defer { leChat.killGroup() }
+        _ = try run("/usr/bin/xdotool", ["windowactivate", "--sync", leChatWindow], environment: environment, timeout: 10)
+        usleep(300_000)
+        _ = try run("/usr/bin/xdotool", ["type", "--delay", "5", "an answer from the assistant"], environment: environment, timeout: 20)
+        _ = try run("/usr/bin/xdotool", ["key", "--clearmodifiers", "ctrl+a", "ctrl+c"], environment: environment, timeout: 10)
+        // Select-all also sets PRIMARY (no source URL there); the Ctrl+C copy is CLIPBOARD's.
+        func browserCopies() -> [[String: JSONValue]] {
+            harness.events(EventType.clipboardCopy).filter { $0["selection"] == .string("CLIPBOARD") && $0["source_exe"] != .string("/usr/bin/xclip") }
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while browserCopies().isEmpty {
+            if Date() > deadline { throw TestFailure.timeout("the copy out of Le Chat:\n\(harness.guardian.log)") }
+            usleep(50_000)
+        }
+        let copied = browserCopies()[0]
+        #expect(copied["source_host"] == .string("chat.mistral.ai"))
+        #expect(copied["source_app"] == .string("mistral-le-chat"))
+        #expect(copied["source_exe"].flatMap { if case .string(let exe) = $0 { exe.hasSuffix("/chromium") } else { false } } == true)
     }
 }

@@ -2,10 +2,13 @@ import BulwarkCore
 import Foundation
 
 /// What the agent records about a copy: the `clipboard.copy` event's data. Information types,
-/// counts and confidence, the size, the formats offered, the copying process and a keyed hash of
-/// the content (so the same text copied twice is recognisable) — never the content.
+/// counts and confidence, the size, the formats offered, the copying process, the site a browser
+/// copied from (host only: paths and queries can carry personal data) and a keyed hash of the
+/// content (so the same text copied twice is recognisable) — never the content.
 public enum ClipboardCopyRecord {
-    public static func data(_ content: ClipboardContent, scan: ScanResult, keyedHash: KeyedHash?, user: String? = nil) -> [String: JSONValue] {
+    public static func data(
+        _ content: ClipboardContent, scan: ScanResult, keyedHash: KeyedHash?, user: String? = nil, catalog: AIAppCatalog = AIAppCatalog()
+    ) -> [String: JSONValue] {
         var data: [String: JSONValue] = [
             "selection": .string(content.selection.rawValue),
             "bytes": .number(Double(content.text.count)),
@@ -17,6 +20,10 @@ public enum ClipboardCopyRecord {
         if let pid = content.ownerPID {
             data["source_pid"] = .number(Double(pid))
             if let exe = executablePath(of: pid) { data["source_exe"] = .string(exe) }
+        }
+        if let host = content.sourceURL.flatMap({ URLComponents(string: $0)?.host }), !host.isEmpty {
+            data["source_host"] = .string(host)
+            if let app = catalog.app(host: host) { data["source_app"] = .string(app.id) }
         }
         if let user { data["user"] = .string(user) }
         return data

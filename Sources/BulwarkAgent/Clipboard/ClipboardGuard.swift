@@ -80,7 +80,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
             generation += 1
             copies[content.selection] = (scan, generation)
         }
-        record(EventType.clipboardCopy, ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash, user: user))
+        record(EventType.clipboardCopy, ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash, user: user, catalog: catalog))
         // Guard when some paste to an AI destination would be warned about or blocked.
         return Self.aiDestinations.contains { destination in
             evaluator.evaluate(PolicyRequest(activity: .paste, destination: destination, user: user, content: scan)).action >= .warn

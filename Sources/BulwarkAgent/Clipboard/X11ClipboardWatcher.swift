@@ -17,6 +17,8 @@ public struct ClipboardContent: Sendable {
     public var html: [UInt8]?
     /// The process that owns the selection (X-Resource), when the server can tell.
     public var ownerPID: pid_t?
+    /// The page a browser copied from (Chromium's `chromium/x-source-url`), when offered.
+    public var sourceURL: String? = nil
     /// More than `maxBytes` was offered; `text` holds the start.
     public var truncated: Bool
 }
@@ -150,7 +152,7 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
 
     struct Atoms {
         var clipboard: Atom, primary: Atom, targets: Atom, utf8: Atom, textPlainUTF8: Atom, string: Atom, html: Atom, incr: Atom,
-            property: Atom, timestamp: Atom, text: Atom, textPlain: Atom, multiple: Atom, activeWindow: Atom, wmName: Atom
+            property: Atom, timestamp: Atom, text: Atom, textPlain: Atom, multiple: Atom, activeWindow: Atom, wmName: Atom, sourceURL: Atom
     }
 
     // Protocol constants (X.h); spelled out because the C macros clash with Swift names.
@@ -209,7 +211,8 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
             clipboard: atom("CLIPBOARD"), primary: atom("PRIMARY"), targets: atom("TARGETS"), utf8: atom("UTF8_STRING"),
             textPlainUTF8: atom("text/plain;charset=utf-8"), string: atom("STRING"), html: atom("text/html"), incr: atom("INCR"),
             property: atom("BULWARK_SELECTION"), timestamp: atom("TIMESTAMP"), text: atom("TEXT"), textPlain: atom("text/plain"),
-            multiple: atom("MULTIPLE"), activeWindow: atom("_NET_ACTIVE_WINDOW"), wmName: atom("_NET_WM_NAME"))
+            multiple: atom("MULTIPLE"), activeWindow: atom("_NET_ACTIVE_WINDOW"), wmName: atom("_NET_WM_NAME"),
+            sourceURL: atom("chromium/x-source-url"))
         _ = lib.selectInput(display, window, Self.propertyChangeMask)
         lib.fixesSelectSelectionInput(display, window, atoms.clipboard, Self.setSelectionOwnerNotifyMask)
         lib.fixesSelectSelectionInput(display, window, atoms.primary, Self.setSelectionOwnerNotifyMask)
@@ -448,13 +451,17 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         guard let textTarget, let text = convert(selection, to: textTarget) else { return nil }
         var html: [UInt8]?
         if targetAtoms.contains(atoms.html), let markup = convert(selection, to: atoms.html) { html = markup.data }
+        var sourceURL: String?
+        if targetAtoms.contains(atoms.sourceURL), let url = convert(selection, to: atoms.sourceURL), url.data.count <= 8192 {
+            sourceURL = String(decoding: url.data.prefix { $0 != 0 }, as: UTF8.self)
+        }
         var bytes = text.data
         if textTarget == atoms.string {
             // STRING is Latin-1.
             bytes = Array(String(bytes.map { Character(Unicode.Scalar($0)) }).utf8)
         }
         return ClipboardContent(
-            selection: which, targets: names, text: bytes, html: html, ownerPID: clientPID(of: owner), truncated: text.truncated)
+            selection: which, targets: names, text: bytes, html: html, ownerPID: clientPID(of: owner), sourceURL: sourceURL, truncated: text.truncated)
     }
 
     private func name(_ atom: Atom) -> String? {

@@ -146,6 +146,8 @@ public struct EventCatalog: Sendable {
             .optional("content_hash", .string),
             .optional("source_pid", .integer),
             .optional("source_exe", .string),
+            .optional("source_host", .string),
+            .optional("source_app", .string),
             .optional("user", .string),
         ]),
     ] + EventType.pasteOutcomes.map { outcome in
