@@ -29,6 +29,15 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     /// then TEXT) makes one incident, not three.
     private var lastRefusal: (pid: pid_t?, selection: ClipboardContent.Selection, at: ContinuousClock.Instant)?
     private var overrides: [Override] = []
+    /// Served pastes already recorded, by process, selection and copy: a clipboard manager
+    /// polling the selection (parcellite reads it twice a second) makes one event, not a stream.
+    private var recorded: Set<RecordedPaste> = []
+
+    struct RecordedPaste: Hashable {
+        var pid: pid_t?
+        var selection: ClipboardContent.Selection
+        var generation: Int
+    }
 
     /// A granted "Paste anyway": one paste of one copy to one destination.
     struct Override {
@@ -79,6 +88,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         lock.withLock {
             generation += 1
             copies[content.selection] = (scan, generation)
+            recorded = recorded.filter { $0.selection != content.selection }
         }
         record(EventType.clipboardCopy, ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash, user: user, catalog: catalog))
         // Guard when some paste to an AI destination would be warned about or blocked.
@@ -146,6 +156,10 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
             return answered(serve: true, outcome: "overridden", data: data)
         }
         let refused = decision.action > .audit
+        if !refused {
+            let key = RecordedPaste(pid: request.requestorPID, selection: request.selection, generation: cached?.generation ?? -1)
+            guard lock.withLock({ recorded.insert(key).inserted }) else { return PasteVerdict(serve: true) }
+        }
         let repeated = lock.withLock { () -> Bool in
             defer { if refused { lastRefusal = (request.requestorPID, request.selection, .now) } }
             guard refused, let last = lastRefusal else { return false }

@@ -132,6 +132,8 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     private let guarding: (any ClipboardGuarding)?
     /// Selections we own on the delegate's behalf, with what they hold.
     private var guarded: [Atom: (content: ClipboardContent, since: Time)] = [:]
+    /// When each selection was last taken over, to notice a tug of war with another client.
+    private var takeovers: [Atom: [ContinuousClock.Instant]] = [:]
     /// Outgoing INCR transfers: (requestor, property) → remaining data.
     private var transfers: [OutgoingKey: OutgoingTransfer] = [:]
 
@@ -268,7 +270,16 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
             guard change.owner != 0, change.owner != window else { continue }
             guard let content = read(selection: change.selection, owner: change.owner) else { continue }
             deliver(content)
-            if let guarding, guarding.copied(content) { takeOver(change.selection, content: content) }
+            if let guarding, guarding.copied(content) {
+                if contended(change.selection) {
+                    // Another client keeps taking the selection back (an aggressive clipboard
+                    // manager): stop the tug of war rather than flood the X server.
+                    let owner = content.ownerPID.map { " (pid \($0))" } ?? ""
+                    FileHandle.standardError.write(Data("clipboard guard: \(content.selection.rawValue) keeps being taken back by its owner\(owner); not guarding this copy\n".utf8))
+                } else {
+                    takeOver(change.selection, content: content)
+                }
+            }
         }
     }
 
@@ -290,7 +301,15 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
 
     // MARK: Guarding (watcher thread only)
 
+    /// True when the guard has taken `selection` over five times in five seconds.
+    private func contended(_ selection: Atom) -> Bool {
+        let now = ContinuousClock.now
+        takeovers[selection, default: []].removeAll { now - $0 > .seconds(5) }
+        return takeovers[selection, default: []].count >= 5
+    }
+
     private func takeOver(_ selection: Atom, content: ClipboardContent) {
+        takeovers[selection, default: []].append(.now)
         _ = lib.setSelectionOwner(display, selection, window, 0)
         guard lib.getSelectionOwner(display, selection) == window else { return }
         guarded[selection] = (content, 0)
@@ -302,44 +321,85 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         let property = request.property != 0 ? request.property : request.target
         let received = ContinuousClock.now
         var served = false
-        var answered: (@Sendable (Duration) -> Void)?
+        var verdict: PasteVerdict?
         defer {
             notify(request, property: served ? property : 0)
-            answered?(ContinuousClock.now - received)
+            verdict?.answered?(ContinuousClock.now - received)
         }
         guard let entry = guarded[request.selection] else { return }
+        if request.target == atoms.multiple {
+            served = answerMultiple(request, entry: entry, verdict: &verdict, received: received)
+        } else {
+            served = provide(request.target, to: request, property: property, entry: entry, verdict: &verdict, received: received)
+        }
+    }
+
+    /// MULTIPLE (ICCCM 2.6.2): the requestor's property lists (target, property) pairs; each is
+    /// converted in turn and a refused one has its property replaced by None. Clipboard managers
+    /// fetch everything this way. One paste, so one policy decision for all its data targets.
+    private func answerMultiple(
+        _ request: XSelectionRequestEvent, entry: (content: ClipboardContent, since: Time), verdict: inout PasteVerdict?, received: ContinuousClock.Instant
+    ) -> Bool {
+        guard request.property != 0, let pairs = property(of: request.requestor, request.property, maxBytes: 16 * 1024) else { return false }
+        var list = pairs.data.withUnsafeBytes { Array($0.bindMemory(to: UInt.self)) }
+        guard list.count >= 2 else { return false }
+        for index in stride(from: 0, to: list.count - 1, by: 2) {
+            let target = Atom(list[index])
+            let property = Atom(list[index + 1])
+            guard target != atoms.multiple, property != 0 else {
+                list[index + 1] = 0
+                continue
+            }
+            if !provide(target, to: request, property: property, entry: entry, verdict: &verdict, received: received) { list[index + 1] = 0 }
+        }
+        list.withUnsafeBytes { raw in
+            _ = lib.changeProperty(
+                display, request.requestor, request.property, pairs.type, 32, 0, raw.bindMemory(to: UInt8.self).baseAddress, Int32(list.count))
+        }
+        return true
+    }
+
+    /// Converts the guarded content to `target` on the requestor's `property`, deciding the paste
+    /// (once per request: `verdict`) for data targets; false when refused or not offered.
+    private func provide(
+        _ target: Atom, to request: XSelectionRequestEvent, property: Atom, entry: (content: ClipboardContent, since: Time),
+        verdict: inout PasteVerdict?, received: ContinuousClock.Instant
+    ) -> Bool {
         let content = entry.content
-        var offered = [atoms.targets, atoms.timestamp, atoms.utf8, atoms.textPlainUTF8, atoms.textPlain, atoms.text, atoms.string]
+        var offered = [atoms.targets, atoms.timestamp, atoms.multiple, atoms.utf8, atoms.textPlainUTF8, atoms.textPlain, atoms.text, atoms.string]
         if content.html != nil { offered.append(atoms.html) }
-        switch request.target {
+        switch target {
         case atoms.targets:
             var list = offered.map { UInt($0) }
             list.withUnsafeBytes { raw in
                 _ = lib.changeProperty(display, request.requestor, property, Self.atomType, 32, 0, raw.bindMemory(to: UInt8.self).baseAddress, Int32(list.count))
             }
-            served = true
-            return
+            return true
         case atoms.timestamp:
             var time = [UInt(entry.since)]
             time.withUnsafeBytes { raw in
                 _ = lib.changeProperty(display, request.requestor, property, Self.integerType, 32, 0, raw.bindMemory(to: UInt8.self).baseAddress, 1)
             }
-            served = true
-            return
+            return true
         default:
             break
         }
-        guard offered.contains(request.target), request.target != atoms.multiple, let guarding else { return }
-        let requestorPID = clientPID(of: request.requestor)
-        let pasted = PasteRequest(
-            selection: content.selection, target: offeredName(request.target), requestorPID: requestorPID,
-            window: activeWindow(of: requestorPID), content: content, received: received)
-        let verdict = guarding.pasteRequested(pasted)
-        answered = verdict.answered
-        guard verdict.serve else { return }
+        guard offered.contains(target), target != atoms.multiple, let guarding else { return false }
+        let decided: PasteVerdict
+        if let verdict {
+            decided = verdict
+        } else {
+            let requestorPID = clientPID(of: request.requestor)
+            decided = guarding.pasteRequested(
+                PasteRequest(
+                    selection: content.selection, target: offeredName(target), requestorPID: requestorPID,
+                    window: activeWindow(of: requestorPID), content: content, received: received))
+            verdict = decided
+        }
+        guard decided.serve else { return false }
         let data: [UInt8]
         var type = atoms.utf8
-        switch request.target {
+        switch target {
         case atoms.html:
             data = content.html ?? []
             type = atoms.html
@@ -350,7 +410,7 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         default:
             data = content.text
         }
-        served = send(data, type: type, to: request.requestor, property: property)
+        return send(data, type: type, to: request.requestor, property: property)
     }
 
     /// The name of a target we offer, without asking the server (a round trip on the paste path).
