@@ -166,7 +166,7 @@ struct PolicyCommand: AsyncParsableCommand {
             let store = PolicyStore(state: agentState, keyedHash: try agentState.loadKeyedHash())
             do {
                 let active = try await store.install(text, source: file)
-                print("installed policy '\(active.policy.name)' (\(active.policy.rules.count) rules) as \(active.source); the agent applies it at its next start")
+                print("installed policy '\(active.policy.name)' (\(active.policy.rules.count) rules) as \(active.source); a running agent applies it within seconds and passes it to the session helpers")
             } catch {
                 throw CommandFailure("\(error)")
             }

@@ -19,16 +19,22 @@ struct SessionCommand: AsyncParsableCommand {
     func run() async throws {
         let user = ProcessInfo.processInfo.environment["USER"]
         let cached = (try? PolicyParser.load(path: Self.cachePath)) ?? DefaultPolicy.policy()
-        // The session helper has no deployment key: hashes are added by the agent's side only
-        // where it can; custom classifiers needing files are not applied here yet.
+        // The session helper has no deployment key (a user process must not hold it), so its
+        // events carry no keyed hashes, and it applies the policy's inline classifiers
+        // (keywords, regex) but not those backed by the agent's files (EDM, fingerprints).
         let clientBox = ClientBox()
-        let guardian = ClipboardGuard(policy: cached, classifier: ContentClassifier(), keyedHash: nil, user: user, notifier: DesktopNotifier()) { type, data in
+        let guardian = ClipboardGuard(
+            policy: cached, classifier: Self.classifier(for: cached), keyedHash: nil, user: user, notifier: DesktopNotifier()
+        ) { type, data in
             clientBox.client?.send(type: type, data: data)
         }
         let cachePath = Self.cachePath
         let client = SessionClient(socketPath: socket) { push in
-            guard let policy = try? PolicyParser(source: "agent policy").parse(push.yaml) else { return }
-            guardian.update(policy: policy, classifier: ContentClassifier())
+            guard let policy = try? PolicyParser(source: "agent policy").parse(push.yaml) else {
+                FileHandle.standardError.write(Data("policy '\(push.name)' from the agent does not parse; keeping the one in force\n".utf8))
+                return
+            }
+            guardian.update(policy: policy, classifier: Self.classifier(for: policy))
             try? FileManager.default.createDirectory(atPath: (cachePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? Data(push.yaml.utf8).write(to: URL(fileURLWithPath: cachePath), options: .atomic)
             FileHandle.standardError.write(Data("policy '\(push.name)' from the agent\n".utf8))
@@ -40,6 +46,17 @@ struct SessionCommand: AsyncParsableCommand {
         FileHandle.standardError.write(Data("session helper guarding the clipboard of \(user ?? "this user")\n".utf8))
         for await _ in watcher.contents() {}
         client.stop()
+    }
+
+    /// The built-in types plus the policy's inline custom classifiers.
+    static func classifier(for policy: Policy) -> ContentClassifier {
+        let inline = policy.classifiers.filter { definition in
+            switch definition.kind {
+            case .keywords, .regex: true
+            case .edm, .fingerprint: false
+            }
+        }
+        return ContentClassifier(custom: (try? CustomClassifiers.load(inline, directory: "/", keyedHash: nil)) ?? .none)
     }
 
     /// Lets the guard's recorder reach the client created after it.

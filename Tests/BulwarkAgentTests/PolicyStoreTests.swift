@@ -70,4 +70,29 @@ struct PolicyStoreTests {
         #expect(await store.startupProblem?.contains("does not load") == true)
         #expect(await store.startupProblem?.contains("YAML syntax") == true)
     }
+
+    @Test("a policy file replaced behind the running agent's back is picked up; a broken one is refused and the old one stays")
+    func reloadIfChanged() async throws {
+        let store = PolicyStore(state: state, keyedHash: nil)
+        #expect(await store.reloadIfChanged() == nil)  // no file, nothing changed
+        try Data(Self.strict.utf8).write(to: URL(fileURLWithPath: await store.path))
+        guard case .success(let active)? = await store.reloadIfChanged() else {
+            Issue.record("the new policy was not loaded")
+            return
+        }
+        #expect(active.policy.name == "strict")
+        #expect(await decide(store, "jane@example.org") == .block)
+        #expect(await store.reloadIfChanged() == nil)  // unchanged since
+
+        try Data("version: 1\nname: broken\nrules: [{id: x, when: {types: nonsense}, action: block}]\n".utf8)
+            .write(to: URL(fileURLWithPath: await store.path))
+        guard case .failure(let refusal)? = await store.reloadIfChanged() else {
+            Issue.record("a broken policy was not refused")
+            return
+        }
+        #expect(refusal.description.contains("unknown information type 'nonsense'"))
+        #expect(refusal.keeping.contains("strict"))
+        #expect(await store.active.policy.name == "strict")
+        #expect(await decide(store, "jane@example.org") == .block)
+    }
 }

@@ -55,6 +55,67 @@ struct SessionHelperTests {
         #expect(copies.first?.data["findings"] == .array([.object(["type": .string("github_token"), "count": .number(1), "confidence": .number(85)])]))
     }
 
+    @Test("a policy installed while the agent runs reaches the connected helper within seconds; the helper survives an agent restart and keeps enforcing")
+    func policyReachesRunningHelper() throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let socket = cluster.root + "/run/session.sock"
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "session_socket: \"\"", with: "session_socket: \(socket)"))
+        try agent.startAndSelftest()
+        let x = try XServer(directory: cluster.root)
+        defer { x.stop() }
+        let claude = cluster.root + "/claude"
+        try FileManager.default.copyItem(atPath: "/usr/bin/xclip", toPath: claude)
+        let helper = try x.client(Binaries.path("bulwark-agent"), ["session", "--socket", socket, "--display", x.display], logPath: cluster.root + "/session.log")
+        defer { helper.kill9() }
+        try helper.waitForLog("policy 'bulwark-default' from the agent")
+
+        // A policy with an inline keyword classifier: project code names never go to AI tools.
+        let policy = cluster.root + "/strict.yaml"
+        try Data("""
+            version: 1
+            name: strict-projects
+            classifiers:
+              - {id: project_codename, kind: keywords, words: [Bluebird Falcon]}
+            rules:
+              - id: no-codenames-to-ai
+                when: {types: "keywords:project_codename"}
+                destinations: {categories: [consumer_ai, ai_coding]}
+                action: block
+            """.utf8).write(to: URL(fileURLWithPath: policy))
+        let installed = try agent.cli(["policy", "install", policy])
+        #expect(installed.status == 0, "\(installed.output)")
+        try helper.waitForLog("policy 'strict-projects' from the agent", timeout: 20)
+
+        func pasteBlocked(_ text: String, name: String) throws -> Bool {
+            let file = cluster.root + "/" + name
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            let owner = try x.client("/usr/bin/xclip", ["-selection", "clipboard", "-quiet", file], logPath: cluster.root + "/\(name).log")
+            defer { owner.kill9() }
+            let deadline = Date().addingTimeInterval(20)
+            while owner.isRunning {
+                if Date() > deadline { return false }
+                usleep(20_000)
+            }
+            return try run(claude, ["-o", "-selection", "clipboard"], environment: ["DISPLAY": x.display], timeout: 20).stdout.isEmpty
+        }
+        #expect(try pasteBlocked("status of project bluebird falcon for Q3", name: "one.txt"))
+
+        // The agent restarts: the helper reconnects, gets the policy again, and enforced it meanwhile.
+        agent.kill9()
+        #expect(try pasteBlocked("BLUEBIRD FALCON budget", name: "two.txt"))
+        try agent.start()
+        try eventuallySync(timeout: 30) { helper.log.components(separatedBy: "policy 'strict-projects' from the agent").count >= 3 }
+    }
+
+    func eventuallySync(timeout: Double, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while try !condition() {
+            if Date() > deadline { throw TestFailure.timeout("condition") }
+            usleep(100_000)
+        }
+    }
+
     @Test("a helper claiming another user's uid is refused with the reason")
     func impostorRefused() throws {
         let cluster = try Cluster.started()

@@ -26,6 +26,20 @@ public actor PolicyStore {
     private let state: AgentState
     private let keyedHash: KeyedHash?
     public private(set) var active: Active
+    /// The stored file's modification time and size when last read, to notice a new one.
+    private var stamp: FileStamp?
+
+    struct FileStamp: Equatable {
+        var modified: Date
+        var size: Int
+
+        init?(path: String) {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                  let modified = attributes[.modificationDate] as? Date, let size = attributes[.size] as? Int else { return nil }
+            self.modified = modified
+            self.size = size
+        }
+    }
 
     public var path: String { state.path("policy.yaml") }
 
@@ -35,6 +49,7 @@ public actor PolicyStore {
         self.state = state
         self.keyedHash = keyedHash
         let stored = state.path("policy.yaml")
+        stamp = FileStamp(path: stored)
         let fallback = Active(policy: DefaultPolicy.policy(), classifier: ContentClassifier(keyedHash: keyedHash), source: "default", yaml: DefaultPolicy.yaml)
         guard FileManager.default.fileExists(atPath: stored) else {
             active = fallback
@@ -64,7 +79,27 @@ public actor PolicyStore {
         try SecureFile.write(Data(text.utf8), to: path, mode: .publicReadable)
         active = candidate
         active.source = path
+        stamp = FileStamp(path: path)
         return active
+    }
+
+    /// Re-reads the stored policy when the file changed since it was last read (an admin ran
+    /// `bulwark-agent policy install`, configuration management replaced it): the new policy
+    /// when it loads, a `Refusal` (the old one stays in force) when it does not, nil when
+    /// nothing changed. A file that disappeared leaves the policy in force as it is.
+    public func reloadIfChanged() -> Result<Active, Refusal>? {
+        let current = FileStamp(path: path)
+        guard let current, current != stamp else { return nil }
+        stamp = current
+        do {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            var candidate = try Self.prepare(text: text, source: path, directory: state.directory, keyedHash: keyedHash)
+            candidate.source = path
+            active = candidate
+            return .success(candidate)
+        } catch {
+            return .failure(Refusal(reason: "\(error)", keeping: "policy '\(active.policy.name)' from \(active.source)"))
+        }
     }
 
     static func prepare(text: String, source: String, directory: String, keyedHash: KeyedHash?) throws -> Active {

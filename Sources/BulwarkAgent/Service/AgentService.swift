@@ -44,6 +44,7 @@ public struct AgentService: Service {
             }
         }
         defer { sessions?.stop() }
+        let helpers = sessions
 
         let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger)
         let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval, logger: logger)
@@ -52,6 +53,22 @@ public struct AgentService: Service {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await uploader.run() }
                     group.addTask { try await heartbeat.run() }
+                    group.addTask {
+                        // A policy installed while the agent runs applies within seconds, and
+                        // reaches the session helpers.
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: .milliseconds(Int(configuration.policyCheckInterval * 1000)))
+                            switch await policies.reloadIfChanged() {
+                            case .success(let active)?:
+                                logger.info("policy updated", metadata: ["policy": "\(active.policy.name)", "source": "\(active.source)"])
+                                helpers?.update(policy: SessionMessage.PolicyPush(name: active.policy.name, yaml: active.yaml))
+                            case .failure(let refusal)?:
+                                logger.error("\(refusal)")
+                            case nil:
+                                break
+                            }
+                        }
+                    }
                     try await group.waitForAll()
                 }
             }

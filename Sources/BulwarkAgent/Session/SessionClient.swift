@@ -13,6 +13,8 @@ public final class SessionClient: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [SessionMessage.EventLine] = []
     private var stopped = false
+    /// Connections whose agent end closed (seen by their policy listener).
+    private var lost: Set<Int32> = []
     /// Events dropped because the queue was full while the agent was unreachable.
     public private(set) var dropped = 0
 
@@ -56,11 +58,30 @@ public final class SessionClient: @unchecked Sendable {
             if let connection = connect() {
                 backoff = 0.5
                 deliver(over: connection)
+                // Wake the listener and wait for it, so the descriptor is not reused under it.
+                shutdown(connection, Int32(SHUT_RDWR))
+                condition.withLock {
+                    while !lost.contains(connection) { condition.wait() }
+                    lost.remove(connection)
+                }
                 close(connection)
             }
             guard !isStopped else { return }
             Thread.sleep(forTimeInterval: backoff)
             backoff = min(backoff * 2, 10)
+        }
+    }
+
+    /// Policy updates the agent sends later, until the connection ends; then the sender is woken
+    /// so the client reconnects even when it has nothing to send.
+    private func listen(on connection: Int32, reader: LineReader) {
+        var reader = reader
+        while let line = try? reader.next() {
+            if let policy = (try? SessionMessage.decode(line))?.policy { onPolicy(policy) }
+        }
+        condition.withLock {
+            lost.insert(connection)
+            condition.broadcast()
         }
     }
 
@@ -83,6 +104,10 @@ public final class SessionClient: @unchecked Sendable {
             return nil
         }
         onPolicy(policy)
+        let buffered = reader  // may already hold lines after the first
+        let listener = Thread { [self] in listen(on: descriptor, reader: buffered) }
+        listener.name = "bulwark-session-policy"
+        listener.start()
         return descriptor
     }
 
@@ -91,8 +116,8 @@ public final class SessionClient: @unchecked Sendable {
     private func deliver(over connection: Int32) {
         while true {
             let next: SessionMessage.EventLine? = condition.withLock {
-                while queue.isEmpty, !stopped { condition.wait() }
-                return stopped ? nil : queue.first
+                while queue.isEmpty, !stopped, !lost.contains(connection) { condition.wait() }
+                return stopped || lost.contains(connection) ? nil : queue.first
             }
             guard let next, let line = try? SessionMessage.encode(.init(event: next)) else { return }
             guard writeAll(connection, line) else { return }

@@ -24,6 +24,10 @@ public final class SessionServer: @unchecked Sendable {
     private let lock = NSLock()
     private var listener: Int32 = -1
     private var connections: Set<Int32> = []
+    /// Helpers that said a good hello: they get policy updates.
+    private var helpers: Set<Int32> = []
+    /// One writer at a time per connection: the serving thread and policy broadcasts both write.
+    private let writeLock = NSLock()
     private var stopped = false
 
     /// - Parameter policy: what helpers receive when they connect (`update(policy:)` replaces it).
@@ -34,9 +38,17 @@ public final class SessionServer: @unchecked Sendable {
         self.policy = policy
     }
 
-    /// The policy helpers receive from now on.
+    /// The policy helpers receive from now on; connected helpers get it at once.
     public func update(policy: SessionMessage.PolicyPush) {
-        lock.withLock { self.policy = policy }
+        let targets = lock.withLock { () -> Set<Int32> in
+            self.policy = policy
+            return helpers
+        }
+        guard let line = try? SessionMessage.encode(.init(policy: policy)) else { return }
+        for connection in targets {
+            // A helper that is gone is noticed by its serving thread.
+            _ = writeLock.withLock { writeAll(connection, line) }
+        }
     }
 
     /// Binds the socket and accepts helpers on a background thread until `stop()`.
@@ -121,8 +133,17 @@ public final class SessionServer: @unchecked Sendable {
             return refuse("helper claims uid \(hello.uid) but the kernel says uid \(uid) (pid \(pid)); a helper speaks only for its own user")
         }
         logger.info("session helper connected", metadata: ["user": "\(user)", "pid": "\(pid)"])
-        let push = lock.withLock { policy }
-        guard writeAll(connection, (try? SessionMessage.encode(.init(policy: push))) ?? Data()) else { return }
+        // Registered before the first push is written, under the write lock: a broadcast either
+        // comes after it or its policy is the one written here.
+        let written = writeLock.withLock { () -> Bool in
+            let push = lock.withLock { () -> SessionMessage.PolicyPush in
+                helpers.insert(connection)
+                return policy
+            }
+            return writeAll(connection, (try? SessionMessage.encode(.init(policy: push))) ?? Data())
+        }
+        defer { lock.withLock { _ = helpers.remove(connection) } }
+        guard written else { return }
         while let line = try? reader.next() {
             guard let event = (try? SessionMessage.decode(line))?.event else {
                 logger.warning("session helper sent something that is not an event", metadata: ["user": "\(user)"])

@@ -23,6 +23,8 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var connectTimeout: Double = 10
     /// The Unix socket session helpers connect to ("" turns it off).
     public var sessionSocket: String = "/run/bulwark-agent/session.sock"
+    /// How often the agent looks for a newly installed policy file, in seconds.
+    public var policyCheckInterval: Double = 2
 
     public init() {}
 
@@ -37,6 +39,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case renewFraction = "renew_fraction"
         case connectTimeout = "connect_timeout"
         case sessionSocket = "session_socket"
+        case policyCheckInterval = "policy_check_interval"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,6 +55,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         renewFraction = try container.decodeIfPresent(Double.self, forKey: .renewFraction) ?? defaults.renewFraction
         connectTimeout = try container.decodeIfPresent(Double.self, forKey: .connectTimeout) ?? defaults.connectTimeout
         sessionSocket = try container.decodeIfPresent(String.self, forKey: .sessionSocket) ?? defaults.sessionSocket
+        policyCheckInterval = try container.decodeIfPresent(Double.self, forKey: .policyCheckInterval) ?? defaults.policyCheckInterval
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -87,6 +91,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         try require((1024...4 * 1024 * 1024).contains(batchMaxBytes), "batch_max_bytes must be 1 KiB…4 MiB")
         try require(retryBase > 0 && retryCap >= retryBase, "retry_base must be > 0 and retry_cap ≥ retry_base")
         try require(pollInterval > 0, "poll_interval must be > 0")
+        try require(policyCheckInterval >= 0.1, "policy_check_interval must be at least 0.1 seconds")
         try require(connectTimeout >= 0.1, "connect_timeout must be at least 0.1 seconds")
         try require(renewFraction > 0 && renewFraction < 1, "renew_fraction must be between 0 and 1")
     }
