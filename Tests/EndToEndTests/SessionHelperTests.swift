@@ -7,21 +7,39 @@ import Testing
 /// through the agent's spool to the collector, identity from the kernel.
 @Suite("End to end: session helper", .serialized)
 struct SessionHelperTests {
+    /// A collector, an enrolled agent with a session socket, an X server and a helper that has
+    /// the agent's default policy; `claude` is a renamed xclip.
+    final class HelperSession {
+        let cluster: Cluster
+        let agent: AgentHandle
+        let x: XServer
+        let claude: String
+        let helper: ChildProcess
+
+        init() throws {
+            cluster = try Cluster.started(name: "helper-\(UUID().uuidString.prefix(6))")
+            let socket = cluster.root + "/run/session.sock"
+            agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "session_socket: \"\"", with: "session_socket: \(socket)"))
+            try agent.startAndSelftest()
+            x = try XServer(directory: cluster.root)
+            claude = cluster.root + "/claude"
+            try FileManager.default.copyItem(atPath: "/usr/bin/xclip", toPath: claude)
+            helper = try x.client(Binaries.path("bulwark-agent"), ["session", "--socket", socket, "--display", x.display], logPath: cluster.root + "/session.log")
+            try helper.waitForLog("policy 'bulwark-default' from the agent")
+        }
+
+        func stop() {
+            helper.kill9()
+            x.stop()
+            cluster.shutdown()
+        }
+    }
+
     @Test("a blocked paste in the user's session reaches the collector as paste.blocked, with the user the kernel vouches for")
     func helperEventsReachCollector() async throws {
-        let cluster = try Cluster.started()
-        defer { cluster.shutdown() }
-        let socket = cluster.root + "/run/session.sock"
-        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "session_socket: \"\"", with: "session_socket: \(socket)"))
-        try agent.startAndSelftest()
-        let x = try XServer(directory: cluster.root)
-        defer { x.stop() }
-        let claude = cluster.root + "/claude"
-        try FileManager.default.copyItem(atPath: "/usr/bin/xclip", toPath: claude)
-
-        let helper = try x.client(Binaries.path("bulwark-agent"), ["session", "--socket", socket, "--display", x.display], logPath: cluster.root + "/session.log")
-        defer { helper.kill9() }
-        try helper.waitForLog("policy 'bulwark-default' from the agent")
+        let session = try HelperSession()
+        defer { session.stop() }
+        let (cluster, agent, x, claude, helper) = (session.cluster, session.agent, session.x, session.claude, session.helper)
 
         // The default policy blocks credentials going to AI coding tools.
         let file = cluster.root + "/token.txt"
@@ -57,18 +75,9 @@ struct SessionHelperTests {
 
     @Test("a policy installed while the agent runs reaches the connected helper within seconds; the helper survives an agent restart and keeps enforcing")
     func policyReachesRunningHelper() throws {
-        let cluster = try Cluster.started()
-        defer { cluster.shutdown() }
-        let socket = cluster.root + "/run/session.sock"
-        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "session_socket: \"\"", with: "session_socket: \(socket)"))
-        try agent.startAndSelftest()
-        let x = try XServer(directory: cluster.root)
-        defer { x.stop() }
-        let claude = cluster.root + "/claude"
-        try FileManager.default.copyItem(atPath: "/usr/bin/xclip", toPath: claude)
-        let helper = try x.client(Binaries.path("bulwark-agent"), ["session", "--socket", socket, "--display", x.display], logPath: cluster.root + "/session.log")
-        defer { helper.kill9() }
-        try helper.waitForLog("policy 'bulwark-default' from the agent")
+        let session = try HelperSession()
+        defer { session.stop() }
+        let (cluster, agent, x, claude, helper) = (session.cluster, session.agent, session.x, session.claude, session.helper)
 
         // A policy with an inline keyword classifier: project code names never go to AI tools.
         let policy = cluster.root + "/strict.yaml"
