@@ -6,7 +6,7 @@ SWIFT ?= swift
 DEBS := libsqlite3-dev zlib1g-dev libssl-dev openssl curl ca-certificates procps libx11-dev libxfixes-dev libxres-dev
 
 # What the tests start besides our binaries: a real X server and real clipboard clients.
-TEST_DEBS := xvfb xclip dbus-daemon dbus-bin dunst openbox xdotool chromium parcellite python3-xlib
+TEST_DEBS := xvfb xclip dbus-daemon dbus-bin dunst openbox xdotool chromium parcellite python3-xlib sway wl-clipboard
 
 .PHONY: deps test-deps build release test demo bench clean
 

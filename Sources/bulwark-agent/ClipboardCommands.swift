@@ -3,6 +3,25 @@ import BulwarkAgent
 import BulwarkCore
 import Foundation
 
+extension ClipboardBackend: ExpressibleByArgument {}
+
+/// Which display server, and which display of it.
+struct DisplayOptions: ParsableArguments {
+    @Option(help: "Display server: auto (Wayland when the session has one, else X11), x11 or wayland.") var backend: ClipboardBackend = .auto
+    @Option(help: "X display (default: $DISPLAY).") var display: String?
+    @Option(help: "Wayland display (default: $WAYLAND_DISPLAY).") var waylandDisplay: String?
+
+    func open(guarding: (any ClipboardGuarding)?) throws -> (watcher: any ClipboardWatching, description: String) {
+        do {
+            return try backend.open(x11Display: display, waylandDisplay: waylandDisplay, guarding: guarding) { notice in
+                FileHandle.standardError.write(Data("\(notice)\n".utf8))
+            }
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
+}
+
 struct ClipboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clipboard", abstract: "The clipboard guard: watch copies, or guard pastes of sensitive content.",
@@ -10,21 +29,20 @@ struct ClipboardCommand: AsyncParsableCommand {
 
     struct Watch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Watch X11 CLIPBOARD and PRIMARY and print what each copy holds (types and counts, never the content).")
-        @Option(help: "X display (default: $DISPLAY).") var display: String?
+            abstract: "Watch the clipboard and primary selection (X11 or Wayland) and print what each copy holds (types and counts, never the content).")
+        @OptionGroup var displayOptions: DisplayOptions
         @Option(help: "Stop after this many copies (0: run until interrupted).") var count = 0
         @Flag(help: "Print each copy as a clipboard.copy event data object (JSON).") var json = false
         @OptionGroup var keyOption: KeyOption
 
         func run() async throws {
-            let watcher: X11ClipboardWatcher
-            do { watcher = try X11ClipboardWatcher(displayName: display) } catch { throw CommandFailure("\(error)") }
+            let (watcher, described) = try displayOptions.open(guarding: nil)
             let classifier = ContentClassifier(keyedHash: try keyOption.keyedHash())
             let scanner = ContentScanner(classifier: classifier)
             let keyedHash = try keyOption.keyedHash()
             // Unbuffered lines: a reader (a person, a test) sees each copy as it happens.
             func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
-            emit("watching CLIPBOARD and PRIMARY on \(display ?? ProcessInfo.processInfo.environment["DISPLAY"] ?? "the default display")")
+            emit("watching CLIPBOARD and PRIMARY on \(described)")
             var seen = 0
             for await content in watcher.contents() {
                 let scan = scanner.scan(content)
@@ -45,8 +63,8 @@ struct ClipboardCommand: AsyncParsableCommand {
 
     struct Guard: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Guard X11 CLIPBOARD and PRIMARY: take over sensitive selections and decide every paste by policy; print events as JSON lines.")
-        @Option(help: "X display (default: $DISPLAY).") var display: String?
+            abstract: "Guard the clipboard and primary selection (X11 or Wayland): take over sensitive selections and decide every paste by policy; print events as JSON lines.")
+        @OptionGroup var displayOptions: DisplayOptions
         @Option(help: "Policy YAML file (default: the built-in default policy).") var policy: String?
         @OptionGroup var keyOption: KeyOption
         @Flag(inversion: .prefixedNo, help: "Notify the user of refused pastes on the session bus (warnings get \"Paste anyway\").")
@@ -67,9 +85,8 @@ struct ClipboardCommand: AsyncParsableCommand {
                 let line = (try? WireCoding.encoder().encode(["type": JSONValue.string(type), "data": .object(data)])) ?? Data()
                 FileHandle.standardOutput.write(line + Data("\n".utf8))
             }
-            let watcher: X11ClipboardWatcher
-            do { watcher = try X11ClipboardWatcher(displayName: display, guarding: guardian) } catch { throw CommandFailure("\(error)") }
-            FileHandle.standardError.write(Data("guarding CLIPBOARD and PRIMARY with policy '\(loaded.policy.name)'\n".utf8))
+            let (watcher, described) = try displayOptions.open(guarding: guardian)
+            FileHandle.standardError.write(Data("guarding CLIPBOARD and PRIMARY on \(described) with policy '\(loaded.policy.name)'\n".utf8))
             for await _ in watcher.contents() {}
         }
     }

@@ -8,7 +8,7 @@ struct SessionCommand: AsyncParsableCommand {
         commandName: "session",
         abstract: "Run as the logged-in user: guard the user's clipboard with the agent's policy and send the events to the agent.")
     @Option(help: "The agent's session socket.") var socket = "/run/bulwark-agent/session.sock"
-    @Option(help: "X display (default: $DISPLAY).") var display: String?
+    @OptionGroup var displayOptions: DisplayOptions
 
     /// The last policy the agent sent, so the helper enforces it even when the agent is down.
     static var cachePath: String {
@@ -41,9 +41,8 @@ struct SessionCommand: AsyncParsableCommand {
         }
         clientBox.client = client
         client.start()
-        let watcher: X11ClipboardWatcher
-        do { watcher = try X11ClipboardWatcher(displayName: display, guarding: guardian) } catch { throw CommandFailure("\(error)") }
-        FileHandle.standardError.write(Data("session helper guarding the clipboard of \(user ?? "this user")\n".utf8))
+        let (watcher, described) = try displayOptions.open(guarding: guardian)
+        FileHandle.standardError.write(Data("session helper guarding the clipboard of \(user ?? "this user") on \(described)\n".utf8))
         for await _ in watcher.contents() {}
         client.stop()
     }

@@ -101,7 +101,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     struct PasteDestination {
         var app: AIApp?
         var executable: String?
-        /// `executable`, `window_title` or `unknown`.
+        /// `executable`, `parent_process`, `window_title` or `unknown`.
         var identifiedBy: String
         /// What the user is told (`ChatGPT`, `xclip`).
         var label: String
@@ -113,6 +113,15 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         let executable = request.requestorPID.flatMap(ClipboardCopyRecord.executablePath(of:))
         var app = executable.flatMap(catalog.app(executable:))
         var identifiedBy = app == nil ? "unknown" : "executable"
+        if app == nil, let pid = request.requestorPID {
+            for ancestor in ClipboardCopyRecord.ancestors(of: pid) {
+                if let found = ClipboardCopyRecord.executablePath(of: ancestor).flatMap(catalog.app(executable:)) {
+                    app = found
+                    identifiedBy = "parent_process"
+                    break
+                }
+            }
+        }
         // A browser (or a requestor the server cannot name) is as good as its active tab's title.
         if app == nil, executable.map(AIAppCatalog.isBrowser(executable:)) ?? true, let title = request.window?.title,
             let titled = catalog.app(windowTitle: title)

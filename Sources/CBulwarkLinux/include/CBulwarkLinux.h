@@ -21,4 +21,13 @@ int cbulwark_memfd_create(const char *name);
 /// Returns 0 on success, -1 with errno set.
 int cbulwark_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 
+/// sendmsg(2) of `length` bytes with `count` file descriptors attached (SCM_RIGHTS).
+/// Returns the bytes sent, or -1 with errno set.
+long cbulwark_send_with_fds(int socket, const void *bytes, unsigned long length, const int *fds, int count);
+
+/// recvmsg(2) into `bytes`, collecting up to `capacity` passed file descriptors (close-on-exec)
+/// into `fds` and their number into `*count`. Returns the bytes read (0 at end of stream), or
+/// -1 with errno set.
+long cbulwark_receive_with_fds(int socket, void *bytes, unsigned long length, int *fds, int capacity, int *count);
+
 #endif

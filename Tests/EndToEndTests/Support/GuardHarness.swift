@@ -27,23 +27,11 @@ final class GuardHarness: @unchecked Sendable {
     func stop() { guardian.kill9() }
 
     /// The events the guard printed (JSON lines), in order.
-    func events() -> [(type: String, data: [String: JSONValue])] {
-        guardian.log.split(separator: "\n").compactMap { line in
-            guard line.hasPrefix("{"), case .object(let event)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)),
-                  case .string(let type)? = event["type"], case .object(let data)? = event["data"] else { return nil }
-            return (type, data)
-        }
-    }
+    func events() -> [(type: String, data: [String: JSONValue])] { guardian.guardEvents() }
 
-    func events(_ type: String) -> [[String: JSONValue]] { events().filter { $0.type == type }.map(\.data) }
+    func events(_ type: String) -> [[String: JSONValue]] { guardian.guardEvents(type) }
 
-    func waitFor(_ type: String, count: Int = 1) throws {
-        let deadline = Date().addingTimeInterval(20)
-        while events(type).count < count {
-            if Date() > deadline { throw TestFailure.timeout("\(count) × \(type):\n\(guardian.log)") }
-            usleep(50_000)
-        }
-    }
+    func waitFor(_ type: String, count: Int = 1) throws { try guardian.waitForGuardEvent(type, count: count) }
 
     /// xclip owning `selection` with `text`; it exits when it loses the selection.
     func copy(_ text: String, selection: String, name: String) throws -> ChildProcess {
@@ -84,5 +72,26 @@ final class GuardHarness: @unchecked Sendable {
             result = try paste(program)
         }
         return result
+    }
+}
+
+extension ChildProcess {
+    /// The events a `clipboard guard` process printed (JSON lines), in order.
+    func guardEvents() -> [(type: String, data: [String: JSONValue])] {
+        log.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("{"), case .object(let event)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)),
+                  case .string(let type)? = event["type"], case .object(let data)? = event["data"] else { return nil }
+            return (type, data)
+        }
+    }
+
+    func guardEvents(_ type: String) -> [[String: JSONValue]] { guardEvents().filter { $0.type == type }.map(\.data) }
+
+    func waitForGuardEvent(_ type: String, count: Int = 1) throws {
+        let deadline = Date().addingTimeInterval(20)
+        while guardEvents(type).count < count {
+            if Date() > deadline { throw TestFailure.timeout("\(count) × \(type):\n\(log)") }
+            usleep(50_000)
+        }
     }
 }

@@ -1,0 +1,46 @@
+import Foundation
+
+/// A display server's clipboard, watched (and, with a `ClipboardGuarding` delegate, guarded):
+/// the seam between the guard's policy side and X11 or Wayland.
+public protocol ClipboardWatching: AnyObject, Sendable {
+    /// Copies as they happen, until `stop()`. Call once.
+    func contents() -> AsyncStream<ClipboardContent>
+    func stop()
+}
+
+extension X11ClipboardWatcher: ClipboardWatching {}
+extension WaylandClipboardWatcher: ClipboardWatching {}
+
+/// Which display server's clipboard to watch.
+public enum ClipboardBackend: String, Sendable, CaseIterable {
+    /// Wayland when the session has a Wayland display, else X11; a Wayland compositor without
+    /// data-control (GNOME) falls back to X11 for XWayland apps, saying so.
+    case auto
+    case x11
+    case wayland
+
+    /// Opens the chosen backend; `notice` receives what a fallback means for protection.
+    public func open(
+        x11Display: String?, waylandDisplay: String?, guarding: (any ClipboardGuarding)?,
+        environment: [String: String] = ProcessInfo.processInfo.environment, notice: (String) -> Void = { _ in }
+    ) throws -> (watcher: any ClipboardWatching, description: String) {
+        switch self {
+        case .x11:
+            return (try X11ClipboardWatcher(displayName: x11Display, guarding: guarding), "X11 display \(x11Display ?? environment["DISPLAY"] ?? "")")
+        case .wayland:
+            let name = waylandDisplay ?? environment["WAYLAND_DISPLAY"] ?? "wayland-0"
+            return (try WaylandClipboardWatcher(displayName: waylandDisplay, guarding: guarding), "Wayland display \(name)")
+        case .auto:
+            guard waylandDisplay != nil || environment["WAYLAND_DISPLAY"].map({ !$0.isEmpty }) == true else {
+                return try ClipboardBackend.x11.open(x11Display: x11Display, waylandDisplay: nil, guarding: guarding, environment: environment)
+            }
+            do {
+                return try ClipboardBackend.wayland.open(x11Display: x11Display, waylandDisplay: waylandDisplay, guarding: guarding, environment: environment)
+            } catch let failure as WaylandClipboardWatcher.Failure {
+                guard x11Display != nil || environment["DISPLAY"] != nil else { throw failure }
+                notice("\(failure); guarding X11 (XWayland) apps only")
+                return try ClipboardBackend.x11.open(x11Display: x11Display, waylandDisplay: nil, guarding: guarding, environment: environment)
+            }
+        }
+    }
+}
