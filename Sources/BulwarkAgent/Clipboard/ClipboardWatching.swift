@@ -44,3 +44,55 @@ public enum ClipboardBackend: String, Sendable, CaseIterable {
         }
     }
 }
+
+/// How a watcher's thread, asleep in poll(), is told to stop: a flag and a pipe to wake it.
+/// Also runs that thread and turns what it delivers into an `AsyncStream`.
+final class WatcherThread: @unchecked Sendable {
+    // `requested` is behind `lock`; the descriptors are immutable.
+
+    struct Unavailable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Readable once `stop()` was called: poll it next to the display connection.
+    let wakeDescriptor: Int32
+    private let writeDescriptor: Int32
+    private let lock = NSLock()
+    private var requested = false
+
+    init() throws(Unavailable) {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { throw Unavailable(description: "cannot create a pipe: \(String(cString: strerror(errno)))") }
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        wakeDescriptor = ends[0]
+        writeDescriptor = ends[1]
+    }
+
+    deinit {
+        close(wakeDescriptor)
+        close(writeDescriptor)
+    }
+
+    var stopRequested: Bool { lock.withLock { requested } }
+
+    func stop() {
+        lock.withLock { requested = true }
+        var byte: UInt8 = 1
+        _ = write(writeDescriptor, &byte, 1)
+    }
+
+    /// Runs `loop` on a thread named `name`; what it delivers is the stream; ending the stream
+    /// stops it.
+    func stream(name: String, _ loop: @escaping @Sendable (_ deliver: (ClipboardContent) -> Void) -> Void) -> AsyncStream<ClipboardContent> {
+        AsyncStream(bufferingPolicy: .bufferingNewest(64)) { continuation in
+            let thread = Thread {
+                loop { continuation.yield($0) }
+                continuation.finish()
+            }
+            thread.name = name
+            thread.start()
+            continuation.onTermination = { [weak self] _ in self?.stop() }
+        }
+    }
+}

@@ -17,7 +17,7 @@ import Foundation
 /// GNOME's compositor offers no data-control protocol: `init` then fails with `.noDataControl`
 /// and says so.
 public final class WaylandClipboardWatcher: @unchecked Sendable {
-    // Mutable state is touched only on the watcher's thread, except `stopRequested` (`lock`).
+    // Mutable state is touched only on the watcher's thread.
 
     public enum Failure: Error, CustomStringConvertible {
         case connection(String)
@@ -45,10 +45,7 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
     private let connection: WaylandConnection
     private let guarding: (any ClipboardGuarding)?
     private let swaySocket: String?
-    private let lock = NSLock()
-    private var stopRequested = false
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    private let thread: WatcherThread
     private let device: UInt32
     private let supportsPrimary: Bool
     /// Offers announced by the compositor: id → MIME types.
@@ -74,14 +71,11 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
         // A reader that goes away mid-paste must not kill the helper with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
         let session = try Self.open(displayName: displayName)
-        var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { throw .connection("cannot create a pipe: \(String(cString: strerror(errno)))") }
+        do { thread = try WatcherThread() } catch { throw .connection(error.description) }
         connection = session.connection
         device = session.device
         manager = session.manager
         supportsPrimary = session.supportsPrimary
-        wakeRead = ends[0]
-        wakeWrite = ends[1]
         self.maxBytes = maxBytes
         self.timeout = timeout
         self.guarding = guarding
@@ -155,37 +149,20 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
 
     private let manager: UInt32
 
-    deinit {
-        close(wakeRead)
-        close(wakeWrite)
-    }
-
     /// Copies as they happen, until `stop()`. Call once.
     public func contents() -> AsyncStream<ClipboardContent> {
-        AsyncStream(bufferingPolicy: .bufferingNewest(64)) { continuation in
-            let thread = Thread { [self] in
-                run { continuation.yield($0) }
-                continuation.finish()
-            }
-            thread.name = "bulwark-wayland-clipboard"
-            thread.start()
-            continuation.onTermination = { [weak self] _ in self?.stop() }
-        }
+        thread.stream(name: "bulwark-wayland-clipboard") { [self] deliver in run(deliver) }
     }
 
-    public func stop() {
-        lock.withLock { stopRequested = true }
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-    }
+    public func stop() { thread.stop() }
 
-    private var stopping: Bool { lock.withLock { stopRequested } }
+    private var stopping: Bool { thread.stopRequested }
 
     // MARK: Event loop (watcher thread)
 
     private func run(_ deliver: (ClipboardContent) -> Void) {
         while !stopping {
-            var descriptors = [pollfd(fd: connection.descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+            var descriptors = [pollfd(fd: connection.descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: thread.wakeDescriptor, events: Int16(POLLIN), revents: 0)]
             guard poll(&descriptors, 2, -1) > 0 else { continue }
             if descriptors[1].revents != 0 { return }
             let events: [WaylandConnection.Event]

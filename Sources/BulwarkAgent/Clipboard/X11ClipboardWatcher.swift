@@ -100,7 +100,7 @@ public struct PasteVerdict: Sendable {
 /// display connection. An owner that does not answer within `timeout` is skipped, never waited
 /// for: copy/paste between other apps is never held up by the watcher.
 public final class X11ClipboardWatcher: @unchecked Sendable {
-    // Mutable state is touched only on `thread`, except `stopRequested` (behind `lock`).
+    // Mutable state is touched only on the watcher's thread.
 
     public enum Failure: Error, CustomStringConvertible {
         case unavailable(String)
@@ -123,11 +123,8 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     private let window: Window
     private let atoms: Atoms
     private let fixesEventBase: Int32
-    private let lock = NSLock()
-    private var stopRequested = false
-    /// A pipe `stop()` writes to, so the watcher can sleep in poll() without a timeout.
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    /// Wakes the watcher out of poll() to stop: it sleeps without a timeout.
+    private let thread: WatcherThread
     private var pendingOwnerChanges: [(selection: Atom, owner: Window)] = []
     private let guarding: (any ClipboardGuarding)?
     /// Selections we own on the delegate's behalf, with what they hold.
@@ -177,10 +174,7 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         displayName: String? = nil, maxBytes: Int = 16 * 1024 * 1024, timeout: Duration = .seconds(1), guarding: (any ClipboardGuarding)? = nil
     ) throws(Failure) {
         self.guarding = guarding
-        var pipeEnds: [Int32] = [-1, -1]
-        guard pipe(&pipeEnds) == 0 else { throw .unavailable("cannot create a pipe: \(String(cString: strerror(errno)))") }
-        wakeRead = pipeEnds[0]
-        wakeWrite = pipeEnds[1]
+        do { thread = try WatcherThread() } catch { throw .unavailable(error.description) }
         let lib: X11Library
         do { lib = try X11Library() } catch { throw .unavailable(error.description) }
         self.lib = lib
@@ -190,16 +184,12 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         _ = lib.setErrorHandler { _, _ in 0 }
         let opened = displayName.map { name in name.withCString { lib.openDisplay($0) } } ?? lib.openDisplay(nil)
         guard let display = opened else {
-            close(wakeRead)
-            close(wakeWrite)
             throw .noDisplay(displayName ?? ProcessInfo.processInfo.environment["DISPLAY"] ?? "(DISPLAY not set)")
         }
         var eventBase: Int32 = 0
         var errorBase: Int32 = 0
         guard lib.fixesQueryExtension(display, &eventBase, &errorBase) != 0 else {
             _ = lib.closeDisplay(display)
-            close(wakeRead)
-            close(wakeWrite)
             throw .noXFixes
         }
         self.display = display
@@ -224,32 +214,17 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     deinit {
         _ = lib.destroyWindow(display, window)
         _ = lib.closeDisplay(display)
-        close(wakeRead)
-        close(wakeWrite)
     }
 
     /// Copies as they happen, until `stop()`. Call once.
     public func contents() -> AsyncStream<ClipboardContent> {
-        AsyncStream(bufferingPolicy: .bufferingNewest(64)) { continuation in
-            let thread = Thread { [self] in
-                run { continuation.yield($0) }
-                continuation.finish()
-            }
-            thread.name = "bulwark-x11-clipboard"
-            thread.start()
-            continuation.onTermination = { [weak self] _ in self?.stop() }
-        }
+        thread.stream(name: "bulwark-x11-clipboard") { [self] deliver in run(deliver) }
     }
 
-    /// Ends the watcher's thread within one poll interval.
-    public func stop() {
-        lock.withLock { stopRequested = true }
-        // Wake the watcher thread out of its wait.
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-    }
+    /// Ends the watcher's thread at once.
+    public func stop() { thread.stop() }
 
-    private var stopping: Bool { lock.withLock { stopRequested } }
+    private var stopping: Bool { thread.stopRequested }
 
     // MARK: Event loop (watcher thread only)
 
@@ -486,7 +461,7 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         if lib.pending(display) > 0 { return true }
         var descriptors = [
             pollfd(fd: lib.connectionNumber(display), events: Int16(POLLIN), revents: 0),
-            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: thread.wakeDescriptor, events: Int16(POLLIN), revents: 0),
         ]
         let milliseconds = duration.map { Int32($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? -1
         guard poll(&descriptors, 2, milliseconds) > 0 else { return false }
