@@ -90,4 +90,59 @@ struct ClipboardGuardTests {
         // The log holds events, never content.
         for secret in ["4556", "Zoë", "Lorem"] { #expect(!guardian.log.contains(secret)) }
     }
+
+    @Test("a paste into a terminal goes to what runs in it: xterm with Claude Code in its shell is refused, xterm with an ordinary program is served")
+    func terminalPaste() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-terminal-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let x = try XServer(directory: directory)
+        defer { x.stop() }
+        defer { killProcesses(mentioning: directory) }
+        let harness = try GuardHarness(directory: directory, x: x, policy: Self.policy)
+        defer { harness.stop() }
+        // Claude Code stands in as a renamed `sleep` running under the terminal's shell.
+        let claudeTool = directory + "/tools/claude"
+        try FileManager.default.createDirectory(atPath: directory + "/tools", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/usr/bin/sleep", toPath: claudeTool)
+
+        let owner = try harness.copy("card 4556 7375 8689 9855 exp 12/28", selection: "primary", name: "card.txt")
+        defer { owner.kill9() }
+        try harness.waitFor(EventType.clipboardCopy)
+        try harness.waitForTakeover(owner)
+
+        func terminal(running program: String, title: String) throws -> (ChildProcess, String) {
+            let terminal = try x.client("/usr/bin/xterm", ["-T", title, "-e", "/bin/sh", "-c", "\(program) 300"], logPath: directory + "/\(title).log")
+            var window = ""
+            let deadline = Date().addingTimeInterval(20)
+            while window.isEmpty {
+                if Date() > deadline { throw TestFailure.timeout("an xterm titled \(title)") }
+                usleep(100_000)
+                window = (try? run("/usr/bin/xdotool", ["search", "--name", "^\(title)$"], environment: ["DISPLAY": x.display], timeout: 10))?
+                    .stdout.split(separator: "\n").first.map(String.init) ?? ""
+            }
+            return (terminal, window)
+        }
+        /// A middle click pastes PRIMARY into the terminal.
+        func middleClick(_ window: String) throws {
+            _ = try run("/usr/bin/xdotool", ["mousemove", "--window", window, "20", "20", "click", "2"], environment: ["DISPLAY": x.display], timeout: 10)
+        }
+
+        let (aiTerminal, aiWindow) = try terminal(running: claudeTool, title: "ai-term")
+        defer { aiTerminal.kill9() }
+        try middleClick(aiWindow)
+        try harness.waitFor(EventType.paste("blocked"))
+        let blocked = harness.events(EventType.paste("blocked"))[0]
+        #expect(blocked["app"] == .string("claude-code"))
+        #expect(blocked["identified_by"] == .string("terminal_process"))
+        #expect(blocked["requestor_exe"] == .string("/usr/bin/xterm"))
+        #expect(blocked["selection"] == .string("PRIMARY"))
+
+        let (plainTerminal, plainWindow) = try terminal(running: "/usr/bin/sleep", title: "plain-term")
+        defer { plainTerminal.kill9() }
+        try middleClick(plainWindow)
+        try harness.waitFor(EventType.paste("allowed"))
+        #expect(harness.events(EventType.paste("allowed"))[0]["requestor_exe"] == .string("/usr/bin/xterm"))
+        #expect(harness.events(EventType.paste("blocked")).count == 1)
+    }
 }

@@ -19,7 +19,7 @@ public enum ClipboardCopyRecord {
         if let keyedHash { data["content_hash"] = .string(keyedHash.hash(content.text)) }
         if let pid = content.ownerPID {
             data["source_pid"] = .number(Double(pid))
-            if let exe = executablePath(of: pid) { data["source_exe"] = .string(exe) }
+            if let exe = ProcessLineage.executablePath(of: pid) { data["source_exe"] = .string(exe) }
         }
         if let host = content.sourceURL.flatMap({ URLComponents(string: $0)?.host }), !host.isEmpty {
             data["source_host"] = .string(host)
@@ -34,28 +34,6 @@ public enum ClipboardCopyRecord {
         .array(scan.findings.map { finding in
             .object(["type": .string(finding.type), "count": .number(Double(finding.count)), "confidence": .number(Double(finding.confidence))])
         })
-    }
-
-    /// The program a process runs (`/proc/PID/exe`), when it is still there and visible.
-    static func executablePath(of pid: pid_t) -> String? {
-        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
-    }
-
-    /// The parent, grandparent... of a process (up to `limit`, stopping at init), from
-    /// `/proc/PID/stat`: an AI tool that pastes through a helper program (Claude Code runs
-    /// `wl-paste`, which runs `cat`; `xclip -o` run by a script) is found above it.
-    static func ancestors(of pid: pid_t, limit: Int = 4) -> [pid_t] {
-        var chain: [pid_t] = []
-        var current = pid
-        while chain.count < limit, let stat = FileManager.default.contents(atPath: "/proc/\(current)/stat") {
-            // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
-            guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { break }
-            let fields = stat[stat.index(after: close)...].split(separator: UInt8(ascii: " "))
-            guard fields.count > 1, let parent = pid_t(String(decoding: fields[1], as: UTF8.self)), parent > 1 else { break }
-            chain.append(parent)
-            current = parent
-        }
-        return chain
     }
 }
 

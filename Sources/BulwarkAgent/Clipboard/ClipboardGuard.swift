@@ -101,7 +101,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     struct PasteDestination {
         var app: AIApp?
         var executable: String?
-        /// `executable`, `parent_process`, `window_title` or `unknown`.
+        /// `executable`, `parent_process`, `terminal_process`, `window_title` or `unknown`.
         var identifiedBy: String
         /// What the user is told (`ChatGPT`, `xclip`).
         var label: String
@@ -110,14 +110,25 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     }
 
     func destination(of request: PasteRequest) -> PasteDestination {
-        let executable = request.requestorPID.flatMap(ClipboardCopyRecord.executablePath(of:))
+        let executable = request.requestorPID.flatMap(ProcessLineage.executablePath(of:))
         var app = executable.flatMap(catalog.app(executable:))
         var identifiedBy = app == nil ? "unknown" : "executable"
         if app == nil, let pid = request.requestorPID {
-            for ancestor in ClipboardCopyRecord.ancestors(of: pid) {
-                if let found = ClipboardCopyRecord.executablePath(of: ancestor).flatMap(catalog.app(executable:)) {
+            for ancestor in ProcessLineage.ancestors(of: pid) {
+                if let found = ProcessLineage.executablePath(of: ancestor).flatMap(catalog.app(executable:)) {
                     app = found
                     identifiedBy = "parent_process"
+                    break
+                }
+            }
+        }
+        // A terminal pastes for what runs in it: an AI tool in any of its shells is the
+        // destination (the terminal cannot tell which tab has the focus; the stricter reading wins).
+        if app == nil, let pid = request.requestorPID, executable.map(AIAppCatalog.isTerminal(executable:)) == true {
+            for child in ProcessLineage.descendants(of: pid) {
+                if let found = ProcessLineage.executablePath(of: child).flatMap(catalog.app(executable:)) {
+                    app = found
+                    identifiedBy = "terminal_process"
                     break
                 }
             }

@@ -284,7 +284,7 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
         }
         var pid = PipeReaders.holders(of: descriptor, excluding: [getpid(), connection.compositorPID]).first
         var window: WindowIdentity?
-        let executable = pid.flatMap(ClipboardCopyRecord.executablePath(of:))
+        let executable = pid.flatMap(ProcessLineage.executablePath(of:))
         // The focused window decides when the reader is unknown, and names a browser's tab.
         if pid == nil || executable.map(AIAppCatalog.isBrowser(executable:)) == true, let focused = SwayFocus.focused(socketPath: swaySocket) {
             if pid == nil { pid = focused.pid }

@@ -67,6 +67,18 @@ public struct AIAppCatalog: Sendable {
         browsers.contains((executable as NSString).lastPathComponent)
     }
 
+    /// Executable names of terminal emulators: a paste into one goes to whatever runs in it,
+    /// so an AI tool running in the terminal is the destination.
+    public static let terminals: Set<String> = [
+        "xterm", "uxterm", "gnome-terminal-server", "kgx", "ptyxis", "konsole", "yakuake", "alacritty", "kitty", "foot", "footclient",
+        "wezterm-gui", "terminator", "tilix", "xfce4-terminal", "urxvt", "rxvt", "st", "lxterminal", "mate-terminal", "qterminal",
+        "terminology", "sakura", "guake", "tilda", "cool-retro-term", "contour", "rio", "warp", "ghostty",
+    ]
+
+    public static func isTerminal(executable: String) -> Bool {
+        terminals.contains((executable as NSString).lastPathComponent)
+    }
+
     public static let categories: Set<String> = ["consumer_ai", "ai_coding", "local_llm", "ai_image", "ai_media", "ai_api", "ai_browser_extension"]
 
     public static let seed: [AIApp] = [
