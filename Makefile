@@ -28,7 +28,11 @@ test: build test-deps
 	# --no-parallel: the end-to-end suites start real services; run them one at a time.
 	BULWARK_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --no-parallel
 
+# The demo shows a paste blocked live when it can start an X server and xclip.
+DEMO_DEBS := xvfb xclip
+
 demo: build
+	@./scripts/ensure-debs.sh $(DEMO_DEBS) || echo "(without them the demo skips the live clipboard part)"
 	./scripts/demo.sh $$($(SWIFT) build --show-bin-path)
 
 bench: release

@@ -49,6 +49,7 @@ fi
 cat >"$DATA/agent.yaml" <<YAML
 heartbeat_interval: 10
 retry_cap: 10
+session_socket: $DATA/session.sock
 YAML
 
 step "bulwark-agent run: spool → compressed mTLS uploads"
@@ -86,6 +87,36 @@ echo "--- bulwark-agent policy test --activity paste --dest chatgpt:"
 echo "--- the same paste into a local LLM (ollama) is only audited:"
 "$BIN/bulwark-agent" policy test --activity paste --dest ollama "$DATA/customer.txt" | head -1
 
+step "Clipboard guard: a real copy and paste on a real X server (Xvfb + xclip)"
+if command -v Xvfb >/dev/null && command -v xclip >/dev/null; then
+  # An X server of its own (it picks a free display), the session helper connected to the agent.
+  : >"$DATA/xvfb.display"
+  Xvfb -displayfd 1 -nolisten tcp -screen 0 1024x768x24 >"$DATA/xvfb.display" 2>"$DATA/xvfb.log" &
+  pids+=($!)
+  for _ in $(seq 1 100); do [[ -s "$DATA/xvfb.display" ]] && break; sleep 0.1; done
+  DISPLAY_NUMBER=":$(head -n 1 "$DATA/xvfb.display")"
+  "$BIN/bulwark-agent" session --backend x11 --display "$DISPLAY_NUMBER" --socket "$DATA/session.sock" >"$DATA/session.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do grep -q "from the agent" "$DATA/session.log" 2>/dev/null && break; sleep 0.1; done
+  echo "session helper on $DISPLAY_NUMBER: $(grep -m1 'from the agent' "$DATA/session.log")"
+  # The default policy blocks credentials on their way to AI coding tools (cards there are audited).
+  sed -n 2p "$DATA/customer.txt" >"$DATA/copied.txt"
+  echo "--- a user copies: $(cat "$DATA/copied.txt")"
+  DISPLAY=$DISPLAY_NUMBER xclip -selection clipboard -quiet "$DATA/copied.txt" >/dev/null 2>&1 &
+  COPY=$!
+  for _ in $(seq 1 100); do kill -0 "$COPY" 2>/dev/null || break; sleep 0.1; done   # xclip exits: the helper guards it
+  cp "$(command -v xclip)" "$DATA/claude"   # Claude Code's executable is named claude
+  echo "--- pasted into Claude Code (a program named claude): '$(DISPLAY=$DISPLAY_NUMBER "$DATA/claude" -o -selection clipboard 2>/dev/null)'"
+  echo "--- pasted into an ordinary app (xclip -o): '$(DISPLAY=$DISPLAY_NUMBER xclip -o -selection clipboard)'"
+  for _ in $(seq 1 100); do "$BIN/bulwark" events --type paste.blocked --limit 1 | grep -q paste.blocked && break; sleep 0.2; done
+  echo "--- the collector has the incident (no content, just types, app, rule):"
+  "$BIN/bulwark" events --type paste.blocked --limit 1
+  "$BIN/bulwark" events --type paste.blocked --limit 1 --json | grep -o '"incident_id":"BW-[0-9A-Z]*"' | head -n 1 | sed 's/.*"\(BW-[0-9A-Z]*\)"/helpdesk looks this up as \1/'
+  CLIP_HINT="  DISPLAY=$DISPLAY_NUMBER xclip -selection clipboard <<< 'token ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U'; DISPLAY=$DISPLAY_NUMBER $DATA/claude -o -selection clipboard"
+else
+  echo "(install xvfb and xclip to see a paste blocked live: apt-get install -y xvfb xclip)"
+fi
+
 cat <<TEXT
 
 The collector and the agent keep running. Try, in another terminal:
@@ -96,6 +127,7 @@ The collector and the agent keep running. Try, in another terminal:
   $BIN/bulwark-agent scan --json any.docx|.xlsx|.pdf|.zip      # extraction + classification
   $BIN/bulwark-agent policy default > my-policy.yaml             # edit, then: policy check my-policy.yaml
   $BIN/bulwark-collector agent revoke --data $DATA/collector $AGENT_ID   # then: selftest fails with agent_revoked
-Logs: $DATA/collector.log and $DATA/agent.log.   Ctrl-C stops both.
+${CLIP_HINT:-}
+Logs: $DATA/collector.log, $DATA/agent.log and $DATA/session.log.   Ctrl-C stops everything.
 TEXT
 wait

@@ -131,7 +131,8 @@ struct Events: AsyncParsableCommand {
         if json { print(String(decoding: data, as: UTF8.self)); return }
         let events = try WireCoding.decoder().decode([String: [EventRow]].self, from: data)["events"] ?? []
         for event in events {
-            let summary = event.data.keys.sorted().prefix(4).map { key in
+            // Explicit String: with GRDB in scope an interpolation could otherwise be taken for SQL.
+            let summary: String = event.data.keys.sorted().prefix(4).map { (key: String) -> String in
                 let value = event.data[key].map { value -> String in
                     if case .string(let text) = value { return text }
                     return String(decoding: (try? WireCoding.encoder().encode(value)) ?? Data(), as: UTF8.self)
