@@ -24,12 +24,13 @@ func siblingBinary(_ name: String) -> String {
 }
 
 /// Starts a program with output to a log file and waits for a line in it.
-func launch(_ path: String, _ arguments: [String], log: String, readyLine: String?) throws -> Process {
+func launch(_ path: String, _ arguments: [String], log: String, readyLine: String?, environment: [String: String]? = nil) throws -> Process {
     FileManager.default.createFile(atPath: log, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
+    if let environment { process.environment = environment }
     process.standardOutput = handle
     process.standardError = handle
     try process.run()
@@ -441,49 +442,89 @@ struct ClassifyLines: AsyncParsableCommand {
     }
 }
 
-/// Paste decision latency of the X11 clipboard guard: a real Xvfb, `bulwark-agent clipboard
-/// guard` with the default policy, sensitive content copied with xclip and pasted back with
-/// `xclip -o` many times; latency is SelectionRequest received → reply sent, as the guard
-/// records it in its paste events. Also the guard's idle RSS and CPU.
+/// Paste decision latency of the clipboard guard: a real display server (Xvfb, or headless
+/// sway for Wayland), `bulwark-agent clipboard guard` with the default policy, sensitive content
+/// copied (xclip / wl-copy) and pasted back (xclip -o / wl-paste) many times; latency is request
+/// received → reply sent (X11) or reader identified and decided (Wayland: includes finding the
+/// reader's pipe in /proc), as the guard records it in its paste events. Also idle RSS and CPU.
 struct PasteLatency: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "paste-latency", abstract: "Clipboard guard: paste decision latency for 1 KB and 1 MB sensitive content, idle RSS and CPU (needs Xvfb and xclip).")
+        commandName: "paste-latency",
+        abstract: "Clipboard guard: paste decision latency for 1 KB and 1 MB sensitive content, idle RSS and CPU (needs Xvfb and xclip, or sway and wl-clipboard).")
     @Option(help: "Pastes per content size.") var pastes = 200
     @Option(help: "Seconds of idling to measure CPU and RSS over.") var idleSeconds = 10
+    @Option(help: "Display server: x11 (Xvfb) or wayland (headless sway, run as nobody).") var backend = "x11"
     @Option(help: "Scratch directory.") var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-paste").path
 
     func run() async throws {
         try? FileManager.default.removeItem(atPath: scratch)
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        var number = 80
-        while FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") { number += 1 }
-        let display = ":\(number)"
-        let xvfb = try launch("/usr/bin/Xvfb", [display, "-nolisten", "tcp"], log: scratch + "/xvfb.log", readyLine: nil)
-        defer {
-            kill(xvfb.processIdentifier, SIGKILL)
-            try? FileManager.default.removeItem(atPath: "/tmp/.X\(number)-lock")
-            try? FileManager.default.removeItem(atPath: "/tmp/.X11-unix/X\(number)")
-        }
-        let deadline = Date().addingTimeInterval(15)
-        while !FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") {
-            guard Date() < deadline else { throw BenchFailure("Xvfb did not start; see \(scratch)/xvfb.log") }
-            usleep(20_000)
+        let environment: [String: String]
+        let copyCommand: (String) -> (String, [String])
+        let pasteCommand: (String, [String])
+        var cleanup: [() -> Void] = []
+        defer { for step in cleanup.reversed() { step() } }
+        switch backend {
+        case "x11":
+            var number = 80
+            while FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") { number += 1 }
+            let display = ":\(number)"
+            let xvfb = try launch("/usr/bin/Xvfb", [display, "-nolisten", "tcp"], log: scratch + "/xvfb.log", readyLine: nil)
+            cleanup.append {
+                kill(xvfb.processIdentifier, SIGKILL)
+                try? FileManager.default.removeItem(atPath: "/tmp/.X\(number)-lock")
+                try? FileManager.default.removeItem(atPath: "/tmp/.X11-unix/X\(number)")
+            }
+            let deadline = Date().addingTimeInterval(15)
+            while !FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") {
+                guard Date() < deadline else { throw BenchFailure("Xvfb did not start; see \(scratch)/xvfb.log") }
+                usleep(20_000)
+            }
+            environment = ["DISPLAY": display, "PATH": "/usr/bin:/bin"]
+            copyCommand = { file in ("/usr/bin/xclip", ["-selection", "clipboard", "-quiet", file]) }
+            pasteCommand = ("/usr/bin/xclip", ["-o", "-selection", "clipboard"])
+        case "wayland":
+            // sway refuses to run as root: it runs as nobody in a runtime directory of its own.
+            let runtime = scratch + "/run"
+            try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            chown(runtime, 65534, 65534)
+            chmod(scratch, 0o755)
+            try Data().write(to: URL(fileURLWithPath: scratch + "/sway.conf"))
+            let sway = try launch(
+                "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/sway", "-c", scratch + "/sway.conf"],
+                log: scratch + "/sway.log", readyLine: nil,
+                environment: ["PATH": "/usr/bin:/bin", "HOME": runtime, "XDG_RUNTIME_DIR": runtime, "WLR_BACKENDS": "headless",
+                              "WLR_LIBINPUT_NO_DEVICES": "1", "WLR_RENDERER": "pixman"])
+            cleanup.append { kill(sway.processIdentifier, SIGKILL) }
+            let deadline = Date().addingTimeInterval(15)
+            var socket: String?
+            while socket == nil {
+                socket = (try? FileManager.default.contentsOfDirectory(atPath: runtime))?.first { $0.hasPrefix("wayland-") && !$0.hasSuffix(".lock") }
+                guard socket != nil || Date() < deadline else { throw BenchFailure("sway did not start; see \(scratch)/sway.log") }
+                usleep(20_000)
+            }
+            environment = ["WAYLAND_DISPLAY": socket ?? "", "XDG_RUNTIME_DIR": runtime, "PATH": "/usr/bin:/bin"]
+            copyCommand = { file in ("/bin/sh", ["-c", "exec /usr/bin/wl-copy --foreground < '\(file)'"]) }
+            pasteCommand = ("/usr/bin/wl-paste", ["--no-newline"])
+        default:
+            throw BenchFailure("--backend must be x11 or wayland")
         }
         let guardLog = scratch + "/guard.log"
-        let guardian = try launch(siblingBinary("bulwark-agent"), ["clipboard", "guard", "--display", display], log: guardLog, readyLine: "guarding CLIPBOARD")
-        defer { kill(guardian.processIdentifier, SIGKILL) }
-
+        let guardian = try launch(
+            siblingBinary("bulwark-agent"), ["clipboard", "guard", "--backend", backend, "--no-notify"], log: guardLog, readyLine: "guarding CLIPBOARD",
+            environment: environment)
+        cleanup.append { kill(guardian.processIdentifier, SIGKILL) }
         func latencies() -> [Double] {
             ((try? String(contentsOfFile: guardLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
                 guard line.contains("\"paste."), let range = line.range(of: "\"latency_ms\":") else { return nil }
                 return Double(line[range.upperBound...].prefix { $0 == "." || $0.isNumber || $0 == "e" || $0 == "-" })
             }
         }
-        func xclip(_ arguments: [String]) throws -> Process {
+        func client(_ command: (String, [String])) throws -> Process {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/xclip")
-            process.arguments = arguments
-            process.environment = ["DISPLAY": display]
+            process.executableURL = URL(fileURLWithPath: command.0)
+            process.arguments = command.1
+            process.environment = environment
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
@@ -495,8 +536,8 @@ struct PasteLatency: AsyncParsableCommand {
             let file = scratch + "/content-\(size).txt"
             try Data(text.utf8.prefix(size)).write(to: URL(fileURLWithPath: file))
             let before = latencies().count
-            let owner = try xclip(["-selection", "clipboard", "-quiet", file])
-            // xclip exits when the guard takes the selection over.
+            let owner = try client(copyCommand(file))
+            // The owner (xclip -quiet, wl-copy --foreground) exits when the guard takes the selection over.
             let takeover = Date().addingTimeInterval(15)
             while owner.isRunning {
                 guard Date() < takeover else { throw BenchFailure("the guard did not take over the \(label) selection; see \(guardLog)") }
@@ -504,22 +545,23 @@ struct PasteLatency: AsyncParsableCommand {
             }
             let start = ContinuousClock.now
             for _ in 0..<pastes {
-                let paste = try xclip(["-o", "-selection", "clipboard"])
+                let paste = try client(pasteCommand)
                 paste.waitUntilExit()
             }
             let wall = ContinuousClock.now - start
             try await Task.sleep(for: .milliseconds(300))
             let measured = Array(latencies().dropFirst(before)).sorted()
             guard !measured.isEmpty else { throw BenchFailure("no paste events for \(label); see \(guardLog)") }
-            print(String(format: "%@ sensitive content, %d pastes: decision+reply p50 %.3f ms, p99 %.3f ms, max %.3f ms (whole xclip -o round trip %.1f ms on average)",
-                         label, measured.count, percentile(measured, 0.5), percentile(measured, 0.99), measured.last ?? 0,
+            print(String(format: "%@: %@ sensitive content, %d pastes: decision+reply p50 %.3f ms, p99 %.3f ms, max %.3f ms (whole paste-program round trip %.1f ms on average)",
+                         backend, label, measured.count, percentile(measured, 0.5), percentile(measured, 0.99), measured.last ?? 0,
                          Double(wall.components.seconds * 1000) / Double(pastes) + Double(wall.components.attoseconds) / 1e15 / Double(pastes)))
         }
         let cpuStart = cpuSeconds(guardian.processIdentifier) ?? 0
         try await Task.sleep(for: .seconds(idleSeconds))
         let cpu = (cpuSeconds(guardian.processIdentifier) ?? 0) - cpuStart
-        print(String(format: "guard idle over %d s: CPU %.3f s (%.3f%% of one core), RSS %.1f MiB (peak %.1f MiB)", idleSeconds, cpu,
-                     cpu / Double(idleSeconds) * 100, Double(procStatus(guardian.processIdentifier, "VmRSS") ?? 0) / 1024,
-                     Double(procStatus(guardian.processIdentifier, "VmHWM") ?? 0) / 1024))
+        let pid = guardian.processIdentifier
+        print(String(format: "guard idle over %d s: CPU %.3f s (%.3f%% of one core), RSS %.1f MiB (peak %.1f MiB; anonymous %.1f MiB, file-backed %.1f MiB)",
+                     idleSeconds, cpu, cpu / Double(idleSeconds) * 100, Double(procStatus(pid, "VmRSS") ?? 0) / 1024,
+                     Double(procStatus(pid, "VmHWM") ?? 0) / 1024, Double(procStatus(pid, "RssAnon") ?? 0) / 1024, Double(procStatus(pid, "RssFile") ?? 0) / 1024))
     }
 }

@@ -176,7 +176,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
             return answered(serve: true, outcome: "overridden", data: data)
         }
         let refused = decision.action > .audit
-        if !refused {
+        if !refused, request.requestorPID != nil {  // an unidentified reader is recorded every time
             let key = RecordedPaste(pid: request.requestorPID, selection: request.selection, generation: cached?.generation ?? -1)
             guard lock.withLock({ recorded.insert(key).inserted }) else { return PasteVerdict(serve: true) }
         }

@@ -282,7 +282,7 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
             close(descriptor)
             return
         }
-        var pid = PipeReaders.holders(of: descriptor, excluding: [getpid(), connection.compositorPID]).first
+        var pid = PipeReaders.reader(of: descriptor, excluding: [getpid(), connection.compositorPID])
         var window: WindowIdentity?
         let executable = pid.flatMap(ProcessLineage.executablePath(of:))
         // The focused window decides when the reader is unknown, and names a browser's tab.
