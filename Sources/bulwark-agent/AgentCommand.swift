@@ -10,7 +10,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-agent",
         abstract: "Bulwark endpoint agent: sensors, DLP enforcement, durable telemetry.",
-        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self, EDMCommand.self, FingerprintCommand.self, ClipboardCommand.self, SessionCommand.self])
+        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self, EDMCommand.self, FingerprintCommand.self, ClipboardCommand.self, SessionCommand.self, DoctorCommand.self])
 }
 
 struct StateOption: ParsableArguments {

@@ -169,6 +169,10 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     private static let legacyNameAtom: Atom = 39  // XA_WM_NAME
     private static let classAtom: Atom = 67  // XA_WM_CLASS
 
+    /// Whether the X server and libXRes can say which process a client belongs to (without it,
+    /// pasting programs cannot be identified and every paste is to an unknown app).
+    public var canIdentifyClients: Bool { lib.resQueryClientIds != nil && lib.resGetClientPid != nil }
+
     /// Connects to `displayName` (nil: `$DISPLAY`).
     public init(
         displayName: String? = nil, maxBytes: Int = 16 * 1024 * 1024, timeout: Duration = .seconds(1), guarding: (any ClipboardGuarding)? = nil

@@ -64,6 +64,19 @@ public final class DesktopNotifier: UserNotifier, @unchecked Sendable {
         queue.async { [self] in deliver(notice, respond: respond) }
     }
 
+    /// The notification server on the bus: its name, version and capabilities (`actions`,
+    /// `inline-reply`, `body-markup`...), or why there is none.
+    public static func serverInformation(busAddress: String?) throws(DBusConnection.Failure) -> (name: String, version: String, capabilities: [String]) {
+        guard let busAddress else { throw .noAddress }
+        let connection = try DBusConnection(address: busAddress)
+        defer { connection.disconnect() }
+        let information = try connection.call(.methodCall(destination: service, path: path, interface: service, member: "GetServerInformation"))
+        let capabilities = try connection.call(.methodCall(destination: service, path: path, interface: service, member: "GetCapabilities"))
+        var list: [String] = []
+        if case .array(_, let values)? = capabilities.body.first { list = values.compactMap(\.stringValue) }
+        return (information.body.first?.stringValue ?? "?", information.body.count > 2 ? information.body[2].stringValue ?? "?" : "?", list)
+    }
+
     /// Waits until every notice handed over so far has been sent (for tests and shutdown).
     public func flush() { queue.sync {} }
 

@@ -1,6 +1,11 @@
 import BulwarkCore
 import Foundation
 
+/// Why `SessionClient.probe` found no agent.
+public struct SessionProbeFailure: Error, CustomStringConvertible {
+    public var description: String
+}
+
 /// The session helper's end of the agent's Unix socket: says hello, takes the policy it is
 /// given, and sends events. Survives the agent restarting (reconnects with backoff) and the
 /// agent being absent (events wait in memory, up to `maxQueued`; the oldest go first).
@@ -51,6 +56,29 @@ public final class SessionClient: @unchecked Sendable {
     }
 
     private var isStopped: Bool { condition.withLock { stopped } }
+
+    /// Says hello on `socketPath` and returns the name of the policy the agent answers with, or
+    /// why it does not (for `doctor`).
+    public static func probe(socketPath: String) -> Result<String, SessionProbeFailure> {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { return .failure(SessionProbeFailure(description: String(cString: strerror(errno)))) }
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard (withUnixAddress(socketPath) { Glibc.connect(descriptor, $0, $1) } ?? -1) == 0 else {
+            return .failure(SessionProbeFailure(description: "cannot connect to \(socketPath): \(String(cString: strerror(errno)))"))
+        }
+        let hello = SessionMessage.Hello(uid: getuid(), user: ProcessInfo.processInfo.environment["USER"] ?? "", pid: getpid())
+        guard let line = try? SessionMessage.encode(.init(hello: hello)), writeAll(descriptor, line) else {
+            return .failure(SessionProbeFailure(description: "the agent closed the connection"))
+        }
+        var reader = LineReader(descriptor: descriptor)
+        guard let answer = try? reader.next(), let envelope = try? SessionMessage.decode(answer) else {
+            return .failure(SessionProbeFailure(description: "no answer from the agent"))
+        }
+        if let policy = envelope.policy { return .success(policy.name) }
+        return .failure(SessionProbeFailure(description: envelope.error ?? "the agent answered without a policy"))
+    }
 
     private func run() {
         var backoff = 0.5
