@@ -10,11 +10,14 @@ struct SessionCommand: AsyncParsableCommand {
     @Option(help: "The agent's session socket.") var socket = "/run/bulwark-agent/session.sock"
     @OptionGroup var displayOptions: DisplayOptions
 
-    /// The last policy the agent sent, so the helper enforces it even when the agent is down.
-    static var cachePath: String {
+    /// The last policy and catalog the agent sent, so the helper enforces them even when the
+    /// agent is down.
+    static var cacheDirectory: String {
         let base = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
-        return (base as NSString).appendingPathComponent("bulwark/policy.yaml")
+        return (base as NSString).appendingPathComponent("bulwark")
     }
+    static var cachePath: String { (cacheDirectory as NSString).appendingPathComponent("policy.yaml") }
+    static var catalogCachePath: String { (cacheDirectory as NSString).appendingPathComponent("catalog.json") }
 
     func run() async throws {
         let user = ProcessInfo.processInfo.environment["USER"]
@@ -23,12 +26,15 @@ struct SessionCommand: AsyncParsableCommand {
         // events carry no keyed hashes, and it applies the policy's inline classifiers
         // (keywords, regex) but not those backed by the agent's files (EDM, fingerprints).
         let clientBox = ClientBox()
+        let cachedCatalog = (try? Data(contentsOf: URL(fileURLWithPath: Self.catalogCachePath)))
+            .flatMap { try? JSONDecoder().decode([AIApp].self, from: $0) }.map { AIAppCatalog(apps: $0) } ?? AIAppCatalog()
         let guardian = ClipboardGuard(
-            policy: cached, classifier: Self.classifier(for: cached), keyedHash: nil, user: user, notifier: DesktopNotifier()
+            policy: cached, classifier: Self.classifier(for: cached), catalog: cachedCatalog, keyedHash: nil, user: user, notifier: DesktopNotifier()
         ) { type, data in
             clientBox.client?.send(type: type, data: data)
         }
         let cachePath = Self.cachePath
+        let catalogCachePath = Self.catalogCachePath
         let client = SessionClient(socketPath: socket) { push in
             guard let policy = try? PolicyParser(source: "agent policy").parse(push.yaml) else {
                 FileHandle.standardError.write(Data("policy '\(push.name)' from the agent does not parse; keeping the one in force\n".utf8))
@@ -37,6 +43,10 @@ struct SessionCommand: AsyncParsableCommand {
             guardian.update(policy: policy, classifier: Self.classifier(for: policy))
             try? FileManager.default.createDirectory(atPath: (cachePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? Data(push.yaml.utf8).write(to: URL(fileURLWithPath: cachePath), options: .atomic)
+            if let apps = push.catalog, !apps.isEmpty {
+                guardian.update(catalog: AIAppCatalog(apps: apps))
+                try? JSONEncoder().encode(apps).write(to: URL(fileURLWithPath: catalogCachePath), options: .atomic)
+            }
             FileHandle.standardError.write(Data("policy '\(push.name)' from the agent\n".utf8))
         }
         clientBox.client = client

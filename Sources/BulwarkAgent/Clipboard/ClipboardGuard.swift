@@ -17,7 +17,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     public let overrideWindow: Duration
     private var evaluator: PolicyEvaluator
     private var scanner: ContentScanner
-    private let catalog: AIAppCatalog
+    private var catalog: AIAppCatalog
     private let keyedHash: KeyedHash?
     private let user: String?
     private let notifier: (any UserNotifier)?
@@ -82,6 +82,11 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         }
     }
 
+    /// A new catalog (from the agent) maps the next paste's program or site.
+    public func update(catalog: AIAppCatalog) {
+        lock.withLock { self.catalog = catalog }
+    }
+
     public func copied(_ content: ClipboardContent) -> Bool {
         let (scanner, evaluator) = lock.withLock { (self.scanner, self.evaluator) }
         let scan = scanner.scan(content)
@@ -90,7 +95,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
             copies[content.selection] = (scan, generation)
             recorded = recorded.filter { $0.selection != content.selection }
         }
-        record(EventType.clipboardCopy, ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash, user: user, catalog: catalog))
+        record(EventType.clipboardCopy, ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash, user: user, catalog: lock.withLock { catalog }))
         // Guard when some paste to an AI destination would be warned about or blocked.
         return Self.aiDestinations.contains { destination in
             evaluator.evaluate(PolicyRequest(activity: .paste, destination: destination, user: user, content: scan)).action >= .warn
@@ -110,6 +115,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     }
 
     func destination(of request: PasteRequest) -> PasteDestination {
+        let catalog = lock.withLock { self.catalog }
         let executable = request.requestorPID.flatMap(ProcessLineage.executablePath(of:))
         var app = executable.flatMap(catalog.app(executable:))
         var identifiedBy = app == nil ? "unknown" : "executable"

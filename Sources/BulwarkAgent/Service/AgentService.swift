@@ -35,7 +35,7 @@ public struct AgentService: Service {
             let active = await policies.active
             let server = SessionServer(
                 path: configuration.sessionSocket, spool: spool, logger: logger,
-                policy: SessionMessage.PolicyPush(name: active.policy.name, yaml: active.yaml))
+                policy: SessionMessage.PolicyPush(name: active.policy.name, yaml: active.yaml, catalog: AIAppCatalog().apps))
             do {
                 try server.start()
                 sessions = server
@@ -61,7 +61,7 @@ public struct AgentService: Service {
                             switch await policies.reloadIfChanged() {
                             case .success(let active)?:
                                 logger.info("policy updated", metadata: ["policy": "\(active.policy.name)", "source": "\(active.source)"])
-                                helpers?.update(policy: SessionMessage.PolicyPush(name: active.policy.name, yaml: active.yaml))
+                                helpers?.update(policy: SessionMessage.PolicyPush(name: active.policy.name, yaml: active.yaml, catalog: AIAppCatalog().apps))
                             case .failure(let refusal)?:
                                 logger.error("\(refusal)")
                             case nil:

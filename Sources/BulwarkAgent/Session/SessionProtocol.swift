@@ -5,7 +5,7 @@ import Foundation
 ///
 /// helper → agent: `{"hello": {"uid": 1000, "user": "alice", "pid": 4242}}`, then
 /// `{"event": {"type": "paste.blocked", "v": 1, "time": "…", "data": {…}}}` per event.
-/// agent → helper: `{"policy": {"name": "…", "yaml": "…"}}` after a good hello (and on
+/// agent → helper: `{"policy": {"name": "…", "yaml": "…", "catalog": [AIApp…]}}` after a good hello (and on
 /// policy changes), `{"error": "…"}` before closing on a refusal.
 /// The agent believes the kernel, not the hello: the peer's uid comes from SO_PEERCRED, and a
 /// helper claiming another uid is refused.
@@ -24,9 +24,13 @@ public enum SessionMessage {
     public struct PolicyPush: Codable, Sendable {
         public var name: String
         public var yaml: String
-        public init(name: String, yaml: String) {
+        /// The AI app catalog the agent maps programs and sites with (absent from older agents:
+        /// the helper then keeps the catalog it has).
+        public var catalog: [AIApp]?
+        public init(name: String, yaml: String, catalog: [AIApp]? = nil) {
             self.name = name
             self.yaml = yaml
+            self.catalog = catalog
         }
     }
 

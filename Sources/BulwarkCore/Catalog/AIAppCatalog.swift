@@ -13,6 +13,16 @@ public struct AIApp: Sendable, Equatable, Codable {
     /// Words a browser window title shows for the app's site (`ChatGPT`), matched against the
     /// title's segments when the pasting program is a browser.
     public var titles: [String] = []
+
+    public init(id: String, name: String, vendor: String, category: String, domains: [String], executables: [String] = [], titles: [String] = []) {
+        self.id = id
+        self.name = name
+        self.vendor = vendor
+        self.category = category
+        self.domains = domains
+        self.executables = executables
+        self.titles = titles
+    }
 }
 
 /// The catalog of AI apps. This is the seed set the policy engine needs to resolve
