@@ -103,6 +103,9 @@ public final class SessionServer: @unchecked Sendable {
                 return true
             }
             _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+            // A helper that stops reading must not stall the agent's policy pushes.
+            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             guard accepted else {
                 close(connection)
                 return
