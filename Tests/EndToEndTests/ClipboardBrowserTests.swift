@@ -34,9 +34,9 @@ struct ClipboardBrowserTests {
 
     @Test("Chromium showing a page titled ChatGPT gets nothing and a block incident names chatgpt; a page titled Notes gets the exact text; a copy out of an AI site names it")
     func chromiumPaste() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-browser-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let scratch = try ScratchDirectory("bulwark-browser")
+        defer { scratch.remove() }
+        let directory = scratch.path
         let x = try XServer(directory: directory)
         defer { x.stop() }
         defer { killProcesses(mentioning: directory) }

@@ -19,9 +19,9 @@ struct ClipboardGuardTests {
 
     @Test("sensitive copies are taken over: AI requestors get nothing and make one block incident, others get the exact bytes (INCR, UTF-8)")
     func guardPastes() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-guard-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let scratch = try ScratchDirectory("bulwark-guard")
+        defer { scratch.remove() }
+        let directory = scratch.path
         let x = try XServer(directory: directory)
         defer { x.stop() }
         let harness = try GuardHarness(directory: directory, x: x, policy: Self.policy)
@@ -93,9 +93,9 @@ struct ClipboardGuardTests {
 
     @Test("a paste into a terminal goes to what runs in it: xterm with Claude Code in its shell is refused, xterm with an ordinary program is served")
     func terminalPaste() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-terminal-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let scratch = try ScratchDirectory("bulwark-terminal")
+        defer { scratch.remove() }
+        let directory = scratch.path
         let x = try XServer(directory: directory)
         defer { x.stop() }
         defer { killProcesses(mentioning: directory) }

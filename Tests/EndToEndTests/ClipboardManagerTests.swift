@@ -11,9 +11,9 @@ struct ClipboardManagerTests {
     static let peer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/multiple_request.py").path
 
     func withHarness(_ body: (GuardHarness, String) throws -> Void) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-managers-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let scratch = try ScratchDirectory("bulwark-managers")
+        defer { scratch.remove() }
+        let directory = scratch.path
         let x = try XServer(directory: directory)
         defer { x.stop() }
         defer { killProcesses(mentioning: directory) }

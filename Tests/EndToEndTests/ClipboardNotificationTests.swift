@@ -25,9 +25,10 @@ struct ClipboardNotificationTests {
     static let card = "customer card 4556 7375 8689 9855 exp 12/28"
 
     func withGuard(capabilities: [String], _ body: (GuardHarness, TestNotificationServer, SessionBus) throws -> Void) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-notify-\(UUID().uuidString)").path
+        let scratch = try ScratchDirectory("bulwark-notify")
+        defer { scratch.remove() }
+        let directory = scratch.path
         try FileManager.default.createDirectory(atPath: directory + "/empty-path", withIntermediateDirectories: true)
-        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
         let x = try XServer(directory: directory)
         defer { x.stop() }
         let bus = try SessionBus(directory: directory)
@@ -147,9 +148,9 @@ struct ClipboardNotificationTests {
 
     @Test("a block notification reaches a real notification server (dunst)")
     func dunstDelivery() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-dunst-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let scratch = try ScratchDirectory("bulwark-dunst")
+        defer { scratch.remove() }
+        let directory = scratch.path
         let x = try XServer(directory: directory)
         defer { x.stop() }
         let bus = try SessionBus(directory: directory)

@@ -7,9 +7,9 @@ import Testing
 struct ClipboardWatchTests {
     @Test("copies to CLIPBOARD and PRIMARY are read (INCR for 3 MB, UTF-8 intact), classified and attributed, never recorded")
     func watchCopies() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-clipboard-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let scratch = try ScratchDirectory("bulwark-clipboard")
+        defer { scratch.remove() }
+        let directory = scratch.path
         let x = try XServer(directory: directory)
         defer { x.stop() }
         let key = directory + "/hash.key"

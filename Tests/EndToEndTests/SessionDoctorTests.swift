@@ -6,16 +6,11 @@ import Testing
 /// no data-control) and sway (data-control), with a real X server and notification server.
 @Suite("End to end: session doctor and display servers", .serialized)
 struct SessionDoctorTests {
-    func directory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-doctor-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
     @Test("GNOME (mutter): doctor says native Wayland apps cannot be guarded and fails; the guard falls back to XWayland apps and says why")
     func gnome() throws {
-        let root = try directory()
-        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: root) } }
+        let scratch = try ScratchDirectory("bulwark-doctor")
+        defer { scratch.remove() }
+        let root = scratch.path
         let mutter = try Mutter(directory: root)
         defer { mutter.stop() }
         let doctor = try run(Binaries.path("bulwark-agent"), ["doctor", "--socket", root + "/none.sock"], environment: mutter.environment, timeout: 30)
@@ -38,8 +33,9 @@ struct SessionDoctorTests {
 
     @Test("sway + X11 + dunst: doctor reports every piece working")
     func healthy() throws {
-        let root = try directory()
-        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: root) } }
+        let scratch = try ScratchDirectory("bulwark-doctor")
+        defer { scratch.remove() }
+        let root = scratch.path
         let sway = try Sway(directory: root)
         defer { sway.stop() }
         let x = try XServer(directory: root)

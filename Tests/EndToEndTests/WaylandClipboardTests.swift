@@ -10,9 +10,9 @@ import Testing
 struct WaylandClipboardTests {
     @Test("sensitive copies are taken over; an AI reader gets nothing and one block incident, others the exact bytes (3 MB, UTF-8, primary); harmless copies are left alone")
     func guardPastes() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-wayland-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let scratch = try ScratchDirectory("bulwark-wayland")
+        defer { scratch.remove() }
+        let directory = scratch.path
         let sway = try Sway(directory: directory)
         defer { sway.stop() }
         defer { killProcesses(mentioning: directory) }

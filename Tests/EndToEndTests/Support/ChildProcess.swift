@@ -174,3 +174,18 @@ func killProcesses(mentioning text: String) {
         if String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text) { kill(pid, SIGKILL) }
     }
 }
+
+/// A directory of one test's files under /tmp, removed afterwards unless
+/// `BULWARK_KEEP_TEST_DIRS` is set (then it stays for inspection).
+struct ScratchDirectory {
+    let path: String
+
+    init(_ prefix: String) throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func remove() {
+        if ProcessInfo.processInfo.environment["BULWARK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: path) }
+    }
+}
