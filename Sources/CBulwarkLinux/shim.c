@@ -3,6 +3,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/connector.h>
+#include <linux/cn_proc.h>
 #include "CBulwarkLinux.h"
 
 int cbulwark_memfd_create(const char *name) {
@@ -54,4 +57,51 @@ long cbulwark_receive_with_fds(int socket, void *bytes, unsigned long length, in
         }
     }
     return received;
+}
+
+int cbulwark_proc_events_open(void) {
+    int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+    if (fd < 0) return -1;
+    struct sockaddr_nl address = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0};
+    if (bind(fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
+        close(fd);
+        return -1;
+    }
+    // nlmsghdr, then cn_msg, then the operation (cn_msg ends in a flexible array: no struct).
+    char request[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(enum proc_cn_mcast_op))] __attribute__((aligned(NLMSG_ALIGNTO)));
+    memset(request, 0, sizeof(request));
+    struct nlmsghdr *header = (struct nlmsghdr *)request;
+    header->nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(enum proc_cn_mcast_op));
+    header->nlmsg_type = NLMSG_DONE;
+    struct cn_msg *message = (struct cn_msg *)NLMSG_DATA(header);
+    message->id.idx = CN_IDX_PROC;
+    message->id.val = CN_VAL_PROC;
+    message->len = sizeof(enum proc_cn_mcast_op);
+    enum proc_cn_mcast_op operation = PROC_CN_MCAST_LISTEN;
+    memcpy(message->data, &operation, sizeof(operation));
+    if (send(fd, request, header->nlmsg_len, 0) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int cbulwark_proc_events_read(int fd, cbulwark_proc_event *events, int capacity) {
+    char buffer[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+    ssize_t length = recv(fd, buffer, sizeof(buffer), 0);
+    if (length < 0) return -1;
+    int count = 0;
+    for (struct nlmsghdr *header = (struct nlmsghdr *)buffer; NLMSG_OK(header, (unsigned int)length) && count < capacity;
+         header = NLMSG_NEXT(header, length)) {
+        if (header->nlmsg_type == NLMSG_ERROR || header->nlmsg_type == NLMSG_NOOP) continue;
+        struct cn_msg *message = (struct cn_msg *)NLMSG_DATA(header);
+        if (message->id.idx != CN_IDX_PROC || message->id.val != CN_VAL_PROC) continue;
+        struct proc_event *event = (struct proc_event *)message->data;
+        if (event->what == PROC_EVENT_EXEC) {
+            events[count++] = (cbulwark_proc_event){.kind = 1, .pid = event->event_data.exec.process_pid, .tgid = event->event_data.exec.process_tgid};
+        } else if (event->what == PROC_EVENT_EXIT) {
+            events[count++] = (cbulwark_proc_event){.kind = 2, .pid = event->event_data.exit.process_pid, .tgid = event->event_data.exit.process_tgid};
+        }
+    }
+    return count;
 }

@@ -349,13 +349,13 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         if content.html != nil { offered.append(atoms.html) }
         switch target {
         case atoms.targets:
-            var list = offered.map { UInt($0) }
+            let list = offered.map { UInt($0) }
             list.withUnsafeBytes { raw in
                 _ = lib.changeProperty(display, request.requestor, property, Self.atomType, 32, 0, raw.bindMemory(to: UInt8.self).baseAddress, Int32(list.count))
             }
             return true
         case atoms.timestamp:
-            var time = [UInt(entry.since)]
+            let time = [UInt(entry.since)]
             time.withUnsafeBytes { raw in
                 _ = lib.changeProperty(display, request.requestor, property, Self.integerType, 32, 0, raw.bindMemory(to: UInt8.self).baseAddress, 1)
             }
@@ -415,7 +415,7 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         }
         // INCR: announce the size; the requestor deletes the property for each next chunk.
         _ = lib.selectInput(display, requestor, Self.propertyChangeMask)
-        var size = [UInt(data.count)]
+        let size = [UInt(data.count)]
         size.withUnsafeBytes { raw in
             _ = lib.changeProperty(display, requestor, property, atoms.incr, 32, 0, raw.bindMemory(to: UInt8.self).baseAddress, 1)
         }

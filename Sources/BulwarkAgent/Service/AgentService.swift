@@ -53,6 +53,9 @@ public struct AgentService: Service {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await uploader.run() }
                     group.addTask { try await heartbeat.run() }
+                    if configuration.processSensor {
+                        group.addTask { try await ProcessSensor(spool: spool, logger: logger).run() }
+                    }
                     group.addTask {
                         // A policy installed while the agent runs applies within seconds, and
                         // reaches the session helpers.

@@ -25,6 +25,8 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var sessionSocket: String = "/run/bulwark-agent/session.sock"
     /// How often the agent looks for a newly installed policy file, in seconds.
     public var policyCheckInterval: Double = 2
+    /// Whether the agent discovers AI programs as they run (`ai.process.*` events).
+    public var processSensor: Bool = true
 
     public init() {}
 
@@ -40,6 +42,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case connectTimeout = "connect_timeout"
         case sessionSocket = "session_socket"
         case policyCheckInterval = "policy_check_interval"
+        case processSensor = "process_sensor"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -56,6 +59,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         connectTimeout = try container.decodeIfPresent(Double.self, forKey: .connectTimeout) ?? defaults.connectTimeout
         sessionSocket = try container.decodeIfPresent(String.self, forKey: .sessionSocket) ?? defaults.sessionSocket
         policyCheckInterval = try container.decodeIfPresent(Double.self, forKey: .policyCheckInterval) ?? defaults.policyCheckInterval
+        processSensor = try container.decodeIfPresent(Bool.self, forKey: .processSensor) ?? defaults.processSensor
     }
 
     public struct Invalid: Error, CustomStringConvertible {

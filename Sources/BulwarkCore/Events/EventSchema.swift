@@ -150,7 +150,21 @@ public struct EventCatalog: Sendable {
             .optional("source_app", .string),
             .optional("user", .string),
         ]),
-    ] + EventType.pasteOutcomes.map { outcome in
+    ] + [EventType.aiProcessStarted, EventType.aiProcessStopped].map { type in
+        EventSchema(type: type, version: 1, fields: [
+            .required("app", .string),
+            .required("category", .string),
+            .required("pid", .integer),
+            .required("exe", .string),
+            .required("uid", .integer),
+            .required("evidence", .string),
+            .optional("user", .string),
+            .optional("script", .string),
+            .optional("sha256", .string),
+            .optional("source", .string),
+            .optional("runtime_s", .integer),
+        ])
+    } + EventType.pasteOutcomes.map { outcome in
         EventSchema(type: EventType.paste(outcome), version: 1, fields: [
             .required("incident_id", .string),
             .required("selection", .string),
@@ -200,4 +214,7 @@ public enum EventType {
     /// A paste of guarded content and what happened to it (docs/EVENTS.md).
     public static func paste(_ outcome: String) -> String { "paste.\(outcome)" }
     public static let pasteOutcomes = ["allowed", "audited", "warned", "overridden", "blocked"]
+    /// An AI program started running / stopped (docs/EVENTS.md).
+    public static let aiProcessStarted = "ai.process.started"
+    public static let aiProcessStopped = "ai.process.stopped"
 }

@@ -30,4 +30,19 @@ long cbulwark_send_with_fds(int socket, const void *bytes, unsigned long length,
 /// -1 with errno set.
 long cbulwark_receive_with_fds(int socket, void *bytes, unsigned long length, int *fds, int capacity, int *count);
 
+/// A process event from the kernel's proc connector: what happened to which process.
+typedef struct {
+    int kind;  // 1: exec, 2: exit
+    int pid;   // the thread
+    int tgid;  // the process (thread group)
+} cbulwark_proc_event;
+
+/// A netlink socket subscribed to the kernel's process events (proc connector; needs
+/// CAP_NET_ADMIN). Returns the descriptor, or -1 with errno set.
+int cbulwark_proc_events_open(void);
+
+/// Blocks for the next datagram and decodes its exec and exit events into `events` (up to
+/// `capacity`). Returns how many, 0 when the datagram held none of interest, -1 with errno set.
+int cbulwark_proc_events_read(int fd, cbulwark_proc_event *events, int capacity);
+
 #endif

@@ -117,6 +117,7 @@ final class Cluster: @unchecked Sendable {
         poll_interval: 0.1
         connect_timeout: 1
         session_socket: ""
+        process_sensor: false
         """
 
     /// Opens the collector's SQLite file directly (WAL allows reading while it serves).

@@ -1,0 +1,181 @@
+import BulwarkCore
+import CBulwarkLinux
+import Crypto
+import Foundation
+import Logging
+
+/// Discovers AI programs as they run: a `/proc` scan at start, then the kernel's process events
+/// (netlink proc connector: every exec and exit, as it happens). Without the connector (no
+/// CAP_NET_ADMIN) it falls back to scanning `/proc` every `fallbackInterval`. A program is an AI
+/// app when its executable — or, for an interpreter (python, node...), the script it runs — has
+/// a catalog name. Emits `ai.process.started` and `ai.process.stopped`: user, pid, executable and
+/// its SHA-256 (cached by device, inode, size and mtime), never the command line (it may hold
+/// secrets).
+public final class ProcessSensor: @unchecked Sendable {
+    // `running` and `hashes` are touched only on the sensor's thread.
+
+    public struct Sighting: Sendable, Equatable {
+        public var app: AIApp
+        public var pid: pid_t
+        public var uid: uid_t
+        public var executable: String
+        /// The script an interpreter runs, when that is what matched.
+        public var script: String?
+    }
+
+    let catalog: AIAppCatalog
+    let spool: SpoolStore
+    let logger: Logger
+    let fallbackInterval: Duration
+    private var running: [pid_t: (sighting: Sighting, since: ContinuousClock.Instant)] = [:]
+    private var hashes: [FileIdentity: String] = [:]
+
+    struct FileIdentity: Hashable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modified: Int
+    }
+
+    /// Interpreters whose first argument names the program (a `#!/usr/bin/env python3` tool).
+    static let interpreters: Set<String> = ["python", "python3", "node", "nodejs", "bun", "deno", "ruby", "perl", "sh", "bash", "dash", "zsh"]
+
+    public init(catalog: AIAppCatalog = AIAppCatalog(), spool: SpoolStore, logger: Logger, fallbackInterval: Duration = .seconds(10)) {
+        self.catalog = catalog
+        self.spool = spool
+        self.logger = logger
+        self.fallbackInterval = fallbackInterval
+    }
+
+    /// Runs until cancelled (the connector is read on a thread of its own).
+    public func run() async throws {
+        scan(source: "scan")
+        let descriptor = cbulwark_proc_events_open()
+        guard descriptor >= 0 else {
+            logger.warning("process events unavailable (\(String(cString: strerror(errno)))); scanning /proc every \(fallbackInterval) instead")
+            while !Task.isCancelled {
+                try await Task.sleep(for: fallbackInterval)
+                scan(source: "scan")
+            }
+            return
+        }
+        logger.info("process sensor listening to kernel process events")
+        let stream = AsyncStream<[cbulwark_proc_event]>(bufferingPolicy: .bufferingNewest(4096)) { continuation in
+            let thread = Thread {
+                var buffer = [cbulwark_proc_event](repeating: cbulwark_proc_event(), count: 64)
+                while true {
+                    let count = cbulwark_proc_events_read(descriptor, &buffer, Int32(buffer.count))
+                    if count < 0 {
+                        if errno == EINTR || errno == ENOBUFS { continue }  // ENOBUFS: the kernel dropped events; the next scan catches up
+                        break
+                    }
+                    if count > 0 { continuation.yield(Array(buffer.prefix(Int(count)))) }
+                }
+                continuation.finish()
+            }
+            thread.name = "bulwark-proc-events"
+            thread.start()
+            continuation.onTermination = { _ in shutdown(descriptor, Int32(SHUT_RDWR)); close(descriptor) }
+        }
+        try await withTaskCancellationHandler {
+            for await batch in stream {
+                for event in batch where event.pid == event.tgid {  // processes, not threads
+                    if event.kind == 1 { exec(pid: event.tgid) } else if event.kind == 2 { exited(pid: event.tgid) }
+                }
+            }
+        } onCancel: {
+            shutdown(descriptor, Int32(SHUT_RDWR))
+        }
+    }
+
+    /// What a running process is, if it is an AI app.
+    func identify(pid: pid_t) -> Sighting? {
+        guard let executable = ProcessLineage.executablePath(of: pid) else { return nil }
+        let uid = Self.uid(of: pid) ?? 0
+        if let app = catalog.app(executable: executable) {
+            return Sighting(app: app, pid: pid, uid: uid, executable: executable, script: nil)
+        }
+        let name = (executable as NSString).lastPathComponent
+        let base = name.split(separator: ".").first.map(String.init) ?? name  // python3.11 → python3
+        guard Self.interpreters.contains(base) || Self.interpreters.contains(name) else { return nil }
+        // The first argument that is not an option is the script.
+        guard let arguments = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")?.split(separator: 0).dropFirst()
+            .map({ String(decoding: $0, as: UTF8.self) }),
+            let script = arguments.first(where: { !$0.hasPrefix("-") }), let app = catalog.app(executable: script)
+        else { return nil }
+        return Sighting(app: app, pid: pid, uid: uid, executable: executable, script: script)
+    }
+
+    /// Every process now: new AI processes start, gone ones stop (also what the fallback does).
+    func scan(source: String) {
+        let pids = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) })
+        for pid in running.keys where !pids.contains(pid) { exited(pid: pid) }
+        for pid in pids.sorted() where running[pid] == nil {
+            if let sighting = identify(pid: pid) { started(sighting, source: source) }
+        }
+    }
+
+    private func exec(pid: pid_t) {
+        // A tracked process that execs something else has stopped being that app.
+        if let tracked = running[pid], identify(pid: pid)?.app.id != tracked.sighting.app.id { exited(pid: pid) }
+        if running[pid] == nil, let sighting = identify(pid: pid) { started(sighting, source: "exec") }
+    }
+
+    private func started(_ sighting: Sighting, source: String) {
+        running[sighting.pid] = (sighting, .now)
+        var data = common(sighting)
+        data["source"] = .string(source)
+        if let hash = sha256(of: sighting.script ?? sighting.executable, pid: sighting.pid) { data["sha256"] = .string(hash) }
+        record(EventType.aiProcessStarted, data)
+    }
+
+    private func exited(pid: pid_t) {
+        guard let (sighting, since) = running.removeValue(forKey: pid) else { return }
+        var data = common(sighting)
+        let elapsed = ContinuousClock.now - since
+        data["runtime_s"] = .number((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18).rounded())
+        record(EventType.aiProcessStopped, data)
+    }
+
+    private func common(_ sighting: Sighting) -> [String: JSONValue] {
+        var data: [String: JSONValue] = [
+            "app": .string(sighting.app.id), "category": .string(sighting.app.category), "pid": .number(Double(sighting.pid)),
+            "exe": .string(sighting.executable), "uid": .number(Double(sighting.uid)), "evidence": .string("process"),
+        ]
+        if let script = sighting.script { data["script"] = .string(script) }
+        if let user = SessionServer.userName(sighting.uid) { data["user"] = .string(user) }
+        return data
+    }
+
+    private func record(_ type: String, _ data: [String: JSONValue]) {
+        do {
+            try spool.append([EventDraft(type: type, data: data, priority: .telemetry)])
+        } catch {
+            logger.error("cannot spool \(type)", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// SHA-256 of a program, read through the process (`/proc/PID/exe` still opens a binary that
+    /// was replaced or deleted since), cached by file identity so a program is hashed once.
+    private func sha256(of path: String, pid: pid_t) -> String? {
+        let source = path.hasPrefix("/") && FileManager.default.fileExists(atPath: path) ? path : "/proc/\(pid)/exe"
+        var status = stat()
+        guard stat(source, &status) == 0 else { return nil }
+        let identity = FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size), modified: Int(status.st_mtim.tv_sec))
+        if let known = hashes[identity] { return known }
+        guard status.st_size <= 2 * 1024 * 1024 * 1024, let handle = FileHandle(forReadingAtPath: source) else { return nil }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try? handle.read(upToCount: 1024 * 1024), !chunk.isEmpty { hasher.update(data: chunk) }
+        let hex = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        if hashes.count > 4096 { hashes.removeAll() }
+        hashes[identity] = hex
+        return hex
+    }
+
+    static func uid(of pid: pid_t) -> uid_t? {
+        var status = stat()
+        guard stat("/proc/\(pid)", &status) == 0 else { return nil }
+        return status.st_uid
+    }
+}

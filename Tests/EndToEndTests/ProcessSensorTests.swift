@@ -1,0 +1,75 @@
+import BulwarkCollector
+import BulwarkCore
+import Crypto
+import Foundation
+import Testing
+
+/// AI program discovery with real processes: copies of a real binary under catalog names, a
+/// script run by an interpreter, the kernel's process events, and the collector receiving it all.
+@Suite("End to end: AI process discovery", .serialized)
+struct ProcessSensorTests {
+    @Test("a running AI program is found at start, new ones on exec (binary and interpreted script), stops on exit; with the program's SHA-256")
+    func discovery() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let tools = cluster.root + "/tools"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        for name in ["ollama", "claude"] { try FileManager.default.copyItem(atPath: "/usr/bin/sleep", toPath: tools + "/" + name) }
+        try Data("#!/bin/sh\nsleep 120\n".utf8).write(to: URL(fileURLWithPath: tools + "/aider"))
+        chmod(tools + "/aider", 0o755)
+        let sleepHash = SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: "/usr/bin/sleep"))).map { String(format: "%02x", $0) }.joined()
+
+        // Already running when the agent starts: found by the start-up scan.
+        let ollama = try ChildProcess(tools + "/ollama", ["120"], logPath: cluster.root + "/ollama.log")
+        defer { ollama.kill9() }
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "process_sensor: false", with: "process_sensor: true"))
+        try agent.startAndSelftest()
+        let agentID = try agent.agentID
+        let store = try cluster.store()
+
+        func events(_ type: String, pid: Int32) async throws -> [StoredEvent] {
+            try await store.events(EventQuery(type: type, agent: agentID)).filter { $0.data["pid"] == .number(Double(pid)) }
+        }
+        func waitFor(_ type: String, pid: Int32) async throws -> StoredEvent {
+            let deadline = Date().addingTimeInterval(30)
+            while true {
+                if let event = try await events(type, pid: pid).first { return event }
+                if Date() > deadline { throw TestFailure.timeout("\(type) for pid \(pid)") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+
+        let found = try await waitFor(EventType.aiProcessStarted, pid: ollama.pid)
+        #expect(found.data["app"] == .string("ollama"))
+        #expect(found.data["category"] == .string("local_llm"))
+        #expect(found.data["source"] == .string("scan"))
+        #expect(found.data["exe"] == .string(tools + "/ollama"))
+        #expect(found.data["sha256"] == .string(sleepHash))
+        #expect(found.data["user"] == .string("root"))
+
+        // Started while the agent runs: the kernel's exec event.
+        let claude = try ChildProcess(tools + "/claude", ["120"], logPath: cluster.root + "/claude.log")
+        defer { claude.kill9() }
+        let started = try await waitFor(EventType.aiProcessStarted, pid: claude.pid)
+        #expect(started.data["app"] == .string("claude-code"))
+        #expect(started.data["source"] == .string("exec"))
+
+        // A script run by an interpreter is known by the script.
+        let aider = try ChildProcess(tools + "/aider", [], logPath: cluster.root + "/aider.log")
+        defer { aider.killGroup() }  // its `sleep` child too: Foundation waits for the whole group
+        let script = try await waitFor(EventType.aiProcessStarted, pid: aider.pid)
+        #expect(script.data["app"] == .string("aider"))
+        #expect(script.data["script"] == .string(tools + "/aider"))
+
+        // Exit: stopped, with how long it ran.
+        claude.kill9()
+        let stopped = try await waitFor(EventType.aiProcessStopped, pid: claude.pid)
+        #expect(stopped.data["app"] == .string("claude-code"))
+        #expect(stopped.data["runtime_s"] != nil)
+        // An ordinary program is not reported.
+        let plain = try ChildProcess("/usr/bin/sleep", ["120"], logPath: cluster.root + "/sleep.log")
+        defer { plain.kill9() }
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await events(EventType.aiProcessStarted, pid: plain.pid).isEmpty)
+    }
+}
