@@ -72,4 +72,38 @@ struct ProcessSensorTests {
         try await Task.sleep(for: .seconds(2))
         #expect(try await events(EventType.aiProcessStarted, pid: plain.pid).isEmpty)
     }
+
+    @Test("a local Ollama-compatible server on 11434 is found, confirmed by its /api/tags answer with the models it serves, and reported gone when it stops")
+    func listener() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "listener_interval: 0", with: "listener_interval: 0.5"))
+        try agent.startAndSelftest()
+        let agentID = try agent.agentID
+        let store = try cluster.store()
+        func waitFor(_ type: String) async throws -> StoredEvent {
+            let deadline = Date().addingTimeInterval(30)
+            while true {
+                if let event = try await store.events(EventQuery(type: type, agent: agentID)).first { return event }
+                if Date() > deadline { throw TestFailure.timeout(type) }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        // A real HTTP server on Ollama's port, answering as Ollama does (this test process owns
+        // it, and is not Ollama: only the probe can confirm it).
+        let server = try LocalWebServer(
+            page: #"{"models":[{"name":"llama3.2:1b","size":1321098329},{"name":"qwen2.5-coder:7b","size":4683087332}]}"#, port: 11434,
+            contentType: "application/json")
+        let started = try await waitFor(EventType.aiListenerStarted)
+        #expect(started.data["app"] == .string("ollama"))
+        #expect(started.data["port"] == .number(11434))
+        #expect(started.data["confirmed_by"] == .string("probe"))
+        #expect(started.data["models"] == .array([.string("llama3.2:1b"), .string("qwen2.5-coder:7b")]))
+        #expect(started.data["pid"] == .number(Double(getpid())))
+        server.stop()
+        let stopped = try await waitFor(EventType.aiListenerStopped)
+        #expect(stopped.data["app"] == .string("ollama"))
+        // Reported once, not every cycle.
+        #expect(try await store.events(EventQuery(type: EventType.aiListenerStarted, agent: agentID)).count == 1)
+    }
 }

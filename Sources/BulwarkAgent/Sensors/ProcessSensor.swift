@@ -14,14 +14,7 @@ import Logging
 public final class ProcessSensor: @unchecked Sendable {
     // `running` and `hashes` are touched only on the sensor's thread.
 
-    public struct Sighting: Sendable, Equatable {
-        public var app: AIApp
-        public var pid: pid_t
-        public var uid: uid_t
-        public var executable: String
-        /// The script an interpreter runs, when that is what matched.
-        public var script: String?
-    }
+    public typealias Sighting = AIProgramMatcher.Sighting
 
     let catalog: AIAppCatalog
     let spool: SpoolStore
@@ -36,9 +29,6 @@ public final class ProcessSensor: @unchecked Sendable {
         var size: Int64
         var modified: Int
     }
-
-    /// Interpreters whose first argument names the program (a `#!/usr/bin/env python3` tool).
-    static let interpreters: Set<String> = ["python", "python3", "node", "nodejs", "bun", "deno", "ruby", "perl", "sh", "bash", "dash", "zsh"]
 
     public init(catalog: AIAppCatalog = AIAppCatalog(), spool: SpoolStore, logger: Logger, fallbackInterval: Duration = .seconds(10)) {
         self.catalog = catalog
@@ -89,22 +79,7 @@ public final class ProcessSensor: @unchecked Sendable {
     }
 
     /// What a running process is, if it is an AI app.
-    func identify(pid: pid_t) -> Sighting? {
-        guard let executable = ProcessLineage.executablePath(of: pid) else { return nil }
-        let uid = Self.uid(of: pid) ?? 0
-        if let app = catalog.app(executable: executable) {
-            return Sighting(app: app, pid: pid, uid: uid, executable: executable, script: nil)
-        }
-        let name = (executable as NSString).lastPathComponent
-        let base = name.split(separator: ".").first.map(String.init) ?? name  // python3.11 → python3
-        guard Self.interpreters.contains(base) || Self.interpreters.contains(name) else { return nil }
-        // The first argument that is not an option is the script.
-        guard let arguments = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")?.split(separator: 0).dropFirst()
-            .map({ String(decoding: $0, as: UTF8.self) }),
-            let script = arguments.first(where: { !$0.hasPrefix("-") }), let app = catalog.app(executable: script)
-        else { return nil }
-        return Sighting(app: app, pid: pid, uid: uid, executable: executable, script: script)
-    }
+    func identify(pid: pid_t) -> Sighting? { AIProgramMatcher(catalog: catalog).identify(pid: pid) }
 
     /// Every process now: new AI processes start, gone ones stop (also what the fallback does).
     func scan(source: String) {
@@ -171,6 +146,47 @@ public final class ProcessSensor: @unchecked Sendable {
         if hashes.count > 4096 { hashes.removeAll() }
         hashes[identity] = hex
         return hex
+    }
+
+}
+
+/// Which AI app a process is: its executable's name, or for an interpreter (python, node, sh...)
+/// its script's, looked up in the catalog.
+public struct AIProgramMatcher: Sendable {
+    public struct Sighting: Sendable, Equatable {
+        public var app: AIApp
+        public var pid: pid_t
+        public var uid: uid_t
+        public var executable: String
+        /// The script an interpreter runs, when that is what matched.
+        public var script: String?
+    }
+
+    /// Interpreters whose first argument names the program (a `#!/usr/bin/env python3` tool).
+    static let interpreters: Set<String> = ["python", "python3", "node", "nodejs", "bun", "deno", "ruby", "perl", "sh", "bash", "dash", "zsh"]
+
+    public let catalog: AIAppCatalog
+
+    public init(catalog: AIAppCatalog) {
+        self.catalog = catalog
+    }
+
+    /// What a running process is, if it is an AI app.
+    public func identify(pid: pid_t) -> Sighting? {
+        guard let executable = ProcessLineage.executablePath(of: pid) else { return nil }
+        let uid = Self.uid(of: pid) ?? 0
+        if let app = catalog.app(executable: executable) {
+            return Sighting(app: app, pid: pid, uid: uid, executable: executable, script: nil)
+        }
+        let name = (executable as NSString).lastPathComponent
+        let base = name.split(separator: ".").first.map(String.init) ?? name  // python3.11 → python3
+        guard Self.interpreters.contains(base) || Self.interpreters.contains(name) else { return nil }
+        // The first argument that is not an option is the script.
+        guard let arguments = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")?.split(separator: 0).dropFirst()
+            .map({ String(decoding: $0, as: UTF8.self) }),
+            let script = arguments.first(where: { !$0.hasPrefix("-") }), let app = catalog.app(executable: script)
+        else { return nil }
+        return Sighting(app: app, pid: pid, uid: uid, executable: executable, script: script)
     }
 
     static func uid(of pid: pid_t) -> uid_t? {

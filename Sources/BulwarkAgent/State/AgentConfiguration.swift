@@ -27,6 +27,8 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var policyCheckInterval: Double = 2
     /// Whether the agent discovers AI programs as they run (`ai.process.*` events).
     public var processSensor: Bool = true
+    /// Seconds between looks for local AI servers (0 turns the listener sensor off).
+    public var listenerInterval: Double = 30
 
     public init() {}
 
@@ -43,6 +45,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case sessionSocket = "session_socket"
         case policyCheckInterval = "policy_check_interval"
         case processSensor = "process_sensor"
+        case listenerInterval = "listener_interval"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -60,6 +63,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         sessionSocket = try container.decodeIfPresent(String.self, forKey: .sessionSocket) ?? defaults.sessionSocket
         policyCheckInterval = try container.decodeIfPresent(Double.self, forKey: .policyCheckInterval) ?? defaults.policyCheckInterval
         processSensor = try container.decodeIfPresent(Bool.self, forKey: .processSensor) ?? defaults.processSensor
+        listenerInterval = try container.decodeIfPresent(Double.self, forKey: .listenerInterval) ?? defaults.listenerInterval
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -96,6 +100,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         try require(retryBase > 0 && retryCap >= retryBase, "retry_base must be > 0 and retry_cap ≥ retry_base")
         try require(pollInterval > 0, "poll_interval must be > 0")
         try require(policyCheckInterval >= 0.1, "policy_check_interval must be at least 0.1 seconds")
+        try require(listenerInterval == 0 || listenerInterval >= 0.5, "listener_interval must be 0 (off) or at least 0.5 seconds")
         try require(connectTimeout >= 0.1, "connect_timeout must be at least 0.1 seconds")
         try require(renewFraction > 0 && renewFraction < 1, "renew_fraction must be between 0 and 1")
     }

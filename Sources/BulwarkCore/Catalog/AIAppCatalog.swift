@@ -13,8 +13,16 @@ public struct AIApp: Sendable, Equatable, Codable {
     /// Words a browser window title shows for the app's site (`ChatGPT`), matched against the
     /// title's segments when the pasting program is a browser.
     public var titles: [String] = []
+    /// TCP ports the app's local server listens on by default (`ollama`: 11434).
+    public var ports: [Int] = []
+    /// An HTTP path that confirms the app on one of its ports and lists its models
+    /// (`/api/tags` for Ollama; `/v1/models` for OpenAI-compatible servers).
+    public var probe: String?
 
-    public init(id: String, name: String, vendor: String, category: String, domains: [String], executables: [String] = [], titles: [String] = []) {
+    public init(
+        id: String, name: String, vendor: String, category: String, domains: [String], executables: [String] = [], titles: [String] = [],
+        ports: [Int] = [], probe: String? = nil
+    ) {
         self.id = id
         self.name = name
         self.vendor = vendor
@@ -22,6 +30,8 @@ public struct AIApp: Sendable, Equatable, Codable {
         self.domains = domains
         self.executables = executables
         self.titles = titles
+        self.ports = ports
+        self.probe = probe
     }
 }
 
@@ -105,8 +115,8 @@ public struct AIAppCatalog: Sendable {
         AIApp(id: "gemini-cli", name: "Gemini CLI", vendor: "Google", category: "ai_coding", domains: [], executables: ["gemini"]),
         AIApp(id: "aider", name: "aider", vendor: "Aider", category: "ai_coding", domains: [], executables: ["aider"]),
         AIApp(id: "cursor", name: "Cursor", vendor: "Anysphere", category: "ai_coding", domains: ["cursor.com"], executables: ["cursor"]),
-        AIApp(id: "ollama", name: "Ollama", vendor: "Ollama", category: "local_llm", domains: [], executables: ["ollama"]),
-        AIApp(id: "lm-studio", name: "LM Studio", vendor: "Element Labs", category: "local_llm", domains: []),
+        AIApp(id: "ollama", name: "Ollama", vendor: "Ollama", category: "local_llm", domains: [], executables: ["ollama"], ports: [11434], probe: "/api/tags"),
+        AIApp(id: "lm-studio", name: "LM Studio", vendor: "Element Labs", category: "local_llm", domains: [], executables: ["lm-studio", "lms"], ports: [1234], probe: "/v1/models"),
         AIApp(id: "midjourney", name: "Midjourney", vendor: "Midjourney", category: "ai_image", domains: ["midjourney.com"], titles: ["Midjourney"]),
         AIApp(id: "openai-api", name: "OpenAI API", vendor: "OpenAI", category: "ai_api", domains: ["api.openai.com"]),
         AIApp(id: "anthropic-api", name: "Anthropic API", vendor: "Anthropic", category: "ai_api", domains: ["api.anthropic.com"]),

@@ -164,6 +164,17 @@ public struct EventCatalog: Sendable {
             .optional("source", .string),
             .optional("runtime_s", .integer),
         ])
+    } + [EventType.aiListenerStarted, EventType.aiListenerStopped].map { type in
+        EventSchema(type: type, version: 1, fields: [
+            .required("app", .string),
+            .required("category", .string),
+            .required("port", .integer),
+            .required("evidence", .string),
+            .required("confirmed_by", .string),
+            .optional("pid", .integer),
+            .optional("exe", .string),
+            .optional("models", .array),
+        ])
     } + EventType.pasteOutcomes.map { outcome in
         EventSchema(type: EventType.paste(outcome), version: 1, fields: [
             .required("incident_id", .string),
@@ -217,4 +228,7 @@ public enum EventType {
     /// An AI program started running / stopped (docs/EVENTS.md).
     public static let aiProcessStarted = "ai.process.started"
     public static let aiProcessStopped = "ai.process.stopped"
+    /// A local AI server started / stopped listening (docs/EVENTS.md).
+    public static let aiListenerStarted = "ai.listener.started"
+    public static let aiListenerStopped = "ai.listener.stopped"
 }

@@ -118,6 +118,7 @@ final class Cluster: @unchecked Sendable {
         connect_timeout: 1
         session_socket: ""
         process_sensor: false
+        listener_interval: 0
         """
 
     /// Opens the collector's SQLite file directly (WAL allows reading while it serves).
