@@ -79,11 +79,7 @@ public final class ListenerSensor: @unchecked Sendable {
         if let pid = listener.pid { data["pid"] = .number(Double(pid)) }
         if let executable = listener.executable { data["exe"] = .string(executable) }
         if type == EventType.aiListenerStarted { data["models"] = .array(listener.models.prefix(200).map(JSONValue.string)) }
-        do {
-            try spool.append([EventDraft(type: type, data: data, priority: .telemetry)])
-        } catch {
-            logger.error("cannot spool \(type)", metadata: ["error": "\(error)"])
-        }
+        spool.record(type, data, logger: logger)
     }
 
     /// Local TCP ports in LISTEN state with their socket inodes, IPv4 and IPv6.

@@ -122,13 +122,7 @@ public final class ProcessSensor: @unchecked Sendable {
         return data
     }
 
-    private func record(_ type: String, _ data: [String: JSONValue]) {
-        do {
-            try spool.append([EventDraft(type: type, data: data, priority: .telemetry)])
-        } catch {
-            logger.error("cannot spool \(type)", metadata: ["error": "\(error)"])
-        }
-    }
+    private func record(_ type: String, _ data: [String: JSONValue]) { spool.record(type, data, logger: logger) }
 
     /// SHA-256 of a program, read through the process (`/proc/PID/exe` still opens a binary that
     /// was replaced or deleted since), cached by file identity so a program is hashed once.
@@ -193,5 +187,17 @@ public struct AIProgramMatcher: Sendable {
         var status = stat()
         guard stat("/proc/\(pid)", &status) == 0 else { return nil }
         return status.st_uid
+    }
+}
+
+extension SpoolStore {
+    /// Spools one discovery event (telemetry priority); a failure (disk full) is logged, and
+    /// the sensor carries on: its next change or summary reports the state then.
+    func record(_ type: String, _ data: [String: JSONValue], logger: Logger) {
+        do {
+            try append([EventDraft(type: type, data: data, priority: .telemetry)])
+        } catch {
+            logger.error("cannot spool \(type)", metadata: ["error": "\(error)"])
+        }
     }
 }

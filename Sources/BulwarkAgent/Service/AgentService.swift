@@ -56,6 +56,10 @@ public struct AgentService: Service {
                     if configuration.processSensor {
                         group.addTask { try await ProcessSensor(spool: spool, logger: logger).run() }
                     }
+                    if configuration.modelSensor {
+                        let roots = configuration.modelRoots
+                        group.addTask { try await ModelFileSensor(extraRoots: roots, spool: spool, logger: logger).run() }
+                    }
                     if configuration.listenerInterval > 0 {
                         let interval = Duration.milliseconds(Int(configuration.listenerInterval * 1000))
                         group.addTask { try await ListenerSensor(spool: spool, logger: logger, interval: interval).run() }

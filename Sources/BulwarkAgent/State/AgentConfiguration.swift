@@ -29,6 +29,10 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var processSensor: Bool = true
     /// Seconds between looks for local AI servers (0 turns the listener sensor off).
     public var listenerInterval: Double = 30
+    /// Whether the agent looks for AI model files (the apps' model locations in every home).
+    public var modelSensor: Bool = true
+    /// More directories to look for model files in.
+    public var modelRoots: [String] = []
 
     public init() {}
 
@@ -46,6 +50,8 @@ public struct AgentConfiguration: Sendable, Decodable {
         case policyCheckInterval = "policy_check_interval"
         case processSensor = "process_sensor"
         case listenerInterval = "listener_interval"
+        case modelSensor = "model_sensor"
+        case modelRoots = "model_roots"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -64,6 +70,8 @@ public struct AgentConfiguration: Sendable, Decodable {
         policyCheckInterval = try container.decodeIfPresent(Double.self, forKey: .policyCheckInterval) ?? defaults.policyCheckInterval
         processSensor = try container.decodeIfPresent(Bool.self, forKey: .processSensor) ?? defaults.processSensor
         listenerInterval = try container.decodeIfPresent(Double.self, forKey: .listenerInterval) ?? defaults.listenerInterval
+        modelSensor = try container.decodeIfPresent(Bool.self, forKey: .modelSensor) ?? defaults.modelSensor
+        modelRoots = try container.decodeIfPresent([String].self, forKey: .modelRoots) ?? defaults.modelRoots
     }
 
     public struct Invalid: Error, CustomStringConvertible {

@@ -175,6 +175,18 @@ public struct EventCatalog: Sendable {
             .optional("exe", .string),
             .optional("models", .array),
         ])
+    } + [EventType.aiModelFound, EventType.aiModelRemoved].map { type in
+        EventSchema(type: type, version: 1, fields: [
+            .required("path", .string),
+            .required("name", .string),
+            .required("evidence", .string),
+            .required("uid", .integer),
+            .optional("app", .string),
+            .optional("user", .string),
+            .optional("size", .integer),
+            .optional("format", .string),
+            .optional("header_sha256", .string),
+        ])
     } + EventType.pasteOutcomes.map { outcome in
         EventSchema(type: EventType.paste(outcome), version: 1, fields: [
             .required("incident_id", .string),
@@ -231,4 +243,7 @@ public enum EventType {
     /// A local AI server started / stopped listening (docs/EVENTS.md).
     public static let aiListenerStarted = "ai.listener.started"
     public static let aiListenerStopped = "ai.listener.stopped"
+    /// A model file appeared / went away (docs/EVENTS.md).
+    public static let aiModelFound = "ai.model.found"
+    public static let aiModelRemoved = "ai.model.removed"
 }

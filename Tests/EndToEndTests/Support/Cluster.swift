@@ -119,6 +119,7 @@ final class Cluster: @unchecked Sendable {
         session_socket: ""
         process_sensor: false
         listener_interval: 0
+        model_sensor: false
         """
 
     /// Opens the collector's SQLite file directly (WAL allows reading while it serves).

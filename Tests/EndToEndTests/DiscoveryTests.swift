@@ -4,10 +4,11 @@ import Crypto
 import Foundation
 import Testing
 
-/// AI program discovery with real processes: copies of a real binary under catalog names, a
-/// script run by an interpreter, the kernel's process events, and the collector receiving it all.
-@Suite("End to end: AI process discovery", .serialized)
-struct ProcessSensorTests {
+/// AI app discovery with real things: copies of a real binary under catalog names, a script run
+/// by an interpreter and the kernel's process events; a real HTTP server on Ollama's port; model
+/// files written and deleted under inotify; the collector receiving it all.
+@Suite("End to end: AI app discovery on the endpoint", .serialized)
+struct DiscoveryTests {
     @Test("a running AI program is found at start, new ones on exec (binary and interpreted script), stops on exit; with the program's SHA-256")
     func discovery() async throws {
         let cluster = try Cluster.started()
@@ -105,5 +106,59 @@ struct ProcessSensorTests {
         #expect(stopped.data["app"] == .string("ollama"))
         // Reported once, not every cycle.
         #expect(try await store.events(EventQuery(type: EventType.aiListenerStarted, agent: agentID)).count == 1)
+    }
+
+    @Test("model files: found at start and as they are written (GGUF, safetensors, ONNX in a new directory), small and unrelated files ignored, deletions reported")
+    func modelFiles() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let models = cluster.root + "/models"
+        try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true)
+        func file(_ header: [UInt8], size: Int) -> Data { Data(header + [UInt8](repeating: 0x5a, count: size - header.count)) }
+        let mib = 1024 * 1024
+        let gguf = file(Array("GGUF".utf8) + [3, 0, 0, 0], size: mib + mib / 2)
+        try gguf.write(to: URL(fileURLWithPath: models + "/llama-3.2-1b-q4.gguf"))
+
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "model_sensor: false", with: "model_sensor: true\nmodel_roots: [\(models)]"))
+        try agent.startAndSelftest()
+        let agentID = try agent.agentID
+        let store = try cluster.store()
+        func event(_ type: String, path: String) async throws -> StoredEvent? {
+            try await store.events(EventQuery(type: type, agent: agentID)).first { $0.data["path"] == .string(path) }
+        }
+        func waitFor(_ type: String, path: String) async throws -> StoredEvent {
+            let deadline = Date().addingTimeInterval(30)
+            while true {
+                if let found = try await event(type, path: path) { return found }
+                if Date() > deadline { throw TestFailure.timeout("\(type) for \(path)") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+
+        let atStart = try await waitFor(EventType.aiModelFound, path: models + "/llama-3.2-1b-q4.gguf")
+        #expect(atStart.data["format"] == .string("gguf"))
+        #expect(atStart.data["size"] == .number(Double(gguf.count)))
+        #expect(atStart.data["name"] == .string("llama-3.2-1b-q4.gguf"))
+        let headerHash = SHA256.hash(data: gguf.prefix(64 * 1024)).map { String(format: "%02x", $0) }.joined()
+        #expect(atStart.data["header_sha256"] == .string(headerHash))
+
+        // Written while the agent runs.
+        let json = Array(#"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#.utf8)
+        var length = UInt64(json.count).littleEndian
+        let safetensors = withUnsafeBytes(of: &length) { Array($0) } + json
+        try file(safetensors, size: 2 * mib).write(to: URL(fileURLWithPath: models + "/model.safetensors"))
+        #expect(try await waitFor(EventType.aiModelFound, path: models + "/model.safetensors").data["format"] == .string("safetensors"))
+        try FileManager.default.createDirectory(atPath: models + "/vision", withIntermediateDirectories: true)
+        try await Task.sleep(for: .milliseconds(200))
+        try file([8, 7], size: mib + 10).write(to: URL(fileURLWithPath: models + "/vision/encoder.onnx"), options: .atomic)
+        #expect(try await waitFor(EventType.aiModelFound, path: models + "/vision/encoder.onnx").data["format"] == .string("onnx"))
+        // Not models: too small, or an unrelated type.
+        try file(Array("GGUF".utf8), size: 4096).write(to: URL(fileURLWithPath: models + "/tiny.gguf"))
+        try file(Array("%PDF".utf8), size: 2 * mib).write(to: URL(fileURLWithPath: models + "/manual.pdf"))
+
+        try FileManager.default.removeItem(atPath: models + "/llama-3.2-1b-q4.gguf")
+        _ = try await waitFor(EventType.aiModelRemoved, path: models + "/llama-3.2-1b-q4.gguf")
+        #expect(try await event(EventType.aiModelFound, path: models + "/tiny.gguf") == nil)
+        #expect(try await event(EventType.aiModelFound, path: models + "/manual.pdf") == nil)
     }
 }
