@@ -112,6 +112,8 @@ if command -v Xvfb >/dev/null && command -v xclip >/dev/null; then
   echo "--- the collector has the incident (no content, just types, app, rule):"
   "$BIN/bulwark" events --type paste.blocked --limit 1
   "$BIN/bulwark" events --type paste.blocked --limit 1 --json | grep -o '"incident_id":"BW-[0-9A-Z]*"' | head -n 1 | sed 's/.*"\(BW-[0-9A-Z]*\)"/helpdesk looks this up as \1/'
+  echo "--- the collector's inventory of discovered AI apps now holds it too:"
+  "$BIN/bulwark" inventory
   CLIP_HINT="  DISPLAY=$DISPLAY_NUMBER xclip -selection clipboard <<< 'token ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U'; DISPLAY=$DISPLAY_NUMBER $DATA/claude -o -selection clipboard"
 else
   echo "(install xvfb and xclip to see a paste blocked live: apt-get install -y xvfb xclip)"

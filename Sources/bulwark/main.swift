@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import BulwarkCore
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOFoundationCompat
 import NIOSSL
 
@@ -10,8 +11,8 @@ import NIOSSL
 struct BulwarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark",
-        abstract: "Query a Bulwark collector's API: agents and events.",
-        subcommands: [Agents.self, Events.self])
+        abstract: "Query a Bulwark collector's API: agents, events and the discovered-AI inventory.",
+        subcommands: [Agents.self, Events.self, Inventory.self, Apps.self])
 }
 
 /// Where the API is and how to authenticate; each option also reads an environment variable.
@@ -21,6 +22,10 @@ struct Connection: ParsableArguments {
     @Option(help: "CA certificate to trust for the API's TLS certificate (env BULWARK_CA).") var ca: String?
 
     func get(_ path: String, query: [(String, String?)] = []) async throws -> Data {
+        try await send(.GET, path, query: query)
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil) async throws -> Data {
         let environment = ProcessInfo.processInfo.environment
         guard let api = api ?? environment["BULWARK_API"] else { throw ValidationError("give --api or set BULWARK_API, e.g. https://collector:9443") }
         let token: String
@@ -42,7 +47,12 @@ struct Connection: ParsableArguments {
         if !items.isEmpty { components?.queryItems = items }
         guard let url = components?.string else { throw ValidationError("'\(api)' is not a URL") }
         var request = HTTPClientRequest(url: url)
+        request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: body))
+        }
         do {
             let response = try await client.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 64 << 20)
@@ -142,5 +152,83 @@ struct Events: AsyncParsableCommand {
             print("#\(event.id)  \(WireCoding.string(from: event.time))  \(event.agent.prefix(12))…  seq \(event.seq)  \(event.type)  \(summary)")
         }
         if events.isEmpty { print("(no events match)") }
+    }
+}
+
+struct InventoryAppRow: Decodable {
+    var id: String
+    var name: String?
+    var category: String?
+    var first_seen: Date
+    var last_seen: Date
+    var devices: Int
+    var users: Int
+    var events: Int
+    var evidence: [String: Int]
+    var actions: [String: Int]
+    var state: String
+    var state_reason: String?
+}
+
+struct Inventory: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The AI apps agents have discovered: devices, users, first and last seen, evidence, DLP outcomes, state.")
+    @OptionGroup var connection: Connection
+    @Option(help: "Only this category (consumer_ai, ai_coding, local_llm, ...).") var category: String?
+    @Option(help: "Only apps in this state (unreviewed, sanctioned, monitored, unsanctioned).") var state: String?
+    @Option(help: "Only apps seen since (RFC 3339).") var since: String?
+    @Flag(help: "Print the API's JSON.") var json = false
+    @Flag(help: "Print CSV.") var csv = false
+
+    func run() async throws {
+        let data = try await connection.get("/api/v1/inventory/apps", query: [("category", category), ("state", state), ("since", since)])
+        if json { print(String(decoding: data, as: UTF8.self)); return }
+        let apps = try WireCoding.decoder().decode([String: [InventoryAppRow]].self, from: data)["apps"] ?? []
+        func evidence(_ app: InventoryAppRow) -> String { app.evidence.keys.sorted().joined(separator: "+") }
+        func actions(_ app: InventoryAppRow) -> String { app.actions.keys.sorted().map { "\($0):\(app.actions[$0] ?? 0)" }.joined(separator: " ") }
+        if csv {
+            print("app,name,category,state,devices,users,events,first_seen,last_seen,evidence,dlp")
+            for app in apps {
+                let fields = [app.id, app.name ?? "", app.category ?? "", app.state, String(app.devices), String(app.users), String(app.events),
+                              WireCoding.string(from: app.first_seen), WireCoding.string(from: app.last_seen), evidence(app), actions(app)]
+                print(fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ","))
+            }
+            return
+        }
+        print("APP                  CATEGORY       STATE         DEVICES  USERS  EVENTS  LAST SEEN                 EVIDENCE / DLP")
+        for app in apps {
+            print([app.id.padding(toLength: 20, withPad: " ", startingAt: 0), (app.category ?? "?").padding(toLength: 14, withPad: " ", startingAt: 0),
+                   app.state.padding(toLength: 13, withPad: " ", startingAt: 0), String(app.devices).padding(toLength: 8, withPad: " ", startingAt: 0),
+                   String(app.users).padding(toLength: 6, withPad: " ", startingAt: 0), String(app.events).padding(toLength: 7, withPad: " ", startingAt: 0),
+                   WireCoding.string(from: app.last_seen).padding(toLength: 25, withPad: " ", startingAt: 0), evidence(app) + (app.actions.isEmpty ? "" : " / " + actions(app))]
+                .joined(separator: " "))
+        }
+        if apps.isEmpty { print("(no AI apps discovered yet)") }
+    }
+}
+
+struct Apps: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "One app of the inventory: show it, or set its sanction state.", subcommands: [Show.self, SetState.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Devices, users and daily timeline of one app.")
+        @OptionGroup var connection: Connection
+        @Argument(help: "App id (chatgpt, claude-code, ollama, ...).") var id: String
+
+        func run() async throws {
+            print(String(decoding: try await connection.get("/api/v1/inventory/apps/\(id)"), as: UTF8.self))
+        }
+    }
+
+    struct SetState: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set-state", abstract: "Set an app's sanction state, with a reason (audited).")
+        @OptionGroup var connection: Connection
+        @Argument(help: "App id.") var id: String
+        @Argument(help: "unreviewed, sanctioned, monitored or unsanctioned.") var state: String
+        @Option(help: "Why (recorded with the change).") var reason: String
+
+        func run() async throws {
+            let body = try JSONSerialization.data(withJSONObject: ["state": state, "reason": reason])
+            print(String(decoding: try await connection.send(.PUT, "/api/v1/apps/\(id)/state", json: body), as: UTF8.self))
+        }
     }
 }

@@ -37,6 +37,36 @@ struct StoreTests {
         #expect(try await store.ingest(agentID: "b", events: [selftest(1)], now: now).stored == 1)
     }
 
+    @Test("the inventory counts each stored event once: a replayed batch adds nothing; first and last seen span the events")
+    func inventoryOnIngest() async throws {
+        _ = try await store.createEnrollmentToken(hash: "h1", label: "", maxUses: 5, expiresAt: now.addingTimeInterval(60), now: now)
+        _ = try await store.enroll(tokenHash: "h1", agent: agent("a"), now: now)
+        func started(_ seq: UInt64, at time: Date, user: String) -> Event {
+            Event(seq: seq, time: time, type: EventType.aiProcessStarted, v: 1, data: [
+                "app": "ollama", "category": "local_llm", "pid": 7, "exe": "/usr/bin/ollama", "uid": 1000, "evidence": "process", "user": .string(user),
+            ])
+        }
+        let batch = [started(1, at: now, user: "alice"), started(2, at: now.addingTimeInterval(-86_400), user: "bob"), selftest(3)]
+        _ = try await store.ingest(agentID: "a", events: batch, now: now)
+        _ = try await store.ingest(agentID: "a", events: batch, now: now)  // an agent retrying after a lost ack
+        let apps = try await store.inventoryApps(InventoryQuery())
+        #expect(apps.map(\.id) == ["ollama"])
+        #expect(apps.first?.events == 2)
+        #expect(apps.first?.users == 2)
+        #expect(apps.first?.devices == 1)
+        #expect(apps.first?.firstSeen == now.addingTimeInterval(-86_400))
+        #expect(apps.first?.lastSeen == now)
+        let detail = try await store.inventoryApp(id: "ollama")
+        #expect(detail?.timeline.values.reduce(0, +) == 2)
+        #expect(detail?.timeline.count == 2)
+        #expect(try await store.inventoryApps(InventoryQuery(category: "consumer_ai")).isEmpty)
+        // State: changed once, then unchanged.
+        let change = AppStateChange(state: .monitored, reason: "pilot", by: "token:t", at: now)
+        #expect(try await store.setAppState(id: "ollama", change: change))
+        #expect(try await !store.setAppState(id: "ollama", change: change))
+        #expect(try await store.inventoryApps(InventoryQuery(state: .monitored)).map(\.id) == ["ollama"])
+    }
+
     @Test("heartbeats update the agent's row")
     func heartbeat() async throws {
         _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 1, expiresAt: now.addingTimeInterval(60), now: now)

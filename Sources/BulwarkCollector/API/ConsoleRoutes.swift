@@ -71,6 +71,61 @@ public struct ConsoleRoutes: Sendable {
             let query = try Self.eventQuery(request.uri.queryParameters)
             return try Response.json(["events": try await store.events(query)])
         }
+        api.get("inventory/apps") { request, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            let query = try Self.inventoryQuery(request.uri.queryParameters)
+            return try Response.json(["apps": try await store.inventoryApps(query)])
+        }
+        api.get("inventory/apps/:id") { _, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            let id = context.parameters.get("id") ?? ""
+            guard let detail = try await store.inventoryApp(id: id) else {
+                throw APIFailure(.notFound, "app_not_found", "no app '\(id)' has been seen by any agent")
+            }
+            return try Response.json(detail)
+        }
+        api.put("apps/:id/state") { request, context in
+            try context.require([.admin, .analyst])
+            let id = context.parameters.get("id") ?? ""
+            let body = try await AgentRoutes.readBody(request, limit: 16 * 1024)
+            guard let change = try? WireCoding.decoder().decode(StateChangeRequest.self, from: body) else {
+                throw APIFailure(.badRequest, "invalid_body", #"send {"state": "unreviewed|sanctioned|monitored|unsanctioned", "reason": "why"}"#)
+            }
+            guard let state = SanctionState(rawValue: change.state) else {
+                throw APIFailure(.badRequest, "invalid_state", "state must be one of: \(SanctionState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let reason = change.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !reason.isEmpty, reason.count <= 1000 else { throw APIFailure(.badRequest, "reason_required", "give a reason (1 to 1000 characters)") }
+            guard id.count <= 128, id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                throw APIFailure(.badRequest, "invalid_app", "app ids are letters, digits, '-', '_' and '.'")
+            }
+            let changed = try await store.setAppState(
+                id: id, change: AppStateChange(state: state, reason: reason, by: "token:\(context.token?.name ?? "?")", at: Date()))
+            return try Response.json(["app": id, "state": state.rawValue, "changed": changed ? "yes" : "no"])
+        }
+    }
+
+    struct StateChangeRequest: Decodable {
+        var state: String
+        var reason: String
+    }
+
+    static func inventoryQuery(_ parameters: Parameters) throws(APIFailure) -> InventoryQuery {
+        var query = InventoryQuery()
+        query.category = parameters["category"].map(String.init)
+        if let state = parameters["state"] {
+            guard let value = SanctionState(rawValue: String(state)) else {
+                throw APIFailure(.badRequest, "invalid_parameter", "state must be one of: \(SanctionState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.state = value
+        }
+        if let since = parameters["since"] {
+            guard let date = WireCoding.date(from: String(since)) else {
+                throw APIFailure(.badRequest, "invalid_parameter", "since must be an RFC 3339 timestamp such as 2026-11-26T00:00:00Z")
+            }
+            query.since = date
+        }
+        return query
     }
 
     static func eventQuery(_ parameters: Parameters) throws(APIFailure) -> EventQuery {

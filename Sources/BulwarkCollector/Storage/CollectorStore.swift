@@ -38,6 +38,12 @@ public protocol CollectorStore: Sendable {
     func revokeAPIToken(id: String, now: Date) async throws -> Bool
 
     // Audit
+    /// The discovered-AI inventory (kept current by `ingest`).
+    func inventoryApps(_ query: InventoryQuery) async throws -> [InventoryApp]
+    func inventoryApp(id: String) async throws -> InventoryAppDetail?
+    /// Sets an app's sanction state (the app need not have been seen yet); false if unchanged.
+    func setAppState(id: String, change: AppStateChange) async throws -> Bool
+
     func audit(_ entry: AuditEntry) async throws
     func auditEntries(limit: Int) async throws -> [AuditEntry]
 

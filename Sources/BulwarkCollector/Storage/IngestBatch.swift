@@ -11,6 +11,8 @@ public struct IngestBatch: Sendable {
         public var v: Int
         /// The event's `data` as JSON text.
         public var data: String
+        /// What the event says about an AI app, for the inventory (applied only when stored).
+        public var sighting: InventorySighting?
     }
 
     /// Fields of the batch's latest heartbeat, applied to the agent's row.
@@ -30,7 +32,8 @@ public struct IngestBatch: Sendable {
     public init(agentID: String, events: [Event]) {
         self.agentID = agentID
         rows = events.map { event in
-            Row(seq: Int64(event.seq), time: event.time.millis, type: event.type, v: event.v, data: JSONValue.object(event.data).jsonText)
+            Row(seq: Int64(event.seq), time: event.time.millis, type: event.type, v: event.v, data: JSONValue.object(event.data).jsonText,
+                sighting: InventorySighting(event))
         }
         heartbeat = events.last { $0.type == EventType.heartbeat }.map { beat in
             Heartbeat(

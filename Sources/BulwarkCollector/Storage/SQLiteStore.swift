@@ -79,6 +79,35 @@ public final class SQLiteStore: CollectorStore {
                 );
                 """)
         },
+        { db in
+            // The discovered-AI inventory, updated on ingest (issue 5).
+            try db.execute(sql: """
+                CREATE TABLE inventory_apps (
+                    app_id TEXT PRIMARY KEY,
+                    category TEXT,
+                    first_seen INTEGER,
+                    last_seen INTEGER,
+                    events INTEGER NOT NULL DEFAULT 0,
+                    state TEXT NOT NULL DEFAULT 'unreviewed',
+                    state_reason TEXT,
+                    state_changed_by TEXT,
+                    state_changed_at INTEGER
+                );
+                CREATE TABLE inventory_devices (
+                    app_id TEXT NOT NULL, agent_id TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, events INTEGER NOT NULL,
+                    PRIMARY KEY (app_id, agent_id)
+                );
+                CREATE INDEX inventory_devices_agent ON inventory_devices (agent_id);
+                CREATE TABLE inventory_users (
+                    app_id TEXT NOT NULL, user TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, events INTEGER NOT NULL,
+                    PRIMARY KEY (app_id, user)
+                );
+                CREATE TABLE inventory_counts (
+                    app_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, events INTEGER NOT NULL,
+                    PRIMARY KEY (app_id, kind, key)
+                );
+                """)
+        },
     ]
 
 
@@ -172,13 +201,17 @@ public final class SQLiteStore: CollectorStore {
                 ON CONFLICT (agent_id, seq) DO NOTHING
                 """)
             let seen = try db.cachedStatement(sql: "UPDATE agents SET last_seen = ? WHERE id = ?")
+            let inventory = InventoryWriter(db: db)
             let beat = try db.cachedStatement(
                 sql: "UPDATE agents SET agent_version = ?, policy_version = ?, spool_depth = ?, dropped = ? WHERE id = ?")
             return try batches.map { batch in
                 var stored = 0
                 for row in batch.rows {
                     try insert.execute(arguments: [batch.agentID, row.seq, row.time, received, row.type, row.v, row.data])
-                    stored += db.changesCount
+                    let inserted = db.changesCount
+                    stored += inserted
+                    // Only events stored now count: a retried batch's duplicates do not.
+                    if inserted > 0, let sighting = row.sighting { try inventory.record(sighting, agentID: batch.agentID) }
                 }
                 try seen.execute(arguments: [received, batch.agentID])
                 if let heartbeat = batch.heartbeat {
@@ -306,5 +339,111 @@ public final class SQLiteStore: CollectorStore {
             certificateSerial: row["cert_serial"], certificateNotAfter: Date(millis: row["cert_not_after"]),
             policyVersion: row["policy_version"], spoolDepth: row["spool_depth"], dropped: row["dropped"],
             revokedAt: (row["revoked_at"] as Int64?).map(Date.init(millis:)))
+    }
+}
+
+/// Upserts of one ingest transaction into the inventory tables.
+struct InventoryWriter {
+    let db: Database
+
+    func record(_ sighting: InventorySighting, agentID: String) throws {
+        let time = sighting.time
+        try db.execute(
+            sql: """
+                INSERT INTO inventory_apps (app_id, category, first_seen, last_seen, events) VALUES (?, ?, ?, ?, 1)
+                ON CONFLICT (app_id) DO UPDATE SET
+                    category = coalesce(excluded.category, category),
+                    first_seen = min(coalesce(first_seen, excluded.first_seen), excluded.first_seen),
+                    last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen),
+                    events = events + 1
+                """, arguments: [sighting.app, sighting.category, time, time])
+        try db.execute(
+            sql: """
+                INSERT INTO inventory_devices (app_id, agent_id, first_seen, last_seen, events) VALUES (?, ?, ?, ?, 1)
+                ON CONFLICT (app_id, agent_id) DO UPDATE SET
+                    first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen), events = events + 1
+                """, arguments: [sighting.app, agentID, time, time])
+        if let user = sighting.user {
+            try db.execute(
+                sql: """
+                    INSERT INTO inventory_users (app_id, user, first_seen, last_seen, events) VALUES (?, ?, ?, ?, 1)
+                    ON CONFLICT (app_id, user) DO UPDATE SET
+                        first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen), events = events + 1
+                    """, arguments: [sighting.app, user, time, time])
+        }
+        var counts: [(String, String)] = [("evidence", sighting.evidence), ("day", sighting.day)]
+        if let action = sighting.action { counts.append(("action", action)) }
+        for (kind, key) in counts {
+            try db.execute(
+                sql: """
+                    INSERT INTO inventory_counts (app_id, kind, key, events) VALUES (?, ?, ?, 1)
+                    ON CONFLICT (app_id, kind, key) DO UPDATE SET events = events + 1
+                    """, arguments: [sighting.app, kind, key])
+        }
+    }
+}
+
+extension SQLiteStore {
+    // MARK: Inventory
+
+    public func inventoryApps(_ query: InventoryQuery) async throws -> [InventoryApp] {
+        var clauses = ["first_seen IS NOT NULL"]
+        var arguments: StatementArguments = []
+        if let category = query.category { clauses.append("category = ?"); arguments += [category] }
+        if let state = query.state { clauses.append("state = ?"); arguments += [state.rawValue] }
+        if let since = query.since { clauses.append("last_seen >= ?"); arguments += [since.millis] }
+        let sql = "SELECT * FROM inventory_apps WHERE \(clauses.joined(separator: " AND ")) ORDER BY last_seen DESC"
+        let finalArguments = arguments
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { try Self.inventoryApp($0, db: db) }
+        }
+    }
+
+    public func inventoryApp(id: String) async throws -> InventoryAppDetail? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inventory_apps WHERE app_id = ? AND first_seen IS NOT NULL", arguments: [id]) else {
+                return nil
+            }
+            func seen(_ table: String, _ column: String) throws -> [InventoryAppDetail.Seen] {
+                try Row.fetchAll(db, sql: "SELECT * FROM \(table) WHERE app_id = ? ORDER BY last_seen DESC", arguments: [id]).map { row in
+                    InventoryAppDetail.Seen(id: row[column], firstSeen: Date(millis: row["first_seen"]), lastSeen: Date(millis: row["last_seen"]), events: row["events"])
+                }
+            }
+            return InventoryAppDetail(
+                app: try Self.inventoryApp(row, db: db), devices: try seen("inventory_devices", "agent_id"), users: try seen("inventory_users", "user"),
+                timeline: try Self.counts(db, app: id, kind: "day"))
+        }
+    }
+
+    public func setAppState(id: String, change: AppStateChange) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO inventory_apps (app_id, state, state_reason, state_changed_by, state_changed_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (app_id) DO UPDATE SET state = excluded.state, state_reason = excluded.state_reason,
+                        state_changed_by = excluded.state_changed_by, state_changed_at = excluded.state_changed_at
+                    WHERE state IS NOT excluded.state OR state_reason IS NOT excluded.state_reason
+                    """, arguments: [id, change.state.rawValue, change.reason, change.by, change.at.millis])
+            return db.changesCount > 0
+        }
+    }
+
+    static func counts(_ db: Database, app: String, kind: String) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT key, events FROM inventory_counts WHERE app_id = ? AND kind = ?", arguments: [app, kind]) {
+            counts[row["key"]] = row["events"]
+        }
+        return counts
+    }
+
+    static func inventoryApp(_ row: Row, db: Database) throws -> InventoryApp {
+        let id: String = row["app_id"]
+        return InventoryApp(
+            id: id, name: InventorySighting.catalog.app(id: id)?.name, category: row["category"], firstSeen: Date(millis: row["first_seen"]),
+            lastSeen: Date(millis: row["last_seen"]),
+            devices: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inventory_devices WHERE app_id = ?", arguments: [id]) ?? 0,
+            users: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inventory_users WHERE app_id = ?", arguments: [id]) ?? 0,
+            events: row["events"], evidence: try counts(db, app: id, kind: "evidence"), actions: try counts(db, app: id, kind: "action"),
+            state: SanctionState(rawValue: row["state"]) ?? .unreviewed, stateReason: row["state_reason"])
     }
 }

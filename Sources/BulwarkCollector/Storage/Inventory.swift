@@ -1,0 +1,125 @@
+import BulwarkCore
+import Foundation
+
+/// What one event says about an AI app: which app, seen how, by whom, when, and what DLP did.
+/// Derived at ingest so the inventory is kept up to date as events are stored, never computed
+/// at query time.
+public struct InventorySighting: Sendable, Equatable {
+    public var app: String
+    public var category: String?
+    public var user: String?
+    /// `process`, `listener`, `model_file`, `paste`, `clipboard_source`, `dlp`...
+    public var evidence: String
+    /// For DLP events: `allowed`, `audited`, `warned`, `overridden`, `blocked` (pastes) or the
+    /// decision's action.
+    public var action: String?
+    public var time: Int64
+
+    static let catalog = AIAppCatalog()
+
+    /// Nil for events that name no AI app.
+    public init?(_ event: Event) {
+        let data = event.data
+        var action: String?
+        var evidence = data["evidence"]?.stringValue
+        var app = data["app"]?.stringValue
+        if event.type.hasPrefix("paste.") {
+            action = String(event.type.dropFirst("paste.".count))
+            evidence = "paste"
+        } else if event.type == EventType.dlpDecision {
+            action = data["action"]?.stringValue
+            evidence = "dlp"
+        } else if event.type == EventType.clipboardCopy {
+            app = data["source_app"]?.stringValue  // copied out of an AI site
+            evidence = "clipboard_source"
+        }
+        guard let app, !app.isEmpty else { return nil }
+        self.app = app
+        category = data["category"]?.stringValue ?? Self.catalog.app(id: app)?.category
+        user = data["user"]?.stringValue
+        self.evidence = evidence ?? event.type
+        self.action = action
+        time = event.time.millis
+    }
+
+    /// UTC day of `time`, `2026-11-26`.
+    var day: String {
+        let seconds = time / 1000
+        var when = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&when, &parts)
+        return String(format: "%04d-%02d-%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
+    }
+}
+
+/// Where an app stands with the organisation, set by admins and analysts.
+public struct AppStateChange: Sendable {
+    public var state: SanctionState
+    public var reason: String
+    public var by: String
+    public var at: Date
+
+    public init(state: SanctionState, reason: String, by: String, at: Date) {
+        self.state = state
+        self.reason = reason
+        self.by = by
+        self.at = at
+    }
+}
+
+/// One app in the inventory.
+public struct InventoryApp: Sendable, Codable, Equatable {
+    public var id: String
+    public var name: String?
+    public var category: String?
+    public var firstSeen: Date
+    public var lastSeen: Date
+    public var devices: Int
+    public var users: Int
+    public var events: Int
+    /// Evidence kind → events.
+    public var evidence: [String: Int]
+    /// DLP outcome → events.
+    public var actions: [String: Int]
+    public var state: SanctionState
+    public var stateReason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, category, devices, users, events, evidence, actions, state
+        case firstSeen = "first_seen", lastSeen = "last_seen", stateReason = "state_reason"
+    }
+}
+
+/// One app in detail: on which devices and for which users, and its daily timeline.
+public struct InventoryAppDetail: Sendable, Codable {
+    public struct Seen: Sendable, Codable, Equatable {
+        public var id: String
+        public var firstSeen: Date
+        public var lastSeen: Date
+        public var events: Int
+
+        enum CodingKeys: String, CodingKey {
+            case id, events
+            case firstSeen = "first_seen", lastSeen = "last_seen"
+        }
+    }
+
+    public var app: InventoryApp
+    public var devices: [Seen]
+    public var users: [Seen]
+    /// Day (UTC) → events.
+    public var timeline: [String: Int]
+}
+
+/// Filters of `GET /api/v1/inventory/apps`.
+public struct InventoryQuery: Sendable {
+    public var category: String?
+    public var state: SanctionState?
+    public var since: Date?
+
+    public init(category: String? = nil, state: SanctionState? = nil, since: Date? = nil) {
+        self.category = category
+        self.state = state
+        self.since = since
+    }
+}
