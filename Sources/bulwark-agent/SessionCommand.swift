@@ -43,6 +43,7 @@ struct SessionCommand: AsyncParsableCommand {
             guardian.update(policy: policy, classifier: Self.classifier(for: policy))
             try? FileManager.default.createDirectory(atPath: (cachePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? Data(push.yaml.utf8).write(to: URL(fileURLWithPath: cachePath), options: .atomic)
+            if let states = push.appStates { guardian.update(appStates: states) }
             if let apps = push.catalog, !apps.isEmpty {
                 guardian.update(catalog: AIAppCatalog(apps: apps))
                 try? JSONEncoder().encode(apps).write(to: URL(fileURLWithPath: catalogCachePath), options: .atomic)

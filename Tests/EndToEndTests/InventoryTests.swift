@@ -71,6 +71,14 @@ struct InventoryTests {
         let set = try run(Binaries.path("bulwark"), ["apps", "set-state", "chatgpt", "unsanctioned", "--reason", "consumer tier trains on inputs"], environment: analyst)
         #expect(set.status == 0, "\(set.output)")
         #expect(Set(try inventory(["--state", "unsanctioned"]).keys) == ["chatgpt"])
+        // Both agents pull the new state within seconds (their policy bundle).
+        for agent in [alpha, beta] {
+            let deadline = Date().addingTimeInterval(10)
+            while !((try? String(contentsOfFile: agent.directory + "/app-states.json", encoding: .utf8))?.contains(#""chatgpt":"unsanctioned""#) ?? false) {
+                if Date() > deadline { throw TestFailure.timeout("app state reaching \(agent.directory)") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
         #expect(try inventory()["chatgpt"]?["state_reason"] == "consumer tier trains on inputs")
         let invalid = try run(Binaries.path("bulwark"), ["apps", "set-state", "chatgpt", "banned", "--reason", "x"], environment: analyst)
         #expect(invalid.status != 0 && invalid.output.contains("invalid_state"))

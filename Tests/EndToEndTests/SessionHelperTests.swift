@@ -117,6 +117,45 @@ struct SessionHelperTests {
         try eventuallySync(timeout: 30) { helper.log.components(separatedBy: "policy 'strict-projects' from the agent").count >= 3 }
     }
 
+    @Test("an app an analyst marks unsanctioned on the collector is blocked by the rule naming unsanctioned within seconds, in the running helper")
+    func sanctionStateReachesHelper() throws {
+        let session = try HelperSession()
+        defer { session.stop() }
+        let (cluster, agent, x, claude, helper) = (session.cluster, session.agent, session.x, session.claude, session.helper)
+        let policy = cluster.root + "/sanctions.yaml"
+        try Data("""
+            version: 1
+            name: sanctions
+            rules:
+              - id: audit-mail-to-ai
+                when: {types: email}
+                destinations: {categories: [ai_coding]}
+                action: audit
+              - id: no-data-to-unsanctioned-ai
+                when: {types: email}
+                destinations: {sanction: [unsanctioned]}
+                action: block
+            """.utf8).write(to: URL(fileURLWithPath: policy))
+        #expect(try agent.cli(["policy", "install", policy]).status == 0)
+        try helper.waitForLog("policy 'sanctions' from the agent", timeout: 20)
+        let file = cluster.root + "/mail.txt"
+        try Data("write to jane.doe@example.com about the renewal".utf8).write(to: URL(fileURLWithPath: file))
+        let owner = try x.client("/usr/bin/xclip", ["-selection", "clipboard", "-quiet", file], logPath: cluster.root + "/mail.log")
+        defer { owner.kill9() }
+        try eventuallySync(timeout: 20) { !owner.isRunning }  // guarded
+        func paste() throws -> String { try run(claude, ["-o", "-selection", "clipboard"], environment: ["DISPLAY": x.display], timeout: 20).stdout }
+        #expect(try paste().hasPrefix("write to jane"))  // claude-code is unreviewed: audited, served
+
+        let analyst = ProcessInfo.processInfo.environment.merging([
+            "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath, "BULWARK_TOKEN": try cluster.apiToken(role: "analyst"),
+        ]) { $1 }
+        let set = try run(Binaries.path("bulwark"), ["apps", "set-state", "claude-code", "unsanctioned", "--reason", "no DPA"], environment: analyst)
+        #expect(set.status == 0, "\(set.output)")
+        let changed = Date()
+        try eventuallySync(timeout: 10) { try paste().isEmpty }
+        #expect(Date().timeIntervalSince(changed) < 10)
+    }
+
     func eventuallySync(timeout: Double, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while try !condition() {

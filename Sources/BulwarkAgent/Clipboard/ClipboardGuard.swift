@@ -18,6 +18,8 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     private var evaluator: PolicyEvaluator
     private var scanner: ContentScanner
     private var catalog: AIAppCatalog
+    /// Sanction states admins gave apps on the collector; unknown apps are `unreviewed`.
+    private var appStates: [String: SanctionState] = [:]
     private let keyedHash: KeyedHash?
     private let user: String?
     private let notifier: (any UserNotifier)?
@@ -85,6 +87,11 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     /// A new catalog (from the agent) maps the next paste's program or site.
     public func update(catalog: AIAppCatalog) {
         lock.withLock { self.catalog = catalog }
+    }
+
+    /// New app sanction states (from the collector, through the agent) apply to the next paste.
+    public func update(appStates: [String: SanctionState]) {
+        lock.withLock { self.appStates = appStates }
     }
 
     public func copied(_ content: ClipboardContent) -> Bool {
@@ -156,9 +163,10 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         let (cached, scanner, evaluator) = lock.withLock { (copies[request.selection], self.scanner, self.evaluator) }
         let scan = cached?.scan ?? scanner.scan(request.content)
         let destination = destination(of: request)
+        let sanction = destination.app.flatMap { app in lock.withLock { appStates[app.id] } } ?? .unreviewed
         let decision = evaluator.evaluate(
             PolicyRequest(
-                activity: .paste, destination: Destination(appID: destination.app?.id, category: destination.app?.category, sanction: .unreviewed),
+                activity: .paste, destination: Destination(appID: destination.app?.id, category: destination.app?.category, sanction: sanction),
                 user: user, content: scan))
         var data: [String: JSONValue] = [
             "selection": .string(request.selection.rawValue),

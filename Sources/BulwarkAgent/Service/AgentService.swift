@@ -2,6 +2,7 @@ import BulwarkCore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `bulwark-agent run`: sensors feeding the spool and the uploader draining it, until SIGTERM.
 public struct AgentService: Service {
@@ -30,12 +31,14 @@ public struct AgentService: Service {
         // Session helpers (one per logged-in user) get the policy and send clipboard events.
         let policies = PolicyStore(state: state, keyedHash: try state.loadKeyedHash())
         if let problem = await policies.startupProblem { logger.error("\(problem)") }
+        let policySync = PolicySync(state: state, configuration: configuration, logger: logger) { _ in }
+        let startPolicy = await policies.active
+        let feed = SessionPolicyFeed(
+            SessionMessage.PolicyPush(
+                name: startPolicy.policy.name, yaml: startPolicy.yaml, catalog: AIAppCatalog().apps, appStates: policySync.stored()?.appStates ?? [:]))
         var sessions: SessionServer?
         if !configuration.sessionSocket.isEmpty {
-            let active = await policies.active
-            let server = SessionServer(
-                path: configuration.sessionSocket, spool: spool, logger: logger,
-                policy: SessionMessage.PolicyPush(name: active.policy.name, yaml: active.yaml, catalog: AIAppCatalog().apps))
+            let server = SessionServer(path: configuration.sessionSocket, spool: spool, logger: logger, policy: feed.current)
             do {
                 try server.start()
                 sessions = server
@@ -53,6 +56,11 @@ public struct AgentService: Service {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await uploader.run() }
                     group.addTask { try await heartbeat.run() }
+                    group.addTask {
+                        try await PolicySync(state: state, configuration: configuration, logger: logger) { bundle in
+                            helpers?.update(policy: feed.update { $0.appStates = bundle.appStates })
+                        }.run()
+                    }
                     if configuration.processSensor {
                         group.addTask { try await ProcessSensor(spool: spool, logger: logger).run() }
                     }
@@ -72,7 +80,10 @@ public struct AgentService: Service {
                             switch await policies.reloadIfChanged() {
                             case .success(let active)?:
                                 logger.info("policy updated", metadata: ["policy": "\(active.policy.name)", "source": "\(active.source)"])
-                                helpers?.update(policy: SessionMessage.PolicyPush(name: active.policy.name, yaml: active.yaml, catalog: AIAppCatalog().apps))
+                                helpers?.update(policy: feed.update {
+                                    $0.name = active.policy.name
+                                    $0.yaml = active.yaml
+                                })
                             case .failure(let refusal)?:
                                 logger.error("\(refusal)")
                             case nil:
@@ -88,5 +99,25 @@ public struct AgentService: Service {
         }
         try? spool.recordRunner(pid: 0)
         logger.info("agent stopped; unsent events stay in the spool", metadata: ["depth": "\((try? spool.status().depth) ?? -1)"])
+    }
+}
+
+/// What session helpers are sent: the agent's policy, the catalog and the collector's app
+/// states, updated from two places (a newly installed policy, a new policy bundle).
+final class SessionPolicyFeed: Sendable {
+    private let push: Mutex<SessionMessage.PolicyPush>
+
+    init(_ initial: SessionMessage.PolicyPush) {
+        push = Mutex(initial)
+    }
+
+    var current: SessionMessage.PolicyPush { push.withLock { $0 } }
+
+    /// Applies `change` and returns the result to send.
+    func update(_ change: (inout SessionMessage.PolicyPush) -> Void) -> SessionMessage.PolicyPush {
+        push.withLock { value in
+            change(&value)
+            return value
+        }
     }
 }

@@ -27,10 +27,18 @@ public enum SessionMessage {
         /// The AI app catalog the agent maps programs and sites with (absent from older agents:
         /// the helper then keeps the catalog it has).
         public var catalog: [AIApp]?
-        public init(name: String, yaml: String, catalog: [AIApp]? = nil) {
+        /// App sanction states from the collector (app id → state).
+        public var appStates: [String: SanctionState]?
+        public init(name: String, yaml: String, catalog: [AIApp]? = nil, appStates: [String: SanctionState]? = nil) {
             self.name = name
             self.yaml = yaml
             self.catalog = catalog
+            self.appStates = appStates
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, yaml, catalog
+            case appStates = "app_states"
         }
     }
 

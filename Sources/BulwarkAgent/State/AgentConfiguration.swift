@@ -33,6 +33,8 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var modelSensor: Bool = true
     /// More directories to look for model files in.
     public var modelRoots: [String] = []
+    /// Seconds between pulls of the collector's policy bundle (app sanction states).
+    public var policySyncInterval: Double = 60
 
     public init() {}
 
@@ -52,6 +54,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case listenerInterval = "listener_interval"
         case modelSensor = "model_sensor"
         case modelRoots = "model_roots"
+        case policySyncInterval = "policy_sync_interval"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -72,6 +75,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         listenerInterval = try container.decodeIfPresent(Double.self, forKey: .listenerInterval) ?? defaults.listenerInterval
         modelSensor = try container.decodeIfPresent(Bool.self, forKey: .modelSensor) ?? defaults.modelSensor
         modelRoots = try container.decodeIfPresent([String].self, forKey: .modelRoots) ?? defaults.modelRoots
+        policySyncInterval = try container.decodeIfPresent(Double.self, forKey: .policySyncInterval) ?? defaults.policySyncInterval
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -108,6 +112,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         try require(retryBase > 0 && retryCap >= retryBase, "retry_base must be > 0 and retry_cap ≥ retry_base")
         try require(pollInterval > 0, "poll_interval must be > 0")
         try require(policyCheckInterval >= 0.1, "policy_check_interval must be at least 0.1 seconds")
+        try require(policySyncInterval >= 0.5, "policy_sync_interval must be at least 0.5 seconds")
         try require(listenerInterval == 0 || listenerInterval >= 0.5, "listener_interval must be 0 (off) or at least 0.5 seconds")
         try require(connectTimeout >= 0.1, "connect_timeout must be at least 0.1 seconds")
         try require(renewFraction > 0 && renewFraction < 1, "renew_fraction must be between 0 and 1")

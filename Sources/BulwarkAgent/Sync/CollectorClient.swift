@@ -100,6 +100,14 @@ public final class CollectorClient: Sendable {
         try await json(.POST, "/v1/renew", request)
     }
 
+    /// The collector's policy bundle (app states).
+    public func policyBundle() async throws -> PolicyBundle {
+        let body = try await send(.GET, "/v1/policy", body: nil, headers: [:])
+        do { return try WireCoding.decoder().decode(PolicyBundle.self, from: body) } catch {
+            throw CollectorError.unreachable("collector answered /v1/policy with an unreadable body")
+        }
+    }
+
     /// Posts an already compressed batch; returns the collector's acknowledgement.
     public func postEvents(compressed: ByteBuffer) async throws -> EventAck {
         let body = try await send(.POST, "/v1/events", body: compressed, headers: ["Content-Encoding": "deflate", "Content-Type": "application/json"])

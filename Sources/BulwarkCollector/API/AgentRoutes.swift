@@ -46,6 +46,10 @@ public struct AgentRoutes: Sendable {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: "{\"acked\":\(ack.acked),\"duplicates\":\(ack.duplicates),\"stored\":\(ack.stored)}")))
         }
+        authenticated.get("v1/policy") { _, context in
+            guard context.agent != nil else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }
+            return try Response.json(try await store.policyBundle())
+        }
         authenticated.post("v1/renew") { request, context in
             guard let agent = context.agent else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }
             let body = try await Self.readBody(request, limit: 64 * 1024)

@@ -43,6 +43,8 @@ public protocol CollectorStore: Sendable {
     func inventoryApp(id: String) async throws -> InventoryAppDetail?
     /// Sets an app's sanction state (the app need not have been seen yet); false if unchanged.
     func setAppState(id: String, change: AppStateChange) async throws -> Bool
+    /// Every app state an admin set, versioned by the latest change (for agents' policy).
+    func policyBundle() async throws -> PolicyBundle
 
     func audit(_ entry: AuditEntry) async throws
     func auditEntries(limit: Int) async throws -> [AuditEntry]

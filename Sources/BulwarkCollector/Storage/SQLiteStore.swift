@@ -428,6 +428,18 @@ extension SQLiteStore {
         }
     }
 
+    public func policyBundle() async throws -> PolicyBundle {
+        try await pool.read { db in
+            var states: [String: SanctionState] = [:]
+            var version: Int64 = 0
+            for row in try Row.fetchAll(db, sql: "SELECT app_id, state, state_changed_at FROM inventory_apps WHERE state_changed_at IS NOT NULL") {
+                states[row["app_id"]] = SanctionState(rawValue: row["state"]) ?? .unreviewed
+                version = max(version, row["state_changed_at"])
+            }
+            return PolicyBundle(version: version, appStates: states)
+        }
+    }
+
     static func counts(_ db: Database, app: String, kind: String) throws -> [String: Int] {
         var counts: [String: Int] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT key, events FROM inventory_counts WHERE app_id = ? AND kind = ?", arguments: [app, kind]) {

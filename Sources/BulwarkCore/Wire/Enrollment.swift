@@ -58,3 +58,21 @@ public struct CertificateGrant: Sendable, Codable {
         case hashKey = "hash_key"
     }
 }
+
+/// `GET /v1/policy`: what the collector wants agents to enforce beyond their installed policy —
+/// for now the sanction state admins gave each app (an unsanctioned app is what rules naming
+/// `sanction: [unsanctioned]` act on). `version` changes whenever a state does.
+public struct PolicyBundle: Sendable, Codable, Equatable {
+    public var version: Int64
+    public var appStates: [String: SanctionState]
+
+    public init(version: Int64, appStates: [String: SanctionState]) {
+        self.version = version
+        self.appStates = appStates
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case appStates = "app_states"
+    }
+}

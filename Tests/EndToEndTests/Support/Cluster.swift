@@ -120,6 +120,7 @@ final class Cluster: @unchecked Sendable {
         process_sensor: false
         listener_interval: 0
         model_sensor: false
+        policy_sync_interval: 0.5
         """
 
     /// Opens the collector's SQLite file directly (WAL allows reading while it serves).
