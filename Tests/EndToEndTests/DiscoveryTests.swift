@@ -161,4 +161,50 @@ struct DiscoveryTests {
         #expect(try await event(EventType.aiModelFound, path: models + "/tiny.gguf") == nil)
         #expect(try await event(EventType.aiModelFound, path: models + "/manual.pdf") == nil)
     }
+
+    @Test("browser history: a running headless Chromium visits two AI sites; the agent reads its locked History through a copy and reports visits per app, once")
+    func browserHistory() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        defer { killProcesses(mentioning: cluster.root) }
+        // Le Chat's page sends the browser on to Perplexity; both resolve to this local server.
+        let site = try LocalWebServer(page: """
+            <!doctype html><html><head><title>Le Chat</title></head><body>hello
+            <script>setTimeout(() => { if (location.host == "chat.mistral.ai") location.href = "http://perplexity.ai/next"; }, 300)</script></body></html>
+            """)
+        defer { site.stop() }
+        let profile = cluster.root + "/chromium-profile"
+        let browser = try ChildProcess(
+            "/usr/bin/chromium",
+            ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile)", "--disable-crash-reporter",
+             "--host-resolver-rules=MAP chat.mistral.ai 127.0.0.1:\(site.port), MAP perplexity.ai 127.0.0.1:\(site.port)", "http://chat.mistral.ai/"],
+            logPath: cluster.root + "/chromium.log", environment: ["PATH": "/usr/bin:/bin", "HOME": cluster.root])
+        defer { browser.killGroup() }
+
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(
+            of: "history_interval: 0", with: "history_interval: 1\nhistory_roots: [\(profile)]"))
+        try agent.startAndSelftest()
+        let agentID = try agent.agentID
+        let store = try cluster.store()
+        // Chromium commits its history every few seconds; the agent looks every second.
+        let deadline = Date().addingTimeInterval(60)
+        var visits: [String: Double] = [:]
+        while visits["mistral-le-chat"] == nil || visits["perplexity"] == nil {
+            if Date() > deadline { throw TestFailure.timeout("ai.web.visits for both sites; have \(visits)") }
+            try await Task.sleep(for: .milliseconds(500))
+            visits = [:]
+            for event in try await store.events(EventQuery(type: EventType.aiWebVisits, agent: agentID)) {
+                if case .string(let app)? = event.data["app"], case .number(let count)? = event.data["visits"] { visits[app, default: 0] += count }
+            }
+        }
+        #expect(browser.isRunning)  // read while the browser holds its database
+        #expect((visits["mistral-le-chat"] ?? 0) >= 1)
+        #expect((visits["perplexity"] ?? 0) >= 1)
+        let events = try await store.events(EventQuery(type: EventType.aiWebVisits, agent: agentID))
+        #expect(events.allSatisfy { $0.data["browser"] == .string("chromium") && $0.data["evidence"] == .string("browser_history") })
+        #expect(events.allSatisfy { $0.data["url"] == nil })  // counts, never URLs
+        // Counted once: later cycles add nothing new.
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await store.events(EventQuery(type: EventType.aiWebVisits, agent: agentID)).count == events.count)
+    }
 }

@@ -68,6 +68,12 @@ public struct AgentService: Service {
                         let roots = configuration.modelRoots
                         group.addTask { try await ModelFileSensor(extraRoots: roots, spool: spool, logger: logger).run() }
                     }
+                    if configuration.historyInterval > 0 {
+                        let history = BrowserHistorySensor(
+                            extraRoots: configuration.historyRoots, cursorPath: state.path("history-cursors.json"), spool: spool, logger: logger,
+                            interval: .milliseconds(Int(configuration.historyInterval * 1000)))
+                        group.addTask { try await history.run() }
+                    }
                     if configuration.listenerInterval > 0 {
                         let interval = Duration.milliseconds(Int(configuration.listenerInterval * 1000))
                         group.addTask { try await ListenerSensor(spool: spool, logger: logger, interval: interval).run() }

@@ -35,6 +35,10 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var modelRoots: [String] = []
     /// Seconds between pulls of the collector's policy bundle (app sanction states).
     public var policySyncInterval: Double = 60
+    /// Seconds between reads of browser history for AI web app visits (0 turns it off).
+    public var historyInterval: Double = 300
+    /// More browser data directories to read history from.
+    public var historyRoots: [String] = []
 
     public init() {}
 
@@ -55,6 +59,8 @@ public struct AgentConfiguration: Sendable, Decodable {
         case modelSensor = "model_sensor"
         case modelRoots = "model_roots"
         case policySyncInterval = "policy_sync_interval"
+        case historyInterval = "history_interval"
+        case historyRoots = "history_roots"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -76,6 +82,8 @@ public struct AgentConfiguration: Sendable, Decodable {
         modelSensor = try container.decodeIfPresent(Bool.self, forKey: .modelSensor) ?? defaults.modelSensor
         modelRoots = try container.decodeIfPresent([String].self, forKey: .modelRoots) ?? defaults.modelRoots
         policySyncInterval = try container.decodeIfPresent(Double.self, forKey: .policySyncInterval) ?? defaults.policySyncInterval
+        historyInterval = try container.decodeIfPresent(Double.self, forKey: .historyInterval) ?? defaults.historyInterval
+        historyRoots = try container.decodeIfPresent([String].self, forKey: .historyRoots) ?? defaults.historyRoots
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -113,6 +121,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         try require(pollInterval > 0, "poll_interval must be > 0")
         try require(policyCheckInterval >= 0.1, "policy_check_interval must be at least 0.1 seconds")
         try require(policySyncInterval >= 0.5, "policy_sync_interval must be at least 0.5 seconds")
+        try require(historyInterval == 0 || historyInterval >= 0.5, "history_interval must be 0 (off) or at least 0.5 seconds")
         try require(listenerInterval == 0 || listenerInterval >= 0.5, "listener_interval must be 0 (off) or at least 0.5 seconds")
         try require(connectTimeout >= 0.1, "connect_timeout must be at least 0.1 seconds")
         try require(renewFraction > 0 && renewFraction < 1, "renew_fraction must be between 0 and 1")

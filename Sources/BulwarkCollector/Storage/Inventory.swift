@@ -43,13 +43,7 @@ public struct InventorySighting: Sendable, Equatable {
     }
 
     /// UTC day of `time`, `2026-11-26`.
-    var day: String {
-        let seconds = time / 1000
-        var when = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&when, &parts)
-        return String(format: "%04d-%02d-%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
-    }
+    var day: String { WireCoding.utcDay(unixSeconds: time / 1000) }
 }
 
 /// Where an app stands with the organisation, set by admins and analysts.

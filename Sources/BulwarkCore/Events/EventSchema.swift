@@ -187,7 +187,18 @@ public struct EventCatalog: Sendable {
             .optional("format", .string),
             .optional("header_sha256", .string),
         ])
-    } + EventType.pasteOutcomes.map { outcome in
+    } + [
+        EventSchema(type: EventType.aiWebVisits, version: 1, fields: [
+            .required("app", .string),
+            .required("category", .string),
+            .required("day", .string),
+            .required("visits", .integer),
+            .required("browser", .string),
+            .required("evidence", .string),
+            .required("uid", .integer),
+            .optional("user", .string),
+        ]),
+    ] + EventType.pasteOutcomes.map { outcome in
         EventSchema(type: EventType.paste(outcome), version: 1, fields: [
             .required("incident_id", .string),
             .required("selection", .string),
@@ -246,4 +257,6 @@ public enum EventType {
     /// A model file appeared / went away (docs/EVENTS.md).
     public static let aiModelFound = "ai.model.found"
     public static let aiModelRemoved = "ai.model.removed"
+    /// Visits to an AI web app from browser history, per user, browser and day (docs/EVENTS.md).
+    public static let aiWebVisits = "ai.web.visits"
 }

@@ -15,6 +15,14 @@ public enum WireCoding {
     ///
     /// Hand-written because it runs for every event on ingest and in API output, where
     /// Foundation's format styles dominated the profile (and truncated .123 to .122).
+    /// The UTC day of a Unix time, `2026-11-26`: how per-day counts are keyed.
+    public static func utcDay(unixSeconds: Int64) -> String {
+        var seconds = time_t(unixSeconds)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
+    }
+
     public static func string(from date: Date) -> String {
         let millis = date.millis
         let (days, msOfDay) = millis.floorDivided(by: 86_400_000)
