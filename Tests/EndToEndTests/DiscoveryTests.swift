@@ -207,4 +207,38 @@ struct DiscoveryTests {
         try await Task.sleep(for: .seconds(3))
         #expect(try await store.events(EventQuery(type: EventType.aiWebVisits, agent: agentID)).count == events.count)
     }
+
+    @Test("a program connected to an AI API host is reported with its process (the host resolved through the system resolver)")
+    func apiConnection() async throws {
+        // api.openai.com resolves (through /etc/hosts, as any resolver answer would) to a local
+        // server; the connection is a real TCP connection to it.
+        let hosts = try String(contentsOfFile: "/etc/hosts", encoding: .utf8)
+        try (hosts + "\n127.0.0.5 api.openai.com # bulwark test\n").write(toFile: "/etc/hosts", atomically: false, encoding: .utf8)
+        defer { try? hosts.write(toFile: "/etc/hosts", atomically: false, encoding: .utf8) }
+        let api = try LocalWebServer(page: "{}", host: "127.0.0.5", port: 443, contentType: "application/json")
+        defer { api.stop() }
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "connection_interval: 0", with: "connection_interval: 0.5"))
+        try agent.startAndSelftest()
+        let agentID = try agent.agentID
+        // A script holding a connection open: bash connects, then becomes `sleep` with it.
+        let client = try ChildProcess("/bin/bash", ["-c", "exec 3<>/dev/tcp/api.openai.com/443; exec /usr/bin/sleep 60"], logPath: cluster.root + "/client.log")
+        defer { client.killGroup() }
+        let store = try cluster.store()
+        let deadline = Date().addingTimeInterval(30)
+        var event: StoredEvent?
+        while event == nil {
+            if Date() > deadline { throw TestFailure.timeout("ai.api.connection for pid \(client.pid):\n\(client.log)") }
+            try await Task.sleep(for: .milliseconds(200))
+            event = try await store.events(EventQuery(type: EventType.aiAPIConnection, agent: agentID)).first { $0.data["pid"] == .number(Double(client.pid)) }
+        }
+        #expect(event?.data["app"] == .string("openai-api"))
+        #expect(event?.data["host"] == .string("api.openai.com"))
+        #expect(event?.data["remote_port"] == .number(443))
+        #expect(event?.data["exe"] == .string("/usr/bin/sleep"))
+        #expect(event?.data["user"] == .string("root"))
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await store.events(EventQuery(type: EventType.aiAPIConnection, agent: agentID)).filter { $0.data["pid"] == .number(Double(client.pid)) }.count == 1)
+    }
 }

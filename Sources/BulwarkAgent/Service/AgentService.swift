@@ -74,6 +74,10 @@ public struct AgentService: Service {
                             interval: .milliseconds(Int(configuration.historyInterval * 1000)))
                         group.addTask { try await history.run() }
                     }
+                    if configuration.connectionInterval > 0 {
+                        let interval = Duration.milliseconds(Int(configuration.connectionInterval * 1000))
+                        group.addTask { try await ConnectionSensor(spool: spool, logger: logger, interval: interval, resolveInterval: max(interval, .seconds(600))).run() }
+                    }
                     if configuration.listenerInterval > 0 {
                         let interval = Duration.milliseconds(Int(configuration.listenerInterval * 1000))
                         group.addTask { try await ListenerSensor(spool: spool, logger: logger, interval: interval).run() }

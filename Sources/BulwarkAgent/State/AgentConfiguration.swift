@@ -39,6 +39,8 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var historyInterval: Double = 300
     /// More browser data directories to read history from.
     public var historyRoots: [String] = []
+    /// Seconds between looks at connections to AI API hosts (0 turns it off).
+    public var connectionInterval: Double = 30
 
     public init() {}
 
@@ -61,6 +63,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case policySyncInterval = "policy_sync_interval"
         case historyInterval = "history_interval"
         case historyRoots = "history_roots"
+        case connectionInterval = "connection_interval"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -84,6 +87,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         policySyncInterval = try container.decodeIfPresent(Double.self, forKey: .policySyncInterval) ?? defaults.policySyncInterval
         historyInterval = try container.decodeIfPresent(Double.self, forKey: .historyInterval) ?? defaults.historyInterval
         historyRoots = try container.decodeIfPresent([String].self, forKey: .historyRoots) ?? defaults.historyRoots
+        connectionInterval = try container.decodeIfPresent(Double.self, forKey: .connectionInterval) ?? defaults.connectionInterval
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -122,6 +126,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         try require(policyCheckInterval >= 0.1, "policy_check_interval must be at least 0.1 seconds")
         try require(policySyncInterval >= 0.5, "policy_sync_interval must be at least 0.5 seconds")
         try require(historyInterval == 0 || historyInterval >= 0.5, "history_interval must be 0 (off) or at least 0.5 seconds")
+        try require(connectionInterval == 0 || connectionInterval >= 0.5, "connection_interval must be 0 (off) or at least 0.5 seconds")
         try require(listenerInterval == 0 || listenerInterval >= 0.5, "listener_interval must be 0 (off) or at least 0.5 seconds")
         try require(connectTimeout >= 0.1, "connect_timeout must be at least 0.1 seconds")
         try require(renewFraction > 0 && renewFraction < 1, "renew_fraction must be between 0 and 1")

@@ -198,6 +198,17 @@ public struct EventCatalog: Sendable {
             .required("uid", .integer),
             .optional("user", .string),
         ]),
+        EventSchema(type: EventType.aiAPIConnection, version: 1, fields: [
+            .required("app", .string),
+            .required("category", .string),
+            .required("host", .string),
+            .required("remote_port", .integer),
+            .required("pid", .integer),
+            .required("evidence", .string),
+            .optional("exe", .string),
+            .optional("uid", .integer),
+            .optional("user", .string),
+        ]),
     ] + EventType.pasteOutcomes.map { outcome in
         EventSchema(type: EventType.paste(outcome), version: 1, fields: [
             .required("incident_id", .string),
@@ -259,4 +270,6 @@ public enum EventType {
     public static let aiModelRemoved = "ai.model.removed"
     /// Visits to an AI web app from browser history, per user, browser and day (docs/EVENTS.md).
     public static let aiWebVisits = "ai.web.visits"
+    /// A program connected to an AI API host (docs/EVENTS.md).
+    public static let aiAPIConnection = "ai.api.connection"
 }

@@ -122,6 +122,7 @@ final class Cluster: @unchecked Sendable {
         model_sensor: false
         policy_sync_interval: 0.5
         history_interval: 0
+        connection_interval: 0
         """
 
     /// Opens the collector's SQLite file directly (WAL allows reading while it serves).

@@ -7,12 +7,12 @@ final class LocalWebServer: @unchecked Sendable {
     private let listener: Int32
 
     /// - Parameters: port: 0 lets the kernel choose; contentType: of `page`.
-    init(page: String, port requested: UInt16 = 0, contentType: String = "text/html; charset=utf-8") throws {
+    init(page: String, host: String = "127.0.0.1", port requested: UInt16 = 0, contentType: String = "text/html; charset=utf-8") throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.listener = listener
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         address.sin_port = requested.bigEndian
         var reuse: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))

@@ -1,0 +1,134 @@
+import BulwarkCore
+import Foundation
+import Logging
+
+/// Which programs talk to AI APIs: the catalog's API hosts (`api.openai.com`, ...) are resolved
+/// (and re-resolved every `resolveInterval`), and every `interval` the established TCP
+/// connections in `/proc/net/tcp{,6}` whose remote address is one of them are attributed to
+/// their process through the socket inode. Catches CLIs and scripts that browser-based tools
+/// never see. API hosts sit behind shared CDNs, so an address match is evidence, not proof:
+/// events say which host the address belonged to when it was resolved. Emits `ai.api.connection`
+/// once per process and app.
+public final class ConnectionSensor: @unchecked Sendable {
+    // `addresses`, `reported`, `resolvedAt` are touched only by `run`'s task.
+
+    let catalog: AIAppCatalog
+    let spool: SpoolStore
+    let logger: Logger
+    let interval: Duration
+    let resolveInterval: Duration
+    /// Remote address (as `inet_ntop` writes it) → app and host.
+    private var addresses: [String: (app: AIApp, host: String)] = [:]
+    private var resolvedAt: ContinuousClock.Instant?
+    /// (pid, app) pairs already reported.
+    private var reported: Set<String> = []
+
+    public init(catalog: AIAppCatalog = AIAppCatalog(), spool: SpoolStore, logger: Logger, interval: Duration = .seconds(30),
+                resolveInterval: Duration = .seconds(600)) {
+        self.catalog = catalog
+        self.spool = spool
+        self.logger = logger
+        self.interval = interval
+        self.resolveInterval = resolveInterval
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled {
+            cycle()
+            try await Task.sleep(for: interval)
+        }
+    }
+
+    func cycle() {
+        if resolvedAt.map({ ContinuousClock.now - $0 > resolveInterval }) ?? true {
+            resolve()
+            resolvedAt = .now
+        }
+        guard !addresses.isEmpty else { return }
+        var alive: Set<String> = []
+        for connection in Self.established() {
+            guard let (app, host) = addresses[connection.remote], let pid = ListenerSensor.owner(ofSocket: connection.inode) else { continue }
+            let key = "\(pid)/\(app.id)"
+            alive.insert(key)
+            guard !reported.contains(key) else { continue }
+            reported.insert(key)
+            var data: [String: JSONValue] = [
+                "app": .string(app.id), "category": .string(app.category), "host": .string(host), "remote_port": .number(Double(connection.port)),
+                "pid": .number(Double(pid)), "evidence": .string("connection"),
+            ]
+            if let executable = ProcessLineage.executablePath(of: pid) { data["exe"] = .string(executable) }
+            if let uid = AIProgramMatcher.uid(of: pid) {
+                data["uid"] = .number(Double(uid))
+                if let user = SessionServer.userName(uid) { data["user"] = .string(user) }
+            }
+            spool.record(EventType.aiAPIConnection, data, logger: logger)
+        }
+        reported.formIntersection(alive)  // a later connection of a new process is news again
+    }
+
+    /// The addresses of every API host in the catalog.
+    private func resolve() {
+        var resolved: [String: (AIApp, String)] = [:]
+        for app in catalog.apps where app.category == "ai_api" {
+            for host in app.domains {
+                for address in Self.addresses(of: host) { resolved[address] = (app, host) }
+            }
+        }
+        addresses = resolved
+    }
+
+    static func addresses(of host: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0 else { return [] }
+        defer { freeaddrinfo(list) }
+        var found: [String] = []
+        var next = list
+        while let entry = next {
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            if entry.pointee.ai_family == AF_INET, let address = entry.pointee.ai_addr {
+                var ip = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                if inet_ntop(AF_INET, &ip, &buffer, socklen_t(buffer.count)) != nil { found.append(String(cString: buffer)) }
+            } else if entry.pointee.ai_family == AF_INET6, let address = entry.pointee.ai_addr {
+                var ip = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                if inet_ntop(AF_INET6, &ip, &buffer, socklen_t(buffer.count)) != nil { found.append(String(cString: buffer)) }
+            }
+            next = entry.pointee.ai_next
+        }
+        return found
+    }
+
+    /// Established TCP connections: remote address (inet_ntop form), remote port, socket inode.
+    static func established() -> [(remote: String, port: Int, inode: UInt64)] {
+        var connections: [(String, Int, UInt64)] = []
+        for (table, family) in [("/proc/net/tcp", AF_INET), ("/proc/net/tcp6", AF_INET6)] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count > 9, fields[3] == "01", let colon = fields[2].lastIndex(of: ":"),
+                      let port = Int(fields[2][fields[2].index(after: colon)...], radix: 16), let inode = UInt64(fields[9]), inode != 0,
+                      let remote = address(hex: fields[2][..<colon], family: family)
+                else { continue }
+                connections.append((remote, port, inode))
+            }
+        }
+        return connections
+    }
+
+    /// `/proc/net/tcp*` addresses are the kernel's bytes as 32-bit words in host order, in hex.
+    static func address(hex: Substring, family: Int32) -> String? {
+        guard hex.count == (family == AF_INET ? 8 : 32) else { return nil }
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let end = hex.index(index, offsetBy: 8)
+            guard let word = UInt32(hex[index..<end], radix: 16) else { return nil }
+            withUnsafeBytes(of: word.littleEndian) { bytes += $0 }  // printed as a native (little-endian) word: back to memory order
+            index = end
+        }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let written = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
+        return written == nil ? nil : String(cString: buffer)
+    }
+}
