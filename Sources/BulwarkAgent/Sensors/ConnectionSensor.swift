@@ -46,14 +46,14 @@ public final class ConnectionSensor: @unchecked Sendable {
         }
         guard !addresses.isEmpty else { return }
         var alive: Set<String> = []
-        for connection in Self.established() {
-            guard let (app, host) = addresses[connection.remote], let pid = ListenerSensor.owner(ofSocket: connection.inode) else { continue }
+        for connection in TCPTable.sockets() where connection.state == TCPTable.established {
+            guard let (app, host) = addresses[connection.remoteAddress], let pid = ListenerSensor.owner(ofSocket: connection.inode) else { continue }
             let key = "\(pid)/\(app.id)"
             alive.insert(key)
             guard !reported.contains(key) else { continue }
             reported.insert(key)
             var data: [String: JSONValue] = [
-                "app": .string(app.id), "category": .string(app.category), "host": .string(host), "remote_port": .number(Double(connection.port)),
+                "app": .string(app.id), "category": .string(app.category), "host": .string(host), "remote_port": .number(Double(connection.remotePort)),
                 "pid": .number(Double(pid)), "evidence": .string("connection"),
             ]
             if let executable = ProcessLineage.executablePath(of: pid) { data["exe"] = .string(executable) }
@@ -98,25 +98,48 @@ public final class ConnectionSensor: @unchecked Sendable {
         }
         return found
     }
+}
 
-    /// Established TCP connections: remote address (inet_ntop form), remote port, socket inode.
-    static func established() -> [(remote: String, port: Int, inode: UInt64)] {
-        var connections: [(String, Int, UInt64)] = []
+/// The kernel's TCP socket tables (`/proc/net/tcp`, `/proc/net/tcp6`).
+enum TCPTable {
+    static let established = "01"
+    static let listening = "0A"
+
+    struct Socket {
+        /// Hex state code: `01` established, `0A` listening.
+        var state: Substring
+        var localPort: Int
+        /// `inet_ntop` form.
+        var remoteAddress: String
+        var remotePort: Int
+        var inode: UInt64
+    }
+
+    static func sockets() -> [Socket] {
+        var sockets: [Socket] = []
         for (table, family) in [("/proc/net/tcp", AF_INET), ("/proc/net/tcp6", AF_INET6)] {
             guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
+                // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard fields.count > 9, fields[3] == "01", let colon = fields[2].lastIndex(of: ":"),
-                      let port = Int(fields[2][fields[2].index(after: colon)...], radix: 16), let inode = UInt64(fields[9]), inode != 0,
-                      let remote = address(hex: fields[2][..<colon], family: family)
+                guard fields.count > 9, let local = endpoint(fields[1], family: family), let remote = endpoint(fields[2], family: family),
+                      let inode = UInt64(fields[9]), inode != 0
                 else { continue }
-                connections.append((remote, port, inode))
+                sockets.append(Socket(state: fields[3], localPort: local.port, remoteAddress: remote.address, remotePort: remote.port, inode: inode))
             }
         }
-        return connections
+        return sockets
     }
 
-    /// `/proc/net/tcp*` addresses are the kernel's bytes as 32-bit words in host order, in hex.
+    /// `0100007F:01BB` → (`127.0.0.1`, 443).
+    static func endpoint(_ field: Substring, family: Int32) -> (address: String, port: Int)? {
+        guard let colon = field.lastIndex(of: ":"), let port = Int(field[field.index(after: colon)...], radix: 16),
+              let address = address(hex: field[..<colon], family: family)
+        else { return nil }
+        return (address, port)
+    }
+
+    /// Addresses are the kernel's bytes printed as native-endian 32-bit words, in hex.
     static func address(hex: Substring, family: Int32) -> String? {
         guard hex.count == (family == AF_INET ? 8 : 32) else { return nil }
         var bytes: [UInt8] = []
@@ -124,7 +147,7 @@ public final class ConnectionSensor: @unchecked Sendable {
         while index < hex.endIndex {
             let end = hex.index(index, offsetBy: 8)
             guard let word = UInt32(hex[index..<end], radix: 16) else { return nil }
-            withUnsafeBytes(of: word.littleEndian) { bytes += $0 }  // printed as a native (little-endian) word: back to memory order
+            withUnsafeBytes(of: word.littleEndian) { bytes += $0 }
             index = end
         }
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))

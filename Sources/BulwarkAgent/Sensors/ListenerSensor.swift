@@ -54,7 +54,8 @@ public final class ListenerSensor: @unchecked Sendable {
     func discover() -> [Int: Listener] {
         let byPort = Dictionary(grouping: catalog.apps.flatMap { app in app.ports.map { ($0, app) } }, by: \.0).mapValues { $0.map(\.1) }
         var found: [Int: Listener] = [:]
-        for (port, inode) in Self.listeningSockets() where byPort[port] != nil {
+        for socket in TCPTable.sockets() where socket.state == TCPTable.listening && byPort[socket.localPort] != nil {
+            let (port, inode) = (socket.localPort, socket.inode)
             let pid = Self.owner(ofSocket: inode)
             let sighting = pid.flatMap { AIProgramMatcher(catalog: catalog).identify(pid: $0) }
             let executable = pid.flatMap(ProcessLineage.executablePath(of:))
@@ -80,23 +81,6 @@ public final class ListenerSensor: @unchecked Sendable {
         if let executable = listener.executable { data["exe"] = .string(executable) }
         if type == EventType.aiListenerStarted { data["models"] = .array(listener.models.prefix(200).map(JSONValue.string)) }
         spool.record(type, data, logger: logger)
-    }
-
-    /// Local TCP ports in LISTEN state with their socket inodes, IPv4 and IPv6.
-    static func listeningSockets() -> [(port: Int, inode: UInt64)] {
-        var sockets: [(Int, UInt64)] = []
-        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
-            for line in text.split(separator: "\n").dropFirst() {
-                // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard fields.count > 9, fields[3] == "0A", let colon = fields[1].lastIndex(of: ":"),
-                      let port = Int(fields[1][fields[1].index(after: colon)...], radix: 16), let inode = UInt64(fields[9]), inode != 0
-                else { continue }
-                sockets.append((port, inode))
-            }
-        }
-        return sockets
     }
 
     /// The process holding `socket:[inode]`.
