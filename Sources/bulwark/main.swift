@@ -176,10 +176,15 @@ struct Inventory: AsyncParsableCommand {
     @Option(help: "Only this category (consumer_ai, ai_coding, local_llm, ...).") var category: String?
     @Option(help: "Only apps in this state (unreviewed, sanctioned, monitored, unsanctioned).") var state: String?
     @Option(help: "Only apps seen since (RFC 3339).") var since: String?
+    @Option(help: "One device (agent id): the apps seen on it, as JSON.") var device: String?
     @Flag(help: "Print the API's JSON.") var json = false
     @Flag(help: "Print CSV.") var csv = false
 
     func run() async throws {
+        if let device {
+            print(String(decoding: try await connection.get("/api/v1/inventory/devices/\(device)"), as: UTF8.self))
+            return
+        }
         let data = try await connection.get("/api/v1/inventory/apps", query: [("category", category), ("state", state), ("since", since)])
         if json { print(String(decoding: data, as: UTF8.self)); return }
         let apps = try WireCoding.decoder().decode([String: [InventoryAppRow]].self, from: data)["apps"] ?? []

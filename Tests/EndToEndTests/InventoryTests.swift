@@ -68,6 +68,10 @@ struct InventoryTests {
         #expect(detail.stdout.contains("\"alice\"") && detail.stdout.contains("\"bob\""))
 
         // Analysts decide; every change needs a reason and is audited.
+        let alphaView = try run(Binaries.path("bulwark"), ["inventory", "--device", alphaID], environment: analyst)
+        #expect(alphaView.stdout.contains("\"chatgpt\"") && alphaView.stdout.contains("\"claude-code\"") && !alphaView.stdout.contains("\"ollama\""))
+        #expect(try run(Binaries.path("bulwark"), ["inventory", "--device", "nosuchagent"], environment: analyst).output.contains("agent_not_found"))
+
         let set = try run(Binaries.path("bulwark"), ["apps", "set-state", "chatgpt", "unsanctioned", "--reason", "consumer tier trains on inputs"], environment: analyst)
         #expect(set.status == 0, "\(set.output)")
         #expect(Set(try inventory(["--state", "unsanctioned"]).keys) == ["chatgpt"])

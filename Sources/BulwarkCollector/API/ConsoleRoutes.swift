@@ -84,6 +84,14 @@ public struct ConsoleRoutes: Sendable {
             }
             return try Response.json(detail)
         }
+        api.get("inventory/devices/:id") { _, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            let id = context.parameters.get("id") ?? ""
+            guard let device = try await store.inventoryDevice(agentID: id) else {
+                throw APIFailure(.notFound, "agent_not_found", "no agent '\(id)' is enrolled")
+            }
+            return try Response.json(device)
+        }
         api.put("apps/:id/state") { request, context in
             try context.require([.admin, .analyst])
             let id = context.parameters.get("id") ?? ""

@@ -41,6 +41,8 @@ public protocol CollectorStore: Sendable {
     /// The discovered-AI inventory (kept current by `ingest`).
     func inventoryApps(_ query: InventoryQuery) async throws -> [InventoryApp]
     func inventoryApp(id: String) async throws -> InventoryAppDetail?
+    /// The apps seen on one device, nil for an unknown agent.
+    func inventoryDevice(agentID: String) async throws -> InventoryDevice?
     /// Sets an app's sanction state (the app need not have been seen yet); false if unchanged.
     func setAppState(id: String, change: AppStateChange) async throws -> Bool
     /// Every app state an admin set, versioned by the latest change (for agents' policy).

@@ -105,6 +105,27 @@ public struct InventoryAppDetail: Sendable, Codable {
     public var timeline: [String: Int]
 }
 
+/// One device's view: the apps seen on it.
+public struct InventoryDevice: Sendable, Codable {
+    public struct App: Sendable, Codable, Equatable {
+        public var id: String
+        public var name: String?
+        public var category: String?
+        public var state: SanctionState
+        public var firstSeen: Date
+        public var lastSeen: Date
+        public var events: Int
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, category, state, events
+            case firstSeen = "first_seen", lastSeen = "last_seen"
+        }
+    }
+
+    public var agent: AgentRecord
+    public var apps: [App]
+}
+
 /// Filters of `GET /api/v1/inventory/apps`.
 public struct InventoryQuery: Sendable {
     public var category: String?

@@ -415,6 +415,26 @@ extension SQLiteStore {
         }
     }
 
+    public func inventoryDevice(agentID: String) async throws -> InventoryDevice? {
+        guard let agent = try await agent(id: agentID) else { return nil }
+        let apps = try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT d.app_id, d.first_seen, d.last_seen, d.events, a.category, a.state FROM inventory_devices d
+                    JOIN inventory_apps a ON a.app_id = d.app_id WHERE d.agent_id = ? ORDER BY d.last_seen DESC
+                    """, arguments: [agentID]
+            ).map { row in
+                let id: String = row["app_id"]
+                return InventoryDevice.App(
+                    id: id, name: InventorySighting.catalog.app(id: id)?.name, category: row["category"],
+                    state: SanctionState(rawValue: row["state"]) ?? .unreviewed, firstSeen: Date(millis: row["first_seen"]),
+                    lastSeen: Date(millis: row["last_seen"]), events: row["events"])
+            }
+        }
+        return InventoryDevice(agent: agent, apps: apps)
+    }
+
     public func setAppState(id: String, change: AppStateChange) async throws -> Bool {
         try await pool.write { db in
             try db.execute(
