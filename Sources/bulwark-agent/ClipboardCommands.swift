@@ -11,9 +11,9 @@ struct DisplayOptions: ParsableArguments {
     @Option(help: "X display (default: $DISPLAY).") var display: String?
     @Option(help: "Wayland display (default: $WAYLAND_DISPLAY).") var waylandDisplay: String?
 
-    func open(guarding: (any ClipboardGuarding)?) throws -> (watcher: any ClipboardWatching, description: String) {
+    func open(guarding: (any ClipboardGuarding)?, focus: (any FocusObserving)? = nil) throws -> (watcher: any ClipboardWatching, description: String) {
         do {
-            return try backend.open(x11Display: display, waylandDisplay: waylandDisplay, guarding: guarding) { notice in
+            return try backend.open(x11Display: display, waylandDisplay: waylandDisplay, guarding: guarding, focus: focus) { notice in
                 FileHandle.standardError.write(Data("\(notice)\n".utf8))
             }
         } catch {
@@ -85,7 +85,11 @@ struct ClipboardCommand: AsyncParsableCommand {
                 let line = (try? WireCoding.encoder().encode(["type": JSONValue.string(type), "data": .object(data)])) ?? Data()
                 FileHandle.standardOutput.write(line + Data("\n".utf8))
             }
-            let (watcher, described) = try displayOptions.open(guarding: guardian)
+            let focus = FocusTracker(user: user) { type, data in
+                let line = (try? WireCoding.encoder().encode(["type": JSONValue.string(type), "data": .object(data)])) ?? Data()
+                FileHandle.standardOutput.write(line + Data("\n".utf8))
+            }
+            let (watcher, described) = try displayOptions.open(guarding: guardian, focus: focus)
             FileHandle.standardError.write(Data("guarding CLIPBOARD and PRIMARY on \(described) with policy '\(loaded.policy.name)'\n".utf8))
             for await _ in watcher.contents() {}
         }

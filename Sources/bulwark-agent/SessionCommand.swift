@@ -33,6 +33,7 @@ struct SessionCommand: AsyncParsableCommand {
         ) { type, data in
             clientBox.client?.send(type: type, data: data)
         }
+        let focus = FocusTracker(catalog: cachedCatalog, user: user) { type, data in clientBox.client?.send(type: type, data: data) }
         let cachePath = Self.cachePath
         let catalogCachePath = Self.catalogCachePath
         let client = SessionClient(socketPath: socket) { push in
@@ -46,13 +47,14 @@ struct SessionCommand: AsyncParsableCommand {
             if let states = push.appStates { guardian.update(appStates: states) }
             if let apps = push.catalog, !apps.isEmpty {
                 guardian.update(catalog: AIAppCatalog(apps: apps))
+                focus.update(catalog: AIAppCatalog(apps: apps))
                 try? JSONEncoder().encode(apps).write(to: URL(fileURLWithPath: catalogCachePath), options: .atomic)
             }
             FileHandle.standardError.write(Data("policy '\(push.name)' from the agent\n".utf8))
         }
         clientBox.client = client
         client.start()
-        let (watcher, described) = try displayOptions.open(guarding: guardian)
+        let (watcher, described) = try displayOptions.open(guarding: guardian, focus: focus)
         FileHandle.standardError.write(Data("session helper guarding the clipboard of \(user ?? "this user") on \(described)\n".utf8))
         for await _ in watcher.contents() {}
         client.stop()

@@ -41,7 +41,7 @@ struct ClipboardBrowserTests {
         defer { x.stop() }
         defer { killProcesses(mentioning: directory) }
         let environment = ["DISPLAY": x.display, "PATH": "/usr/bin:/bin", "HOME": directory]
-        let windowManager = try ChildProcess("/usr/bin/openbox", [], logPath: directory + "/openbox.log", environment: environment)
+        let windowManager = try x.windowManager(directory: directory)
         defer { windowManager.kill9() }
         let harness = try GuardHarness(directory: directory, x: x, policy: Self.policy)
         defer { harness.stop() }
@@ -61,15 +61,7 @@ struct ClipboardBrowserTests {
                  "--disable-gpu", "--password-store=basic", "--disable-extensions", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-crash-reporter", "--host-resolver-rules=MAP chat.mistral.ai 127.0.0.1:\(site.port)", "--app=\(url)"],
                 logPath: directory + "/chromium-\(title).log", environment: environment)
-            var window = ""
-            let deadline = Date().addingTimeInterval(60)
-            while window.isEmpty {
-                if Date() > deadline { throw TestFailure.timeout("a Chromium window titled \(title):\n\(chromium.log)") }
-                usleep(200_000)
-                let found = try run("/usr/bin/xdotool", ["search", "--name", "^\(title)$"], environment: environment, timeout: 10)
-                window = found.stdout.split(separator: "\n").first.map(String.init) ?? ""
-            }
-            return (chromium, window)
+            return (chromium, try x.window(titled: title, timeout: 60) { chromium.log })
         }
         /// Activates the window, presses Ctrl+V and waits for the page to report the paste.
         func pasteInto(_ window: String, title: String) throws -> String {

@@ -113,15 +113,7 @@ struct ClipboardGuardTests {
 
         func terminal(running program: String, title: String) throws -> (ChildProcess, String) {
             let terminal = try x.client("/usr/bin/xterm", ["-T", title, "-e", "/bin/sh", "-c", "\(program) 300"], logPath: directory + "/\(title).log")
-            var window = ""
-            let deadline = Date().addingTimeInterval(20)
-            while window.isEmpty {
-                if Date() > deadline { throw TestFailure.timeout("an xterm titled \(title)") }
-                usleep(100_000)
-                window = (try? run("/usr/bin/xdotool", ["search", "--name", "^\(title)$"], environment: ["DISPLAY": x.display], timeout: 10))?
-                    .stdout.split(separator: "\n").first.map(String.init) ?? ""
-            }
-            return (terminal, window)
+            return (terminal, try x.window(titled: title))
         }
         /// A middle click pastes PRIMARY into the terminal.
         func middleClick(_ window: String) throws {
@@ -144,5 +136,48 @@ struct ClipboardGuardTests {
         try harness.waitFor(EventType.paste("allowed"))
         #expect(harness.events(EventType.paste("allowed"))[0]["requestor_exe"] == .string("/usr/bin/xterm"))
         #expect(harness.events(EventType.paste("blocked")).count == 1)
+    }
+
+    @Test("time in AI apps: a stretch with Claude Code's terminal focused becomes one ai.focus event when the focus moves on; a glance does not")
+    func focusTime() throws {
+        let scratch = try ScratchDirectory("bulwark-focus")
+        defer { scratch.remove() }
+        let directory = scratch.path
+        let x = try XServer(directory: directory)
+        defer { x.stop() }
+        defer { killProcesses(mentioning: directory) }
+        let environment = ["DISPLAY": x.display, "PATH": "/usr/bin:/bin", "HOME": directory]
+        let windowManager = try x.windowManager(directory: directory)
+        defer { windowManager.kill9() }
+        let harness = try GuardHarness(directory: directory, x: x, policy: Self.policy)
+        defer { harness.stop() }
+        try FileManager.default.createDirectory(atPath: directory + "/tools", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/usr/bin/sleep", toPath: directory + "/tools/claude")
+        var terminals: [ChildProcess] = []  // alive until the test ends
+        defer { for terminal in terminals { terminal.kill9() } }
+        func terminal(running program: String, title: String) throws -> String {
+            terminals.append(try x.client("/usr/bin/xterm", ["-T", title, "-e", "/bin/sh", "-c", "\(program) 300"], logPath: directory + "/\(title).log"))
+            return try x.window(titled: title)
+        }
+        func activate(_ window: String) throws {
+            _ = try run("/usr/bin/xdotool", ["windowactivate", "--sync", window], environment: environment, timeout: 10)
+        }
+        let ai = try terminal(running: directory + "/tools/claude", title: "ai-term")
+        let plain = try terminal(running: "/usr/bin/sleep", title: "plain-term")
+        try activate(ai)
+        usleep(1_600_000)
+        try activate(plain)
+        try harness.waitFor(EventType.aiFocus)
+        let stretch = harness.events(EventType.aiFocus)[0]
+        #expect(stretch["app"] == .string("claude-code"))
+        #expect(stretch["identified_by"] == .string("terminal_process"))
+        if case .number(let seconds)? = stretch["seconds"] { #expect(seconds >= 1 && seconds <= 5) } else { Issue.record("no seconds") }
+        #expect(stretch["title"] == nil)
+        // A glance (under a second) is not a stretch.
+        try activate(ai)
+        try activate(plain)
+        usleep(500_000)
+        #expect(harness.events(EventType.aiFocus).count == 1)
+        for (type, data) in harness.events() { try EventCatalog.standard.validate(Event(seq: 1, time: Date(), type: type, v: 1, data: data)) }
     }
 }

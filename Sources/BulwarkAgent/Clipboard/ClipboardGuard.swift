@@ -109,54 +109,8 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         }
     }
 
-    /// Who is pasting, as far as the guard can tell.
-    struct PasteDestination {
-        var app: AIApp?
-        var executable: String?
-        /// `executable`, `parent_process`, `terminal_process`, `window_title` or `unknown`.
-        var identifiedBy: String
-        /// What the user is told (`ChatGPT`, `xclip`).
-        var label: String
-        /// What an override is bound to.
-        var key: String
-    }
-
-    func destination(of request: PasteRequest) -> PasteDestination {
-        let catalog = lock.withLock { self.catalog }
-        let executable = request.requestorPID.flatMap(ProcessLineage.executablePath(of:))
-        var app = executable.flatMap(catalog.app(executable:))
-        var identifiedBy = app == nil ? "unknown" : "executable"
-        if app == nil, let pid = request.requestorPID {
-            for ancestor in ProcessLineage.ancestors(of: pid) {
-                if let found = ProcessLineage.executablePath(of: ancestor).flatMap(catalog.app(executable:)) {
-                    app = found
-                    identifiedBy = "parent_process"
-                    break
-                }
-            }
-        }
-        // A terminal pastes for what runs in it: an AI tool in any of its shells is the
-        // destination (the terminal cannot tell which tab has the focus; the stricter reading wins).
-        if app == nil, let pid = request.requestorPID, executable.map(AIAppCatalog.isTerminal(executable:)) == true {
-            for child in ProcessLineage.descendants(of: pid) {
-                if let found = ProcessLineage.executablePath(of: child).flatMap(catalog.app(executable:)) {
-                    app = found
-                    identifiedBy = "terminal_process"
-                    break
-                }
-            }
-        }
-        // A browser (or a requestor the server cannot name) is as good as its active tab's title.
-        if app == nil, executable.map(AIAppCatalog.isBrowser(executable:)) ?? true, let title = request.window?.title,
-            let titled = catalog.app(windowTitle: title)
-        {
-            app = titled
-            identifiedBy = "window_title"
-        }
-        let program = executable.map { ($0 as NSString).lastPathComponent }
-        let label = app?.name ?? program ?? "an unidentified app"
-        return PasteDestination(
-            app: app, executable: executable, identifiedBy: identifiedBy, label: label, key: app?.id ?? executable ?? "unknown")
+    func destination(of request: PasteRequest) -> AppResolver.Resolved {
+        AppResolver(catalog: lock.withLock { catalog }).resolve(pid: request.requestorPID, window: request.window)
     }
 
     public func pasteRequested(_ request: PasteRequest) -> PasteVerdict {
@@ -248,7 +202,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
 
     /// An unused override for this paste (consumed now), `.some(nil)` when this request is
     /// another format of a paste an override already let through, nil when none applies.
-    private func useOverride(for request: PasteRequest, destination: PasteDestination, generation: Int?) -> Override?? {
+    private func useOverride(for request: PasteRequest, destination: AppResolver.Resolved, generation: Int?) -> Override?? {
         lock.withLock {
             let now = ContinuousClock.now
             guard

@@ -127,6 +127,8 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     private let thread: WatcherThread
     private var pendingOwnerChanges: [(selection: Atom, owner: Window)] = []
     private let guarding: (any ClipboardGuarding)?
+    private let focus: (any FocusObserving)?
+    private let root: Window
     /// Selections we own on the delegate's behalf, with what they hold.
     private var guarded: [Atom: (content: ClipboardContent, since: Time)] = [:]
     /// When each selection was last taken over, to notice a tug of war with another client.
@@ -175,9 +177,11 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
 
     /// Connects to `displayName` (nil: `$DISPLAY`).
     public init(
-        displayName: String? = nil, maxBytes: Int = 16 * 1024 * 1024, timeout: Duration = .seconds(1), guarding: (any ClipboardGuarding)? = nil
+        displayName: String? = nil, maxBytes: Int = 16 * 1024 * 1024, timeout: Duration = .seconds(1), guarding: (any ClipboardGuarding)? = nil,
+        focus: (any FocusObserving)? = nil
     ) throws(Failure) {
         self.guarding = guarding
+        self.focus = focus
         do { thread = try WatcherThread() } catch { throw .unavailable(error.description) }
         let lib: X11Library
         do { lib = try X11Library() } catch { throw .unavailable(error.description) }
@@ -201,6 +205,7 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         self.timeout = timeout
         fixesEventBase = eventBase
         let root = lib.defaultRootWindow(display)
+        self.root = root
         window = lib.createSimpleWindow(display, root, -10, -10, 1, 1, 0, 0, 0)
         func atom(_ name: String) -> Atom { name.withCString { lib.internAtom(display, $0, 0) } }
         atoms = Atoms(
@@ -210,6 +215,8 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
             multiple: atom("MULTIPLE"), activeWindow: atom("_NET_ACTIVE_WINDOW"), wmName: atom("_NET_WM_NAME"),
             sourceURL: atom("chromium/x-source-url"))
         _ = lib.selectInput(display, window, Self.propertyChangeMask)
+        // The window manager announces focus changes as _NET_ACTIVE_WINDOW on the root window.
+        if focus != nil { _ = lib.selectInput(display, root, Self.propertyChangeMask) }
         lib.fixesSelectSelectionInput(display, window, atoms.clipboard, Self.setSelectionOwnerNotifyMask)
         lib.fixesSelectSelectionInput(display, window, atoms.primary, Self.setSelectionOwnerNotifyMask)
         _ = lib.flush(display)
@@ -233,6 +240,7 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     // MARK: Event loop (watcher thread only)
 
     private func run(_ deliver: (ClipboardContent) -> Void) {
+        focus?.focusChanged(to: focusedWindow())
         while !stopping {
             // Idle means asleep: no timeout unless an INCR transfer may need expiring.
             if pendingOwnerChanges.isEmpty, !wait(upTo: transfers.isEmpty ? nil : .seconds(1)) {
@@ -272,6 +280,8 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
         switch event.type {
         case Self.selectionRequest: answer(event.xselectionrequest)
         case Self.selectionClear: guarded[event.xselectionclear.selection] = nil
+        case Self.propertyNotify where event.xproperty.window == root:
+            if event.xproperty.atom == atoms.activeWindow { focus?.focusChanged(to: focusedWindow()) }
         case Self.propertyNotify where event.xproperty.window != window && event.xproperty.state == Self.propertyDelete:
             continueTransfer(OutgoingKey(requestor: event.xproperty.window, property: event.xproperty.atom))
         default: break
@@ -529,15 +539,28 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     /// a browser asks for the selection from a hidden window, but the user pastes into the tab
     /// in its active window. A window of another process says nothing about this paste.
     private func activeWindow(of requestorPID: pid_t?) -> WindowIdentity? {
-        let root = lib.defaultRootWindow(display)
+        guard let window = activeWindowID() else { return nil }
+        if let requestorPID, clientPID(of: window) != requestorPID { return nil }
+        return identity(of: window)
+    }
+
+    /// The window with the focus, its process and identity.
+    private func focusedWindow() -> FocusedWindow? {
+        guard let window = activeWindowID() else { return nil }
+        return FocusedWindow(pid: clientPID(of: window), identity: identity(of: window))
+    }
+
+    private func activeWindowID() -> Window? {
         guard let active = property(of: root, atoms.activeWindow, maxBytes: 8), active.type == Self.windowType, active.data.count >= MemoryLayout<UInt>.size
         else { return nil }
         let window = active.data.withUnsafeBytes { $0.loadUnaligned(as: UInt.self) }
-        guard window != 0 else { return nil }
-        if let requestorPID, clientPID(of: Window(window)) != requestorPID { return nil }
-        let title = (property(of: Window(window), atoms.wmName, maxBytes: 4096) ?? property(of: Window(window), Self.legacyNameAtom, maxBytes: 4096))
+        return window == 0 ? nil : Window(window)
+    }
+
+    private func identity(of window: Window) -> WindowIdentity {
+        let title = (property(of: window, atoms.wmName, maxBytes: 4096) ?? property(of: window, Self.legacyNameAtom, maxBytes: 4096))
             .map { String(decoding: $0.data, as: UTF8.self) }
-        let wmClass = property(of: Window(window), Self.classAtom, maxBytes: 1024).map { value in
+        let wmClass = property(of: window, Self.classAtom, maxBytes: 1024).map { value in
             value.data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         }
         return WindowIdentity(title: title, wmClass: wmClass ?? [])

@@ -209,6 +209,14 @@ public struct EventCatalog: Sendable {
             .optional("uid", .integer),
             .optional("user", .string),
         ]),
+        EventSchema(type: EventType.aiFocus, version: 1, fields: [
+            .required("app", .string),
+            .required("category", .string),
+            .required("seconds", .integer),
+            .required("evidence", .string),
+            .optional("identified_by", .string),
+            .optional("user", .string),
+        ]),
     ] + EventType.pasteOutcomes.map { outcome in
         EventSchema(type: EventType.paste(outcome), version: 1, fields: [
             .required("incident_id", .string),
@@ -272,4 +280,6 @@ public enum EventType {
     public static let aiWebVisits = "ai.web.visits"
     /// A program connected to an AI API host (docs/EVENTS.md).
     public static let aiAPIConnection = "ai.api.connection"
+    /// A stretch of time an AI app's window had the focus (docs/EVENTS.md).
+    public static let aiFocus = "ai.focus"
 }

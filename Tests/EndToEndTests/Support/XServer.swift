@@ -29,6 +29,22 @@ final class XServer: @unchecked Sendable {
         try ChildProcess(executable, arguments, logPath: logPath, environment: ["DISPLAY": display, "PATH": "/usr/bin:/bin"])
     }
 
+    /// A window manager (openbox): focus, `_NET_ACTIVE_WINDOW`, what xdotool's windowactivate needs.
+    func windowManager(directory: String) throws -> ChildProcess {
+        try ChildProcess("/usr/bin/openbox", [], logPath: directory + "/openbox.log", environment: ["DISPLAY": display, "PATH": "/usr/bin:/bin", "HOME": directory])
+    }
+
+    /// The id of the window titled exactly `title` (xdotool), once it is mapped.
+    func window(titled title: String, timeout: Double = 20, whileWaiting describe: () -> String = { "" }) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let found = try run("/usr/bin/xdotool", ["search", "--name", "^\(title)$"], environment: ["DISPLAY": display], timeout: 10).stdout
+            if let window = found.split(separator: "\n").first { return String(window) }
+            if Date() > deadline { throw TestFailure.timeout("a window titled \(title)\n\(describe())") }
+            usleep(100_000)
+        }
+    }
+
     /// Test children inherit a signal mask that holds SIGTERM back, so the server is killed
     /// outright and its lock and socket removed.
     func stop() {
