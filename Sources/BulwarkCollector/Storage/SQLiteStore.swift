@@ -108,6 +108,16 @@ public final class SQLiteStore: CollectorStore {
                 );
                 """)
         },
+        { db in
+            // Device and user counts kept on the app row, so listing apps is one read per app, not a count.
+            try db.execute(sql: """
+                ALTER TABLE inventory_apps ADD COLUMN devices INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE inventory_apps ADD COLUMN users INTEGER NOT NULL DEFAULT 0;
+                UPDATE inventory_apps SET
+                    devices = (SELECT COUNT(*) FROM inventory_devices d WHERE d.app_id = inventory_apps.app_id),
+                    users = (SELECT COUNT(*) FROM inventory_users u WHERE u.app_id = inventory_apps.app_id);
+                """)
+        },
     ]
 
 
@@ -357,20 +367,8 @@ struct InventoryWriter {
                     last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen),
                     events = events + 1
                 """, arguments: [sighting.app, sighting.category, time, time])
-        try db.execute(
-            sql: """
-                INSERT INTO inventory_devices (app_id, agent_id, first_seen, last_seen, events) VALUES (?, ?, ?, ?, 1)
-                ON CONFLICT (app_id, agent_id) DO UPDATE SET
-                    first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen), events = events + 1
-                """, arguments: [sighting.app, agentID, time, time])
-        if let user = sighting.user {
-            try db.execute(
-                sql: """
-                    INSERT INTO inventory_users (app_id, user, first_seen, last_seen, events) VALUES (?, ?, ?, ?, 1)
-                    ON CONFLICT (app_id, user) DO UPDATE SET
-                        first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen), events = events + 1
-                    """, arguments: [sighting.app, user, time, time])
-        }
+        try seen(table: "inventory_devices", column: "agent_id", counter: "devices", app: sighting.app, id: agentID, time: time)
+        if let user = sighting.user { try seen(table: "inventory_users", column: "user", counter: "users", app: sighting.app, id: user, time: time) }
         var counts: [(String, String)] = [("evidence", sighting.evidence), ("day", sighting.day)]
         if let action = sighting.action { counts.append(("action", action)) }
         for (kind, key) in counts {
@@ -380,6 +378,17 @@ struct InventoryWriter {
                     ON CONFLICT (app_id, kind, key) DO UPDATE SET events = events + 1
                     """, arguments: [sighting.app, kind, key])
         }
+    }
+
+    /// A device or user seen with an app: a new one also counts on the app's row.
+    private func seen(table: String, column: String, counter: String, app: String, id: String, time: Int64) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO \(table) (app_id, \(column), first_seen, last_seen, events) VALUES (?, ?, ?, ?, 0)",
+            arguments: [app, id, time, time])
+        if db.changesCount > 0 { try db.execute(sql: "UPDATE inventory_apps SET \(counter) = \(counter) + 1 WHERE app_id = ?", arguments: [app]) }
+        try db.execute(
+            sql: "UPDATE \(table) SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), events = events + 1 WHERE app_id = ? AND \(column) = ?",
+            arguments: [time, time, app, id])
     }
 }
 
@@ -473,8 +482,7 @@ extension SQLiteStore {
         return InventoryApp(
             id: id, name: InventorySighting.catalog.app(id: id)?.name, category: row["category"], firstSeen: Date(millis: row["first_seen"]),
             lastSeen: Date(millis: row["last_seen"]),
-            devices: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inventory_devices WHERE app_id = ?", arguments: [id]) ?? 0,
-            users: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inventory_users WHERE app_id = ?", arguments: [id]) ?? 0,
+            devices: row["devices"], users: row["users"],
             events: row["events"], evidence: try counts(db, app: id, kind: "evidence"), actions: try counts(db, app: id, kind: "action"),
             state: SanctionState(rawValue: row["state"]) ?? .unreviewed, stateReason: row["state_reason"])
     }
