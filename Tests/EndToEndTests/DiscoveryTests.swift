@@ -226,10 +226,13 @@ struct DiscoveryTests {
         let client = try ChildProcess("/bin/bash", ["-c", "exec 3<>/dev/tcp/api.openai.com/443; exec /usr/bin/sleep 60"], logPath: cluster.root + "/client.log")
         defer { client.killGroup() }
         let store = try cluster.store()
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(60)
         var event: StoredEvent?
         while event == nil {
-            if Date() > deadline { throw TestFailure.timeout("ai.api.connection for pid \(client.pid):\n\(client.log)") }
+            if Date() > deadline {
+                let sockets = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+                throw TestFailure.timeout("ai.api.connection for pid \(client.pid):\n\(client.log)\nagent:\n\(agent.process?.log ?? "")\n\(sockets)")
+            }
             try await Task.sleep(for: .milliseconds(200))
             event = try await store.events(EventQuery(type: EventType.aiAPIConnection, agent: agentID)).first { $0.data["pid"] == .number(Double(client.pid)) }
         }

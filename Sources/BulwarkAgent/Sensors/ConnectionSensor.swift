@@ -10,16 +10,16 @@ import Logging
 /// events say which host the address belonged to when it was resolved. Emits `ai.api.connection`
 /// once per process and app.
 public final class ConnectionSensor: @unchecked Sendable {
-    // `addresses`, `reported`, `resolvedAt` are touched only by `run`'s task.
+    // `addresses` is behind `lock` (resolvers update it); `reported` is touched only by the scan loop.
 
     let catalog: AIAppCatalog
     let spool: SpoolStore
     let logger: Logger
     let interval: Duration
     let resolveInterval: Duration
-    /// Remote address (as `inet_ntop` writes it) → app and host.
-    private var addresses: [String: (app: AIApp, host: String)] = [:]
-    private var resolvedAt: ContinuousClock.Instant?
+    /// Host → its addresses (as `inet_ntop` writes them) and app.
+    private var addresses: [String: (app: AIApp, addresses: Set<String>)] = [:]
+    private let lock = NSLock()
     /// (pid, app) pairs already reported.
     private var reported: Set<String> = []
 
@@ -33,21 +33,33 @@ public final class ConnectionSensor: @unchecked Sendable {
     }
 
     public func run() async throws {
-        while !Task.isCancelled {
-            cycle()
-            try await Task.sleep(for: interval)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Resolving never holds up scanning: a slow or failing DNS server delays only its host.
+            group.addTask {
+                while !Task.isCancelled {
+                    await self.resolve()
+                    try await Task.sleep(for: self.resolveInterval)
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    self.cycle()
+                    try await Task.sleep(for: self.interval)
+                }
+            }
+            try await group.next()
+            group.cancelAll()
         }
     }
 
     func cycle() {
-        if resolvedAt.map({ ContinuousClock.now - $0 > resolveInterval }) ?? true {
-            resolve()
-            resolvedAt = .now
+        let byAddress = lock.withLock {
+            Dictionary(addresses.flatMap { host, entry in entry.addresses.map { ($0, (app: entry.app, host: host)) } }, uniquingKeysWith: { first, _ in first })
         }
-        guard !addresses.isEmpty else { return }
+        guard !byAddress.isEmpty else { return }
         var alive: Set<String> = []
         for connection in TCPTable.sockets() where connection.state == TCPTable.established {
-            guard let (app, host) = addresses[connection.remoteAddress], let pid = ListenerSensor.owner(ofSocket: connection.inode) else { continue }
+            guard let (app, host) = byAddress[connection.remoteAddress], let pid = ListenerSensor.owner(ofSocket: connection.inode) else { continue }
             let key = "\(pid)/\(app.id)"
             alive.insert(key)
             guard !reported.contains(key) else { continue }
@@ -66,15 +78,21 @@ public final class ConnectionSensor: @unchecked Sendable {
         reported.formIntersection(alive)  // a later connection of a new process is news again
     }
 
-    /// The addresses of every API host in the catalog.
-    private func resolve() {
-        var resolved: [String: (AIApp, String)] = [:]
-        for app in catalog.apps where app.category == "ai_api" {
-            for host in app.domains {
-                for address in Self.addresses(of: host) { resolved[address] = (app, host) }
+    /// The addresses of every API host in the catalog, each host on its own thread (getaddrinfo
+    /// blocks), each updating the map as soon as it has an answer.
+    private func resolve() async {
+        await withTaskGroup(of: Void.self) { group in
+            for app in catalog.apps where app.category == "ai_api" {
+                for host in app.domains {
+                    group.addTask {
+                        let found = await withCheckedContinuation { continuation in
+                            DispatchQueue.global().async { continuation.resume(returning: Self.addresses(of: host)) }
+                        }
+                        self.lock.withLock { self.addresses[host] = (app, Set(found)) }
+                    }
+                }
             }
         }
-        addresses = resolved
     }
 
     static func addresses(of host: String) -> [String] {
