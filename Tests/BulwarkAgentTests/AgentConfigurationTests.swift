@@ -21,6 +21,12 @@ struct AgentConfigurationTests {
         _ = try AgentConfiguration.load(path: example)
     }
 
+    @Test("an empty session_socket turns the session socket off")
+    func emptySocket() throws {
+        #expect(try AgentConfiguration.load(path: try write("session_socket: \"\"\n")).sessionSocket == "")
+        #expect(try AgentConfiguration.load(path: try write("heartbeat_interval: 5\n")).sessionSocket == "/run/bulwark-agent/session.sock")
+    }
+
     @Test("invalid values are refused with the file and the reason")
     func invalid() throws {
         let path = try write("batch_max_events: 9000\n")

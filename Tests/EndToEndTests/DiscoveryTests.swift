@@ -222,16 +222,23 @@ struct DiscoveryTests {
         let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "connection_interval: 0", with: "connection_interval: 0.5"))
         try agent.startAndSelftest()
         let agentID = try agent.agentID
-        // A script holding a connection open: bash connects, then becomes `sleep` with it.
-        let client = try ChildProcess("/bin/bash", ["-c", "exec 3<>/dev/tcp/api.openai.com/443; exec /usr/bin/sleep 60"], logPath: cluster.root + "/client.log")
+        // A script holding a connection open (resolving the host itself, as any client does).
+        let client = try ChildProcess(
+            "/usr/bin/python3", ["-c", "import socket, sys, time; s = socket.create_connection(('api.openai.com', 443)); print('connected', s.getsockname(), flush=True); time.sleep(60)"],
+            logPath: cluster.root + "/client.log")
         defer { client.killGroup() }
         let store = try cluster.store()
+        try await Task.sleep(for: .milliseconds(500))
+        let sockets = (try? run("/bin/cat", ["/proc/net/tcp"]).stdout) ?? ""
+        let descriptors = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(client.pid)/fd")) ?? []).map {
+            "\($0) → " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(client.pid)/fd/\($0)")) ?? "?")
+        }
         let deadline = Date().addingTimeInterval(60)
         var event: StoredEvent?
         while event == nil {
             if Date() > deadline {
-                let sockets = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
-                throw TestFailure.timeout("ai.api.connection for pid \(client.pid):\n\(client.log)\nagent:\n\(agent.process?.log ?? "")\n\(sockets)")
+                throw TestFailure.timeout(
+                    "ai.api.connection for pid \(client.pid):\n\(client.log)\nclient fds: \(descriptors)\nagent:\n\(agent.process?.log ?? "")\n\(sockets)")
             }
             try await Task.sleep(for: .milliseconds(200))
             event = try await store.events(EventQuery(type: EventType.aiAPIConnection, agent: agentID)).first { $0.data["pid"] == .number(Double(client.pid)) }
@@ -239,7 +246,7 @@ struct DiscoveryTests {
         #expect(event?.data["app"] == .string("openai-api"))
         #expect(event?.data["host"] == .string("api.openai.com"))
         #expect(event?.data["remote_port"] == .number(443))
-        #expect(event?.data["exe"] == .string("/usr/bin/sleep"))
+        #expect(event?.data["exe"].map { if case .string(let exe) = $0 { exe.hasPrefix("/usr/bin/python3") } else { false } } == true)
         #expect(event?.data["user"] == .string("root"))
         try await Task.sleep(for: .seconds(2))
         #expect(try await store.events(EventQuery(type: EventType.aiAPIConnection, agent: agentID)).filter { $0.data["pid"] == .number(Double(client.pid)) }.count == 1)

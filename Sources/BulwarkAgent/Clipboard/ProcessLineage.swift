@@ -40,6 +40,24 @@ enum ProcessLineage {
         return found
     }
 
+    /// A `/proc` file read to its end. procfs reports a size of 0 and produces long files (the
+    /// socket tables) page by page, so reading "the file's size" gets the first 4 KiB at most;
+    /// this reads until the kernel says end of file.
+    static func readProcFile(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = read(descriptor, &chunk, chunk.count)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// The parent from `/proc/PID/stat` ("pid (comm) state ppid ...": comm may hold spaces and
     /// parentheses, so the fields are read after the last ')').
     static func parent(of pid: pid_t) -> pid_t? {

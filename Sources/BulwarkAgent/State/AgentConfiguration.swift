@@ -78,7 +78,13 @@ public struct AgentConfiguration: Sendable, Decodable {
         pollInterval = try container.decodeIfPresent(Double.self, forKey: .pollInterval) ?? defaults.pollInterval
         renewFraction = try container.decodeIfPresent(Double.self, forKey: .renewFraction) ?? defaults.renewFraction
         connectTimeout = try container.decodeIfPresent(Double.self, forKey: .connectTimeout) ?? defaults.connectTimeout
-        sessionSocket = try container.decodeIfPresent(String.self, forKey: .sessionSocket) ?? defaults.sessionSocket
+        // `session_socket: ""` turns the socket off; Yams reads an empty scalar as null, so a key
+        // that is present but null means off too, not "use the default".
+        if container.contains(.sessionSocket) {
+            sessionSocket = try container.decodeNil(forKey: .sessionSocket) ? "" : try container.decode(String.self, forKey: .sessionSocket)
+        } else {
+            sessionSocket = defaults.sessionSocket
+        }
         policyCheckInterval = try container.decodeIfPresent(Double.self, forKey: .policyCheckInterval) ?? defaults.policyCheckInterval
         processSensor = try container.decodeIfPresent(Bool.self, forKey: .processSensor) ?? defaults.processSensor
         listenerInterval = try container.decodeIfPresent(Double.self, forKey: .listenerInterval) ?? defaults.listenerInterval
