@@ -119,6 +119,17 @@ else
   echo "(install xvfb and xclip to see a paste blocked live: apt-get install -y xvfb xclip)"
 fi
 
+step "AI app discovery: a local LLM runtime starts, the agent notices, the inventory lists it"
+# A stand-in for Ollama: a copy of sleep under Ollama's executable name (the agent matches names
+# and records the program's SHA-256, never its command line).
+cp "$(command -v sleep)" "$DATA/ollama"
+"$DATA/ollama" 3600 &
+pids+=($!)
+for _ in $(seq 1 150); do "$BIN/bulwark" events --type ai.process.started --limit 5 | grep -q "app=ollama" && break; sleep 0.2; done
+"$BIN/bulwark" events --type ai.process.started --limit 5
+echo "--- bulwark inventory:"
+"$BIN/bulwark" inventory
+
 cat <<TEXT
 
 The collector and the agent keep running. Try, in another terminal:
@@ -126,6 +137,8 @@ The collector and the agent keep running. Try, in another terminal:
   $BIN/bulwark events --type agent.heartbeat     # a heartbeat every 10 s
   $BIN/bulwark-agent selftest --state $DATA/agent --count 1000
   $BIN/bulwark-agent status --state $DATA/agent
+  $BIN/bulwark inventory --csv                                   # discovered AI apps
+  $BIN/bulwark apps set-state ollama sanctioned --reason "approved local runtime"   # needs an analyst token (the demo's is one)
   $BIN/bulwark-agent scan --json any.docx|.xlsx|.pdf|.zip      # extraction + classification
   $BIN/bulwark-agent policy default > my-policy.yaml             # edit, then: policy check my-policy.yaml
   $BIN/bulwark-collector agent revoke --data $DATA/collector $AGENT_ID   # then: selftest fails with agent_revoked
