@@ -57,6 +57,7 @@ struct SessionCommand: AsyncParsableCommand {
         let (watcher, described) = try displayOptions.open(guarding: guardian, focus: focus)
         FileHandle.standardError.write(Data("session helper guarding the clipboard of \(user ?? "this user") on \(described)\n".utf8))
         for await _ in watcher.contents() {}
+        focus.flush()  // the last stretch in an AI app counts too
         client.stop()
     }
 

@@ -77,8 +77,6 @@ public final class DesktopNotifier: UserNotifier, @unchecked Sendable {
         return (information.body.first?.stringValue ?? "?", information.body.count > 2 ? information.body[2].stringValue ?? "?" : "?", list)
     }
 
-    /// Waits until every notice handed over so far has been sent (for tests and shutdown).
-    public func flush() { queue.sync {} }
 
     // MARK: Delivery (on `queue`)
 
@@ -182,9 +180,7 @@ public final class DesktopNotifier: UserNotifier, @unchecked Sendable {
     /// No notification server: `notify-send`, if installed (no actions, so a warning stays a
     /// refusal), else nothing but the event the agent records.
     private func fallback(_ notice: DLPNotice) {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        guard let program = path.split(separator: ":").lazy.map({ "\($0)/notify-send" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) })
-        else { return }
+        guard let program = ProgramSearch.find("notify-send", in: ProcessInfo.processInfo.environment["PATH"]) else { return }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = ["--app-name=Bulwark", "--urgency=\(notice.kind == .blocked ? "critical" : "normal")", notice.summary, notice.body]

@@ -47,7 +47,5 @@ public struct JustificationPrompt: Sendable {
         return process.terminationStatus == 0 && !text.isEmpty ? text : nil
     }
 
-    private func find(_ name: String) -> String? {
-        searchPath.split(separator: ":").lazy.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    private func find(_ name: String) -> String? { ProgramSearch.find(name, in: searchPath) }
 }

@@ -31,11 +31,10 @@ public struct AgentService: Service {
         // Session helpers (one per logged-in user) get the policy and send clipboard events.
         let policies = PolicyStore(state: state, keyedHash: try state.loadKeyedHash())
         if let problem = await policies.startupProblem { logger.error("\(problem)") }
-        let policySync = PolicySync(state: state, configuration: configuration, logger: logger) { _ in }
         let startPolicy = await policies.active
         let feed = SessionPolicyFeed(
             SessionMessage.PolicyPush(
-                name: startPolicy.policy.name, yaml: startPolicy.yaml, catalog: AIAppCatalog().apps, appStates: policySync.stored()?.appStates ?? [:]))
+                name: startPolicy.policy.name, yaml: startPolicy.yaml, catalog: AIAppCatalog().apps, appStates: PolicySync.stored(in: state)?.appStates ?? [:]))
         var sessions: SessionServer?
         if !configuration.sessionSocket.isEmpty {
             let server = SessionServer(path: configuration.sessionSocket, spool: spool, logger: logger, policy: feed.current)

@@ -99,7 +99,5 @@ public struct SessionDoctor: Sendable {
         }
     }
 
-    private func findProgram(_ name: String) -> String? {
-        (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").lazy.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    private func findProgram(_ name: String) -> String? { ProgramSearch.find(name, in: environment["PATH"]) }
 }

@@ -19,15 +19,17 @@ public struct PolicySync: Sendable {
         self.onChange = onChange
     }
 
-    var storedPath: String { state.path("app-states.json") }
+    var storedPath: String { Self.storedPath(state) }
 
-    /// The bundle kept from last time, if any.
-    public func stored() -> PolicyBundle? {
-        (try? Data(contentsOf: URL(fileURLWithPath: storedPath))).flatMap { try? WireCoding.decoder().decode(PolicyBundle.self, from: $0) }
+    static func storedPath(_ state: AgentState) -> String { state.path("app-states.json") }
+
+    /// The bundle an agent with this state directory kept from last time, if any.
+    public static func stored(in state: AgentState) -> PolicyBundle? {
+        (try? Data(contentsOf: URL(fileURLWithPath: storedPath(state)))).flatMap { try? WireCoding.decoder().decode(PolicyBundle.self, from: $0) }
     }
 
     public func run() async throws {
-        var version = stored()?.version
+        var version = Self.stored(in: state)?.version
         var failing = false
         while !Task.isCancelled {
             do {
