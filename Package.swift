@@ -44,7 +44,9 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ]
+            ],
+            // The AI app catalog is compiled in: no resource bundle to lose at install time.
+            resources: [.embedInCode("Catalog/ai-apps.json")]
         ),
         .target(
             name: "BulwarkCollector",

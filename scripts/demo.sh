@@ -129,6 +129,8 @@ for _ in $(seq 1 150); do "$BIN/bulwark" events --type ai.process.started --limi
 "$BIN/bulwark" events --type ai.process.started --limit 5
 echo "--- bulwark inventory:"
 "$BIN/bulwark" inventory
+echo "--- why ChatGPT scores what it does (bulwark apps show chatgpt, first lines):"
+"$BIN/bulwark" apps show chatgpt | head -9
 
 cat <<TEXT
 
@@ -138,6 +140,8 @@ The collector and the agent keep running. Try, in another terminal:
   $BIN/bulwark-agent selftest --state $DATA/agent --count 1000
   $BIN/bulwark-agent status --state $DATA/agent
   $BIN/bulwark inventory --csv                                   # discovered AI apps
+  $BIN/bulwark inventory --min-risk 5 --user \$USER               # one person's riskier AI apps
+  $BIN/bulwark catalog --min-risk 8                              # the catalog's riskiest apps
   $BIN/bulwark apps set-state ollama sanctioned --reason "approved local runtime"   # needs an analyst token (the demo's is one)
   $BIN/bulwark-agent scan --json any.docx|.xlsx|.pdf|.zip      # extraction + classification
   $BIN/bulwark-agent policy default > my-policy.yaml             # edit, then: policy check my-policy.yaml

@@ -9,7 +9,7 @@ struct CollectorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-collector",
         abstract: "Bulwark collector: enrollment CA, telemetry ingest, inventory and API.",
-        subcommands: [Init.self, Serve.self, EnrollToken.self, APIToken.self, Agent.self])
+        subcommands: [Init.self, Serve.self, EnrollToken.self, APIToken.self, Agent.self, Catalog.self])
 }
 
 struct DataOption: ParsableArguments {
@@ -17,8 +17,7 @@ struct DataOption: ParsableArguments {
     var data: String
 
     func store() throws -> SQLiteStore {
-        let deployment = try Deployment.load(directory: data)
-        return try SQLiteStore(path: deployment.databasePath)
+        try Deployment.load(directory: data).openStore()
     }
 
     /// Revokes one thing by ID, audits the attempt, and fails clearly when the ID is unknown.
@@ -212,6 +211,42 @@ struct Agent: AsyncParsableCommand {
                 try await $0.revokeAgent(id: id, now: Date())
             }
             print("revoked agent \(id); its certificate is refused within a second, on open connections too")
+        }
+    }
+}
+
+struct Catalog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a deployment's AI app catalog override (catalog.yaml) before the collector loads it.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate catalog.yaml (of --data, or --file) and print what it changes; exits non-zero with the fault otherwise.")
+        @Option(help: "Deployment data directory whose catalog.yaml to check.")
+        var data: String?
+        @Option(help: "An override file to check before installing it.")
+        var file: String?
+
+        func validate() throws {
+            guard (data == nil) != (file == nil) else { throw ValidationError("give exactly one of --data or --file") }
+        }
+
+        func run() async throws {
+            let path = file ?? ((data ?? ".") as NSString).appendingPathComponent("catalog.yaml")
+            let bundled = AIAppCatalog.bundled
+            guard FileManager.default.fileExists(atPath: path) else {
+                print("no override at \(path): the bundled catalog \(bundled.version) (\(bundled.apps.count) apps) applies")
+                return
+            }
+            let override = try CatalogOverride.load(path: path)
+            let merged = bundled.applying(override)
+            let replaced = override.apps.filter { bundled.app(id: $0.id) != nil }.map(\.id)
+            let added = override.apps.filter { bundled.app(id: $0.id) == nil }.map(\.id)
+            print("catalog \(merged.version): \(merged.apps.count) apps")
+            print("  added:    \(added.isEmpty ? "-" : added.joined(separator: ", "))")
+            print("  replaced: \(replaced.isEmpty ? "-" : replaced.joined(separator: ", "))")
+            print("  removed:  \(override.remove.isEmpty ? "-" : override.remove.joined(separator: ", "))")
+            for app in override.apps { print("  \(app.id): risk \(app.riskScore) (\(app.category))") }
         }
     }
 }

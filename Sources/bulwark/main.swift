@@ -12,7 +12,7 @@ struct BulwarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark",
         abstract: "Query a Bulwark collector's API: agents, events and the discovered-AI inventory.",
-        subcommands: [Agents.self, Events.self, Inventory.self, Apps.self])
+        subcommands: [Agents.self, Events.self, Inventory.self, Apps.self, Catalog.self])
 }
 
 /// Where the API is and how to authenticate; each option also reads an environment variable.
@@ -59,7 +59,9 @@ struct Connection: ParsableArguments {
             try await client.shutdown()
             guard response.status == .ok else {
                 let error = try? WireCoding.decoder().decode(ErrorBody.self, from: body)
-                throw Failure(description: "API answered \(response.status.code): \(error.map { "\($0.code): \($0.message)" } ?? String(buffer: body))")
+                throw Failure(
+                    description: "API answered \(response.status.code): \(error.map { "\($0.code): \($0.message)" } ?? String(buffer: body))",
+                    status: Int(response.status.code))
             }
             return Data(buffer: body)
         } catch {
@@ -71,6 +73,7 @@ struct Connection: ParsableArguments {
 
 struct Failure: Error, CustomStringConvertible {
     var description: String
+    var status: Int?
 }
 
 /// Minimal decoding of the API's JSON, independent of the collector's Swift types.
@@ -159,6 +162,7 @@ struct InventoryAppRow: Decodable {
     var id: String
     var name: String?
     var category: String?
+    var risk: Double
     var first_seen: Date
     var last_seen: Date
     var devices: Int
@@ -176,7 +180,9 @@ struct Inventory: AsyncParsableCommand {
     @Option(help: "Only this category (consumer_ai, ai_coding, local_llm, ...).") var category: String?
     @Option(help: "Only apps in this state (unreviewed, sanctioned, monitored, unsanctioned).") var state: String?
     @Option(help: "Only apps seen since (RFC 3339).") var since: String?
+    @Option(help: "Only apps with at least this risk score (0–10).") var minRisk: Double?
     @Option(help: "One device (agent id): the apps seen on it, as JSON.") var device: String?
+    @Option(help: "One user: the apps they used on any device, as JSON.") var user: String?
     @Flag(help: "Print the API's JSON.") var json = false
     @Flag(help: "Print CSV.") var csv = false
 
@@ -185,23 +191,29 @@ struct Inventory: AsyncParsableCommand {
             print(String(decoding: try await connection.get("/api/v1/inventory/devices/\(device)"), as: UTF8.self))
             return
         }
-        let data = try await connection.get("/api/v1/inventory/apps", query: [("category", category), ("state", state), ("since", since)])
+        if let user {
+            print(String(decoding: try await connection.get("/api/v1/inventory/users/\(user)"), as: UTF8.self))
+            return
+        }
+        let data = try await connection.get(
+            "/api/v1/inventory/apps", query: [("category", category), ("state", state), ("since", since), ("min_risk", minRisk.map { String($0) })])
         if json { print(String(decoding: data, as: UTF8.self)); return }
         let apps = try WireCoding.decoder().decode([String: [InventoryAppRow]].self, from: data)["apps"] ?? []
         func evidence(_ app: InventoryAppRow) -> String { app.evidence.keys.sorted().joined(separator: "+") }
         func actions(_ app: InventoryAppRow) -> String { app.actions.keys.sorted().map { "\($0):\(app.actions[$0] ?? 0)" }.joined(separator: " ") }
         if csv {
-            print("app,name,category,state,devices,users,events,first_seen,last_seen,evidence,dlp")
+            print("app,name,category,risk,state,devices,users,events,first_seen,last_seen,evidence,dlp")
             for app in apps {
-                let fields = [app.id, app.name ?? "", app.category ?? "", app.state, String(app.devices), String(app.users), String(app.events),
+                let fields = [app.id, app.name ?? "", app.category ?? "", String(app.risk), app.state, String(app.devices), String(app.users), String(app.events),
                               WireCoding.string(from: app.first_seen), WireCoding.string(from: app.last_seen), evidence(app), actions(app)]
                 print(fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ","))
             }
             return
         }
-        print("APP                  CATEGORY       STATE         DEVICES  USERS  EVENTS  LAST SEEN                 EVIDENCE / DLP")
+        print("APP                  CATEGORY       RISK  STATE         DEVICES  USERS  EVENTS  LAST SEEN                 EVIDENCE / DLP")
         for app in apps {
             print([app.id.padding(toLength: 20, withPad: " ", startingAt: 0), (app.category ?? "?").padding(toLength: 14, withPad: " ", startingAt: 0),
+                   String(app.risk).padding(toLength: 5, withPad: " ", startingAt: 0),
                    app.state.padding(toLength: 13, withPad: " ", startingAt: 0), String(app.devices).padding(toLength: 8, withPad: " ", startingAt: 0),
                    String(app.users).padding(toLength: 6, withPad: " ", startingAt: 0), String(app.events).padding(toLength: 7, withPad: " ", startingAt: 0),
                    WireCoding.string(from: app.last_seen).padding(toLength: 25, withPad: " ", startingAt: 0), evidence(app) + (app.actions.isEmpty ? "" : " / " + actions(app))]
@@ -215,12 +227,33 @@ struct Apps: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "One app of the inventory: show it, or set its sanction state.", subcommands: [Show.self, SetState.self])
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Devices, users and daily timeline of one app.")
+        static let configuration = CommandConfiguration(
+            abstract: "What the catalog says about one app (facts with sources, how its risk score adds up) and where it was seen.")
         @OptionGroup var connection: Connection
         @Argument(help: "App id (chatgpt, claude-code, ollama, ...).") var id: String
+        @Flag(help: "Print the API's JSON (catalog entry and inventory).") var json = false
 
         func run() async throws {
-            print(String(decoding: try await connection.get("/api/v1/inventory/apps/\(id)"), as: UTF8.self))
+            let catalog = try await optional("/api/v1/catalog/\(id)")
+            let inventory = try await optional("/api/v1/inventory/apps/\(id)")
+            guard catalog != nil || inventory != nil else { throw Failure(description: "'\(id)' is neither in the catalog nor seen by any agent") }
+            if json {
+                print(#"{"catalog": \#(catalog.map { String(decoding: $0, as: UTF8.self) } ?? "null"), "inventory": \#(inventory.map { String(decoding: $0, as: UTF8.self) } ?? "null")}"#)
+                return
+            }
+            if let catalog, let entry = try? WireCoding.decoder().decode(CatalogEntryRow.self, from: catalog) {
+                print(entry.text)
+            } else {
+                print("\(id): not in the catalog (scored as an app nothing is known about)")
+            }
+            guard let inventory else { print("\nnot seen by any agent yet"); return }
+            print("\nseen:")
+            print(String(decoding: inventory, as: UTF8.self))
+        }
+
+        /// The body, or nil when the API answers 404.
+        func optional(_ path: String) async throws -> Data? {
+            do { return try await connection.get(path) } catch let failure as Failure where failure.status == 404 { return nil }
         }
     }
 
@@ -234,6 +267,86 @@ struct Apps: AsyncParsableCommand {
         func run() async throws {
             let body = try JSONSerialization.data(withJSONObject: ["state": state, "reason": reason])
             print(String(decoding: try await connection.send(.PUT, "/api/v1/apps/\(id)/state", json: body), as: UTF8.self))
+        }
+    }
+}
+
+/// `GET /api/v1/catalog/{id}`, for printing.
+struct CatalogEntryRow: Decodable {
+    struct Fact: Decodable {
+        var value: JSONValue
+        var source: String
+    }
+
+    struct App: Decodable {
+        var id: String
+        var name: String
+        var vendor: String
+        var category: String
+        var domains: [String]?
+        var executables: [String]?
+        var risk: [String: Fact]?
+    }
+
+    struct Factor: Decodable {
+        var name: String
+        var points: Double
+        var reason: String
+    }
+
+    var app: App
+    var risk: Double
+    var risk_factors: [Factor]
+
+    var text: String {
+        var lines = ["\(app.id) — \(app.name) (\(app.vendor)), \(app.category)", "risk \(risk)/10"]
+        for factor in risk_factors {
+            lines.append("  \(factor.name.padding(toLength: 20, withPad: " ", startingAt: 0)) +\(factor.points)  \(factor.reason)")
+        }
+        if let facts = app.risk, !facts.isEmpty {
+            lines.append("facts:")
+            for (name, fact) in facts.sorted(by: { $0.key < $1.key }) {
+                let value = String(decoding: (try? WireCoding.encoder().encode(fact.value)) ?? Data(), as: UTF8.self)
+                lines.append("  \(name) = \(value)  [\(fact.source)]")
+            }
+        } else {
+            lines.append("facts: none assessed (unknown facts score between good and bad)")
+        }
+        if let domains = app.domains, !domains.isEmpty { lines.append("domains: \(domains.joined(separator: ", "))") }
+        if let executables = app.executables, !executables.isEmpty { lines.append("executables: \(executables.joined(separator: ", "))") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+struct Catalog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The AI app catalog the collector uses, with risk scores (bulwark apps show ID for one app).")
+    @OptionGroup var connection: Connection
+    @Option(help: "Only this category (consumer_ai, ai_coding, local_llm, ...).") var category: String?
+    @Option(help: "Only apps with at least this risk score (0–10).") var minRisk: Double?
+    @Flag(help: "Print the API's JSON.") var json = false
+
+    struct Listing: Decodable {
+        struct Entry: Decodable {
+            var id: String
+            var name: String
+            var vendor: String
+            var category: String
+            var risk: Double
+        }
+
+        var version: String
+        var apps: [Entry]
+    }
+
+    func run() async throws {
+        let data = try await connection.get("/api/v1/catalog", query: [("category", category), ("min_risk", minRisk.map { String($0) })])
+        if json { print(String(decoding: data, as: UTF8.self)); return }
+        let listing = try WireCoding.decoder().decode(Listing.self, from: data)
+        print("catalog \(listing.version): \(listing.apps.count) apps")
+        print("APP                       RISK  CATEGORY              NAME (VENDOR)")
+        for app in listing.apps.sorted(by: { ($0.risk, $1.id) > ($1.risk, $0.id) }) {
+            print([app.id.padding(toLength: 25, withPad: " ", startingAt: 0), String(app.risk).padding(toLength: 5, withPad: " ", startingAt: 0),
+                   app.category.padding(toLength: 21, withPad: " ", startingAt: 0), "\(app.name) (\(app.vendor))"].joined(separator: " "))
         }
     }
 }

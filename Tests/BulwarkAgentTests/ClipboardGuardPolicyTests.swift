@@ -47,7 +47,7 @@ struct ClipboardGuardPolicyTests {
         #expect(guardian.copied(me))
         let request = PasteRequest(selection: .clipboard, target: "UTF8_STRING", requestorPID: getpid(), content: me)
         #expect(guardian.pasteRequested(request).serve)  // an unknown program: served
-        var apps = AIAppCatalog.seed
+        var apps = AIAppCatalog.bundled.apps
         apps.append(AIApp(id: "test-tool", name: "Test Tool", vendor: "Tests", category: "ai_coding", domains: [], executables: [myExecutable]))
         guardian.update(catalog: AIAppCatalog(apps: apps))
         let verdict = guardian.pasteRequested(request)
@@ -61,7 +61,7 @@ struct ClipboardGuardPolicyTests {
     func override() throws {
         let recorder = Recorder()
         let guardian = try makeGuard(recorder, notifier: AgreeingNotifier())
-        var apps = AIAppCatalog.seed
+        var apps = AIAppCatalog.bundled.apps
         apps.append(AIApp(id: "test-tool", name: "Test Tool", vendor: "Tests", category: "ai_coding", domains: [], executables: [myExecutable]))
         guardian.update(catalog: AIAppCatalog(apps: apps))
         _ = guardian.copied(me)

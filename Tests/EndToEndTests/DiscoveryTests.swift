@@ -62,6 +62,17 @@ struct DiscoveryTests {
         #expect(script.data["app"] == .string("aider"))
         #expect(script.data["script"] == .string(tools + "/aider"))
 
+        // An interpreter running `main.py` in a ComfyUI checkout: known by where the script lives.
+        let checkout = cluster.root + "/srv/ComfyUI"
+        try FileManager.default.createDirectory(atPath: checkout, withIntermediateDirectories: true)
+        try Data("sleep 120\n".utf8).write(to: URL(fileURLWithPath: checkout + "/main.py"))
+        let comfy = try ChildProcess("/bin/sh", ["main.py"], logPath: cluster.root + "/comfy.log", directory: checkout)
+        defer { comfy.killGroup() }
+        let interpreted = try await waitFor(EventType.aiProcessStarted, pid: comfy.pid)
+        #expect(interpreted.data["app"] == .string("comfyui"))
+        #expect(interpreted.data["category"] == .string("ai_image"))
+        #expect(interpreted.data["script"] == .string(checkout + "/main.py"))
+
         // Exit: stopped, with how long it ran.
         claude.kill9()
         let stopped = try await waitFor(EventType.aiProcessStopped, pid: claude.pid)

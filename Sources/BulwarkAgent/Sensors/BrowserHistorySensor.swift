@@ -25,7 +25,8 @@ public final class BrowserHistorySensor: @unchecked Sendable {
     ]
     static let firefoxRoots = [".mozilla/firefox", "snap/firefox/common/.mozilla/firefox"]
 
-    let catalog: AIAppCatalog
+    let catalogSource: CatalogSource
+    var catalog: AIAppCatalog { catalogSource.current }
     let spool: SpoolStore
     let logger: Logger
     let interval: Duration
@@ -37,9 +38,9 @@ public final class BrowserHistorySensor: @unchecked Sendable {
     /// - Parameters:
     ///   - extraRoots: more browser data directories (a Chromium `--user-data-dir`, a Firefox profiles directory).
     ///   - cursorPath: where the per-profile cursors are kept across restarts.
-    public init(catalog: AIAppCatalog = AIAppCatalog(), extraRoots: [String] = [], cursorPath: String, spool: SpoolStore, logger: Logger,
+    public init(catalog: CatalogSource = CatalogSource(), extraRoots: [String] = [], cursorPath: String, spool: SpoolStore, logger: Logger,
                 interval: Duration = .seconds(300)) {
-        self.catalog = catalog
+        catalogSource = catalog
         self.extraRoots = extraRoots
         self.cursorPath = cursorPath
         self.spool = spool

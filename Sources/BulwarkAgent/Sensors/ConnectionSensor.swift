@@ -12,7 +12,8 @@ import Logging
 public final class ConnectionSensor: @unchecked Sendable {
     // `addresses` is behind `lock` (resolvers update it); `reported` is touched only by the scan loop.
 
-    let catalog: AIAppCatalog
+    let catalogSource: CatalogSource
+    var catalog: AIAppCatalog { catalogSource.current }
     let spool: SpoolStore
     let logger: Logger
     let interval: Duration
@@ -23,9 +24,9 @@ public final class ConnectionSensor: @unchecked Sendable {
     /// (pid, app) pairs already reported.
     private var reported: Set<String> = []
 
-    public init(catalog: AIAppCatalog = AIAppCatalog(), spool: SpoolStore, logger: Logger, interval: Duration = .seconds(30),
+    public init(catalog: CatalogSource = CatalogSource(), spool: SpoolStore, logger: Logger, interval: Duration = .seconds(30),
                 resolveInterval: Duration = .seconds(600)) {
-        self.catalog = catalog
+        catalogSource = catalog
         self.spool = spool
         self.logger = logger
         self.interval = interval

@@ -20,14 +20,15 @@ public final class ListenerSensor: @unchecked Sendable {
         public var confirmedBy: String
     }
 
-    let catalog: AIAppCatalog
+    let catalogSource: CatalogSource
+    var catalog: AIAppCatalog { catalogSource.current }
     let spool: SpoolStore
     let logger: Logger
     let interval: Duration
     private var known: [Int: Listener] = [:]
 
-    public init(catalog: AIAppCatalog = AIAppCatalog(), spool: SpoolStore, logger: Logger, interval: Duration = .seconds(30)) {
-        self.catalog = catalog
+    public init(catalog: CatalogSource = CatalogSource(), spool: SpoolStore, logger: Logger, interval: Duration = .seconds(30)) {
+        catalogSource = catalog
         self.spool = spool
         self.logger = logger
         self.interval = interval

@@ -20,13 +20,16 @@ public final class ModelFileSensor: @unchecked Sendable {
         public var owner: uid_t
     }
 
-    /// Where local AI apps keep models, relative to a home directory, with the app they belong to.
-    public static let homeLocations: [(path: String, app: String?)] = [
-        (".ollama/models", "ollama"), (".cache/lm-studio/models", "lm-studio"), (".lmstudio/models", "lm-studio"),
-        (".cache/huggingface/hub", nil), (".local/share/nomic.ai/GPT4All", nil), ("jan/models", nil), (".cache/llama.cpp", nil),
-    ]
-    /// System-wide locations (the Ollama service's home).
-    public static let systemLocations: [(path: String, app: String?)] = [("/usr/share/ollama/.ollama/models", "ollama"), ("/var/lib/ollama", "ollama")]
+    /// Where the catalog's apps keep models: `~/…` entries in every home directory, absolute
+    /// ones as they are.
+    static func locations(catalog: AIAppCatalog, homes: [String]) -> [(path: String, app: String?)] {
+        catalog.apps.flatMap { app in
+            app.modelDirs.flatMap { directory -> [(path: String, app: String?)] in
+                guard directory.hasPrefix("~/") else { return [(directory, app.id)] }
+                return homes.map { ("\($0)/\(directory.dropFirst(2))", app.id) }
+            }
+        }
+    }
 
     static let minimumSize: Int64 = 1024 * 1024
 
@@ -38,11 +41,11 @@ public final class ModelFileSensor: @unchecked Sendable {
     private var inotify: Int32 = -1
 
     /// - Parameter extraRoots: configured roots, besides every home's and the system locations.
-    public init(extraRoots: [String] = [], includeDefaultLocations: Bool = true, spool: SpoolStore, logger: Logger) {
+    public init(catalog: AIAppCatalog = .bundled, extraRoots: [String] = [], includeDefaultLocations: Bool = true, spool: SpoolStore, logger: Logger) {
         var roots: [(String, String?)] = extraRoots.map { ($0, nil) }
         if includeDefaultLocations {
             let homes = ["/root"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/home")) ?? []).map { "/home/\($0)" }
-            roots += homes.flatMap { home in Self.homeLocations.map { ("\(home)/\($0.path)", $0.app) } } + Self.systemLocations
+            roots += Self.locations(catalog: catalog, homes: homes)
         }
         self.roots = roots
         self.spool = spool

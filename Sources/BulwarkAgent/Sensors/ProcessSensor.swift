@@ -16,7 +16,8 @@ public final class ProcessSensor: @unchecked Sendable {
 
     public typealias Sighting = AIProgramMatcher.Sighting
 
-    let catalog: AIAppCatalog
+    let catalogSource: CatalogSource
+    var catalog: AIAppCatalog { catalogSource.current }
     let spool: SpoolStore
     let logger: Logger
     let fallbackInterval: Duration
@@ -30,8 +31,8 @@ public final class ProcessSensor: @unchecked Sendable {
         var modified: Int
     }
 
-    public init(catalog: AIAppCatalog = AIAppCatalog(), spool: SpoolStore, logger: Logger, fallbackInterval: Duration = .seconds(10)) {
-        self.catalog = catalog
+    public init(catalog: CatalogSource = CatalogSource(), spool: SpoolStore, logger: Logger, fallbackInterval: Duration = .seconds(10)) {
+        catalogSource = catalog
         self.spool = spool
         self.logger = logger
         self.fallbackInterval = fallbackInterval
@@ -174,13 +175,28 @@ public struct AIProgramMatcher: Sendable {
         }
         let name = (executable as NSString).lastPathComponent
         let base = name.split(separator: ".").first.map(String.init) ?? name  // python3.11 → python3
-        guard Self.interpreters.contains(base) || Self.interpreters.contains(name) else { return nil }
-        // The first argument that is not an option is the script.
-        guard let arguments = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")?.split(separator: 0).dropFirst()
-            .map({ String(decoding: $0, as: UTF8.self) }),
-            let script = arguments.first(where: { !$0.hasPrefix("-") }), let app = catalog.app(executable: script)
+        guard Self.interpreters.contains(base) || Self.interpreters.contains(name),
+            let arguments = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")?.split(separator: 0).dropFirst()
+                .map({ String(decoding: $0, as: UTF8.self) })
         else { return nil }
-        return Sighting(app: app, pid: pid, uid: uid, executable: executable, script: script)
+        // The first argument that is not an option is the script, named by its file…
+        let script = arguments.first(where: { !$0.hasPrefix("-") })
+        if let script, let app = catalog.app(executable: script) {
+            return Sighting(app: app, pid: pid, uid: uid, executable: executable, script: script)
+        }
+        // …or by where it lives (`python main.py` in ComfyUI/) or the module run (`-m vllm…`).
+        var words = arguments
+        var resolved = script
+        if let script, let index = words.firstIndex(of: script), !script.hasPrefix("/"),
+            let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")
+        {
+            resolved = (cwd as NSString).appendingPathComponent(script)
+            words[index] = resolved ?? script
+        }
+        guard let app = catalog.app(commandLine: words.joined(separator: " ")) else { return nil }
+        // A module run (`-m vllm…`) has no script file to hash.
+        let file = resolved.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
+        return Sighting(app: app, pid: pid, uid: uid, executable: executable, script: file)
     }
 
     static func uid(of pid: pid_t) -> uid_t? {

@@ -32,9 +32,12 @@ public struct AgentService: Service {
         let policies = PolicyStore(state: state, keyedHash: try state.loadKeyedHash())
         if let problem = await policies.startupProblem { logger.error("\(problem)") }
         let startPolicy = await policies.active
+        // The collector's last bundle (app states, catalog override) applies before it answers.
+        let storedBundle = PolicySync.stored(in: state)
+        let catalog = CatalogSource(bundle: storedBundle)
         let feed = SessionPolicyFeed(
             SessionMessage.PolicyPush(
-                name: startPolicy.policy.name, yaml: startPolicy.yaml, catalog: AIAppCatalog().apps, appStates: PolicySync.stored(in: state)?.appStates ?? [:]))
+                name: startPolicy.policy.name, yaml: startPolicy.yaml, catalog: catalog.current.apps, appStates: storedBundle?.appStates ?? [:]))
         var sessions: SessionServer?
         if !configuration.sessionSocket.isEmpty {
             let server = SessionServer(path: configuration.sessionSocket, spool: spool, logger: logger, policy: feed.current)
@@ -57,29 +60,34 @@ public struct AgentService: Service {
                     group.addTask { try await heartbeat.run() }
                     group.addTask {
                         try await PolicySync(state: state, configuration: configuration, logger: logger) { bundle in
-                            helpers?.update(policy: feed.update { $0.appStates = bundle.appStates })
+                            let catalogChanged = catalog.update(from: bundle)
+                            if catalogChanged { logger.info("AI app catalog updated", metadata: ["version": "\(catalog.current.version)"]) }
+                            helpers?.update(policy: feed.update {
+                                $0.appStates = bundle.appStates
+                                if catalogChanged { $0.catalog = catalog.current.apps }
+                            })
                         }.run()
                     }
                     if configuration.processSensor {
-                        group.addTask { try await ProcessSensor(spool: spool, logger: logger).run() }
+                        group.addTask { try await ProcessSensor(catalog: catalog, spool: spool, logger: logger).run() }
                     }
                     if configuration.modelSensor {
                         let roots = configuration.modelRoots
-                        group.addTask { try await ModelFileSensor(extraRoots: roots, spool: spool, logger: logger).run() }
+                        group.addTask { try await ModelFileSensor(catalog: catalog.current, extraRoots: roots, spool: spool, logger: logger).run() }
                     }
                     if configuration.historyInterval > 0 {
                         let history = BrowserHistorySensor(
-                            extraRoots: configuration.historyRoots, cursorPath: state.path("history-cursors.json"), spool: spool, logger: logger,
+                            catalog: catalog, extraRoots: configuration.historyRoots, cursorPath: state.path("history-cursors.json"), spool: spool, logger: logger,
                             interval: .milliseconds(Int(configuration.historyInterval * 1000)))
                         group.addTask { try await history.run() }
                     }
                     if configuration.connectionInterval > 0 {
                         let interval = Duration.milliseconds(Int(configuration.connectionInterval * 1000))
-                        group.addTask { try await ConnectionSensor(spool: spool, logger: logger, interval: interval, resolveInterval: max(interval, .seconds(600))).run() }
+                        group.addTask { try await ConnectionSensor(catalog: catalog, spool: spool, logger: logger, interval: interval, resolveInterval: max(interval, .seconds(600))).run() }
                     }
                     if configuration.listenerInterval > 0 {
                         let interval = Duration.milliseconds(Int(configuration.listenerInterval * 1000))
-                        group.addTask { try await ListenerSensor(spool: spool, logger: logger, interval: interval).run() }
+                        group.addTask { try await ListenerSensor(catalog: catalog, spool: spool, logger: logger, interval: interval).run() }
                     }
                     group.addTask {
                         // A policy installed while the agent runs applies within seconds, and

@@ -3,7 +3,7 @@ import Crypto
 import Foundation
 import Logging
 
-/// Pulls the collector's policy bundle (app sanction states) every `interval` over mTLS and
+/// Pulls the collector's policy bundle (app sanction states, catalog override) every `interval` over mTLS and
 /// hands each new version to `onChange`; the last one is kept in the state directory
 /// (`app-states.json`), so a restarted agent enforces it before the collector answers.
 public struct PolicySync: Sendable {
@@ -29,7 +29,7 @@ public struct PolicySync: Sendable {
     }
 
     public func run() async throws {
-        var version = Self.stored(in: state)?.version
+        var last = Self.stored(in: state)
         var failing = false
         while !Task.isCancelled {
             do {
@@ -48,10 +48,12 @@ public struct PolicySync: Sendable {
                 }
                 if failing { logger.info("policy bundle reachable again") }
                 failing = false
-                if bundle.version != version {
+                if bundle != last {
                     try SecureFile.write(try WireCoding.encoder().encode(bundle), to: storedPath, mode: .publicReadable)
-                    version = bundle.version
-                    logger.info("app states from the collector", metadata: ["version": "\(bundle.version)", "apps": "\(bundle.appStates.count)"])
+                    last = bundle
+                    logger.info(
+                        "policy bundle from the collector",
+                        metadata: ["version": "\(bundle.version)", "apps": "\(bundle.appStates.count)", "catalog": "\(bundle.catalogVersion ?? "-")"])
                     onChange(bundle)
                 }
             } catch {

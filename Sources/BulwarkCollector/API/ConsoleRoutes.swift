@@ -92,6 +92,30 @@ public struct ConsoleRoutes: Sendable {
             }
             return try Response.json(device)
         }
+        api.get("inventory/users/:user") { _, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            let user = context.parameters.get("user") ?? ""
+            guard let view = try await store.inventoryUser(name: user) else {
+                throw APIFailure(.notFound, "user_not_found", "no AI app has been seen for user '\(user)'")
+            }
+            return try Response.json(view)
+        }
+        api.get("catalog") { request, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            let query = try Self.inventoryQuery(request.uri.queryParameters)
+            let apps = store.catalog.apps.filter { app in
+                (query.category == nil || app.category == query.category) && app.riskScore >= (query.minRisk ?? 0)
+            }
+            return try Response.json(CatalogListing(version: store.catalog.version, apps: apps.map(CatalogListing.Entry.init)))
+        }
+        api.get("catalog/:id") { _, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            let id = context.parameters.get("id") ?? ""
+            guard let app = store.catalog.app(id: id) else {
+                throw APIFailure(.notFound, "app_not_in_catalog", "the catalog has no app '\(id)'; add it with the deployment's catalog.yaml")
+            }
+            return try Response.json(CatalogEntryDetail(app))
+        }
         api.put("apps/:id/state") { request, context in
             try context.require([.admin, .analyst])
             let id = context.parameters.get("id") ?? ""
@@ -133,6 +157,15 @@ public struct ConsoleRoutes: Sendable {
             }
             query.since = date
         }
+        if let category = query.category, !AIAppCatalog.categories.contains(category) {
+            throw APIFailure(.badRequest, "invalid_parameter", "category must be one of: \(AIAppCatalog.categories.sorted().joined(separator: ", "))")
+        }
+        if let minRisk = parameters["min_risk"] {
+            guard let value = Double(minRisk), (0...10).contains(value) else {
+                throw APIFailure(.badRequest, "invalid_parameter", "min_risk must be a number from 0 to 10")
+            }
+            query.minRisk = value
+        }
         return query
     }
 
@@ -157,5 +190,48 @@ public struct ConsoleRoutes: Sendable {
             query.limit = value
         }
         return query
+    }
+}
+
+/// `GET /api/v1/catalog`: the apps the collector knows, with their scores.
+struct CatalogListing: Encodable {
+    struct Entry: Encodable {
+        var id: String
+        var name: String
+        var vendor: String
+        var category: String
+        var risk: Double
+
+        init(_ app: AIApp) {
+            (id, name, vendor, category, risk) = (app.id, app.name, app.vendor, app.category, app.riskScore)
+        }
+    }
+
+    var version: String
+    var apps: [Entry]
+}
+
+/// `GET /api/v1/catalog/{id}`: everything the catalog says about an app, and how its score adds up.
+struct CatalogEntryDetail: Encodable {
+    struct Factor: Encodable {
+        var name: String
+        var points: Double
+        var reason: String
+    }
+
+    var app: AIApp
+    var risk: Double
+    var riskFactors: [Factor]
+
+    init(_ app: AIApp) {
+        self.app = app
+        let score = RiskScore(app)
+        risk = score.value
+        riskFactors = score.factors.map { Factor(name: $0.name, points: $0.points, reason: $0.reason) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case app, risk
+        case riskFactors = "risk_factors"
     }
 }

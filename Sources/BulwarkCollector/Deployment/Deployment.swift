@@ -16,6 +16,19 @@ public struct Deployment: Sendable {
     public let hmacKey: SymmetricKey
 
     public var databasePath: String { Self.path(directory, "collector.db") }
+    /// The deployment's additions to the bundled AI app catalog (optional).
+    public var catalogOverridePath: String { Self.path(directory, "catalog.yaml") }
+
+    /// The deployment's catalog override; empty when there is no `catalog.yaml`.
+    public func catalogOverride() throws -> CatalogOverride {
+        guard FileManager.default.fileExists(atPath: catalogOverridePath) else { return CatalogOverride() }
+        return try CatalogOverride.load(path: catalogOverridePath)
+    }
+
+    /// The deployment's store, naming and scoring apps with the deployment's catalog.
+    public func openStore() throws -> SQLiteStore {
+        try SQLiteStore(path: databasePath, catalogOverride: try catalogOverride())
+    }
 
     public enum Failure: Error, CustomStringConvertible {
         case alreadyExists(String)

@@ -53,7 +53,9 @@ public struct CollectorServer: Sendable {
     /// Runs until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish and
     /// closes the store.
     public func run(onListening: @escaping @Sendable (String, SocketAddress?) -> Void = { _, _ in }) async throws {
-        let store = try SQLiteStore(path: deployment.databasePath)
+        let store = try deployment.openStore()
+        try store.refreshRiskScores()
+        logger.info("AI app catalog", metadata: ["version": "\(store.catalog.version)", "apps": "\(store.catalog.apps.count)"])
         let limits = configuration.limits
         let enrollment = EnrollmentService(store: store, authority: deployment.authority, hashKey: deployment.hmacKey, limits: limits, logger: logger)
         let ingest = IngestService(store: store, limits: limits, logger: logger)

@@ -43,6 +43,10 @@ public protocol CollectorStore: Sendable {
     func inventoryApp(id: String) async throws -> InventoryAppDetail?
     /// The apps seen on one device, nil for an unknown agent.
     func inventoryDevice(agentID: String) async throws -> InventoryDevice?
+    /// The apps one user was seen with on any device, nil when none.
+    func inventoryUser(name: String) async throws -> InventoryUser?
+    /// The catalog the inventory names and scores apps by (bundled + deployment override).
+    var catalog: AIAppCatalog { get }
     /// Sets an app's sanction state (the app need not have been seen yet); false if unchanged.
     func setAppState(id: String, change: AppStateChange) async throws -> Bool
     /// Every app state an admin set, versioned by the latest change (for agents' policy).

@@ -15,8 +15,6 @@ public struct InventorySighting: Sendable, Equatable {
     public var action: String?
     public var time: Int64
 
-    static let catalog = AIAppCatalog()
-
     /// Nil for events that name no AI app.
     public init?(_ event: Event) {
         let data = event.data
@@ -35,7 +33,7 @@ public struct InventorySighting: Sendable, Equatable {
         }
         guard let app, !app.isEmpty else { return nil }
         self.app = app
-        category = data["category"]?.stringValue ?? Self.catalog.app(id: app)?.category
+        category = data["category"]?.stringValue ?? AIAppCatalog.bundled.app(id: app)?.category
         user = data["user"]?.stringValue
         self.evidence = evidence ?? event.type
         self.action = action
@@ -65,7 +63,10 @@ public struct AppStateChange: Sendable {
 public struct InventoryApp: Sendable, Codable, Equatable {
     public var id: String
     public var name: String?
+    public var vendor: String?
     public var category: String?
+    /// 0–10 from the catalog's facts (``RiskScore``); apps the catalog lacks score as unknown.
+    public var risk: Double
     public var firstSeen: Date
     public var lastSeen: Date
     public var devices: Int
@@ -79,7 +80,7 @@ public struct InventoryApp: Sendable, Codable, Equatable {
     public var stateReason: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, category, devices, users, events, evidence, actions, state
+        case id, name, vendor, category, risk, devices, users, events, evidence, actions, state
         case firstSeen = "first_seen", lastSeen = "last_seen", stateReason = "state_reason"
     }
 }
@@ -105,25 +106,33 @@ public struct InventoryAppDetail: Sendable, Codable {
     public var timeline: [String: Int]
 }
 
+/// An app as one device or one user saw it.
+public struct InventorySeenApp: Sendable, Codable, Equatable {
+    public var id: String
+    public var name: String?
+    public var category: String?
+    public var risk: Double
+    public var state: SanctionState
+    public var firstSeen: Date
+    public var lastSeen: Date
+    public var events: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, category, risk, state, events
+        case firstSeen = "first_seen", lastSeen = "last_seen"
+    }
+}
+
 /// One device's view: the apps seen on it.
 public struct InventoryDevice: Sendable, Codable {
-    public struct App: Sendable, Codable, Equatable {
-        public var id: String
-        public var name: String?
-        public var category: String?
-        public var state: SanctionState
-        public var firstSeen: Date
-        public var lastSeen: Date
-        public var events: Int
-
-        enum CodingKeys: String, CodingKey {
-            case id, name, category, state, events
-            case firstSeen = "first_seen", lastSeen = "last_seen"
-        }
-    }
-
     public var agent: AgentRecord
-    public var apps: [App]
+    public var apps: [InventorySeenApp]
+}
+
+/// One user's view: the apps they used, on any device.
+public struct InventoryUser: Sendable, Codable {
+    public var user: String
+    public var apps: [InventorySeenApp]
 }
 
 /// Filters of `GET /api/v1/inventory/apps`.
@@ -131,10 +140,13 @@ public struct InventoryQuery: Sendable {
     public var category: String?
     public var state: SanctionState?
     public var since: Date?
+    /// Only apps scoring at least this (0–10).
+    public var minRisk: Double?
 
-    public init(category: String? = nil, state: SanctionState? = nil, since: Date? = nil) {
+    public init(category: String? = nil, state: SanctionState? = nil, since: Date? = nil, minRisk: Double? = nil) {
         self.category = category
         self.state = state
         self.since = since
+        self.minRisk = minRisk
     }
 }

@@ -6,9 +6,15 @@ import GRDB
 /// milliseconds since the epoch so range queries are index-friendly.
 public final class SQLiteStore: CollectorStore {
     private let pool: DatabasePool
+    /// The bundled catalog with the deployment's override: names and risk scores of apps.
+    public let catalog: AIAppCatalog
+    /// What agents are sent with their policy bundle so their catalog matches this one.
+    public let catalogOverride: CatalogOverride
 
     /// Opens (creating and migrating when needed) the database at `path`.
-    public init(path: String) throws {
+    public init(path: String, catalogOverride: CatalogOverride = CatalogOverride()) throws {
+        self.catalogOverride = catalogOverride
+        catalog = AIAppCatalog.bundled.applying(catalogOverride)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -18,6 +24,24 @@ public final class SQLiteStore: CollectorStore {
         }
         pool = try SQLiteFile.openPool(path: path, configuration: configuration)
         try SQLiteFile.migrate(pool, Self.migrations)
+    }
+
+    /// Rescores the apps already in the inventory with this store's catalog. Risk is kept on the
+    /// row (filtering by it is a query, not a computation), so `serve` calls this at start for
+    /// a new catalog or override to apply to what was seen before.
+    public func refreshRiskScores() throws {
+        let catalog = catalog
+        try pool.write { db in
+            for row in try Row.fetchAll(db, sql: "SELECT app_id, category, risk FROM inventory_apps") {
+                let risk = Self.risk(of: row["app_id"], category: row["category"], catalog: catalog)
+                if risk != row["risk"] { try db.execute(sql: "UPDATE inventory_apps SET risk = ? WHERE app_id = ?", arguments: [risk, row["app_id"]]) }
+            }
+        }
+    }
+
+    /// The catalog's score, or for an app it lacks, the score of an app nothing is known about.
+    static func risk(of app: String, category: String?, catalog: AIAppCatalog) -> Double {
+        (catalog.app(id: app) ?? AIApp(id: app, name: app, vendor: "", category: category ?? "consumer_ai")).riskScore
     }
 
     /// Schema versions, oldest first; never edit one that has shipped, append a new one.
@@ -118,6 +142,14 @@ public final class SQLiteStore: CollectorStore {
                     users = (SELECT COUNT(*) FROM inventory_users u WHERE u.app_id = inventory_apps.app_id);
                 """)
         },
+        { db in
+            // Risk scores on the app row (set from the catalog at write and at start-up); the
+            // per-user view.
+            try db.execute(sql: """
+                ALTER TABLE inventory_apps ADD COLUMN risk REAL NOT NULL DEFAULT 0;
+                CREATE INDEX inventory_users_user ON inventory_users (user);
+                """)
+        },
     ]
 
 
@@ -205,13 +237,14 @@ public final class SQLiteStore: CollectorStore {
 
     public func ingest(_ batches: [IngestBatch], now: Date) async throws -> [EventAck] {
         let received = now.millis
+        let catalog = catalog
         return try await pool.write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO events (agent_id, seq, time, received_at, type, v, data) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (agent_id, seq) DO NOTHING
                 """)
             let seen = try db.cachedStatement(sql: "UPDATE agents SET last_seen = ? WHERE id = ?")
-            let inventory = InventoryWriter(db: db)
+            let inventory = InventoryWriter(db: db, catalog: catalog)
             let beat = try db.cachedStatement(
                 sql: "UPDATE agents SET agent_version = ?, policy_version = ?, spool_depth = ?, dropped = ? WHERE id = ?")
             return try batches.map { batch in
@@ -355,18 +388,21 @@ public final class SQLiteStore: CollectorStore {
 /// Upserts of one ingest transaction into the inventory tables.
 struct InventoryWriter {
     let db: Database
+    let catalog: AIAppCatalog
 
     func record(_ sighting: InventorySighting, agentID: String) throws {
         let time = sighting.time
+        let category = catalog.app(id: sighting.app)?.category ?? sighting.category
         try db.execute(
             sql: """
-                INSERT INTO inventory_apps (app_id, category, first_seen, last_seen, events) VALUES (?, ?, ?, ?, 1)
+                INSERT INTO inventory_apps (app_id, category, risk, first_seen, last_seen, events) VALUES (?, ?, ?, ?, ?, 1)
                 ON CONFLICT (app_id) DO UPDATE SET
                     category = coalesce(excluded.category, category),
+                    risk = excluded.risk,
                     first_seen = min(coalesce(first_seen, excluded.first_seen), excluded.first_seen),
                     last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen),
                     events = events + 1
-                """, arguments: [sighting.app, sighting.category, time, time])
+                """, arguments: [sighting.app, category, SQLiteStore.risk(of: sighting.app, category: category, catalog: catalog), time, time])
         try seen(table: "inventory_devices", column: "agent_id", counter: "devices", app: sighting.app, id: agentID, time: time)
         if let user = sighting.user { try seen(table: "inventory_users", column: "user", counter: "users", app: sighting.app, id: user, time: time) }
         var counts: [(String, String)] = [("evidence", sighting.evidence), ("day", sighting.day)]
@@ -401,15 +437,22 @@ extension SQLiteStore {
         if let category = query.category { clauses.append("category = ?"); arguments += [category] }
         if let state = query.state { clauses.append("state = ?"); arguments += [state.rawValue] }
         if let since = query.since { clauses.append("last_seen >= ?"); arguments += [since.millis] }
+        if let minRisk = query.minRisk { clauses.append("risk >= ?"); arguments += [minRisk] }
         let sql = "SELECT * FROM inventory_apps WHERE \(clauses.joined(separator: " AND ")) ORDER BY last_seen DESC"
         let finalArguments = arguments
+        let catalog = catalog
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { try Self.inventoryApp($0, db: db) }
+            let evidence = try Self.allCounts(db, kind: "evidence")
+            let actions = try Self.allCounts(db, kind: "action")
+            return try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { row in
+                Self.inventoryApp(row, catalog: catalog, evidence: evidence[row["app_id"]] ?? [:], actions: actions[row["app_id"]] ?? [:])
+            }
         }
     }
 
     public func inventoryApp(id: String) async throws -> InventoryAppDetail? {
-        try await pool.read { db in
+        let catalog = catalog
+        return try await pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inventory_apps WHERE app_id = ? AND first_seen IS NOT NULL", arguments: [id]) else {
                 return nil
             }
@@ -419,53 +462,71 @@ extension SQLiteStore {
                 }
             }
             return InventoryAppDetail(
-                app: try Self.inventoryApp(row, db: db), devices: try seen("inventory_devices", "agent_id"), users: try seen("inventory_users", "user"),
+                app: Self.inventoryApp(
+                    row, catalog: catalog, evidence: try Self.counts(db, app: id, kind: "evidence"), actions: try Self.counts(db, app: id, kind: "action")), devices: try seen("inventory_devices", "agent_id"), users: try seen("inventory_users", "user"),
                 timeline: try Self.counts(db, app: id, kind: "day"))
         }
     }
 
     public func inventoryDevice(agentID: String) async throws -> InventoryDevice? {
         guard let agent = try await agent(id: agentID) else { return nil }
-        let apps = try await pool.read { db in
+        let apps = try await seenApps(table: "inventory_devices", column: "agent_id", id: agentID)
+        return InventoryDevice(agent: agent, apps: apps)
+    }
+
+    public func inventoryUser(name: String) async throws -> InventoryUser? {
+        let apps = try await seenApps(table: "inventory_users", column: "user", id: name)
+        return apps.isEmpty ? nil : InventoryUser(user: name, apps: apps)
+    }
+
+    /// The apps one device or one user was seen with, most recent first.
+    private func seenApps(table: String, column: String, id: String) async throws -> [InventorySeenApp] {
+        let catalog = catalog
+        return try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT d.app_id, d.first_seen, d.last_seen, d.events, a.category, a.state FROM inventory_devices d
-                    JOIN inventory_apps a ON a.app_id = d.app_id WHERE d.agent_id = ? ORDER BY d.last_seen DESC
-                    """, arguments: [agentID]
+                    SELECT s.app_id, s.first_seen, s.last_seen, s.events, a.category, a.state, a.risk FROM \(table) s
+                    JOIN inventory_apps a ON a.app_id = s.app_id WHERE s.\(column) = ? ORDER BY s.last_seen DESC
+                    """, arguments: [id]
             ).map { row in
-                let id: String = row["app_id"]
-                return InventoryDevice.App(
-                    id: id, name: InventorySighting.catalog.app(id: id)?.name, category: row["category"],
+                let app: String = row["app_id"]
+                return InventorySeenApp(
+                    id: app, name: catalog.app(id: app)?.name, category: row["category"], risk: row["risk"],
                     state: SanctionState(rawValue: row["state"]) ?? .unreviewed, firstSeen: Date(millis: row["first_seen"]),
                     lastSeen: Date(millis: row["last_seen"]), events: row["events"])
             }
         }
-        return InventoryDevice(agent: agent, apps: apps)
     }
 
     public func setAppState(id: String, change: AppStateChange) async throws -> Bool {
-        try await pool.write { db in
+        let catalog = catalog
+        return try await pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO inventory_apps (app_id, state, state_reason, state_changed_by, state_changed_at) VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO inventory_apps (app_id, category, risk, state, state_reason, state_changed_by, state_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (app_id) DO UPDATE SET state = excluded.state, state_reason = excluded.state_reason,
                         state_changed_by = excluded.state_changed_by, state_changed_at = excluded.state_changed_at
                     WHERE state IS NOT excluded.state OR state_reason IS NOT excluded.state_reason
-                    """, arguments: [id, change.state.rawValue, change.reason, change.by, change.at.millis])
+                    """,
+                arguments: [
+                    id, catalog.app(id: id)?.category, Self.risk(of: id, category: nil, catalog: catalog), change.state.rawValue, change.reason, change.by,
+                    change.at.millis,
+                ])
             return db.changesCount > 0
         }
     }
 
     public func policyBundle() async throws -> PolicyBundle {
-        try await pool.read { db in
+        let (catalog, catalogOverride) = (catalog, catalogOverride)
+        return try await pool.read { db in
             var states: [String: SanctionState] = [:]
             var version: Int64 = 0
             for row in try Row.fetchAll(db, sql: "SELECT app_id, state, state_changed_at FROM inventory_apps WHERE state_changed_at IS NOT NULL") {
                 states[row["app_id"]] = SanctionState(rawValue: row["state"]) ?? .unreviewed
                 version = max(version, row["state_changed_at"])
             }
-            return PolicyBundle(version: version, appStates: states)
+            return PolicyBundle(version: version, appStates: states, catalogVersion: catalog.version, catalog: catalogOverride.isEmpty ? nil : catalogOverride)
         }
     }
 
@@ -477,13 +538,21 @@ extension SQLiteStore {
         return counts
     }
 
-    static func inventoryApp(_ row: Row, db: Database) throws -> InventoryApp {
+    /// Every app's counts of one kind, for listing all apps in one read.
+    static func allCounts(_ db: Database, kind: String) throws -> [String: [String: Int]] {
+        var counts: [String: [String: Int]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT app_id, key, events FROM inventory_counts WHERE kind = ?", arguments: [kind]) {
+            counts[row["app_id"], default: [:]][row["key"]] = row["events"]
+        }
+        return counts
+    }
+
+    static func inventoryApp(_ row: Row, catalog: AIAppCatalog, evidence: [String: Int], actions: [String: Int]) -> InventoryApp {
         let id: String = row["app_id"]
+        let app = catalog.app(id: id)
         return InventoryApp(
-            id: id, name: InventorySighting.catalog.app(id: id)?.name, category: row["category"], firstSeen: Date(millis: row["first_seen"]),
-            lastSeen: Date(millis: row["last_seen"]),
-            devices: row["devices"], users: row["users"],
-            events: row["events"], evidence: try counts(db, app: id, kind: "evidence"), actions: try counts(db, app: id, kind: "action"),
-            state: SanctionState(rawValue: row["state"]) ?? .unreviewed, stateReason: row["state_reason"])
+            id: id, name: app?.name, vendor: app?.vendor, category: row["category"], risk: row["risk"], firstSeen: Date(millis: row["first_seen"]),
+            lastSeen: Date(millis: row["last_seen"]), devices: row["devices"], users: row["users"], events: row["events"], evidence: evidence,
+            actions: actions, state: SanctionState(rawValue: row["state"]) ?? .unreviewed, stateReason: row["state_reason"])
     }
 }

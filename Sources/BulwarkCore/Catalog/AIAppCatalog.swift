@@ -1,62 +1,70 @@
 import Foundation
 
-/// An AI app Bulwark knows: the identity that policy destinations and the inventory use.
-public struct AIApp: Sendable, Equatable, Codable {
-    public var id: String
-    public var name: String
-    public var vendor: String
-    /// `consumer_ai`, `ai_coding`, `local_llm`, `ai_image`, `ai_media`, `ai_api`, `ai_browser_extension`.
-    public var category: String
-    public var domains: [String]
-    /// Executable names (basename of /proc/PID/exe) of the app's desktop or command-line programs.
-    public var executables: [String] = []
-    /// Words a browser window title shows for the app's site (`ChatGPT`), matched against the
-    /// title's segments when the pasting program is a browser.
-    public var titles: [String] = []
-    /// TCP ports the app's local server listens on by default (`ollama`: 11434).
-    public var ports: [Int] = []
-    /// An HTTP path that confirms the app on one of its ports and lists its models
-    /// (`/api/tags` for Ollama; `/v1/models` for OpenAI-compatible servers).
-    public var probe: String?
-
-    public init(
-        id: String, name: String, vendor: String, category: String, domains: [String], executables: [String] = [], titles: [String] = [],
-        ports: [Int] = [], probe: String? = nil
-    ) {
-        self.id = id
-        self.name = name
-        self.vendor = vendor
-        self.category = category
-        self.domains = domains
-        self.executables = executables
-        self.titles = titles
-        self.ports = ports
-        self.probe = probe
-    }
-}
-
-/// The catalog of AI apps. This is the seed set the policy engine needs to resolve
-/// `--dest chatgpt` to a category; issue 5 grows it into the full bundled catalog with risk
-/// attributes and deployment overrides.
+/// The catalog of AI apps: the bundled one (`ai-apps.json`, compiled in) merged with a
+/// deployment's ``CatalogOverride``. Lookups by executable and host are indexed, since the
+/// process and connection sensors ask on every exec and socket.
 public struct AIAppCatalog: Sendable {
-    public var apps: [AIApp]
+    public private(set) var apps: [AIApp]
+    private var byID: [String: Int] = [:]
+    private var byExecutable: [String: Int] = [:]
+    private var byDomain: [String: Int] = [:]
 
-    public init(apps: [AIApp] = AIAppCatalog.seed) {
+    /// The bundled catalog, or `apps` when given (tests, session helpers given the agent's).
+    public init(apps: [AIApp] = AIAppCatalog.bundled.apps) {
         self.apps = apps
+        // First entry wins, so an override placed first shadows the bundled entry.
+        for (index, app) in apps.enumerated() {
+            if byID[app.id] == nil { byID[app.id] = index }
+            for name in app.executables where byExecutable[name] == nil { byExecutable[name] = index }
+            for domain in app.domains where byDomain[domain.lowercased()] == nil { byDomain[domain.lowercased()] = index }
+        }
     }
 
-    public func app(id: String) -> AIApp? { apps.first { $0.id == id } }
+    /// The bundled catalog as shipped with this build.
+    public static let bundled: AIAppCatalog = {
+        // The resource is checked by the test suite; a build that cannot read it falls back to
+        // no apps rather than crash the agent (discovery then reports nothing, DLP still runs).
+        let file = try? JSONDecoder().decode(CatalogFile.self, from: Data(PackageResources.ai_apps_json))
+        return AIAppCatalog(apps: file?.apps ?? [], version: file?.version ?? "unreadable")
+    }()
+
+    /// Version of the bundled catalog (`2026.11.27`).
+    public private(set) var version: String = ""
+
+    init(apps: [AIApp], version: String) {
+        self.init(apps: apps)
+        self.version = version
+    }
+
+    /// This catalog with a deployment's additions, replacements and removals applied.
+    public func applying(_ override: CatalogOverride) -> AIAppCatalog {
+        let replaced = Set(override.apps.map(\.id)).union(override.remove)
+        var merged = AIAppCatalog(apps: override.apps + apps.filter { !replaced.contains($0.id) })
+        merged.version = override.isEmpty ? version : "\(version)+\(override.digest)"
+        return merged
+    }
+
+    public func app(id: String) -> AIApp? { byID[id].map { apps[$0] } }
 
     /// The app a program belongs to, by its executable's name.
     public func app(executable: String) -> AIApp? {
-        let name = (executable as NSString).lastPathComponent
-        return apps.first { $0.executables.contains(name) }
+        byExecutable[(executable as NSString).lastPathComponent].map { apps[$0] }
     }
 
     /// The app a web host belongs to (`chat.openai.com` → chatgpt), matching whole labels.
     public func app(host: String) -> AIApp? {
-        let host = host.lowercased()
-        return apps.first { app in app.domains.contains { host == $0 || host.hasSuffix("." + $0) } }
+        var candidate = Substring(host.lowercased())
+        while true {
+            if let index = byDomain[String(candidate)] { return apps[index] }
+            guard let dot = candidate.firstIndex(of: ".") else { return nil }
+            candidate = candidate[candidate.index(after: dot)...]
+        }
+    }
+
+    /// The app an interpreter process runs, by its command line (`python -m vllm.entrypoints…`).
+    /// - Parameter commandLine: the arguments joined by spaces, the script path made absolute.
+    public func app(commandLine: String) -> AIApp? {
+        apps.first { app in app.commandLines.contains { commandLine.contains($0) } }
     }
 
     /// The app a browser window shows, by the window title: each segment of the title (split at
@@ -100,25 +108,10 @@ public struct AIAppCatalog: Sendable {
     }
 
     public static let categories: Set<String> = ["consumer_ai", "ai_coding", "local_llm", "ai_image", "ai_media", "ai_api", "ai_browser_extension"]
+}
 
-    public static let seed: [AIApp] = [
-        AIApp(id: "chatgpt", name: "ChatGPT", vendor: "OpenAI", category: "consumer_ai", domains: ["chatgpt.com", "chat.openai.com"], titles: ["ChatGPT"]),
-        AIApp(id: "claude", name: "Claude", vendor: "Anthropic", category: "consumer_ai", domains: ["claude.ai"], titles: ["Claude"]),
-        AIApp(id: "gemini", name: "Gemini", vendor: "Google", category: "consumer_ai", domains: ["gemini.google.com"], titles: ["Gemini", "Google Gemini"]),
-        AIApp(id: "microsoft-copilot", name: "Microsoft Copilot", vendor: "Microsoft", category: "consumer_ai", domains: ["copilot.microsoft.com"], titles: ["Microsoft Copilot", "Copilot"]),
-        AIApp(id: "perplexity", name: "Perplexity", vendor: "Perplexity AI", category: "consumer_ai", domains: ["perplexity.ai"], titles: ["Perplexity"]),
-        AIApp(id: "mistral-le-chat", name: "Le Chat", vendor: "Mistral AI", category: "consumer_ai", domains: ["chat.mistral.ai"], titles: ["Le Chat", "Le Chat Mistral"]),
-        AIApp(id: "deepseek", name: "DeepSeek", vendor: "DeepSeek", category: "consumer_ai", domains: ["chat.deepseek.com"], titles: ["DeepSeek"]),
-        AIApp(id: "poe", name: "Poe", vendor: "Quora", category: "consumer_ai", domains: ["poe.com"], titles: ["Poe"]),
-        AIApp(id: "claude-code", name: "Claude Code", vendor: "Anthropic", category: "ai_coding", domains: [], executables: ["claude"]),
-        AIApp(id: "codex-cli", name: "Codex CLI", vendor: "OpenAI", category: "ai_coding", domains: [], executables: ["codex"]),
-        AIApp(id: "gemini-cli", name: "Gemini CLI", vendor: "Google", category: "ai_coding", domains: [], executables: ["gemini"]),
-        AIApp(id: "aider", name: "aider", vendor: "Aider", category: "ai_coding", domains: [], executables: ["aider"]),
-        AIApp(id: "cursor", name: "Cursor", vendor: "Anysphere", category: "ai_coding", domains: ["cursor.com"], executables: ["cursor"]),
-        AIApp(id: "ollama", name: "Ollama", vendor: "Ollama", category: "local_llm", domains: [], executables: ["ollama"], ports: [11434], probe: "/api/tags"),
-        AIApp(id: "lm-studio", name: "LM Studio", vendor: "Element Labs", category: "local_llm", domains: [], executables: ["lm-studio", "lms"], ports: [1234], probe: "/v1/models"),
-        AIApp(id: "midjourney", name: "Midjourney", vendor: "Midjourney", category: "ai_image", domains: ["midjourney.com"], titles: ["Midjourney"]),
-        AIApp(id: "openai-api", name: "OpenAI API", vendor: "OpenAI", category: "ai_api", domains: ["api.openai.com"]),
-        AIApp(id: "anthropic-api", name: "Anthropic API", vendor: "Anthropic", category: "ai_api", domains: ["api.anthropic.com"]),
-    ]
+/// The layout of `ai-apps.json`.
+struct CatalogFile: Codable {
+    var version: String
+    var apps: [AIApp]
 }

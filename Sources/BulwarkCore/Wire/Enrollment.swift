@@ -63,16 +63,23 @@ public struct CertificateGrant: Sendable, Codable {
 /// for now the sanction state admins gave each app (an unsanctioned app is what rules naming
 /// `sanction: [unsanctioned]` act on). `version` changes whenever a state does.
 public struct PolicyBundle: Sendable, Codable, Equatable {
+    /// Time (ms) of the latest app state change.
     public var version: Int64
     public var appStates: [String: SanctionState]
+    /// The collector's catalog version (`2026.11.27`, `+digest` with a deployment override).
+    public var catalogVersion: String?
+    /// The deployment's catalog override, which agents apply to their bundled catalog.
+    public var catalog: CatalogOverride?
 
-    public init(version: Int64, appStates: [String: SanctionState]) {
+    public init(version: Int64, appStates: [String: SanctionState], catalogVersion: String? = nil, catalog: CatalogOverride? = nil) {
         self.version = version
         self.appStates = appStates
+        self.catalogVersion = catalogVersion
+        self.catalog = catalog
     }
 
     enum CodingKeys: String, CodingKey {
-        case version
-        case appStates = "app_states"
+        case version, catalog
+        case appStates = "app_states", catalogVersion = "catalog_version"
     }
 }

@@ -71,7 +71,7 @@ final class ChildProcess: @unchecked Sendable {
     let process = Process()
     let logPath: String
 
-    init(_ executable: String, _ arguments: [String], logPath: String, environment: [String: String]? = nil) throws {
+    init(_ executable: String, _ arguments: [String], logPath: String, environment: [String: String]? = nil, directory: String? = nil) throws {
         self.logPath = logPath
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -79,6 +79,7 @@ final class ChildProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
