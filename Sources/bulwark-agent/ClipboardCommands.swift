@@ -78,20 +78,21 @@ struct ClipboardCommand: AsyncParsableCommand {
                 throw CommandFailure("invalid policy \(loaded.path): \(error)")
             }
             let user = ProcessInfo.processInfo.environment["USER"]
+            let printEvent: FocusTracker.Recorder = { type, data in
+                let line = (try? WireCoding.encoder().encode(["type": JSONValue.string(type), "data": .object(data)])) ?? Data()
+                FileHandle.standardOutput.write(line + Data("\n".utf8))
+            }
             let guardian = ClipboardGuard(
                 policy: loaded.policy, classifier: ContentClassifier(keyedHash: keyedHash, custom: custom), keyedHash: keyedHash, user: user,
-                notifier: notify ? DesktopNotifier() : nil
-            ) { type, data in
-                let line = (try? WireCoding.encoder().encode(["type": JSONValue.string(type), "data": .object(data)])) ?? Data()
-                FileHandle.standardOutput.write(line + Data("\n".utf8))
-            }
-            let focus = FocusTracker(user: user) { type, data in
-                let line = (try? WireCoding.encoder().encode(["type": JSONValue.string(type), "data": .object(data)])) ?? Data()
-                FileHandle.standardOutput.write(line + Data("\n".utf8))
-            }
+                notifier: notify ? DesktopNotifier() : nil, record: printEvent)
+            let focus = FocusTracker(user: user, record: printEvent)
+            // Stopping ends the current stretch in an AI app: it is printed before exit.
+            let signals = TerminationSignals { focus.flush() }
+            defer { signals.retain() }
             let (watcher, described) = try displayOptions.open(guarding: guardian, focus: focus)
             FileHandle.standardError.write(Data("guarding CLIPBOARD and PRIMARY on \(described) with policy '\(loaded.policy.name)'\n".utf8))
             for await _ in watcher.contents() {}
+            focus.flush()
         }
     }
 }

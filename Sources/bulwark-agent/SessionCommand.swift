@@ -54,6 +54,14 @@ struct SessionCommand: AsyncParsableCommand {
         }
         clientBox.client = client
         client.start()
+        // Logging out or `systemctl --user stop` sends SIGTERM: the current stretch in an AI app
+        // and queued events still reach the agent (within 2 s) before the helper exits.
+        let signals = TerminationSignals {
+            focus.flush()
+            client.drain(timeout: .seconds(2))
+            client.stop()
+        }
+        defer { signals.retain() }
         let (watcher, described) = try displayOptions.open(guarding: guardian, focus: focus)
         FileHandle.standardError.write(Data("session helper guarding the clipboard of \(user ?? "this user") on \(described)\n".utf8))
         for await _ in watcher.contents() {}

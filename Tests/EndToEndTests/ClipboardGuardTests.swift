@@ -138,7 +138,7 @@ struct ClipboardGuardTests {
         #expect(harness.events(EventType.paste("blocked")).count == 1)
     }
 
-    @Test("time in AI apps: a stretch with Claude Code's terminal focused becomes one ai.focus event when the focus moves on; a glance does not")
+    @Test("time in AI apps: a stretch with Claude Code's terminal focused becomes one ai.focus event when the focus moves on or the guard stops; a glance does not")
     func focusTime() throws {
         let scratch = try ScratchDirectory("bulwark-focus")
         defer { scratch.remove() }
@@ -178,6 +178,12 @@ struct ClipboardGuardTests {
         try activate(plain)
         usleep(500_000)
         #expect(harness.events(EventType.aiFocus).count == 1)
+        // Stopping the guard (SIGTERM, as a logout does) ends the stretch in progress: recorded, clean exit.
+        try activate(ai)
+        usleep(1_600_000)
+        #expect(harness.guardian.stop() == 0)
+        #expect(harness.events(EventType.aiFocus).count == 2)
+        #expect(harness.events(EventType.aiFocus).last?["app"] == .string("claude-code"))
         for (type, data) in harness.events() { try EventCatalog.standard.validate(Event(seq: 1, time: Date(), type: type, v: 1, data: data)) }
     }
 }

@@ -71,6 +71,34 @@ struct SessionHelperTests {
         let copies = try await store.events(EventQuery(type: EventType.clipboardCopy, agent: agentID))
         #expect(copies.count == 1)
         #expect(copies.first?.data["findings"] == .array([.object(["type": .string("github_token"), "count": .number(1), "confidence": .number(85)])]))
+
+        // Claude Code started in the terminal that already has the focus (no focus change): the
+        // helper looks at a focused terminal again within 5 s. Logging out then stops the helper
+        // with SIGTERM: the stretch in progress still reaches the collector, and it exits cleanly.
+        let windowManager = try x.windowManager(directory: cluster.root)
+        defer { windowManager.kill9() }
+        let tools = cluster.root + "/tools"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/usr/bin/sleep", toPath: tools + "/claude")
+        defer { killProcesses(mentioning: tools) }  // xterm's child is in its own session
+        let terminal = try x.client(
+            "/usr/bin/xterm", ["-T", "ai-term", "-e", "/bin/sh", "-c", "sleep 1; exec \(tools)/claude 300"], logPath: cluster.root + "/xterm.log")
+        defer { terminal.kill9() }
+        let window = try x.window(titled: "ai-term")
+        _ = try run("/usr/bin/xdotool", ["windowactivate", "--sync", window], environment: ["DISPLAY": x.display], timeout: 10)
+        usleep(8_000_000)
+        #expect(helper.stop() == 0, "\(helper.log)")
+        var focus: [StoredEvent] = []
+        let focusArrival = Date().addingTimeInterval(30)
+        while focus.isEmpty {
+            focus = try await store.events(EventQuery(type: EventType.aiFocus, agent: agentID))
+            if Date() > focusArrival { throw TestFailure.timeout("ai.focus at the collector:\n\(helper.log)") }
+            usleep(100_000)
+        }
+        #expect(focus.first?.data["app"] == .string("claude-code"))
+        #expect(focus.first?.data["identified_by"] == .string("terminal_process"))
+        #expect(focus.first?.data["user"] == .string("root"))
+        if case .number(let seconds)? = focus.first?.data["seconds"] { #expect(seconds >= 1 && seconds <= 8) } else { Issue.record("no seconds") }
     }
 
     @Test("a policy installed while the agent runs reaches the connected helper within seconds; the helper survives an agent restart and keeps enforcing")

@@ -8,23 +8,33 @@ import Testing
 /// `cat` child, so the guard must look above the pipe's holder).
 @Suite("End to end: Wayland clipboard guard", .serialized)
 struct WaylandClipboardTests {
+    /// Headless sway with `bulwark-agent clipboard guard` (the clipboard tests' policy) on it.
+    static func guardOnSway(_ directory: String) throws -> (sway: Sway, guardian: ChildProcess) {
+        let sway = try Sway(directory: directory)
+        do {
+            try Data(ClipboardGuardTests.policy.utf8).write(to: URL(fileURLWithPath: directory + "/policy.yaml"))
+            let guardian = try ChildProcess(
+                Binaries.path("bulwark-agent"), ["clipboard", "guard", "--no-notify", "--policy", directory + "/policy.yaml"],
+                logPath: directory + "/guard.log", environment: sway.environment)
+            try guardian.waitForLog("guarding CLIPBOARD and PRIMARY on Wayland display \(sway.display)")
+            return (sway, guardian)
+        } catch {
+            sway.stop()
+            throw error
+        }
+    }
+
     @Test("sensitive copies are taken over; an AI reader gets nothing and one block incident, others the exact bytes (3 MB, UTF-8, primary); harmless copies are left alone")
     func guardPastes() throws {
         let scratch = try ScratchDirectory("bulwark-wayland")
         defer { scratch.remove() }
         let directory = scratch.path
-        let sway = try Sway(directory: directory)
+        let (sway, guardian) = try Self.guardOnSway(directory)
         defer { sway.stop() }
         defer { killProcesses(mentioning: directory) }
-        try Data(ClipboardGuardTests.policy.utf8).write(to: URL(fileURLWithPath: directory + "/policy.yaml"))
+        defer { guardian.kill9() }
         let claude = directory + "/claude"
         try FileManager.default.copyItem(atPath: "/usr/bin/wl-paste", toPath: claude)
-
-        let guardian = try ChildProcess(
-            Binaries.path("bulwark-agent"), ["clipboard", "guard", "--no-notify", "--policy", directory + "/policy.yaml"],
-            logPath: directory + "/guard.log", environment: sway.environment)
-        defer { guardian.kill9() }
-        try guardian.waitForLog("guarding CLIPBOARD and PRIMARY on Wayland display \(sway.display)")
 
         func copy(_ text: String, primary: Bool = false, name: String) throws -> ChildProcess {
             let file = directory + "/" + name
@@ -89,4 +99,37 @@ struct WaylandClipboardTests {
         }
         for secret in ["4556", "Zoë", "Lorem"] { #expect(!guardian.log.contains(secret)) }
     }
+
+    @Test("time in AI apps on sway: Claude Code started in the focused foot terminal is one ai.focus stretch, ended when the focus moves to another window")
+    func focusTime() throws {
+        let scratch = try ScratchDirectory("bulwark-wayland-focus")
+        defer { scratch.remove() }
+        let directory = scratch.path
+        let (sway, guardian) = try Self.guardOnSway(directory)
+        defer { sway.stop() }
+        defer { killProcesses(mentioning: directory) }
+        defer { guardian.kill9() }
+        let tools = directory + "/tools"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/usr/bin/sleep", toPath: tools + "/claude")
+
+        // A terminal gets the focus with a shell in it; Claude Code starts there a second later,
+        // with no focus change (the guard looks at a focused terminal again within 5 s).
+        var environment = sway.environment
+        environment["HOME"] = directory
+        let ai = try ChildProcess("/usr/bin/foot", ["-T", "ai-term", "/bin/sh", "-c", "sleep 1; exec \(tools)/claude 300"], logPath: directory + "/foot-ai.log", environment: environment)
+        defer { ai.kill9() }
+        usleep(8_000_000)
+        #expect(guardian.guardEvents(EventType.aiFocus).isEmpty, "the stretch is still going")
+        // Another window takes the focus (sway focuses new windows): the stretch ends.
+        let plain = try ChildProcess("/usr/bin/foot", ["-T", "plain-term", "/usr/bin/sleep", "300"], logPath: directory + "/foot-plain.log", environment: environment)
+        defer { plain.kill9() }
+        try guardian.waitForGuardEvent(EventType.aiFocus)
+        let stretch = guardian.guardEvents(EventType.aiFocus)[0]
+        #expect(stretch["app"] == .string("claude-code"))
+        #expect(stretch["identified_by"] == .string("terminal_process"))
+        if case .number(let seconds)? = stretch["seconds"] { #expect(seconds >= 2 && seconds <= 10) } else { Issue.record("no seconds") }
+        #expect(stretch["title"] == nil)
+    }
 }
+

@@ -20,7 +20,8 @@ public enum ClipboardBackend: String, Sendable, CaseIterable {
     case wayland
 
     /// Opens the chosen backend; `notice` receives what a fallback means for protection.
-    /// - Parameter focus: told of focus changes (X11; Wayland compositors do not say).
+    /// - Parameter focus: told of focus changes (X11; on Wayland, sway and i3-compatible
+    ///   compositors, whose IPC says so).
     public func open(
         x11Display: String?, waylandDisplay: String?, guarding: (any ClipboardGuarding)?, focus: (any FocusObserving)? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment, notice: (String) -> Void = { _ in }
@@ -30,13 +31,13 @@ public enum ClipboardBackend: String, Sendable, CaseIterable {
             return (try X11ClipboardWatcher(displayName: x11Display, guarding: guarding, focus: focus), "X11 display \(x11Display ?? environment["DISPLAY"] ?? "")")
         case .wayland:
             let name = waylandDisplay ?? environment["WAYLAND_DISPLAY"] ?? "wayland-0"
-            return (try WaylandClipboardWatcher(displayName: waylandDisplay, guarding: guarding), "Wayland display \(name)")
+            return (try WaylandClipboardWatcher(displayName: waylandDisplay, guarding: guarding, focus: focus), "Wayland display \(name)")
         case .auto:
             guard waylandDisplay != nil || environment["WAYLAND_DISPLAY"].map({ !$0.isEmpty }) == true else {
                 return try ClipboardBackend.x11.open(x11Display: x11Display, waylandDisplay: nil, guarding: guarding, focus: focus, environment: environment)
             }
             do {
-                return try ClipboardBackend.wayland.open(x11Display: x11Display, waylandDisplay: waylandDisplay, guarding: guarding, environment: environment)
+                return try ClipboardBackend.wayland.open(x11Display: x11Display, waylandDisplay: waylandDisplay, guarding: guarding, focus: focus, environment: environment)
             } catch let failure as WaylandClipboardWatcher.Failure {
                 guard x11Display != nil || environment["DISPLAY"] != nil else { throw failure }
                 notice("\(failure); guarding X11 (XWayland) apps only")

@@ -10,6 +10,10 @@ public struct FocusedWindow: Sendable, Equatable {
 /// Told whenever another window gets the focus (a seam: X11 today, compositor IPC later).
 public protocol FocusObserving: Sendable {
     func focusChanged(to window: FocusedWindow?)
+    /// How soon to report the focused window again although the focus did not move (nil: no
+    /// need). A terminal starts or ends an AI tool, and a browser switches tabs, without any
+    /// focus change, so the watcher looks again while one of those has the focus.
+    var recheckInterval: Duration? { get }
 }
 
 /// Time spent in AI apps: each stretch an AI app's window had the focus becomes one `ai.focus`
@@ -23,6 +27,8 @@ public final class FocusTracker: FocusObserving, @unchecked Sendable {
     private let lock = NSLock()
     private var catalog: AIAppCatalog
     private var current: (resolved: AppResolver.Resolved, since: ContinuousClock.Instant)?
+    /// The focused window is a terminal or a browser: what it shows can change in place.
+    private var focusedChangesInPlace = false
     private let user: String?
     private let minimum: Duration
     private let record: Recorder
@@ -41,7 +47,9 @@ public final class FocusTracker: FocusObserving, @unchecked Sendable {
     public func focusChanged(to window: FocusedWindow?) {
         let now = ContinuousClock.now
         let resolved = window.map { AppResolver(catalog: lock.withLock { catalog }).resolve(pid: $0.pid, window: $0.identity) }
+        let changesInPlace = resolved?.executable.map { AIAppCatalog.isTerminal(executable: $0) || AIAppCatalog.isBrowser(executable: $0) } ?? false
         let ended = lock.withLock { () -> (AppResolver.Resolved, Duration)? in
+            focusedChangesInPlace = changesInPlace
             let previous = current
             if let previous, resolved?.app != nil, previous.resolved.app?.id == resolved?.app?.id { return nil }  // same app, same stretch
             current = resolved.flatMap { $0.app == nil ? nil : ($0, now) }
@@ -49,6 +57,8 @@ public final class FocusTracker: FocusObserving, @unchecked Sendable {
         }
         if let (stretch, elapsed) = ended, elapsed >= minimum, let app = stretch.app { emit(app, elapsed, stretch.identifiedBy) }
     }
+
+    public var recheckInterval: Duration? { lock.withLock { focusedChangesInPlace ? .seconds(5) : nil } }
 
     /// Ends the current stretch (the session is ending).
     public func flush() { focusChanged(to: nil) }

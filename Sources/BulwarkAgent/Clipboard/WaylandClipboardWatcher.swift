@@ -45,6 +45,9 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
     private let connection: WaylandConnection
     private let guarding: (any ClipboardGuarding)?
     private let swaySocket: String?
+    private let focus: (any FocusObserving)?
+    /// Sway's window events (watcher thread only after init).
+    private var focusEvents: Int32?
     private let thread: WatcherThread
     private let device: UInt32
     private let supportsPrimary: Bool
@@ -65,9 +68,12 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
     }
 
     /// Connects to `displayName` (nil: `$WAYLAND_DISPLAY`).
-    public init(displayName: String? = nil, maxBytes: Int = 16 * 1024 * 1024, timeout: Duration = .seconds(1), guarding: (any ClipboardGuarding)? = nil)
-        throws(Failure)
-    {
+    /// - Parameter focus: told when the focus moves (sway and i3-compatible compositors, whose
+    ///   IPC says so; other compositors do not tell clients).
+    public init(
+        displayName: String? = nil, maxBytes: Int = 16 * 1024 * 1024, timeout: Duration = .seconds(1), guarding: (any ClipboardGuarding)? = nil,
+        focus: (any FocusObserving)? = nil
+    ) throws(Failure) {
         // A reader that goes away mid-paste must not kill the helper with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
         let session = try Self.open(displayName: displayName)
@@ -80,6 +86,12 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
         self.timeout = timeout
         self.guarding = guarding
         swaySocket = SwayFocus.socketPath()
+        self.focus = focus
+        if focus != nil { focusEvents = SwayFocus.subscribeToWindowEvents(socketPath: swaySocket) }
+    }
+
+    deinit {
+        if let focusEvents { close(focusEvents) }
     }
 
     /// Connects, binds a seat and the data-control manager, and asks for the seat's device.
@@ -161,10 +173,29 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
     // MARK: Event loop (watcher thread)
 
     private func run(_ deliver: (ClipboardContent) -> Void) {
+        reportFocus()
         while !stopping {
-            var descriptors = [pollfd(fd: connection.descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: thread.wakeDescriptor, events: Int16(POLLIN), revents: 0)]
-            guard poll(&descriptors, 2, -1) > 0 else { continue }
+            var descriptors = [
+                pollfd(fd: connection.descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: thread.wakeDescriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: focusEvents ?? -1, events: Int16(POLLIN), revents: 0),
+            ]
+            // Asleep when idle, unless the focused terminal or browser needs looking at again.
+            let recheck = focusEvents == nil ? nil : focus?.recheckInterval
+            let milliseconds = recheck.map { Int32($0.components.seconds * 1000) } ?? -1
+            let ready = poll(&descriptors, 3, milliseconds)
+            if ready == 0 { reportFocus() }
+            guard ready > 0 else { continue }
             if descriptors[1].revents != 0 { return }
+            if descriptors[2].revents != 0, let events = focusEvents {
+                if SwayFocus.drain(events) {
+                    reportFocus()
+                } else {
+                    FileHandle.standardError.write(Data("sway IPC closed: time in AI apps is no longer measured\n".utf8))
+                    close(events)
+                    focusEvents = nil
+                }
+            }
+            guard descriptors[0].revents != 0 else { continue }
             let events: [WaylandConnection.Event]
             do { events = try connection.receive() } catch {
                 FileHandle.standardError.write(Data("wayland clipboard guard stopped: \(error)\n".utf8))
@@ -172,6 +203,12 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
             }
             for event in events { handle(event, deliver: deliver) }
         }
+    }
+
+    /// Tells the focus tracker which window has the focus now.
+    private func reportFocus() {
+        guard let focus, focusEvents != nil else { return }
+        focus.focusChanged(to: SwayFocus.focused(socketPath: swaySocket)?.focused)
     }
 
     private func handle(_ event: WaylandConnection.Event, deliver: (ClipboardContent) -> Void) {

@@ -242,9 +242,13 @@ public final class X11ClipboardWatcher: @unchecked Sendable {
     private func run(_ deliver: (ClipboardContent) -> Void) {
         focus?.focusChanged(to: focusedWindow())
         while !stopping {
-            // Idle means asleep: no timeout unless an INCR transfer may need expiring.
-            if pendingOwnerChanges.isEmpty, !wait(upTo: transfers.isEmpty ? nil : .seconds(1)) {
+            // Idle means asleep: no timeout unless an INCR transfer may need expiring or the
+            // focused terminal or browser needs looking at again.
+            let recheck = focus?.recheckInterval
+            let timeout = transfers.isEmpty ? recheck : min(recheck ?? .seconds(1), .seconds(1))
+            if pendingOwnerChanges.isEmpty, !wait(upTo: timeout) {
                 expireTransfers()
+                if recheck != nil, !stopping { focus?.focusChanged(to: focusedWindow()) }
                 continue
             }
             var event = XEvent()

@@ -48,6 +48,19 @@ public final class SessionClient: @unchecked Sendable {
         thread.start()
     }
 
+    /// Waits until every queued event was written to the agent, or `timeout` passed (agent
+    /// unreachable); returns whether the queue emptied.
+    @discardableResult
+    public func drain(timeout: Duration) -> Bool {
+        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        return condition.withLock {
+            while !queue.isEmpty {
+                if !condition.wait(until: deadline) { return queue.isEmpty }
+            }
+            return true
+        }
+    }
+
     public func stop() {
         condition.withLock {
             stopped = true
@@ -149,7 +162,10 @@ public final class SessionClient: @unchecked Sendable {
             }
             guard let next, let line = try? SessionMessage.encode(.init(event: next)) else { return }
             guard writeAll(connection, line) else { return }
-            condition.withLock { if !queue.isEmpty { queue.removeFirst() } }
+            condition.withLock {
+                if !queue.isEmpty { queue.removeFirst() }
+                condition.broadcast()  // a drain() may be waiting for the queue to empty
+            }
         }
     }
 }
