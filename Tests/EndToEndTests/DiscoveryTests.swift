@@ -119,6 +119,47 @@ struct DiscoveryTests {
         #expect(try await store.events(EventQuery(type: EventType.aiListenerStarted, agent: agentID)).count == 1)
     }
 
+    @Test("unchanged state is not resent: a program that keeps running is started once, restated by the periodic summary, and drops out of it when it stops")
+    func summaries() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let tools = cluster.root + "/tools"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/usr/bin/sleep", toPath: tools + "/ollama")
+        let ollama = try ChildProcess(tools + "/ollama", ["120"], logPath: cluster.root + "/ollama.log")
+        defer { ollama.kill9() }
+        let configuration = Cluster.fastAgentConfig.replacingOccurrences(of: "process_sensor: false", with: "process_sensor: true") + "\nsummary_interval: 1\n"
+        let agent = try cluster.enrollAgent(configuration: configuration)
+        try agent.start()
+        let agentID = try agent.agentID
+        let store = try cluster.store()
+        func summaries() async throws -> [StoredEvent] {
+            try await store.events(EventQuery(type: EventType.aiSummary, agent: agentID)).filter { $0.data["app"] == "ollama" }
+        }
+        try await eventually("three summaries of the running ollama", timeout: 30) { try await summaries().count >= 3 }
+        let summary = try #require(try await summaries().first)
+        #expect(summary.data["evidence"] == "process")
+        #expect(summary.data["count"] == 1)
+        #expect(summary.data["category"] == "local_llm")
+        #expect(summary.data["period_s"] == 1)
+        #expect(summary.data["user"] == "root")
+        try EventCatalog.standard.validate(Event(seq: 1, time: Date(), type: summary.type, v: summary.v, data: summary.data))
+        #expect(try await store.events(EventQuery(type: EventType.aiProcessStarted, agent: agentID)).count == 1, "started once, not every cycle")
+        // The summaries keep the inventory's last seen current.
+        let before = try #require(try await store.inventoryApp(id: "ollama")).app.lastSeen
+        try await eventually("last seen moving on", timeout: 10) { try await store.inventoryApp(id: "ollama")?.app.lastSeen ?? before > before }
+
+        ollama.kill9()
+        try await eventually("ollama stopping", timeout: 10) {
+            try await !store.events(EventQuery(type: EventType.aiProcessStopped, agent: agentID)).isEmpty
+        }
+        try await Task.sleep(for: .seconds(1.5))
+        let count = try await summaries().count
+        try await Task.sleep(for: .seconds(2.5))
+        #expect(try await summaries().count == count, "no summary for what stopped")
+        agent.stop()
+    }
+
     @Test("model files: found at start and as they are written (GGUF, safetensors, ONNX in a new directory), small and unrelated files ignored, deletions reported")
     func modelFiles() async throws {
         let cluster = try Cluster.started()

@@ -27,8 +27,14 @@ public final class ListenerSensor: @unchecked Sendable {
     let interval: Duration
     private var known: [Int: Listener] = [:]
 
-    public init(catalog: CatalogSource = CatalogSource(), spool: SpoolStore, logger: Logger, interval: Duration = .seconds(30)) {
+    let discovery: DiscoveryState
+
+    public init(
+        catalog: CatalogSource = CatalogSource(), discovery: DiscoveryState = DiscoveryState(), spool: SpoolStore, logger: Logger,
+        interval: Duration = .seconds(30)
+    ) {
         catalogSource = catalog
+        self.discovery = discovery
         self.spool = spool
         self.logger = logger
         self.interval = interval
@@ -48,7 +54,14 @@ public final class ListenerSensor: @unchecked Sendable {
             if let previous = known[port], previous.app.id != listener.app.id { record(EventType.aiListenerStopped, previous) }
             record(EventType.aiListenerStarted, listener)
         }
-        for (port, listener) in known where found[port] == nil { record(EventType.aiListenerStopped, listener) }
+        for (port, listener) in known where found[port] == nil {
+            record(EventType.aiListenerStopped, listener)
+            discovery.set("listener:\(port)", nil)
+        }
+        for (port, listener) in found {
+            let user = listener.pid.flatMap { AIProgramMatcher.uid(of: $0) }.flatMap(SessionServer.userName)
+            discovery.set("listener:\(port)", .init(app: listener.app.id, category: listener.app.category, evidence: "listener", user: user))
+        }
         known = found
     }
 

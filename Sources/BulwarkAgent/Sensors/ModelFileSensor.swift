@@ -34,6 +34,7 @@ public final class ModelFileSensor: @unchecked Sendable {
     static let minimumSize: Int64 = 1024 * 1024
 
     let roots: [(path: String, app: String?)]
+    let catalog: AIAppCatalog
     let spool: SpoolStore
     let logger: Logger
     private var models: [String: Model] = [:]
@@ -41,7 +42,14 @@ public final class ModelFileSensor: @unchecked Sendable {
     private var inotify: Int32 = -1
 
     /// - Parameter extraRoots: configured roots, besides every home's and the system locations.
-    public init(catalog: AIAppCatalog = .bundled, extraRoots: [String] = [], includeDefaultLocations: Bool = true, spool: SpoolStore, logger: Logger) {
+    let discovery: DiscoveryState
+
+    public init(
+        catalog: AIAppCatalog = .bundled, discovery: DiscoveryState = DiscoveryState(), extraRoots: [String] = [], includeDefaultLocations: Bool = true,
+        spool: SpoolStore, logger: Logger
+    ) {
+        self.discovery = discovery
+        self.catalog = catalog
         var roots: [(String, String?)] = extraRoots.map { ($0, nil) }
         if includeDefaultLocations {
             let homes = ["/root"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/home")) ?? []).map { "/home/\($0)" }
@@ -146,10 +154,15 @@ public final class ModelFileSensor: @unchecked Sendable {
         data["format"] = .string(model.format)
         data["header_sha256"] = .string(model.headerSHA256)
         record(EventType.aiModelFound, data)
+        if let app = data["app"]?.stringValue {
+            let category = catalog.app(id: app)?.category ?? "local_llm"
+            discovery.set("model:\(path)", .init(app: app, category: category, evidence: "model_file", user: data["user"]?.stringValue))
+        }
     }
 
     private func removed(_ path: String) {
         guard let model = models.removeValue(forKey: path) else { return }
+        discovery.set("model:\(path)", nil)
         record(EventType.aiModelRemoved, common(path: path, owner: model.owner))
     }
 

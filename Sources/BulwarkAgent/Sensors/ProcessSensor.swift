@@ -31,8 +31,14 @@ public final class ProcessSensor: @unchecked Sendable {
         var modified: Int
     }
 
-    public init(catalog: CatalogSource = CatalogSource(), spool: SpoolStore, logger: Logger, fallbackInterval: Duration = .seconds(10)) {
+    let discovery: DiscoveryState
+
+    public init(
+        catalog: CatalogSource = CatalogSource(), discovery: DiscoveryState = DiscoveryState(), spool: SpoolStore, logger: Logger,
+        fallbackInterval: Duration = .seconds(10)
+    ) {
         catalogSource = catalog
+        self.discovery = discovery
         self.spool = spool
         self.logger = logger
         self.fallbackInterval = fallbackInterval
@@ -103,10 +109,14 @@ public final class ProcessSensor: @unchecked Sendable {
         data["source"] = .string(source)
         if let hash = sha256(of: sighting.script ?? sighting.executable, pid: sighting.pid) { data["sha256"] = .string(hash) }
         record(EventType.aiProcessStarted, data)
+        discovery.set(
+            "process:\(sighting.pid)",
+            .init(app: sighting.app.id, category: sighting.app.category, evidence: "process", user: data["user"]?.stringValue))
     }
 
     private func exited(pid: pid_t) {
         guard let (sighting, since) = running.removeValue(forKey: pid) else { return }
+        discovery.set("process:\(pid)", nil)
         var data = common(sighting)
         let elapsed = ContinuousClock.now - since
         data["runtime_s"] = .number((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18).rounded())

@@ -53,6 +53,7 @@ public struct AgentService: Service {
 
         let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger)
         let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval, logger: logger)
+        let discovery = DiscoveryState()
         do {
             try await cancelWhenGracefulShutdown {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -69,11 +70,11 @@ public struct AgentService: Service {
                         }.run()
                     }
                     if configuration.processSensor {
-                        group.addTask { try await ProcessSensor(catalog: catalog, spool: spool, logger: logger).run() }
+                        group.addTask { try await ProcessSensor(catalog: catalog, discovery: discovery, spool: spool, logger: logger).run() }
                     }
                     if configuration.modelSensor {
                         let roots = configuration.modelRoots
-                        group.addTask { try await ModelFileSensor(catalog: catalog.current, extraRoots: roots, spool: spool, logger: logger).run() }
+                        group.addTask { try await ModelFileSensor(catalog: catalog.current, discovery: discovery, extraRoots: roots, spool: spool, logger: logger).run() }
                     }
                     if configuration.historyInterval > 0 {
                         let history = BrowserHistorySensor(
@@ -87,7 +88,12 @@ public struct AgentService: Service {
                     }
                     if configuration.listenerInterval > 0 {
                         let interval = Duration.milliseconds(Int(configuration.listenerInterval * 1000))
-                        group.addTask { try await ListenerSensor(catalog: catalog, spool: spool, logger: logger, interval: interval).run() }
+                        group.addTask { try await ListenerSensor(catalog: catalog, discovery: discovery, spool: spool, logger: logger, interval: interval).run() }
+                    }
+                    if configuration.summaryInterval > 0 {
+                        let summary = DailySummary(
+                            state: discovery, spool: spool, logger: logger, interval: .milliseconds(Int(configuration.summaryInterval * 1000)))
+                        group.addTask { try await summary.run() }
                     }
                     group.addTask {
                         // A policy installed while the agent runs applies within seconds, and

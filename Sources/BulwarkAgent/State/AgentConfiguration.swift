@@ -41,6 +41,8 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var historyRoots: [String] = []
     /// Seconds between looks at connections to AI API hosts (0 turns it off).
     public var connectionInterval: Double = 30
+    /// Seconds between summaries restating the AI apps still in use (a day; 0 turns them off).
+    public var summaryInterval: Double = 86_400
 
     public init() {}
 
@@ -64,6 +66,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case historyInterval = "history_interval"
         case historyRoots = "history_roots"
         case connectionInterval = "connection_interval"
+        case summaryInterval = "summary_interval"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -94,6 +97,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         historyInterval = try container.decodeIfPresent(Double.self, forKey: .historyInterval) ?? defaults.historyInterval
         historyRoots = try container.decodeIfPresent([String].self, forKey: .historyRoots) ?? defaults.historyRoots
         connectionInterval = try container.decodeIfPresent(Double.self, forKey: .connectionInterval) ?? defaults.connectionInterval
+        summaryInterval = try container.decodeIfPresent(Double.self, forKey: .summaryInterval) ?? defaults.summaryInterval
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -133,6 +137,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         try require(policySyncInterval >= 0.5, "policy_sync_interval must be at least 0.5 seconds")
         try require(historyInterval == 0 || historyInterval >= 0.5, "history_interval must be 0 (off) or at least 0.5 seconds")
         try require(connectionInterval == 0 || connectionInterval >= 0.5, "connection_interval must be 0 (off) or at least 0.5 seconds")
+        try require(summaryInterval == 0 || summaryInterval >= 1, "summary_interval must be 0 (off) or at least 1 second")
         try require(listenerInterval == 0 || listenerInterval >= 0.5, "listener_interval must be 0 (off) or at least 0.5 seconds")
         try require(connectTimeout >= 0.1, "connect_timeout must be at least 0.1 seconds")
         try require(renewFraction > 0 && renewFraction < 1, "renew_fraction must be between 0 and 1")

@@ -209,6 +209,14 @@ public struct EventCatalog: Sendable {
             .optional("uid", .integer),
             .optional("user", .string),
         ]),
+        EventSchema(type: EventType.aiSummary, version: 1, fields: [
+            .required("app", .string),
+            .required("category", .string),
+            .required("evidence", .string),
+            .required("count", .integer),
+            .required("period_s", .integer),
+            .optional("user", .string),
+        ]),
         EventSchema(type: EventType.aiFocus, version: 1, fields: [
             .required("app", .string),
             .required("category", .string),
@@ -280,6 +288,8 @@ public enum EventType {
     public static let aiWebVisits = "ai.web.visits"
     /// A program connected to an AI API host (docs/EVENTS.md).
     public static let aiAPIConnection = "ai.api.connection"
+    /// Once a day: an app still in use, per evidence kind and user (docs/EVENTS.md).
+    public static let aiSummary = "ai.summary"
     /// A stretch of time an AI app's window had the focus (docs/EVENTS.md).
     public static let aiFocus = "ai.focus"
 }
