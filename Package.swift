@@ -118,6 +118,7 @@ let package = Package(
             dependencies: [
                 "BulwarkCore", "BulwarkCollector", "BulwarkAgent",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -146,8 +146,8 @@ struct DiscoveryTests {
         try EventCatalog.standard.validate(Event(seq: 1, time: Date(), type: summary.type, v: summary.v, data: summary.data))
         #expect(try await store.events(EventQuery(type: EventType.aiProcessStarted, agent: agentID)).count == 1, "started once, not every cycle")
         // The summaries keep the inventory's last seen current.
-        let before = try #require(try await store.inventoryApp(id: "ollama")).app.lastSeen
-        try await eventually("last seen moving on", timeout: 10) { try await store.inventoryApp(id: "ollama")?.app.lastSeen ?? before > before }
+        let before = try #require(try await store.inventoryApp(id: "ollama", page: InventoryPage())).app.lastSeen
+        try await eventually("last seen moving on", timeout: 10) { try await store.inventoryApp(id: "ollama", page: InventoryPage())?.app.lastSeen ?? before > before }
 
         ollama.kill9()
         try await eventually("ollama stopping", timeout: 10) {

@@ -34,6 +34,9 @@ public final class BrowserHistorySensor: @unchecked Sendable {
     let cursorPath: String
     /// Per profile: the newest visit time already counted (the browser's own time unit).
     private var cursors: [String: Int64] = [:]
+    /// Per profile: size and modification time of the database and its journal or WAL when last
+    /// read; unchanged files are not copied and read again.
+    private var stamps: [String: [Int64]] = [:]
 
     /// - Parameters:
     ///   - extraRoots: more browser data directories (a Chromium `--user-data-dir`, a Firefox profiles directory).
@@ -82,11 +85,15 @@ public final class BrowserHistorySensor: @unchecked Sendable {
         return found
     }
 
-    func cycle() {
+    /// One periodic look at every profile (public for `bulwark-bench discovery`).
+    public func cycle() {
         var changed = false
         for profile in profiles() {
+            let stamp = Self.stamp(profile.path)
+            if stamps[profile.path] == stamp { continue }  // nothing written since the last read
             do {
                 let (visits, newest) = try read(profile, after: cursors[profile.path])
+                stamps[profile.path] = stamp
                 guard let newest else { continue }
                 cursors[profile.path] = newest
                 changed = true
@@ -107,6 +114,15 @@ public final class BrowserHistorySensor: @unchecked Sendable {
             }
         }
         if changed, let data = try? JSONEncoder().encode(cursors) { try? SecureFile.write(data, to: cursorPath, mode: .secret) }
+    }
+
+    /// Size and modification time (ns) of a database and its journal and WAL.
+    static func stamp(_ path: String) -> [Int64] {
+        ["", "-journal", "-wal"].flatMap { suffix -> [Int64] in
+            var status = stat()
+            guard stat(path + suffix, &status) == 0 else { return [-1, -1] }
+            return [Int64(status.st_size), Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)]
+        }
     }
 
     struct VisitKey: Hashable {

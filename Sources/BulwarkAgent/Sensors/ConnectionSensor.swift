@@ -53,7 +53,8 @@ public final class ConnectionSensor: @unchecked Sendable {
         }
     }
 
-    func cycle() {
+    /// One look at the socket table (public for `bulwark-bench discovery`).
+    public func cycle() {
         let byAddress = lock.withLock {
             Dictionary(addresses.flatMap { host, entry in entry.addresses.map { ($0, (app: entry.app, host: host)) } }, uniquingKeysWith: { first, _ in first })
         }
@@ -81,7 +82,7 @@ public final class ConnectionSensor: @unchecked Sendable {
 
     /// The addresses of every API host in the catalog, each host on its own thread (getaddrinfo
     /// blocks), each updating the map as soon as it has an answer.
-    private func resolve() async {
+    public func resolve() async {
         await withTaskGroup(of: Void.self) { group in
             for app in catalog.apps where app.category == "ai_api" {
                 for host in app.domains {

@@ -47,8 +47,8 @@ public final class ListenerSensor: @unchecked Sendable {
         }
     }
 
-    /// One look: new listeners start, vanished ones stop.
-    func cycle() {
+    /// One look: new listeners start, vanished ones stop (public for `bulwark-bench discovery`).
+    public func cycle() {
         let found = discover()
         for (port, listener) in found where known[port] != listener {
             if let previous = known[port], previous.app.id != listener.app.id { record(EventType.aiListenerStopped, previous) }

@@ -88,8 +88,9 @@ public final class ProcessSensor: @unchecked Sendable {
     /// What a running process is, if it is an AI app.
     func identify(pid: pid_t) -> Sighting? { AIProgramMatcher(catalog: catalog).identify(pid: pid) }
 
-    /// Every process now: new AI processes start, gone ones stop (also what the fallback does).
-    func scan(source: String) {
+    /// Every process now: new AI processes start, gone ones stop (also what the fallback does;
+    /// public for `bulwark-bench discovery`).
+    public func scan(source: String) {
         let pids = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) })
         for pid in running.keys where !pids.contains(pid) { exited(pid: pid) }
         for pid in pids.sorted() where running[pid] == nil {

@@ -76,10 +76,22 @@ public struct ConsoleRoutes: Sendable {
             let query = try Self.inventoryQuery(request.uri.queryParameters)
             return try Response.json(["apps": try await store.inventoryApps(query)])
         }
-        api.get("inventory/apps/:id") { _, context in
+        api.get("inventory/apps/:id") { request, context in
             try context.require([.admin, .analyst, .helpdesk])
             let id = context.parameters.get("id") ?? ""
-            guard let detail = try await store.inventoryApp(id: id) else {
+            let parameters = request.uri.queryParameters
+            var page = InventoryPage()
+            if let limit = parameters["limit"] {
+                guard let value = Int(limit), (1...10_000).contains(value) else {
+                    throw APIFailure(.badRequest, "invalid_parameter", "limit must be an integer from 1 to 10000")
+                }
+                page.limit = value
+            }
+            if let offset = parameters["offset"] {
+                guard let value = Int(offset), value >= 0 else { throw APIFailure(.badRequest, "invalid_parameter", "offset must be an integer ≥ 0") }
+                page.offset = value
+            }
+            guard let detail = try await store.inventoryApp(id: id, page: page) else {
                 throw APIFailure(.notFound, "app_not_found", "no app '\(id)' has been seen by any agent")
             }
             return try Response.json(detail)

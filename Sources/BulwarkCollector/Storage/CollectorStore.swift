@@ -40,7 +40,8 @@ public protocol CollectorStore: Sendable {
     // Audit
     /// The discovered-AI inventory (kept current by `ingest`).
     func inventoryApps(_ query: InventoryQuery) async throws -> [InventoryApp]
-    func inventoryApp(id: String) async throws -> InventoryAppDetail?
+    /// One app with a page of its devices and users, nil when no agent has seen it.
+    func inventoryApp(id: String, page: InventoryPage) async throws -> InventoryAppDetail?
     /// The apps seen on one device, nil for an unknown agent.
     func inventoryDevice(agentID: String) async throws -> InventoryDevice?
     /// The apps one user was seen with on any device, nil when none.

@@ -100,10 +100,24 @@ public struct InventoryAppDetail: Sendable, Codable {
     }
 
     public var app: InventoryApp
+    /// Most recently seen first, one page (`app.devices` is the total).
     public var devices: [Seen]
+    /// Most recently seen first, one page (`app.users` is the total).
     public var users: [Seen]
     /// Day (UTC) → events.
     public var timeline: [String: Int]
+}
+
+/// Which slice of an app's devices and users to return: an app on 10,000 devices should not
+/// have to be sent whole to be looked at.
+public struct InventoryPage: Sendable {
+    public var limit: Int
+    public var offset: Int
+
+    public init(limit: Int = 500, offset: Int = 0) {
+        self.limit = limit
+        self.offset = offset
+    }
 }
 
 /// An app as one device or one user saw it.

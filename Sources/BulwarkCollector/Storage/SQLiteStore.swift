@@ -150,6 +150,14 @@ public final class SQLiteStore: CollectorStore {
                 CREATE INDEX inventory_users_user ON inventory_users (user);
                 """)
         },
+        { db in
+            // An app's devices and users a page at a time, most recently seen first, without
+            // sorting every one of them.
+            try db.execute(sql: """
+                CREATE INDEX inventory_devices_recent ON inventory_devices (app_id, last_seen);
+                CREATE INDEX inventory_users_recent ON inventory_users (app_id, last_seen);
+                """)
+        },
     ]
 
 
@@ -450,14 +458,16 @@ extension SQLiteStore {
         }
     }
 
-    public func inventoryApp(id: String) async throws -> InventoryAppDetail? {
+    public func inventoryApp(id: String, page: InventoryPage = InventoryPage()) async throws -> InventoryAppDetail? {
         let catalog = catalog
         return try await pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inventory_apps WHERE app_id = ? AND first_seen IS NOT NULL", arguments: [id]) else {
                 return nil
             }
             func seen(_ table: String, _ column: String) throws -> [InventoryAppDetail.Seen] {
-                try Row.fetchAll(db, sql: "SELECT * FROM \(table) WHERE app_id = ? ORDER BY last_seen DESC", arguments: [id]).map { row in
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM \(table) WHERE app_id = ? ORDER BY last_seen DESC LIMIT ? OFFSET ?", arguments: [id, page.limit, page.offset]
+                ).map { row in
                     InventoryAppDetail.Seen(id: row[column], firstSeen: Date(millis: row["first_seen"]), lastSeen: Date(millis: row["last_seen"]), events: row["events"])
                 }
             }

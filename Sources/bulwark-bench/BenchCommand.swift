@@ -14,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-bench",
         abstract: "Benchmarks of the real components (results go to docs/BENCHMARKS.md).",
-        subcommands: [Ingest.self, AgentIdle.self, Classify.self, ClassifyLines.self, PasteLatency.self])
+        subcommands: [Ingest.self, AgentIdle.self, Classify.self, ClassifyLines.self, PasteLatency.self, DiscoveryBench.self, InventoryBench.self])
 }
 
 /// The directory of this executable, where the release `bulwark-collector` and `bulwark-agent` are.
@@ -273,12 +273,7 @@ struct AgentIdle: AsyncParsableCommand {
         let status = try SpoolStore(path: state + "/spool.db").status()
         // RSS counts shared, clean code pages of the Swift runtime too; PSS and private dirty say
         // what this process really costs.
-        let rollup = "/proc/\(agent.processIdentifier)/smaps_rollup"
-        func field(_ name: String) -> Double {
-            guard let text = try? String(contentsOfFile: rollup, encoding: .utf8) else { return 0 }
-            let line = text.split(separator: "\n").first { $0.hasPrefix(name + ":") }
-            return Double(line?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
-        }
+        func field(_ name: String) -> Double { smapsRollup(agent.processIdentifier, name) }
         print(String(format: "agent idle over %d s: CPU %.3f s (%.3f%% of one core); RSS max %.1f MiB (PSS %.1f MiB, private dirty %.1f MiB, file-backed %.1f MiB); last acked seq %d",
                      seconds, cpu, cpu / Double(seconds) * 100, Double(maxRSS) / 1024, field("Pss") / 1024, field("Private_Dirty") / 1024,
                      field("Rss") / 1024 - field("Pss_Anon") / 1024, status.lastAckedSeq))
