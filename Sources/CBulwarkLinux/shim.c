@@ -1,11 +1,14 @@
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/connector.h>
 #include <linux/cn_proc.h>
+#include <fcntl.h>
+#include <sys/fanotify.h>
 #include "CBulwarkLinux.h"
 
 int cbulwark_memfd_create(const char *name) {
@@ -104,4 +107,45 @@ int cbulwark_proc_events_read(int fd, cbulwark_proc_event *events, int capacity)
         }
     }
     return count;
+}
+
+int cbulwark_fanotify_init(void) {
+    return fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+}
+
+int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long mask) {
+    return fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, path);
+}
+
+int cbulwark_fanotify_flush(int fd) {
+    return fanotify_mark(fd, FAN_MARK_FLUSH | FAN_MARK_MOUNT, 0, AT_FDCWD, "/");
+}
+
+int cbulwark_fanotify_read(int fd, cbulwark_fanotify_event *events, int capacity) {
+    char buffer[8192] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+    ssize_t length = read(fd, buffer, sizeof(buffer));
+    if (length < 0) return -1;
+    int count = 0;
+    struct fanotify_event_metadata *metadata = (struct fanotify_event_metadata *)buffer;
+    while (FAN_EVENT_OK(metadata, length)) {
+        if (metadata->vers != FANOTIFY_METADATA_VERSION) {
+            errno = EPROTO;
+            return -1;
+        }
+        if (count < capacity) {
+            events[count++] = (cbulwark_fanotify_event){.mask = metadata->mask, .fd = metadata->fd, .pid = metadata->pid};
+        } else if (metadata->fd >= 0) {
+            // Cannot happen with a buffer of this size and capacity >= 64; never leak a held open.
+            struct fanotify_response response = {.fd = metadata->fd, .response = FAN_ALLOW};
+            if (metadata->mask & (FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM | FAN_ACCESS_PERM)) write(fd, &response, sizeof(response));
+            close(metadata->fd);
+        }
+        metadata = FAN_EVENT_NEXT(metadata, length);
+    }
+    return count;
+}
+
+int cbulwark_fanotify_respond(int fd, int event_fd, int allow) {
+    struct fanotify_response response = {.fd = event_fd, .response = allow ? FAN_ALLOW : FAN_DENY};
+    return write(fd, &response, sizeof(response)) == sizeof(response) ? 0 : -1;
 }

@@ -28,15 +28,17 @@ struct SessionCommand: AsyncParsableCommand {
         let clientBox = ClientBox()
         let cachedCatalog = (try? Data(contentsOf: URL(fileURLWithPath: Self.catalogCachePath)))
             .flatMap { try? JSONDecoder().decode([AIApp].self, from: $0) }.map { AIAppCatalog(apps: $0) } ?? AIAppCatalog()
+        let notifier = DesktopNotifier()
         let guardian = ClipboardGuard(
-            policy: cached, classifier: Self.classifier(for: cached), catalog: cachedCatalog, keyedHash: nil, user: user, notifier: DesktopNotifier()
+            policy: cached, classifier: Self.classifier(for: cached), catalog: cachedCatalog, keyedHash: nil, user: user, notifier: notifier
         ) { type, data in
             clientBox.client?.send(type: type, data: data)
         }
         let focus = FocusTracker(catalog: cachedCatalog, user: user) { type, data in clientBox.client?.send(type: type, data: data) }
         let cachePath = Self.cachePath
         let catalogCachePath = Self.catalogCachePath
-        let client = SessionClient(socketPath: socket) { push in
+        // What the agent stopped outside the clipboard (an AI tool reading a file, starting).
+        let client = SessionClient(socketPath: socket, onNotice: { notice in notifier.show(notice) { _ in } }) { push in
             guard let policy = try? PolicyParser(source: "agent policy").parse(push.yaml) else {
                 FileHandle.standardError.write(Data("policy '\(push.name)' from the agent does not parse; keeping the one in force\n".utf8))
                 return

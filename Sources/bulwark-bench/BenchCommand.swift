@@ -14,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-bench",
         abstract: "Benchmarks of the real components (results go to docs/BENCHMARKS.md).",
-        subcommands: [Ingest.self, AgentIdle.self, Classify.self, ClassifyLines.self, PasteLatency.self, DiscoveryBench.self, InventoryBench.self])
+        subcommands: [Ingest.self, AgentIdle.self, Classify.self, ClassifyLines.self, PasteLatency.self, DiscoveryBench.self, InventoryBench.self, FileGuardBench.self, OpenLoop.self])
 }
 
 /// The directory of this executable, where the release `bulwark-collector` and `bulwark-agent` are.
@@ -103,6 +103,15 @@ struct BenchDeployment {
             hash: SecretToken.hash(token), label: "bench", maxUses: uses, expiresAt: Date().addingTimeInterval(3_600), now: Date())
         try await store.close()
         agentPort = try freePort()
+    }
+
+    /// Enrolls an agent in `state` and runs it with `configuration` (agent.yaml) until
+    /// `readyLine` appears in `log`.
+    func startAgent(state: String, configuration: String, log: String, readyLine: String) async throws -> Process {
+        _ = try await Enroller(state: AgentState(directory: state)).enroll(
+            collector: "https://127.0.0.1:\(agentPort)", token: token, caSHA256: try deployment.authority.fingerprint)
+        try configuration.write(toFile: state + "/agent.yaml", atomically: true, encoding: .utf8)
+        return try launch(siblingBinary("bulwark-agent"), ["run", "--state", state, "--config", state + "/agent.yaml"], log: log, readyLine: readyLine)
     }
 
     func startCollector(log: String, extra: [String] = []) throws -> Process {

@@ -91,20 +91,18 @@ struct DiscoveryBench: AsyncParsableCommand {
         let bench = try await BenchDeployment(scratch: scratch + "/deployment", uses: 1)
         let collector = try bench.startCollector(log: scratch + "/collector.log")
         defer { collector.terminate() }
-        let state = scratch + "/agent"
-        _ = try await Enroller(state: AgentState(directory: state)).enroll(
-            collector: "https://127.0.0.1:\(bench.agentPort)", token: bench.token, caSHA256: try bench.deployment.authority.fingerprint)
-        try """
-            session_socket: ""
-            process_sensor: true
-            listener_interval: 1
-            history_interval: 1
-            history_roots: ["\(scratch)/browser"]
-            connection_interval: 1
-            model_sensor: true
-            """.write(toFile: state + "/agent.yaml", atomically: true, encoding: .utf8)
-        let agent = try launch(
-            siblingBinary("bulwark-agent"), ["run", "--state", state, "--config", state + "/agent.yaml"], log: scratch + "/agent.log", readyLine: "agent running")
+        let agent = try await bench.startAgent(
+            state: scratch + "/agent",
+            configuration: """
+                session_socket: ""
+                process_sensor: true
+                listener_interval: 1
+                history_interval: 1
+                history_roots: ["\(scratch)/browser"]
+                connection_interval: 1
+                model_sensor: true
+                file_guard: false
+                """, log: scratch + "/agent.log", readyLine: "agent running")
         defer { agent.terminate() }
         try await Task.sleep(for: .seconds(10))  // start-up scans and the first history read
         let cpuStart = cpuSeconds(agent.processIdentifier) ?? 0

@@ -107,7 +107,21 @@ struct PolicyTests {
 
         let secret = evaluator.evaluate(request("export GITHUB_TOKEN=ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U", .fileReadByAITool, app: "claude-code", category: "ai_coding"))
         #expect(secret.action == .block)
-        #expect(secret.rule == "block-secrets-to-ai")
+        #expect(secret.rule == "block-secrets-to-ai-tools")
+        #expect(evaluator.evaluate(request("export GITHUB_TOKEN=ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U", app: "claude-code", category: "ai_coding")).rule == "block-secrets-to-ai")
+        // A local LLM may not read a file with a validated card number; pasting it there is audited.
+        #expect(evaluator.evaluate(request(Self.card, .fileReadByAITool, app: "ollama", category: "local_llm")).rule == "block-high-confidence-pii-to-ai-tools")
+
+        // Starting an AI tool: by its sanction state alone.
+        let empty = ScanResult(findings: [])
+        func exec(_ sanction: SanctionState) -> PolicyDecision {
+            evaluator.evaluate(PolicyRequest(activity: .aiToolExec, destination: Destination(appID: "ollama", category: "local_llm", sanction: sanction), content: empty))
+        }
+        #expect(exec(.unsanctioned).action == .block)
+        #expect(exec(.unsanctioned).rule == "block-unsanctioned-ai-tools")
+        #expect(exec(.monitored).action == .audit)
+        #expect(exec(.unreviewed).action == .allow)
+        #expect(exec(.sanctioned).action == .allow)
 
         let unsanctioned = evaluator.evaluate(request("mail jane.doe@example.org", app: "ollama", category: "local_llm", sanction: .unsanctioned))
         #expect(unsanctioned.action == .block)

@@ -2,12 +2,21 @@ import Foundation
 
 /// What the user is told when a paste (or, later, an upload) is stopped: why, what kinds of
 /// data were found (never the data), where it was going, and the incident id helpdesk asks for.
-public struct DLPNotice: Sendable, Equatable {
-    public enum Kind: String, Sendable {
+public struct DLPNotice: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable {
         /// Stopped for good.
         case blocked
         /// Stopped until the user confirms with a justification.
         case warned
+    }
+
+    /// What was stopped.
+    public enum Subject: Sendable, Equatable, Codable {
+        case paste
+        /// An AI tool reading this file.
+        case fileRead(path: String)
+        /// An AI tool's program starting.
+        case toolStart(path: String)
     }
 
     public var kind: Kind
@@ -19,20 +28,24 @@ public struct DLPNotice: Sendable, Equatable {
     /// Information type ids found (`credit_card`, ...).
     public var types: [String]
     public var rule: String?
+    public var subject: Subject
 
-    public init(kind: Kind, incidentID: String, destination: String, message: String?, types: [String], rule: String?) {
+    public init(kind: Kind, incidentID: String, destination: String, message: String?, types: [String], rule: String?, subject: Subject = .paste) {
         self.kind = kind
         self.incidentID = incidentID
         self.destination = destination
         self.message = message
         self.types = types
         self.rule = rule
+        self.subject = subject
     }
 
     public var summary: String {
-        switch kind {
-        case .blocked: "Paste to \(destination) blocked"
-        case .warned: "Paste to \(destination) needs your confirmation"
+        switch (subject, kind) {
+        case (.paste, .blocked): "Paste to \(destination) blocked"
+        case (.paste, .warned): "Paste to \(destination) needs your confirmation"
+        case (.fileRead(let path), _): "\(destination) may not read \((path as NSString).lastPathComponent)"
+        case (.toolStart, _): "\(destination) may not start"
         }
     }
 
@@ -40,6 +53,11 @@ public struct DLPNotice: Sendable, Equatable {
     public var body: String {
         var lines: [String] = []
         lines.append(message ?? (kind == .blocked ? "Your organisation's policy does not allow this content to go there." : "This content may be sensitive."))
+        switch subject {
+        case .paste: break
+        case .fileRead(let path): lines.append("File: \(path)")
+        case .toolStart(let path): lines.append("Program: \(path)")
+        }
         if !types.isEmpty { lines.append("Found: " + types.map(Self.typeName).joined(separator: ", ") + ".") }
         if kind == .warned { lines.append("To go ahead, choose \"Paste anyway\", give a reason, then paste again.") }
         lines.append("Incident \(incidentID) — quote it to your helpdesk.")

@@ -154,8 +154,7 @@ public final class ModelFileSensor: @unchecked Sendable {
         data["format"] = .string(model.format)
         data["header_sha256"] = .string(model.headerSHA256)
         record(EventType.aiModelFound, data)
-        if let app = data["app"]?.stringValue {
-            let category = catalog.app(id: app)?.category ?? "local_llm"
+        if let app = data["app"]?.stringValue, let category = data["category"]?.stringValue {
             discovery.set("model:\(path)", .init(app: app, category: category, evidence: "model_file", user: data["user"]?.stringValue))
         }
     }
@@ -176,7 +175,10 @@ public final class ModelFileSensor: @unchecked Sendable {
             "path": .string(path), "name": .string((path as NSString).lastPathComponent), "evidence": .string("model_file"),
             "uid": .number(Double(owner)),
         ]
-        if let app = app(for: path) { data["app"] = .string(app) }
+        if let app = app(for: path) {
+            data["app"] = .string(app)
+            data["category"] = .string(catalog.app(id: app)?.category ?? "local_llm")
+        }
         if let user = SessionServer.userName(owner) { data["user"] = .string(user) }
         return data
     }

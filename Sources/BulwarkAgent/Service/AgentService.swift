@@ -51,6 +51,19 @@ public struct AgentService: Service {
         defer { sessions?.stop() }
         let helpers = sessions
 
+        // File guard: AI tools' reads and starts, decided by the same policy and app states.
+        let fileGuard = FileGuard(
+            settings: FileGuard.Settings(
+                roots: configuration.filePaths, budget: .milliseconds(Int(configuration.fileScanBudgetMs)), failOpen: configuration.fileFailMode == "open",
+                maxScanBytes: configuration.fileScanMaxBytes, credentialPaths: CredentialPaths(extra: configuration.credentialPaths)),
+            policy: startPolicy.policy, classifier: startPolicy.classifier, appStates: storedBundle?.appStates ?? [:], catalog: catalog,
+            record: { type, data in spool.record(type, data, logger: logger) },
+            notify: { uid, notice in
+                // The journal always has it; the user's session helper shows it on the desktop.
+                logger.warning("\(notice.summary)", metadata: ["incident": "\(notice.incidentID)", "uid": "\(uid)"])
+                helpers?.notify(uid: uid, notice: notice)
+            })
+
         let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger)
         let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval, logger: logger)
         let discovery = DiscoveryState()
@@ -63,6 +76,7 @@ public struct AgentService: Service {
                         try await PolicySync(state: state, configuration: configuration, logger: logger) { bundle in
                             let catalogChanged = catalog.update(from: bundle)
                             if catalogChanged { logger.info("AI app catalog updated", metadata: ["version": "\(catalog.current.version)"]) }
+                            fileGuard.update(appStates: bundle.appStates)
                             helpers?.update(policy: feed.update {
                                 $0.appStates = bundle.appStates
                                 if catalogChanged { $0.catalog = catalog.current.apps }
@@ -90,6 +104,10 @@ public struct AgentService: Service {
                         let interval = Duration.milliseconds(Int(configuration.listenerInterval * 1000))
                         group.addTask { try await ListenerSensor(catalog: catalog, discovery: discovery, spool: spool, logger: logger, interval: interval).run() }
                     }
+                    if configuration.fileGuard {
+                        let service = FileGuardService(guard: fileGuard, options: .init(paths: configuration.filePaths), logger: logger)
+                        group.addTask { try await service.run() }
+                    }
                     if configuration.summaryInterval > 0 {
                         let summary = DailySummary(
                             state: discovery, spool: spool, logger: logger, interval: .milliseconds(Int(configuration.summaryInterval * 1000)))
@@ -103,6 +121,7 @@ public struct AgentService: Service {
                             switch await policies.reloadIfChanged() {
                             case .success(let active)?:
                                 logger.info("policy updated", metadata: ["policy": "\(active.policy.name)", "source": "\(active.source)"])
+                                fileGuard.update(policy: active.policy, classifier: active.classifier)
                                 helpers?.update(policy: feed.update {
                                     $0.name = active.policy.name
                                     $0.yaml = active.yaml

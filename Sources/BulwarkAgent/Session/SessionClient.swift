@@ -15,6 +15,7 @@ public final class SessionClient: @unchecked Sendable {
     public let socketPath: String
     public let maxQueued: Int
     private let onPolicy: @Sendable (SessionMessage.PolicyPush) -> Void
+    private let onNotice: @Sendable (DLPNotice) -> Void
     private let condition = NSCondition()
     private var queue: [SessionMessage.EventLine] = []
     private var stopped = false
@@ -23,7 +24,11 @@ public final class SessionClient: @unchecked Sendable {
     /// Events dropped because the queue was full while the agent was unreachable.
     public private(set) var dropped = 0
 
-    public init(socketPath: String, maxQueued: Int = 10_000, onPolicy: @escaping @Sendable (SessionMessage.PolicyPush) -> Void) {
+    public init(
+        socketPath: String, maxQueued: Int = 10_000, onNotice: @escaping @Sendable (DLPNotice) -> Void = { _ in },
+        onPolicy: @escaping @Sendable (SessionMessage.PolicyPush) -> Void
+    ) {
+        self.onNotice = onNotice
         self.socketPath = socketPath
         self.maxQueued = maxQueued
         self.onPolicy = onPolicy
@@ -113,12 +118,14 @@ public final class SessionClient: @unchecked Sendable {
         }
     }
 
-    /// Policy updates the agent sends later, until the connection ends; then the sender is woken
+    /// Policy updates and notices the agent sends later, until the connection ends; then the sender is woken
     /// so the client reconnects even when it has nothing to send.
     private func listen(on connection: Int32, reader: LineReader) {
         var reader = reader
         while let line = try? reader.next() {
-            if let policy = (try? SessionMessage.decode(line))?.policy { onPolicy(policy) }
+            guard let envelope = try? SessionMessage.decode(line) else { continue }
+            if let policy = envelope.policy { onPolicy(policy) }
+            if let notice = envelope.notice { onNotice(notice) }
         }
         condition.withLock {
             lost.insert(connection)

@@ -6,7 +6,7 @@ import Foundation
 /// helper → agent: `{"hello": {"uid": 1000, "user": "alice", "pid": 4242}}`, then
 /// `{"event": {"type": "paste.blocked", "v": 1, "time": "…", "data": {…}}}` per event.
 /// agent → helper: `{"policy": {"name": "…", "yaml": "…", "catalog": [AIApp…]}}` after a good hello (and on
-/// policy changes), `{"error": "…"}` before closing on a refusal.
+/// policy changes), `{"notice": {…}}` for the user to see, `{"error": "…"}` before closing on a refusal.
 /// The agent believes the kernel, not the hello: the peer's uid comes from SO_PEERCRED, and a
 /// helper claiming another uid is refused.
 public enum SessionMessage {
@@ -60,11 +60,15 @@ public enum SessionMessage {
         public var policy: PolicyPush?
         public var event: EventLine?
         public var error: String?
-        public init(hello: Hello? = nil, policy: PolicyPush? = nil, event: EventLine? = nil, error: String? = nil) {
+        /// agent → helper: tell the user something the agent stopped (a file an AI tool may not
+        /// read, an AI tool that may not start).
+        public var notice: DLPNotice?
+        public init(hello: Hello? = nil, policy: PolicyPush? = nil, event: EventLine? = nil, error: String? = nil, notice: DLPNotice? = nil) {
             self.hello = hello
             self.policy = policy
             self.event = event
             self.error = error
+            self.notice = notice
         }
     }
 

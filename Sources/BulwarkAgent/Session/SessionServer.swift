@@ -24,8 +24,9 @@ public final class SessionServer: @unchecked Sendable {
     private let lock = NSLock()
     private var listener: Int32 = -1
     private var connections: Set<Int32> = []
-    /// Helpers that said a good hello: they get policy updates.
-    private var helpers: Set<Int32> = []
+    /// Helpers that said a good hello, with the uid the kernel vouches for: they get policy
+    /// updates and their user's notices.
+    private var helpers: [Int32: uid_t] = [:]
     /// One writer at a time per connection: the serving thread and policy broadcasts both write.
     private let writeLock = NSLock()
     private var stopped = false
@@ -39,10 +40,20 @@ public final class SessionServer: @unchecked Sendable {
     }
 
     /// The policy helpers receive from now on; connected helpers get it at once.
+    /// Shows `notice` on the desktop of `uid` through that user's helpers; false when the user
+    /// has none connected.
+    @discardableResult
+    public func notify(uid: uid_t, notice: DLPNotice) -> Bool {
+        let targets = lock.withLock { helpers.filter { $0.value == uid }.map(\.key) }
+        guard !targets.isEmpty, let line = try? SessionMessage.encode(.init(notice: notice)) else { return false }
+        for connection in targets { _ = writeLock.withLock { writeAll(connection, line) } }
+        return true
+    }
+
     public func update(policy: SessionMessage.PolicyPush) {
         let targets = lock.withLock { () -> Set<Int32> in
             self.policy = policy
-            return helpers
+            return Set(helpers.keys)
         }
         guard let line = try? SessionMessage.encode(.init(policy: policy)) else { return }
         for connection in targets {
@@ -140,12 +151,12 @@ public final class SessionServer: @unchecked Sendable {
         // comes after it or its policy is the one written here.
         let written = writeLock.withLock { () -> Bool in
             let push = lock.withLock { () -> SessionMessage.PolicyPush in
-                helpers.insert(connection)
+                helpers[connection] = uid
                 return policy
             }
             return writeAll(connection, (try? SessionMessage.encode(.init(policy: push))) ?? Data())
         }
-        defer { lock.withLock { _ = helpers.remove(connection) } }
+        defer { lock.withLock { _ = helpers.removeValue(forKey: connection) } }
         guard written else { return }
         while let line = try? reader.next() {
             guard let event = (try? SessionMessage.decode(line))?.event else {

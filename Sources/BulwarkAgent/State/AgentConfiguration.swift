@@ -43,6 +43,18 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var connectionInterval: Double = 30
     /// Seconds between summaries restating the AI apps still in use (a day; 0 turns them off).
     public var summaryInterval: Double = 86_400
+    /// Watch file opens with fanotify and enforce the policy on AI tools' reads and starts.
+    public var fileGuard = true
+    /// Where files are guarded (their mounts are marked; only paths under these are judged).
+    public var filePaths = ["/home", "/srv", "/tmp", "/media"]
+    /// Milliseconds an open may wait for a file's first scan before the fail mode answers.
+    public var fileScanBudgetMs: Double = 50
+    /// `open` (allow, recorded as unchecked) or `closed` (deny) when no verdict comes in time.
+    public var fileFailMode = "open"
+    /// More credential-file patterns besides the shipped ones (docs/FILES.md).
+    public var credentialPaths: [String] = []
+    /// Files larger than this are scanned up to it (and marked partial).
+    public var fileScanMaxBytes = 8 * 1024 * 1024
 
     public init() {}
 
@@ -67,6 +79,12 @@ public struct AgentConfiguration: Sendable, Decodable {
         case historyRoots = "history_roots"
         case connectionInterval = "connection_interval"
         case summaryInterval = "summary_interval"
+        case fileGuard = "file_guard"
+        case filePaths = "file_paths"
+        case fileScanBudgetMs = "file_scan_budget_ms"
+        case fileFailMode = "file_fail_mode"
+        case credentialPaths = "credential_paths"
+        case fileScanMaxBytes = "file_scan_max_bytes"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -98,6 +116,12 @@ public struct AgentConfiguration: Sendable, Decodable {
         historyRoots = try container.decodeIfPresent([String].self, forKey: .historyRoots) ?? defaults.historyRoots
         connectionInterval = try container.decodeIfPresent(Double.self, forKey: .connectionInterval) ?? defaults.connectionInterval
         summaryInterval = try container.decodeIfPresent(Double.self, forKey: .summaryInterval) ?? defaults.summaryInterval
+        fileGuard = try container.decodeIfPresent(Bool.self, forKey: .fileGuard) ?? defaults.fileGuard
+        filePaths = try container.decodeIfPresent([String].self, forKey: .filePaths) ?? defaults.filePaths
+        fileScanBudgetMs = try container.decodeIfPresent(Double.self, forKey: .fileScanBudgetMs) ?? defaults.fileScanBudgetMs
+        fileFailMode = try container.decodeIfPresent(String.self, forKey: .fileFailMode) ?? defaults.fileFailMode
+        credentialPaths = try container.decodeIfPresent([String].self, forKey: .credentialPaths) ?? defaults.credentialPaths
+        fileScanMaxBytes = try container.decodeIfPresent(Int.self, forKey: .fileScanMaxBytes) ?? defaults.fileScanMaxBytes
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -138,6 +162,10 @@ public struct AgentConfiguration: Sendable, Decodable {
         try require(historyInterval == 0 || historyInterval >= 0.5, "history_interval must be 0 (off) or at least 0.5 seconds")
         try require(connectionInterval == 0 || connectionInterval >= 0.5, "connection_interval must be 0 (off) or at least 0.5 seconds")
         try require(summaryInterval == 0 || summaryInterval >= 1, "summary_interval must be 0 (off) or at least 1 second")
+        try require(filePaths.allSatisfy { $0.hasPrefix("/") }, "file_paths must be absolute paths")
+        try require((1...5_000).contains(fileScanBudgetMs), "file_scan_budget_ms must be from 1 to 5000")
+        try require(["open", "closed"].contains(fileFailMode), "file_fail_mode must be 'open' or 'closed'")
+        try require(fileScanMaxBytes >= 4096, "file_scan_max_bytes must be at least 4096")
         try require(listenerInterval == 0 || listenerInterval >= 0.5, "listener_interval must be 0 (off) or at least 0.5 seconds")
         try require(connectTimeout >= 0.1, "connect_timeout must be at least 0.1 seconds")
         try require(renewFraction > 0 && renewFraction < 1, "renew_fraction must be between 0 and 1")

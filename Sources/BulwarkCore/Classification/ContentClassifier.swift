@@ -5,6 +5,13 @@ public struct Finding: Sendable, Codable, Equatable {
     /// Highest confidence among the matches: 65 low, 75 medium, 85 high (Purview's scale).
     public var confidence: Int
     public var matches: [FindingMatch]
+
+    public init(type: String, count: Int, confidence: Int, matches: [FindingMatch]) {
+        self.type = type
+        self.count = count
+        self.confidence = confidence
+        self.matches = matches
+    }
 }
 
 /// One occurrence. Never carries the raw value: a masked snippet and, with a deployment key,
@@ -16,6 +23,14 @@ public struct FindingMatch: Sendable, Codable, Equatable {
     public var confidence: Int
     public var masked: String
     public var hash: String?
+
+    public init(start: Int, end: Int, confidence: Int, masked: String, hash: String?) {
+        self.start = start
+        self.end = end
+        self.confidence = confidence
+        self.masked = masked
+        self.hash = hash
+    }
 }
 
 /// A sensitivity label attached to content (Microsoft Information Protection, or Bulwark's
@@ -81,6 +96,9 @@ public struct ContentClassifier: Sendable {
         "aws_access_key_id", "aws_secret_access_key", "github_token", "gitlab_token", "slack_token", "slack_webhook",
         "openai_api_key", "anthropic_api_key", "google_api_key", "stripe_key", "azure_storage_key", "private_key", "jwt",
         "password_in_url", "password_assignment", "generic_secret",
+        // Not found in text: the file guard reports it for a file a path rule names as a
+        // credential store (`~/.ssh/*`, `.env`, `*.pem`...; docs/FILES.md).
+        "credential_file",
     ]
 
     /// Secret types with a rule of their own; an assignment's value they cover is theirs.

@@ -182,6 +182,7 @@ public struct EventCatalog: Sendable {
             .required("evidence", .string),
             .required("uid", .integer),
             .optional("app", .string),
+            .optional("category", .string),
             .optional("user", .string),
             .optional("size", .integer),
             .optional("format", .string),
@@ -224,6 +225,32 @@ public struct EventCatalog: Sendable {
             .required("evidence", .string),
             .optional("identified_by", .string),
             .optional("user", .string),
+        ]),
+    ] + EventType.fileOutcomes.map { outcome in
+        EventSchema(type: EventType.file(outcome), version: 1, fields: [
+            .required("incident_id", .string),
+            .required("activity", .string),
+            .required("path", .string),
+            .required("pid", .integer),
+            .required("findings", .array),
+            .required("evidence", .string),
+            .optional("app", .string),
+            .optional("category", .string),
+            .optional("sanction", .string),
+            .optional("rule", .string),
+            .optional("exe", .string),
+            .optional("uid", .integer),
+            .optional("user", .string),
+            .optional("labels", .array),
+            .optional("partial", .bool),
+            .optional("verdict", .string),
+            .optional("latency_ms", .number),
+        ])
+    } + [
+        EventSchema(type: EventType.agentHealth, version: 1, fields: [
+            .required("component", .string),
+            .required("status", .string),
+            .required("message", .string),
         ]),
     ] + EventType.pasteOutcomes.map { outcome in
         EventSchema(type: EventType.paste(outcome), version: 1, fields: [
@@ -288,6 +315,11 @@ public enum EventType {
     public static let aiWebVisits = "ai.web.visits"
     /// A program connected to an AI API host (docs/EVENTS.md).
     public static let aiAPIConnection = "ai.api.connection"
+    /// The file guard's decisions on opens by AI tools and on AI tools starting (docs/EVENTS.md).
+    public static let fileOutcomes = ["audited", "blocked"]
+    public static func file(_ outcome: String) -> String { "file.\(outcome)" }
+    /// A part of the agent could not do its job, or can again (docs/EVENTS.md).
+    public static let agentHealth = "agent.health"
     /// Once a day: an app still in use, per evidence kind and user (docs/EVENTS.md).
     public static let aiSummary = "ai.summary"
     /// A stretch of time an AI app's window had the focus (docs/EVENTS.md).

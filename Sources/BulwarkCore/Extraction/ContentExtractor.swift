@@ -80,6 +80,28 @@ public struct ContentExtractor: Sendable {
         return content
     }
 
+    /// Reads an open file from its start (pread: the descriptor's offset is left alone) — what
+    /// the file guard does with the descriptor fanotify hands it, without opening the file again.
+    public func extract(descriptor: Int32, name: String) throws -> ExtractedContent {
+        var status = stat()
+        let size = fstat(descriptor, &status) == 0 ? Int(status.st_size) : limits.maxInputBytes
+        // One byte past the limit tells a file that was cut from one that fits exactly.
+        var bytes = [UInt8](repeating: 0, count: min(size, limits.maxInputBytes) + 1)
+        var total = 0
+        while total < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress.map { $0 + total }, $0.count - total, off_t(total)) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { throw ExtractionError.unreadable(path: name, reason: String(cString: strerror(errno))) }
+            if count == 0 { break }
+            total += count
+        }
+        var content = extract(Data(bytes[0..<total]), hint: .fileName(name))
+        if let label = FileLabel.read(descriptor: descriptor), !content.labels.contains(label) {
+            content.labels.append(label)
+        }
+        return content
+    }
+
     func extract(_ data: Data, hint: Hint, depth: Int, budget: inout ExtractionBudget, labels: inout [SensitivityLabel]) -> (String, [UInt8]) {
         let bytes = [UInt8](data)
         if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {

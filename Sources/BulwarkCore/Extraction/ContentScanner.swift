@@ -19,6 +19,11 @@ public struct ContentScanner: Sendable {
         result(try extractor.extract(path: path))
     }
 
+    /// Scans an open file (read with pread; `name` gives the type hint and error messages).
+    public func scan(descriptor: Int32, name: String) throws -> ScanResult {
+        result(try extractor.extract(descriptor: descriptor, name: name))
+    }
+
     private func result(_ content: ExtractedContent) -> ScanResult {
         var result = content.text.withUnsafeBytes { classifier.scan($0) }
         result.labels = content.labels

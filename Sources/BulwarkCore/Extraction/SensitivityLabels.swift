@@ -94,6 +94,17 @@ public enum FileLabel {
     public static func read(path: String) -> SensitivityLabel? {
         var buffer = [UInt8](repeating: 0, count: 256)
         let length = getxattr(path, attribute, &buffer, buffer.count)
+        return label(buffer: buffer, length: length)
+    }
+
+    /// The label of an open file (the file guard reads through the descriptor fanotify gave it).
+    public static func read(descriptor: Int32) -> SensitivityLabel? {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let length = fgetxattr(descriptor, attribute, &buffer, buffer.count)
+        return label(buffer: buffer, length: length)
+    }
+
+    private static func label(buffer: [UInt8], length: Int) -> SensitivityLabel? {
         guard length > 0 else { return nil }
         let name = String(decoding: buffer[0..<length], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return name.isEmpty ? nil : SensitivityLabel(id: name, name: name, source: "xattr")

@@ -21,6 +21,8 @@ public enum Activity: String, Sendable, Codable, CaseIterable {
     case fileUpload = "file_upload"
     case fileReadByAITool = "file_read_by_ai_tool"
     case copy
+    /// Starting an AI tool's executable (no content: rules use `when: {always: true}`).
+    case aiToolExec = "ai_tool_exec"
 }
 
 /// Where an app stands with the organisation (set by admins on the collector's inventory).
@@ -77,6 +79,8 @@ public indirect enum PolicyCondition: Sendable, Equatable {
     case label([String])
     /// The content could be scanned only partially (a limit was hit).
     case partial
+    /// Whatever the content (for activities without content, such as `ai_tool_exec`).
+    case always
     case any([PolicyCondition])
     case all([PolicyCondition])
 }

@@ -13,6 +13,15 @@ public struct PolicyDecision: Sendable, Codable, Equatable {
     /// Every rule that fired, and every rule an exception switched off, with why.
     public var matched: [RuleOutcome]
 
+    public init(action: PolicyAction, rule: String?, message: String?, helpdesk: String?, overridable: Bool, matched: [RuleOutcome]) {
+        self.action = action
+        self.rule = rule
+        self.message = message
+        self.helpdesk = helpdesk
+        self.overridable = overridable
+        self.matched = matched
+    }
+
     public struct RuleOutcome: Sendable, Codable, Equatable {
         public var rule: String
         public var action: PolicyAction
@@ -83,6 +92,8 @@ public struct PolicyEvaluator: Sendable {
             return hits.isEmpty ? nil : hits.map { "label \($0.name ?? $0.id)" }
         case .partial:
             return content.partial ? ["content only partially scanned (\(content.partialReason ?? "limit reached"))"] : nil
+        case .always:
+            return ["always"]
         case .any(let conditions):
             let all = conditions.compactMap { evidence($0, content) }.flatMap { $0 }
             return all.isEmpty ? nil : all

@@ -209,13 +209,18 @@ public struct PolicyParser: Sendable {
             guard !labels.isEmpty else { throw fail(list, "labels is empty") }
             return .label(labels)
         }
+        if let flag = entry["always"] {
+            try entry.allow(["always"])
+            guard flag.bool == true else { throw fail(flag, "always only takes 'true' (the rule fires whatever the content)") }
+            return .always
+        }
         if let flag = entry["partial"] {
             try entry.allow(["partial"])
             guard flag.bool == true else { throw fail(flag, "partial only takes 'true' (a partially scanned content)") }
             return .partial
         }
         guard let typeList = entry["types"] else {
-            throw fail(node, "a condition needs 'types', 'labels', 'partial', 'any' or 'all'")
+            throw fail(node, "a condition needs 'types', 'labels', 'partial', 'always', 'any' or 'all'")
         }
         try entry.allow(["types", "min_count", "min_confidence"])
         var types: [String] = []

@@ -45,4 +45,32 @@ int cbulwark_proc_events_open(void);
 /// `capacity`). Returns how many, 0 when the datagram held none of interest, -1 with errno set.
 int cbulwark_proc_events_read(int fd, cbulwark_proc_event *events, int capacity);
 
+// fanotify(7): file access permission events for the file guard. The FAN_* masks are
+// imported from the system header.
+#include <sys/fanotify.h>
+
+/// A fanotify group in the content class (permission events), whose event descriptors are
+/// opened read-only without touching the access time. Returns the descriptor, or -1 with errno.
+int cbulwark_fanotify_init(void);
+
+/// Adds `mask` on the whole mount holding `path`. Returns 0, or -1 with errno set.
+int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long mask);
+
+/// Removes every mount mark of the group (the watchdog's way out). Returns 0, or -1 with errno.
+int cbulwark_fanotify_flush(int fd);
+
+/// One event: what happened (FAN_* bits), the file (a descriptor the caller must close), who.
+typedef struct {
+    unsigned long long mask;
+    int fd;
+    int pid;
+} cbulwark_fanotify_event;
+
+/// Blocks for the next events and decodes up to `capacity` of them. Returns how many, or -1
+/// with errno set. FAN_Q_OVERFLOW comes with fd -1.
+int cbulwark_fanotify_read(int fd, cbulwark_fanotify_event *events, int capacity);
+
+/// Answers a permission event: allow (1) or deny (0). Returns 0, or -1 with errno set.
+int cbulwark_fanotify_respond(int fd, int event_fd, int allow);
+
 #endif

@@ -123,6 +123,7 @@ final class Cluster: @unchecked Sendable {
         policy_sync_interval: 0.5
         history_interval: 0
         connection_interval: 0
+        file_guard: false
         """
 
     /// Opens the collector's SQLite file directly (WAL allows reading while it serves).

@@ -1,0 +1,104 @@
+import CBulwarkLinux
+import Foundation
+
+/// The kernel side of the file guard: a fanotify group in the content class with mount marks
+/// for permission to open (and to open for execution) and for close-after-write. Every
+/// permission event holds the opening process until it is answered, so whoever reads events
+/// must answer each exactly once (``respond(_:allow:)``), also on errors and at shutdown.
+public final class FanotifyChannel: @unchecked Sendable {
+    // `descriptor` is immutable; `closed` is behind `lock`, so no answer is ever written to a
+    // descriptor number the process has since reused.
+
+    /// One event. `descriptor` is an open, read-only descriptor of the file (FMODE_NONOTIFY:
+    /// reading through it raises no further events); whoever handles the event closes it.
+    public struct Event: Sendable {
+        public var mask: UInt64
+        public var descriptor: Int32
+        public var pid: pid_t
+
+        public var isOpenPermission: Bool { mask & UInt64(FAN_OPEN_PERM) != 0 }
+        public var isExecPermission: Bool { mask & UInt64(FAN_OPEN_EXEC_PERM) != 0 }
+        public var needsResponse: Bool { isOpenPermission || isExecPermission }
+        public var isCloseWrite: Bool { mask & UInt64(FAN_CLOSE_WRITE) != 0 }
+        public var isOverflow: Bool { mask & UInt64(FAN_Q_OVERFLOW) != 0 }
+    }
+
+    public enum Failure: Error, CustomStringConvertible, Equatable {
+        case unavailable(String)
+        case mark(path: String, reason: String)
+
+        public var description: String {
+            switch self {
+            case .unavailable(let reason): "fanotify is unavailable: \(reason); file access is not monitored or enforced (the rest of the agent runs)"
+            case .mark(let path, let reason): "cannot watch the mount of \(path): \(reason)"
+            }
+        }
+    }
+
+    let descriptor: Int32
+    private let lock = NSLock()
+    private var closed = false
+    /// False on kernels before 5.0 (no FAN_OPEN_EXEC_PERM): AI tools' starts are not enforced.
+    public let enforcesExec: Bool
+
+    /// Marks the mount of every path in `paths` (paths that do not exist are skipped).
+    public init(paths: [String]) throws(Failure) {
+        let descriptor = cbulwark_fanotify_init()
+        guard descriptor >= 0 else {
+            let reason = switch errno {
+            case EPERM: "the agent needs CAP_SYS_ADMIN (run it as root)"
+            case ENOSYS: "the kernel is built without fanotify (CONFIG_FANOTIFY, CONFIG_FANOTIFY_ACCESS_PERMISSIONS)"
+            case EINVAL: "the kernel lacks permission events (CONFIG_FANOTIFY_ACCESS_PERMISSIONS)"
+            default: String(cString: strerror(errno))
+            }
+            throw .unavailable(reason)
+        }
+        self.descriptor = descriptor
+        let base = UInt64(FAN_OPEN_PERM) | UInt64(FAN_CLOSE_WRITE)
+        var withExec = true
+        for path in paths where FileManager.default.fileExists(atPath: path) {
+            if withExec, cbulwark_fanotify_mark_mount(descriptor, path, base | UInt64(FAN_OPEN_EXEC_PERM)) == 0 { continue }
+            if withExec, errno == EINVAL { withExec = false }  // before Linux 5.0
+            guard cbulwark_fanotify_mark_mount(descriptor, path, base) == 0 else {
+                let reason = String(cString: strerror(errno))
+                Glibc.close(descriptor)
+                throw .mark(path: path, reason: reason)
+            }
+        }
+        enforcesExec = withExec
+    }
+
+    /// Blocks for the next events; nil once the channel is closed or broken.
+    func read() -> [Event]? {
+        var buffer = [cbulwark_fanotify_event](repeating: cbulwark_fanotify_event(), count: 512)
+        while true {
+            let count = cbulwark_fanotify_read(descriptor, &buffer, Int32(buffer.count))
+            if count < 0, errno == EINTR || errno == EAGAIN { continue }
+            guard count >= 0 else { return nil }
+            return buffer.prefix(Int(count)).map { Event(mask: $0.mask, descriptor: $0.fd, pid: $0.pid) }
+        }
+    }
+
+    /// Answers a permission event and closes its descriptor; a notification's descriptor is
+    /// just closed.
+    func respond(_ event: Event, allow: Bool) {
+        lock.withLock {
+            if event.needsResponse, !closed { _ = cbulwark_fanotify_respond(descriptor, event.descriptor, allow ? 1 : 0) }
+        }
+        if event.descriptor >= 0 { Glibc.close(event.descriptor) }
+    }
+
+    /// Removes every mark: nothing waits on the agent any more (the watchdog's way out).
+    func unmarkAll() {
+        _ = cbulwark_fanotify_flush(descriptor)
+    }
+
+    /// Closing the group releases every process still waiting on it (the kernel allows them).
+    func close() {
+        lock.withLock {
+            guard !closed else { return }
+            closed = true
+            Glibc.close(descriptor)
+        }
+    }
+}

@@ -1,0 +1,300 @@
+import BulwarkCore
+import Foundation
+import Logging
+
+/// The file guard's decisions (docs/FILES.md): which opens concern an AI tool, what the file
+/// holds (from the verdict cache, else a scan within a time budget), and what the policy says
+/// for `file_read_by_ai_tool` and `ai_tool_exec`. ``FileGuardService`` feeds it fanotify events
+/// and answers the kernel with what it returns.
+public final class FileGuard: @unchecked Sendable {
+    // `policy`, `classifier`, `appStates` and `audited` are behind `lock`; `openers` is used by
+    // the reader thread only.
+
+    public struct Settings: Sendable {
+        /// Only files under these are judged (marks cover whole mounts).
+        public var roots: [String]
+        /// How long an open may wait for a file to be scanned.
+        public var budget: Duration
+        /// What a scan that misses the budget (or an overloaded guard) answers: allow (audited
+        /// as such) or deny.
+        public var failOpen: Bool
+        /// An allowed read of one file by one AI process is recorded once per window.
+        public var auditWindow: Duration
+        public var maxScanBytes: Int
+        public var credentialPaths: CredentialPaths
+
+        public init(
+            roots: [String], budget: Duration = .milliseconds(50), failOpen: Bool = true, auditWindow: Duration = .seconds(600),
+            maxScanBytes: Int = 8 * 1024 * 1024, credentialPaths: CredentialPaths = CredentialPaths()
+        ) {
+            self.roots = roots.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+            self.budget = budget
+            self.failOpen = failOpen
+            self.auditWindow = auditWindow
+            self.maxScanBytes = maxScanBytes
+            self.credentialPaths = credentialPaths
+        }
+    }
+
+    /// What the reader thread makes of an event before any real work.
+    enum Triage {
+        /// Not the guard's business: answer allow at once.
+        case allow
+        /// An AI tool's executable is being started.
+        case exec(app: AIApp, path: String)
+        /// An AI tool (or a child of one) opens a file.
+        case read(app: AIApp, path: String, exe: String?)
+    }
+
+    public typealias Recorder = @Sendable (_ type: String, _ data: [String: JSONValue]) -> Void
+    /// Tells the user whose process was stopped (their session helper, else the journal).
+    public typealias Notifier = @Sendable (_ uid: uid_t, _ notice: DLPNotice) -> Void
+
+    let settings: Settings
+    let catalog: CatalogSource
+    let cache = VerdictCache()
+    let record: Recorder
+    let notify: Notifier
+    private let lock = NSLock()
+    private var policy: Policy
+    private var classifier: ContentClassifier
+    private var appStates: [String: SanctionState]
+    private var audited: [String: ContinuousClock.Instant] = [:]
+    private var openers: [pid_t: (exe: String, app: AIApp?, at: ContinuousClock.Instant)] = [:]
+    private let scans = DispatchQueue(label: "bulwark-file-scan", attributes: .concurrent)
+    private let selfPID = getpid()
+
+    public init(
+        settings: Settings, policy: Policy, classifier: ContentClassifier, appStates: [String: SanctionState], catalog: CatalogSource,
+        record: @escaping Recorder, notify: @escaping Notifier
+    ) {
+        self.settings = settings
+        self.policy = policy
+        self.classifier = classifier
+        self.appStates = appStates
+        self.catalog = catalog
+        self.record = record
+        self.notify = notify
+    }
+
+    public func update(policy: Policy, classifier: ContentClassifier) {
+        lock.withLock {
+            self.policy = policy
+            self.classifier = classifier
+        }
+    }
+
+    public func update(appStates: [String: SanctionState]) {
+        lock.withLock { self.appStates = appStates }
+    }
+
+    // MARK: Reader thread
+
+    func triage(_ event: FanotifyChannel.Event) -> Triage {
+        guard event.pid != selfPID, event.needsResponse, let path = Self.path(of: event.descriptor), isGuarded(path) else { return .allow }
+        if event.isExecPermission {
+            // The file being started, not /proc/PID/exe (still the program calling execve).
+            guard let app = catalog.current.app(executable: path) else { return .allow }
+            return .exec(app: app, path: path)
+        }
+        guard let (exe, app) = opener(event.pid), let app else { return .allow }
+        return .read(app: app, path: path, exe: exe)
+    }
+
+    func isGuarded(_ path: String) -> Bool {
+        settings.roots.contains { $0 == "/" || path == $0 || path.hasPrefix($0 + "/") }
+    }
+
+    static func path(of descriptor: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count - 1)
+        guard length > 0 else { return nil }
+        return buffer.prefix(length).withUnsafeBufferPointer { String(decoding: UnsafeRawBufferPointer($0), as: UTF8.self) }
+    }
+
+    /// The opening process's program and the AI app it is or runs under (its own program or
+    /// script, else up to four ancestors: Claude Code's `rg` and `cat` read for it), cached
+    /// for two seconds per process and program.
+    private func opener(_ pid: pid_t) -> (exe: String, app: AIApp?)? {
+        guard let exe = ProcessLineage.executablePath(of: pid) else { return nil }
+        let now = ContinuousClock.now
+        if let cached = openers[pid], cached.exe == exe, now - cached.at < .seconds(2) { return (exe, cached.app) }
+        let matcher = AIProgramMatcher(catalog: catalog.current)
+        let app = matcher.identify(pid: pid)?.app ?? ProcessLineage.ancestors(of: pid).lazy.compactMap { matcher.identify(pid: $0)?.app }.first
+        if openers.count > 4096 { openers.removeAll(keepingCapacity: true) }
+        openers[pid] = (exe, app, now)
+        return (exe, app)
+    }
+
+    // MARK: Decisions
+
+    /// An AI tool's executable is starting: the policy's `ai_tool_exec` rules decide with the
+    /// app's sanction state. True to allow.
+    func decideExec(app: AIApp, path: String, pid: pid_t) -> Bool {
+        let (policy, states): (Policy, [String: SanctionState]) = lock.withLock { (self.policy, self.appStates) }
+        let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
+        let request = PolicyRequest(activity: .aiToolExec, destination: destination, user: Self.user(of: pid), content: ScanResult(findings: []))
+        let decision = PolicyEvaluator(policy: policy).evaluate(request)
+        guard decision.action == .block || decision.action == .audit else { return true }
+        let blocked = decision.action == .block
+        let incidentID = DLPEvent.newIncidentID()
+        var data = Self.data(incidentID: incidentID, request: request, decision: decision, path: path, pid: pid, exe: ProcessLineage.executablePath(of: pid))
+        data["evidence"] = "exec"
+        record(EventType.file(blocked ? "blocked" : "audited"), data)
+        if blocked, let uid = Self.uid(of: pid) {
+            notify(
+                uid,
+                DLPNotice(
+                    kind: .blocked, incidentID: incidentID, destination: app.name, message: decision.message, types: [], rule: decision.rule,
+                    subject: .toolStart(path: path)))
+        }
+        return !blocked
+    }
+
+    /// An AI tool opens a file (worker thread; may wait up to the budget for a scan). True to allow.
+    func decideRead(app: AIApp, path: String, exe: String?, event: FanotifyChannel.Event) -> Bool {
+        let started = ContinuousClock.now
+        let (policy, classifier, states): (Policy, ContentClassifier, [String: SanctionState]) = lock.withLock {
+            (self.policy, self.classifier, self.appStates)
+        }
+        guard let key = VerdictCache.key(descriptor: event.descriptor) else { return true }
+        var verdictSource = "cache"
+        var content: ScanResult
+        if let cached = cache.verdict(key) {
+            content = cached
+        } else if let scanned = scan(event.descriptor, name: path, key: key, classifier: classifier) {
+            content = scanned
+            verdictSource = "scan"
+        } else {
+            // The scan missed the budget: it goes on and fills the cache for the next open.
+            return failMode(app: app, path: path, exe: exe, event: event, states: states, policy: policy, started: started)
+        }
+        if let pattern = settings.credentialPaths.match(path) {
+            content.findings.append(Finding(type: "credential_file", count: 1, confidence: ContentClassifier.Confidence.high, matches: [
+                FindingMatch(start: 0, end: 0, confidence: ContentClassifier.Confidence.high, masked: pattern, hash: nil),
+            ]))
+        }
+        let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
+        let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: Self.user(of: event.pid), content: content)
+        let decision = PolicyEvaluator(policy: policy).evaluate(request)
+        let blocked = decision.action == .block
+        guard blocked || firstAudit(pid: event.pid, path: path) else { return true }
+        let incidentID = DLPEvent.newIncidentID()
+        var data = Self.data(incidentID: incidentID, request: request, decision: decision, path: path, pid: event.pid, exe: exe)
+        data["evidence"] = "file_open"
+        data["verdict"] = .string(verdictSource)
+        data["latency_ms"] = .number(Self.milliseconds(ContinuousClock.now - started))
+        record(EventType.file(blocked ? "blocked" : "audited"), data)
+        if blocked, let uid = Self.uid(of: event.pid) {
+            let notice = DLPNotice(
+                kind: .blocked, incidentID: incidentID, destination: app.name, message: decision.message, types: content.findings.map(\.type),
+                rule: decision.rule, subject: .fileRead(path: path))
+            notify(uid, notice)
+        }
+        return !blocked
+    }
+
+    /// A file was written and closed: scanned in the background so the next open by an AI tool
+    /// finds its verdict cached. Takes the descriptor (closes it).
+    func rescan(_ event: FanotifyChannel.Event) {
+        guard event.pid != selfPID, let path = Self.path(of: event.descriptor), isGuarded(path), let key = VerdictCache.key(descriptor: event.descriptor),
+            key.size <= Int64(settings.maxScanBytes)
+        else {
+            close(event.descriptor)
+            return
+        }
+        let classifier = lock.withLock { self.classifier }
+        let (cache, maxBytes) = (cache, settings.maxScanBytes)
+        scans.async {
+            defer { close(event.descriptor) }
+            if let result = try? Self.scanner(classifier, maxBytes: maxBytes).scan(descriptor: event.descriptor, name: path) { cache.store(result, for: key) }
+        }
+    }
+
+    /// Scans within the budget; nil when it takes longer (the scan finishes on its own copy of
+    /// the descriptor and caches its verdict).
+    private func scan(_ descriptor: Int32, name: String, key: VerdictCache.Key, classifier: ContentClassifier) -> ScanResult? {
+        let copy = dup(descriptor)
+        guard copy >= 0 else { return nil }
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox()
+        let (cache, maxBytes) = (cache, settings.maxScanBytes)
+        scans.async {
+            defer { close(copy) }
+            let result = (try? Self.scanner(classifier, maxBytes: maxBytes).scan(descriptor: copy, name: name))
+                ?? ScanResult(findings: [], partial: true, partialReason: "unreadable")
+            cache.store(result, for: key)
+            box.set(result)
+            done.signal()
+        }
+        let nanoseconds = Int(settings.budget.components.seconds) * 1_000_000_000 + Int(settings.budget.components.attoseconds / 1_000_000_000)
+        return done.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success ? box.get() : nil
+    }
+
+    static func scanner(_ classifier: ContentClassifier, maxBytes: Int) -> ContentScanner {
+        var extractor = ContentExtractor()
+        extractor.limits.maxInputBytes = maxBytes
+        return ContentScanner(classifier: classifier, extractor: extractor)
+    }
+
+    /// No verdict in time: the configured fail mode, recorded so nobody mistakes it for a check.
+    private func failMode(
+        app: AIApp, path: String, exe: String?, event: FanotifyChannel.Event, states: [String: SanctionState], policy: Policy, started: ContinuousClock.Instant
+    ) -> Bool {
+        let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
+        let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: Self.user(of: event.pid), content: ScanResult(findings: []))
+        let decision = PolicyDecision(
+            action: settings.failOpen ? .audit : .block, rule: nil, message: "The file could not be checked in time.", helpdesk: nil, overridable: false,
+            matched: [])
+        var data = Self.data(incidentID: DLPEvent.newIncidentID(), request: request, decision: decision, path: path, pid: event.pid, exe: exe)
+        data["evidence"] = "file_open"
+        data["verdict"] = .string(settings.failOpen ? "timeout_fail_open" : "timeout_fail_closed")
+        data["latency_ms"] = .number(Self.milliseconds(ContinuousClock.now - started))
+        record(EventType.file(settings.failOpen ? "audited" : "blocked"), data)
+        return settings.failOpen
+    }
+
+    /// True the first time in the audit window that `pid` reads `path`.
+    private func firstAudit(pid: pid_t, path: String) -> Bool {
+        let key = "\(pid):\(path)"
+        let now = ContinuousClock.now
+        return lock.withLock {
+            if let last = audited[key], now - last < settings.auditWindow { return false }
+            if audited.count > 20_000 { audited = audited.filter { now - $0.value < settings.auditWindow } }
+            audited[key] = now
+            return true
+        }
+    }
+
+    static func data(
+        incidentID: String, request: PolicyRequest, decision: PolicyDecision, path: String, pid: pid_t, exe: String?
+    ) -> [String: JSONValue] {
+        let full = DLPEvent.data(incidentID: incidentID, policy: "", request: request, decision: decision)
+        var data: [String: JSONValue] = [
+            "incident_id": .string(incidentID), "activity": .string(request.activity.rawValue), "path": .string(path),
+            "pid": .number(Double(pid)), "findings": full["findings"] ?? .array([]), "labels": full["labels"] ?? .array([]),
+            "partial": .bool(request.content.partial), "sanction": .string(request.destination.sanction.rawValue),
+        ]
+        for key in ["app", "category", "rule", "user"] { if let value = full[key] { data[key] = value } }
+        if let exe { data["exe"] = .string(exe) }
+        if let uid = uid(of: pid) { data["uid"] = .number(Double(uid)) }
+        return data
+    }
+
+    static func uid(of pid: pid_t) -> uid_t? { AIProgramMatcher.uid(of: pid) }
+
+    static func user(of pid: pid_t) -> String? { uid(of: pid).flatMap(SessionServer.userName) }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+
+    /// A scan's result handed from the scan queue to the waiting worker.
+    private final class ResultBox: @unchecked Sendable {
+        // `value` is behind `lock`.
+        private let lock = NSLock()
+        private var value: ScanResult?
+        func set(_ result: ScanResult) { lock.withLock { value = result } }
+        func get() -> ScanResult? { lock.withLock { value } }
+    }
+}

@@ -1,0 +1,167 @@
+import BulwarkCore
+import Foundation
+import Logging
+
+/// Runs the file guard: a reader thread takes fanotify events and answers everything that is
+/// not an AI tool's business at once; AI tools' opens go to a bounded pool of workers. Never
+/// leaves a process hanging: every permission event is answered exactly once — on errors, when
+/// the pool is full (the fail mode), and at shutdown (closing the group releases the rest) — and
+/// a watchdog removes the marks if answers fall behind, so the host keeps working unguarded.
+public final class FileGuardService: @unchecked Sendable {
+    // `pending` is behind `lock`; the rest is immutable after init.
+
+    public struct Options: Sendable {
+        public var paths: [String]
+        /// AI-tool opens being decided at once; more are answered by the fail mode.
+        public var workers: Int
+        /// An answer older than this trips the watchdog.
+        public var watchdog: Duration
+
+        public init(paths: [String], workers: Int = 8, watchdog: Duration = .seconds(5)) {
+            self.paths = paths
+            self.workers = workers
+            self.watchdog = watchdog
+        }
+    }
+
+    let guardian: FileGuard
+    let options: Options
+    let logger: Logger
+    private let lock = NSLock()
+    private var pending: [Int: ContinuousClock.Instant] = [:]
+    private var nextTicket = 0
+    private let workers = DispatchQueue(label: "bulwark-file-guard", attributes: .concurrent)
+
+    public init(guard guardian: FileGuard, options: Options, logger: Logger) {
+        self.guardian = guardian
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Until cancelled. Without fanotify it records `agent.health` and returns: the rest of the
+    /// agent keeps running.
+    public func run() async throws {
+        let channel: FanotifyChannel
+        do { channel = try FanotifyChannel(paths: options.paths) } catch {
+            logger.error("\(error)")
+            health("unavailable", "\(error)")
+            return
+        }
+        let stopper: WatcherThread
+        do { stopper = try WatcherThread() } catch {
+            channel.close()
+            throw error
+        }
+        logger.info("file guard watching", metadata: ["paths": "\(options.paths.joined(separator: ","))", "exec": "\(channel.enforcesExec)"])
+        if !channel.enforcesExec { health("degraded", "this kernel has no FAN_OPEN_EXEC_PERM (Linux < 5.0): AI tools' starts are not enforced") }
+        let finished = AsyncStream<Void>.makeStream()
+        let thread = Thread { [self] in
+            read(channel, stopper: stopper)
+            finished.continuation.finish()
+        }
+        thread.name = "bulwark-fanotify"
+        thread.start()
+        var failure: (any Error)?
+        do {
+            try await withTaskCancellationHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { for await _ in finished.stream {} }
+                    group.addTask { try await self.watch(channel) }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            } onCancel: {
+                stopper.stop()
+            }
+        } catch {
+            failure = error
+        }
+        stopper.stop()
+        for await _ in finished.stream {}
+        // Workers still deciding answer first (within their budget): the group's descriptor
+        // must not close under them and be reused. Then every process still waiting is
+        // released as the group closes (the kernel allows them).
+        let deadline = ContinuousClock.now + .seconds(2)
+        while lock.withLock({ !pending.isEmpty }), ContinuousClock.now < deadline { usleep(10_000) }
+        channel.close()
+        logger.info("file guard stopped")
+        if let failure, !(failure is CancellationError) { throw failure }
+    }
+
+    private func read(_ channel: FanotifyChannel, stopper: WatcherThread) {
+        while !stopper.stopRequested {
+            var descriptors = [
+                pollfd(fd: channel.descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: stopper.wakeDescriptor, events: Int16(POLLIN), revents: 0),
+            ]
+            guard poll(&descriptors, 2, -1) > 0 else { continue }
+            if descriptors[1].revents != 0 { return }
+            guard let events = channel.read() else {
+                logger.error("fanotify read failed: \(String(cString: strerror(errno))); file guard stopping")
+                health("failed", "reading fanotify events failed: \(String(cString: strerror(errno)))")
+                return
+            }
+            for event in events { handle(event, channel) }
+        }
+    }
+
+    private func handle(_ event: FanotifyChannel.Event, _ channel: FanotifyChannel) {
+        if event.isOverflow {
+            logger.warning("fanotify queue overflowed: some file events were lost (notifications only; permission events are never dropped)")
+            return
+        }
+        guard event.needsResponse else {
+            if event.isCloseWrite { guardian.rescan(event) } else { channel.respond(event, allow: true) }
+            return
+        }
+        switch guardian.triage(event) {
+        case .allow:
+            channel.respond(event, allow: true)
+        case .exec(let app, let path):
+            channel.respond(event, allow: guardian.decideExec(app: app, path: path, pid: event.pid))
+        case .read(let app, let path, let exe):
+            guard let ticket = admit() else {
+                // Full: no worker can take it within its budget.
+                logger.warning("file guard overloaded; answering by the fail mode", metadata: ["path": "\(path)"])
+                channel.respond(event, allow: guardian.settings.failOpen)
+                return
+            }
+            workers.async { [self] in
+                let allow = guardian.decideRead(app: app, path: path, exe: exe, event: event)
+                channel.respond(event, allow: allow)
+                finish(ticket)
+            }
+        }
+    }
+
+    private func admit() -> Int? {
+        lock.withLock {
+            guard pending.count < options.workers else { return nil }
+            nextTicket += 1
+            pending[nextTicket] = .now
+            return nextTicket
+        }
+    }
+
+    private func finish(_ ticket: Int) {
+        _ = lock.withLock { pending.removeValue(forKey: ticket) }
+    }
+
+    /// Removes the marks when an answer is overdue: better unguarded than a frozen host.
+    private func watch(_ channel: FanotifyChannel) async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(1))
+            let oldest = lock.withLock { pending.values.min() }
+            if let oldest, ContinuousClock.now - oldest > options.watchdog {
+                channel.unmarkAll()
+                let message = "an answer to the kernel is more than \(options.watchdog) late; all fanotify marks removed, files are no longer guarded until the agent restarts"
+                logger.critical("\(message)")
+                health("failed", message)
+                return
+            }
+        }
+    }
+
+    private func health(_ status: String, _ message: String) {
+        guardian.record(EventType.agentHealth, ["component": "file_guard", "status": .string(status), "message": .string(message)])
+    }
+}

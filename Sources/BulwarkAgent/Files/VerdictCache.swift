@@ -1,0 +1,46 @@
+import BulwarkCore
+import Foundation
+import Synchronization
+
+/// What a file was found to hold, by the file's identity: the same inode with the same size,
+/// modification and change time is the same content, so a verdict is reused until the file is
+/// written (close-after-write rescans it) or replaced.
+final class VerdictCache: Sendable {
+    struct Key: Hashable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modified: Int64
+        var changed: Int64
+    }
+
+    private let entries = Mutex<[Key: ScanResult]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 50_000) {
+        self.capacity = capacity
+    }
+
+    /// The identity of an open regular file; nil for anything else (directories, devices).
+    static func key(descriptor: Int32) -> Key? {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+        return Key(
+            device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size),
+            modified: Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec),
+            changed: Int64(status.st_ctim.tv_sec) * 1_000_000_000 + Int64(status.st_ctim.tv_nsec))
+    }
+
+    func verdict(_ key: Key) -> ScanResult? { entries.withLock { $0[key] } }
+
+    func store(_ result: ScanResult, for key: Key) {
+        entries.withLock { entries in
+            // Full: forget everything rather than keep a recency list on the hot path; the
+            // files in use are rescanned once.
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = result
+        }
+    }
+
+    var count: Int { entries.withLock { $0.count } }
+}

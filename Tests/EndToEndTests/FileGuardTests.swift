@@ -1,0 +1,191 @@
+import BulwarkCollector
+import BulwarkCore
+import Foundation
+import Testing
+
+/// The file guard with real fanotify (as root) on a tmpfs mounted for the test: only that
+/// mount is marked, so the rest of the machine is not slowed by the test. AI tools are copies of
+/// real binaries under catalog names; the policy is the default one.
+@Suite("End to end: file guard (fanotify)", .serialized)
+struct FileGuardTests {
+    /// A cluster with an agent guarding `guarded` (a tmpfs), its tools directory and helpers.
+    final class Guarded {
+        let cluster: Cluster
+        let agent: AgentHandle
+        let guarded: String
+        let tools: String
+        let store: SQLiteStore
+        let agentID: String
+
+        init(name: String = #function) throws {
+            cluster = try Cluster.started(name: name)
+            guarded = cluster.root + "/guarded"
+            try Cluster.mountTmpfs(at: guarded, megabytes: 64)
+            cluster.mounts.append(guarded)
+            tools = guarded + "/tools"
+            try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+            let configuration = Cluster.fastAgentConfig.replacingOccurrences(of: "file_guard: false", with: "file_guard: true\nfile_paths: [\(guarded)]")
+            agent = try cluster.enrollAgent(configuration: configuration)
+            try agent.startAndSelftest()
+            try agent.process?.waitForLog("file guard watching")
+            store = try cluster.store()
+            agentID = try agent.agentID
+        }
+
+        /// A copy of `binary` under `name` in the guarded tools directory.
+        func tool(_ name: String, from binary: String = "/bin/cat") throws -> String {
+            let path = tools + "/" + name
+            // The program itself, not a symbolic link to it (/bin/sh is one).
+            let real = URL(fileURLWithPath: binary).resolvingSymlinksInPath().path
+            if !FileManager.default.fileExists(atPath: path) { try FileManager.default.copyItem(atPath: real, toPath: path) }
+            return path
+        }
+
+        func write(_ text: String, to name: String) throws -> String {
+            let path = guarded + "/" + name
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+
+        func events(_ outcome: String) async throws -> [StoredEvent] {
+            try await store.events(EventQuery(type: EventType.file(outcome), agent: agentID))
+        }
+
+        func waitForEvents(_ outcome: String, count: Int = 1, where matches: @escaping (StoredEvent) -> Bool = { _ in true }) async throws -> [StoredEvent] {
+            var found: [StoredEvent] = []
+            try await eventually("\(count) file.\(outcome) events", timeout: 30) {
+                found = try await events(outcome).filter(matches)
+                return found.count >= count
+            }
+            return found
+        }
+
+        func stop() {
+            agent.stop()
+            cluster.shutdown()
+        }
+    }
+
+    static let card = "Customer card 4556 7375 8689 9855 exp 12/28, CVV on file.\n"
+
+    @Test("an AI tool (cat installed as ollama) cannot read a file with a card number (EPERM, an incident); plain cat can; harmless files are read and audited once; a key under .ssh is blocked by path")
+    func aiToolReads() async throws {
+        let guarded = try Guarded()
+        defer { guarded.stop() }
+        let ollama = try guarded.tool("ollama")
+        let cardFile = try guarded.write(Self.card, to: "customers.txt")
+
+        let denied = try run(ollama, [cardFile])
+        #expect(denied.status != 0)
+        #expect(denied.stderr.contains("Operation not permitted"), "\(denied.output)")
+        #expect(denied.stdout.isEmpty)
+        #expect(try run("/bin/cat", [cardFile]).stdout == Self.card, "an ordinary program reads it")
+        let blocked = try #require(try await guarded.waitForEvents("blocked").first)
+        #expect(blocked.data["app"] == "ollama")
+        #expect(blocked.data["activity"] == "file_read_by_ai_tool")
+        #expect(blocked.data["rule"] == "block-high-confidence-pii-to-ai-tools")
+        #expect(blocked.data["path"] == .string(cardFile))
+        #expect(blocked.data["exe"] == .string(ollama))
+        #expect(blocked.data["incident_id"]?.stringValue?.hasPrefix("BW-") == true)
+        if case .array(let findings)? = blocked.data["findings"] {
+            #expect(findings.contains { if case .object(let finding) = $0 { finding["type"] == "credit_card" } else { false } })
+        } else { Issue.record("no findings") }
+        #expect(!"\(blocked.data)".contains("4556 7375"), "never the content")
+        try EventCatalog.standard.validate(Event(seq: 1, time: Date(), type: blocked.type, v: blocked.v, data: blocked.data))
+
+        // Harmless: read, and audited once per process and file.
+        let notes = try guarded.write("Meeting notes: nothing to see here.\n", to: "notes.txt")
+        #expect(try run(ollama, [notes, notes]).status == 0)
+        let audited = try await guarded.waitForEvents("audited") { $0.data["path"] == .string(notes) }
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await guarded.events("audited").filter { $0.data["path"] == .string(notes) }.count == audited.count)
+        #expect(audited.count == 1)
+
+        // A credential file by its path, whatever it holds.
+        let key = try guarded.write("not really a key\n", to: "home/alice/.ssh/id_ed25519")
+        let keyRead = try run(ollama, [key])
+        #expect(keyRead.status != 0 && keyRead.stderr.contains("Operation not permitted"))
+        let keyBlocked = try #require(try await guarded.waitForEvents("blocked") { $0.data["path"] == .string(key) }.first)
+        #expect(keyBlocked.data["rule"] == "block-secrets-to-ai-tools")
+        #expect("\(keyBlocked.data["findings"] ?? .null)".contains("credential_file"))
+
+        // A child of the AI tool reads for it: blocked too.
+        let child = try run("/bin/sh", ["-c", "exec /bin/cat '\(cardFile)'"])  // an ordinary shell: allowed
+        #expect(child.stdout == Self.card)
+        let claude = try guarded.tool("claude", from: "/bin/sh")
+        let viaChild = try run(claude, ["-c", "/bin/cat '\(cardFile)'"])
+        #expect(viaChild.status != 0 && viaChild.stdout.isEmpty, "\(viaChild.output)")
+    }
+
+    @Test("the verdict cache follows the file: harmless, then rewritten with a card number, then blocked")
+    func cacheFlips() async throws {
+        let guarded = try Guarded()
+        defer { guarded.stop() }
+        let ollama = try guarded.tool("ollama")
+        let file = try guarded.write("Quarterly plan, no customer data.\n", to: "plan.txt")
+        #expect(try run(ollama, [file]).status == 0)
+        #expect(try run(ollama, [file]).status == 0, "the cached verdict")
+        try Data(Self.card.utf8).write(to: URL(fileURLWithPath: file))
+        let after = try run(ollama, [file])
+        #expect(after.status != 0 && after.stderr.contains("Operation not permitted"), "\(after.output)")
+    }
+
+    @Test("an unsanctioned AI tool's program cannot start (EPERM, exit 126), a sanctioned one can; a state change on the collector flips it within seconds")
+    func execEnforcement() async throws {
+        let guarded = try Guarded()
+        defer { guarded.stop() }
+        let server = try guarded.tool("llama-server", from: "/bin/true")
+        let analyst = ProcessInfo.processInfo.environment.merging([
+            "BULWARK_API": guarded.cluster.apiURL, "BULWARK_CA": guarded.cluster.caPath, "BULWARK_TOKEN": try guarded.cluster.apiToken(role: "analyst"),
+        ]) { $1 }
+        func start() throws -> CommandResult { try run("/bin/sh", ["-c", "'\(server)'; echo \"exit $?\""]) }
+        #expect(try start().stdout.contains("exit 0"), "unreviewed: starts")
+
+        let set = try run(Binaries.path("bulwark"), ["apps", "set-state", "llama-cpp", "unsanctioned", "--reason", "not approved"], environment: analyst)
+        #expect(set.status == 0, "\(set.output)")
+        try await eventually("the start being refused", timeout: 15) { try start().stdout.contains("exit 126") }
+        let refused = try start()
+        #expect(refused.output.contains("Operation not permitted"), "\(refused.output)")
+        let blocked = try #require(try await guarded.waitForEvents("blocked") { $0.data["activity"] == "ai_tool_exec" }.first)
+        #expect(blocked.data["app"] == "llama-cpp")
+        #expect(blocked.data["rule"] == "block-unsanctioned-ai-tools")
+        #expect(blocked.data["sanction"] == "unsanctioned")
+        #expect(blocked.data["path"] == .string(server))
+
+        let sanction = try run(Binaries.path("bulwark"), ["apps", "set-state", "llama-cpp", "sanctioned", "--reason", "approved"], environment: analyst)
+        #expect(sanction.status == 0)
+        try await eventually("the start being allowed again", timeout: 15) { try start().stdout.contains("exit 0") }
+        // An ordinary program on the same mount always starts.
+        let plain = try guarded.tool("true", from: "/bin/true")
+        #expect(try run("/bin/sh", ["-c", "'\(plain)'; echo \"exit $?\""]).stdout.contains("exit 0"))
+    }
+
+    @Test("SIGKILL of the agent leaves no open hanging (the kernel releases the marks); a normal stop answers everything")
+    func neverHangs() async throws {
+        let guarded = try Guarded()
+        defer { guarded.stop() }
+        let ollama = try guarded.tool("ollama")
+        let files = try (0..<50).map { try guarded.write("harmless file \($0)\n", to: "many/\($0).txt") }
+        // Readers keep opening while the agent dies.
+        let readers = try (0..<4).map { index in
+            try ChildProcess("/bin/sh", ["-c", "for i in 1 2 3 4 5 6 7 8 9 10; do '\(ollama)' \(files.joined(separator: " ")) > /dev/null; done"],
+                             logPath: guarded.cluster.root + "/reader-\(index).log")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        guarded.agent.kill9()
+        for reader in readers { #expect(reader.waitForExit(timeout: 20) == 0, "a reader hung or failed: \(reader.log)") }
+        // With the agent gone, nothing is guarded or waiting.
+        #expect(try run(ollama, [files[0]]).status == 0)
+
+        try guarded.agent.start()
+        try guarded.agent.process?.waitForLog("file guard watching")
+        let more = try (0..<4).map { index in
+            try ChildProcess("/bin/sh", ["-c", "for i in 1 2 3 4 5 6 7 8 9 10; do '\(ollama)' \(files.joined(separator: " ")) > /dev/null; done"],
+                             logPath: guarded.cluster.root + "/reader-again-\(index).log")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(guarded.agent.process?.stop() == 0)
+        for reader in more { #expect(reader.waitForExit(timeout: 20) == 0, "a reader hung after a normal stop: \(reader.log)") }
+    }
+}
