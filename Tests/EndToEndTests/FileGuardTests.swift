@@ -188,4 +188,25 @@ struct FileGuardTests {
         #expect(guarded.agent.process?.stop() == 0)
         for reader in more { #expect(reader.waitForExit(timeout: 20) == 0, "a reader hung after a normal stop: \(reader.log)") }
     }
+
+    @Test("a mount fanotify refuses (procfs takes no permission events) is an agent.health event with the reason; the rest of the agent keeps running")
+    func unavailable() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "file_guard: false", with: "file_guard: true\nfile_paths: [/proc]"))
+        try agent.startAndSelftest()  // the pipeline works regardless
+        defer { agent.stop() }
+        let store = try cluster.store()
+        let agentID = try agent.agentID
+        var health: [StoredEvent] = []
+        try await eventually("agent.health at the collector", timeout: 30) {
+            health = try await store.events(EventQuery(type: EventType.agentHealth, agent: agentID))
+            return !health.isEmpty
+        }
+        #expect(health[0].data["component"] == "file_guard")
+        #expect(health[0].data["status"] == "unavailable")
+        #expect(health[0].data["message"]?.stringValue?.contains("cannot watch the mount of /proc") == true, "\(health[0].data)")
+        #expect(try agent.cli(["selftest"]).status == 0, "still delivering")
+    }
 }
+
