@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 #include <string.h>
 #include <errno.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
@@ -115,6 +116,12 @@ int cbulwark_fanotify_init(void) {
 
 int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long mask) {
     return fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, path);
+}
+
+int cbulwark_fanotify_ignore(int fd, int event_fd, unsigned long long mask) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", event_fd);
+    return fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, mask, AT_FDCWD, path);
 }
 
 int cbulwark_fanotify_flush(int fd) {

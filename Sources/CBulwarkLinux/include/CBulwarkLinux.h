@@ -56,6 +56,10 @@ int cbulwark_fanotify_init(void);
 /// Adds `mask` on the whole mount holding `path`. Returns 0, or -1 with errno set.
 int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long mask);
 
+/// Adds `mask` to the ignore mask of the file open as `event_fd` (an inode mark, cleared by the
+/// kernel when the file is modified). Returns 0, or -1 with errno set.
+int cbulwark_fanotify_ignore(int fd, int event_fd, unsigned long long mask);
+
 /// Removes every mount mark of the group (the watchdog's way out). Returns 0, or -1 with errno.
 int cbulwark_fanotify_flush(int fd);
 
