@@ -101,7 +101,10 @@ int cbulwark_proc_events_read(int fd, cbulwark_proc_event *events, int capacity)
         struct cn_msg *message = (struct cn_msg *)NLMSG_DATA(header);
         if (message->id.idx != CN_IDX_PROC || message->id.val != CN_VAL_PROC) continue;
         struct proc_event *event = (struct proc_event *)message->data;
-        if (event->what == PROC_EVENT_EXEC) {
+        if (event->what == PROC_EVENT_FORK && event->event_data.fork.child_pid == event->event_data.fork.child_tgid) {
+            events[count++] = (cbulwark_proc_event){.kind = 3, .pid = event->event_data.fork.child_pid, .tgid = event->event_data.fork.child_tgid,
+                                                    .parent = event->event_data.fork.parent_tgid};
+        } else if (event->what == PROC_EVENT_EXEC) {
             events[count++] = (cbulwark_proc_event){.kind = 1, .pid = event->event_data.exec.process_pid, .tgid = event->event_data.exec.process_tgid};
         } else if (event->what == PROC_EVENT_EXIT) {
             events[count++] = (cbulwark_proc_event){.kind = 2, .pid = event->event_data.exit.process_pid, .tgid = event->event_data.exit.process_tgid};

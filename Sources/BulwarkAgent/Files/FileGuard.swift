@@ -56,6 +56,8 @@ public final class FileGuard: @unchecked Sendable {
     let settings: Settings
     let catalog: CatalogSource
     let cache = VerdictCache()
+    /// Fork/exec/exit history, for openers that exited before their notification was read.
+    let processes = ProcessTable()
     let record: Recorder
     let notify: Notifier
     private let lock = NSLock()
@@ -122,7 +124,7 @@ public final class FileGuard: @unchecked Sendable {
     /// script, else up to four ancestors: Claude Code's `rg` and `cat` read for it), cached
     /// for two seconds per process and program.
     private func opener(_ pid: pid_t) -> (exe: String, app: AIApp?)? {
-        guard let exe = ProcessLineage.executablePath(of: pid) else { return nil }
+        guard let exe = ProcessLineage.executablePath(of: pid) else { return remembered(pid) }
         let now = ContinuousClock.now
         if let cached = openers[pid], cached.exe == exe, now - cached.at < .seconds(2) { return (exe, cached.app) }
         let matcher = AIProgramMatcher(catalog: catalog.current)
@@ -130,6 +132,14 @@ public final class FileGuard: @unchecked Sendable {
         if openers.count > 4096 { openers.removeAll(keepingCapacity: true) }
         openers[pid] = (exe, app, now)
         return (exe, app)
+    }
+
+    /// A process already gone from `/proc`, as the process table remembers it and its parents.
+    func remembered(_ pid: pid_t) -> (exe: String, app: AIApp?)? {
+        let chain = processes.lineage(of: pid)
+        guard let first = chain.first else { return nil }
+        let catalog = catalog.current
+        return (first.executable, chain.lazy.compactMap { catalog.app(executable: $0.executable) }.first)
     }
 
     // MARK: Decisions
@@ -221,15 +231,25 @@ public final class FileGuard: @unchecked Sendable {
     /// An open nobody waits on (a file known harmless, so its permission events are ignored):
     /// an AI tool's read is still recorded, once per process and file per window.
     func auditOpen(_ event: FanotifyChannel.Event) {
-        guard event.pid != selfPID, let path = Self.path(of: event.descriptor), isGuarded(path), let (exe, app) = opener(event.pid), let app,
-            firstAudit(pid: event.pid, path: path)
-        else { return }
-        let (policy, states): (Policy, [String: SanctionState]) = lock.withLock { (self.policy, self.appStates) }
+        guard event.pid != selfPID, let path = Self.path(of: event.descriptor), isGuarded(path) else { return }
         let content = VerdictCache.key(descriptor: event.descriptor).flatMap(cache.verdict) ?? ScanResult(findings: [])
+        if let (exe, app) = opener(event.pid) {
+            if let app { audit(app: app, exe: exe, pid: event.pid, path: path, content: content) }
+            return
+        }
+        // Gone already, and the process events naming it not read yet: look again shortly.
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
+            if let (exe, app) = remembered(event.pid), let app { audit(app: app, exe: exe, pid: event.pid, path: path, content: content) }
+        }
+    }
+
+    private func audit(app: AIApp, exe: String, pid: pid_t, path: String, content: ScanResult) {
+        guard firstAudit(pid: pid, path: path) else { return }
+        let (policy, states): (Policy, [String: SanctionState]) = lock.withLock { (self.policy, self.appStates) }
         let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
-        let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: Self.user(of: event.pid), content: content)
+        let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: Self.user(of: pid), content: content)
         let decision = PolicyEvaluator(policy: policy).evaluate(request)
-        var data = Self.data(incidentID: DLPEvent.newIncidentID(), request: request, decision: decision, path: path, pid: event.pid, exe: exe)
+        var data = Self.data(incidentID: DLPEvent.newIncidentID(), request: request, decision: decision, path: path, pid: pid, exe: exe)
         data["evidence"] = "file_open"
         data["verdict"] = "known_harmless"
         record(EventType.file("audited"), data)

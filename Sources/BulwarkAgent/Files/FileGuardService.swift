@@ -57,6 +57,9 @@ public final class FileGuardService: @unchecked Sendable {
             channel.close()
             throw error
         }
+        if !ProcessTable.follow(guardian.processes, stop: stopper) {
+            logger.warning("no kernel process events (proc connector): AI tools' reads by short-lived children may go unaudited")
+        }
         logger.info("file guard watching", metadata: ["paths": "\(options.paths.joined(separator: ","))", "exec": "\(channel.enforcesExec)"])
         if !channel.enforcesExec { health("degraded", "this kernel has no FAN_OPEN_EXEC_PERM (Linux < 5.0): AI tools' starts are not enforced") }
         let finished = AsyncStream<Void>.makeStream()

@@ -32,9 +32,10 @@ long cbulwark_receive_with_fds(int socket, void *bytes, unsigned long length, in
 
 /// A process event from the kernel's proc connector: what happened to which process.
 typedef struct {
-    int kind;  // 1: exec, 2: exit
-    int pid;   // the thread
-    int tgid;  // the process (thread group)
+    int kind;    // 1: exec, 2: exit, 3: fork (a new process, not a thread)
+    int pid;     // the thread (for fork: the child's)
+    int tgid;    // the process (thread group; for fork: the child)
+    int parent;  // for fork: the parent process
 } cbulwark_proc_event;
 
 /// A netlink socket subscribed to the kernel's process events (proc connector; needs
