@@ -101,6 +101,7 @@ public final class FileGuard: @unchecked Sendable {
         guard event.pid != selfPID, event.needsResponse, let path = Self.path(of: event.descriptor), isGuarded(path) else { return .allow }
         if event.isExecPermission {
             // The file being started, not /proc/PID/exe (still the program calling execve).
+            processes.starting(event.pid, executable: path)
             guard let app = catalog.current.app(executable: path) else { return .allow }
             return .exec(app: app, path: path)
         }

@@ -37,6 +37,16 @@ final class ProcessTable: Sendable {
         }
     }
 
+    /// `pid` is starting `executable` (from a fanotify exec event: known even if the process is
+    /// gone before its kernel exec event is read).
+    func starting(_ pid: pid_t, executable: String) {
+        entries.withLock { entries in
+            var entry = entries[pid] ?? Entry(parent: ProcessLineage.parent(of: pid), executable: nil, exited: nil)
+            entry.executable = executable
+            entries[pid] = entry
+        }
+    }
+
     func exited(_ pid: pid_t) {
         let now = ContinuousClock.now
         entries.withLock { entries in
