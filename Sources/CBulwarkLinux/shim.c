@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 #include <string.h>
 #include <errno.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
@@ -100,7 +101,10 @@ int cbulwark_proc_events_read(int fd, cbulwark_proc_event *events, int capacity)
         struct cn_msg *message = (struct cn_msg *)NLMSG_DATA(header);
         if (message->id.idx != CN_IDX_PROC || message->id.val != CN_VAL_PROC) continue;
         struct proc_event *event = (struct proc_event *)message->data;
-        if (event->what == PROC_EVENT_EXEC) {
+        if (event->what == PROC_EVENT_FORK && event->event_data.fork.child_pid == event->event_data.fork.child_tgid) {
+            events[count++] = (cbulwark_proc_event){.kind = 3, .pid = event->event_data.fork.child_pid, .tgid = event->event_data.fork.child_tgid,
+                                                    .parent = event->event_data.fork.parent_tgid};
+        } else if (event->what == PROC_EVENT_EXEC) {
             events[count++] = (cbulwark_proc_event){.kind = 1, .pid = event->event_data.exec.process_pid, .tgid = event->event_data.exec.process_tgid};
         } else if (event->what == PROC_EVENT_EXIT) {
             events[count++] = (cbulwark_proc_event){.kind = 2, .pid = event->event_data.exit.process_pid, .tgid = event->event_data.exit.process_tgid};
@@ -115,6 +119,12 @@ int cbulwark_fanotify_init(void) {
 
 int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long mask) {
     return fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, path);
+}
+
+int cbulwark_fanotify_ignore(int fd, int event_fd, unsigned long long mask) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", event_fd);
+    return fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, mask, AT_FDCWD, path);
 }
 
 int cbulwark_fanotify_flush(int fd) {

@@ -20,6 +20,8 @@ public final class FanotifyChannel: @unchecked Sendable {
         public var isExecPermission: Bool { mask & UInt64(FAN_OPEN_EXEC_PERM) != 0 }
         public var needsResponse: Bool { isOpenPermission || isExecPermission }
         public var isCloseWrite: Bool { mask & UInt64(FAN_CLOSE_WRITE) != 0 }
+        /// An open nobody waits on (the file's permission events are ignored: known harmless).
+        public var isOpenNotification: Bool { mask & UInt64(FAN_OPEN) != 0 && !needsResponse }
         public var isOverflow: Bool { mask & UInt64(FAN_Q_OVERFLOW) != 0 }
     }
 
@@ -54,7 +56,9 @@ public final class FanotifyChannel: @unchecked Sendable {
             throw .unavailable(reason)
         }
         self.descriptor = descriptor
-        let base = UInt64(FAN_OPEN_PERM) | UInt64(FAN_CLOSE_WRITE)
+        // FAN_OPEN notifications still arrive for files whose permission events are ignored:
+        // AI tools' reads of harmless files are audited without making anyone wait.
+        let base = UInt64(FAN_OPEN_PERM) | UInt64(FAN_OPEN) | UInt64(FAN_CLOSE_WRITE)
         var withExec = true
         for path in paths where FileManager.default.fileExists(atPath: path) {
             if withExec, cbulwark_fanotify_mark_mount(descriptor, path, base | UInt64(FAN_OPEN_EXEC_PERM)) == 0 { continue }
@@ -86,6 +90,13 @@ public final class FanotifyChannel: @unchecked Sendable {
             if event.needsResponse, !closed { _ = cbulwark_fanotify_respond(descriptor, event.descriptor, allow ? 1 : 0) }
         }
         if event.descriptor >= 0 { Glibc.close(event.descriptor) }
+    }
+
+    /// Stops permission events for the file open as `descriptor` until it is modified: what a
+    /// file known to be harmless gets, so opening it again costs nothing. False when the kernel
+    /// refused (mark limit).
+    func ignoreOpens(of descriptor: Int32) -> Bool {
+        lock.withLock { !closed && cbulwark_fanotify_ignore(self.descriptor, descriptor, UInt64(FAN_OPEN_PERM)) == 0 }
     }
 
     /// Removes every mark: nothing waits on the agent any more (the watchdog's way out).

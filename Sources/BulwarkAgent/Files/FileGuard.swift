@@ -40,6 +40,9 @@ public final class FileGuard: @unchecked Sendable {
     enum Triage {
         /// Not the guard's business: answer allow at once.
         case allow
+        /// An ordinary program opens a guarded file: allowed at once; once the file is known to
+        /// be harmless its opens stop asking the agent at all.
+        case ordinary(path: String)
         /// An AI tool's executable is being started.
         case exec(app: AIApp, path: String)
         /// An AI tool (or a child of one) opens a file.
@@ -53,6 +56,8 @@ public final class FileGuard: @unchecked Sendable {
     let settings: Settings
     let catalog: CatalogSource
     let cache = VerdictCache()
+    /// Fork/exec/exit history, for openers that exited before their notification was read.
+    let processes = ProcessTable()
     let record: Recorder
     let notify: Notifier
     private let lock = NSLock()
@@ -60,6 +65,8 @@ public final class FileGuard: @unchecked Sendable {
     private var classifier: ContentClassifier
     private var appStates: [String: SanctionState]
     private var audited: [String: ContinuousClock.Instant] = [:]
+    /// Background scans of files ordinary programs opened.
+    private var learning = 0
     private var openers: [pid_t: (exe: String, app: AIApp?, at: ContinuousClock.Instant)] = [:]
     private let scans = DispatchQueue(label: "bulwark-file-scan", attributes: .concurrent)
     private let selfPID = getpid()
@@ -94,10 +101,12 @@ public final class FileGuard: @unchecked Sendable {
         guard event.pid != selfPID, event.needsResponse, let path = Self.path(of: event.descriptor), isGuarded(path) else { return .allow }
         if event.isExecPermission {
             // The file being started, not /proc/PID/exe (still the program calling execve).
+            processes.starting(event.pid, executable: path)
             guard let app = catalog.current.app(executable: path) else { return .allow }
             return .exec(app: app, path: path)
         }
-        guard let (exe, app) = opener(event.pid), let app else { return .allow }
+        guard let (exe, app) = opener(event.pid) else { return .allow }
+        guard let app else { return .ordinary(path: path) }
         return .read(app: app, path: path, exe: exe)
     }
 
@@ -116,7 +125,7 @@ public final class FileGuard: @unchecked Sendable {
     /// script, else up to four ancestors: Claude Code's `rg` and `cat` read for it), cached
     /// for two seconds per process and program.
     private func opener(_ pid: pid_t) -> (exe: String, app: AIApp?)? {
-        guard let exe = ProcessLineage.executablePath(of: pid) else { return nil }
+        guard let exe = ProcessLineage.executablePath(of: pid) else { return remembered(pid) }
         let now = ContinuousClock.now
         if let cached = openers[pid], cached.exe == exe, now - cached.at < .seconds(2) { return (exe, cached.app) }
         let matcher = AIProgramMatcher(catalog: catalog.current)
@@ -124,6 +133,14 @@ public final class FileGuard: @unchecked Sendable {
         if openers.count > 4096 { openers.removeAll(keepingCapacity: true) }
         openers[pid] = (exe, app, now)
         return (exe, app)
+    }
+
+    /// A process already gone from `/proc`, as the process table remembers it and its parents.
+    func remembered(_ pid: pid_t) -> (exe: String, app: AIApp?)? {
+        let chain = processes.lineage(of: pid)
+        guard let first = chain.first else { return nil }
+        let catalog = catalog.current
+        return (first.executable, chain.lazy.compactMap { catalog.app(executable: $0.executable) }.first)
     }
 
     // MARK: Decisions
@@ -151,13 +168,20 @@ public final class FileGuard: @unchecked Sendable {
         return !blocked
     }
 
-    /// An AI tool opens a file (worker thread; may wait up to the budget for a scan). True to allow.
-    func decideRead(app: AIApp, path: String, exe: String?, event: FanotifyChannel.Event) -> Bool {
+    /// What a read decision says: allow it, and whether the file is harmless (its opens need not
+    /// be asked about again until it changes).
+    struct ReadVerdict {
+        var allow: Bool
+        var harmless: Bool
+    }
+
+    /// An AI tool opens a file (worker thread; may wait up to the budget for a scan).
+    func decideRead(app: AIApp, path: String, exe: String?, event: FanotifyChannel.Event) -> ReadVerdict {
         let started = ContinuousClock.now
         let (policy, classifier, states): (Policy, ContentClassifier, [String: SanctionState]) = lock.withLock {
             (self.policy, self.classifier, self.appStates)
         }
-        guard let key = VerdictCache.key(descriptor: event.descriptor) else { return true }
+        guard let key = VerdictCache.key(descriptor: event.descriptor) else { return ReadVerdict(allow: true, harmless: false) }
         var verdictSource = "cache"
         var content: ScanResult
         if let cached = cache.verdict(key) {
@@ -167,8 +191,9 @@ public final class FileGuard: @unchecked Sendable {
             verdictSource = "scan"
         } else {
             // The scan missed the budget: it goes on and fills the cache for the next open.
-            return failMode(app: app, path: path, exe: exe, event: event, states: states, policy: policy, started: started)
+            return ReadVerdict(allow: failMode(app: app, path: path, exe: exe, event: event, states: states, policy: policy, started: started), harmless: false)
         }
+        let harmless = isHarmless(content, path: path)
         if let pattern = settings.credentialPaths.match(path) {
             content.findings.append(Finding(type: "credential_file", count: 1, confidence: ContentClassifier.Confidence.high, matches: [
                 FindingMatch(start: 0, end: 0, confidence: ContentClassifier.Confidence.high, masked: pattern, hash: nil),
@@ -178,7 +203,7 @@ public final class FileGuard: @unchecked Sendable {
         let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: Self.user(of: event.pid), content: content)
         let decision = PolicyEvaluator(policy: policy).evaluate(request)
         let blocked = decision.action == .block
-        guard blocked || firstAudit(pid: event.pid, path: path) else { return true }
+        guard blocked || firstAudit(pid: event.pid, path: path) else { return ReadVerdict(allow: true, harmless: harmless) }
         let incidentID = DLPEvent.newIncidentID()
         var data = Self.data(incidentID: incidentID, request: request, decision: decision, path: path, pid: event.pid, exe: exe)
         data["evidence"] = "file_open"
@@ -191,23 +216,93 @@ public final class FileGuard: @unchecked Sendable {
                 rule: decision.rule, subject: .fileRead(path: path))
             notify(uid, notice)
         }
-        return !blocked
+        return ReadVerdict(allow: !blocked, harmless: harmless && !blocked)
+    }
+
+    /// Claims one of the 32 background scans; false when all are busy (a busy host: the file is
+    /// scanned when an AI tool opens it, or at a later write).
+    private func startLearning() -> Bool {
+        lock.withLock {
+            guard learning < 32 else { return false }
+            learning += 1
+            return true
+        }
+    }
+
+    /// An open nobody waits on (a file known harmless, so its permission events are ignored):
+    /// an AI tool's read is still recorded, once per process and file per window.
+    func auditOpen(_ event: FanotifyChannel.Event) {
+        guard event.pid != selfPID, let path = Self.path(of: event.descriptor), isGuarded(path) else { return }
+        let content = VerdictCache.key(descriptor: event.descriptor).flatMap(cache.verdict) ?? ScanResult(findings: [])
+        if let (exe, app) = opener(event.pid) {
+            if let app { audit(app: app, exe: exe, pid: event.pid, path: path, content: content) }
+            return
+        }
+        // Gone already, and the process events naming it not read yet: look again shortly.
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
+            if let (exe, app) = remembered(event.pid), let app { audit(app: app, exe: exe, pid: event.pid, path: path, content: content) }
+        }
+    }
+
+    private func audit(app: AIApp, exe: String, pid: pid_t, path: String, content: ScanResult) {
+        guard firstAudit(pid: pid, path: path) else { return }
+        let (policy, states): (Policy, [String: SanctionState]) = lock.withLock { (self.policy, self.appStates) }
+        let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
+        let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: Self.user(of: pid), content: content)
+        let decision = PolicyEvaluator(policy: policy).evaluate(request)
+        var data = Self.data(incidentID: DLPEvent.newIncidentID(), request: request, decision: decision, path: path, pid: pid, exe: exe)
+        data["evidence"] = "file_open"
+        data["verdict"] = "known_harmless"
+        record(EventType.file("audited"), data)
+    }
+
+    /// Nothing found, no label, fully scanned, not a credential file by its path.
+    func isHarmless(_ result: ScanResult, path: String) -> Bool {
+        result.findings.isEmpty && result.labels.isEmpty && !result.partial && settings.credentialPaths.match(path) == nil
+    }
+
+    /// An ordinary program's open of a guarded file (reader thread): whether the file is known
+    /// harmless now; if its verdict is unknown, a background scan is started on `descriptor`
+    /// (a copy the caller made, which `learned` receives, harmless or not, and must close).
+    func knownHarmless(_ descriptor: Int32, path: String, learned: @escaping @Sendable (_ descriptor: Int32, _ harmless: Bool) -> Void) -> Bool? {
+        guard let key = VerdictCache.key(descriptor: descriptor), key.size <= Int64(settings.maxScanBytes) else { return false }
+        if let verdict = cache.verdict(key) { return isHarmless(verdict, path: path) }
+        guard startLearning() else { return false }
+        let classifier = lock.withLock { self.classifier }
+        let copy = dup(descriptor)
+        guard copy >= 0 else {
+            lock.withLock { learning -= 1 }
+            return false
+        }
+        let (cache, maxBytes) = (cache, settings.maxScanBytes)
+        scans.async { [self] in
+            let result = (try? Self.scanner(classifier, maxBytes: maxBytes).scan(descriptor: copy, name: path))
+                ?? ScanResult(findings: [], partial: true, partialReason: "unreadable")
+            cache.store(result, for: key)
+            lock.withLock { learning -= 1 }
+            learned(copy, isHarmless(result, path: path))
+        }
+        return nil
     }
 
     /// A file was written and closed: scanned in the background so the next open by an AI tool
-    /// finds its verdict cached. Takes the descriptor (closes it).
-    func rescan(_ event: FanotifyChannel.Event) {
+    /// finds its verdict cached; `learned` gets the descriptor (to close) and whether it is
+    /// harmless. Takes the descriptor.
+    func rescan(_ event: FanotifyChannel.Event, learned: @escaping @Sendable (_ descriptor: Int32, _ harmless: Bool) -> Void) {
         guard event.pid != selfPID, let path = Self.path(of: event.descriptor), isGuarded(path), let key = VerdictCache.key(descriptor: event.descriptor),
-            key.size <= Int64(settings.maxScanBytes)
+            key.size <= Int64(settings.maxScanBytes), startLearning()
         else {
             close(event.descriptor)
             return
         }
         let classifier = lock.withLock { self.classifier }
         let (cache, maxBytes) = (cache, settings.maxScanBytes)
-        scans.async {
-            defer { close(event.descriptor) }
-            if let result = try? Self.scanner(classifier, maxBytes: maxBytes).scan(descriptor: event.descriptor, name: path) { cache.store(result, for: key) }
+        scans.async { [self] in
+            let result = (try? Self.scanner(classifier, maxBytes: maxBytes).scan(descriptor: event.descriptor, name: path))
+                ?? ScanResult(findings: [], partial: true, partialReason: "unreadable")
+            cache.store(result, for: key)
+            lock.withLock { learning -= 1 }
+            learned(event.descriptor, isHarmless(result, path: path))
         }
     }
 

@@ -8,7 +8,7 @@ import Logging
 /// the pool is full (the fail mode), and at shutdown (closing the group releases the rest) — and
 /// a watchdog removes the marks if answers fall behind, so the host keeps working unguarded.
 public final class FileGuardService: @unchecked Sendable {
-    // `pending` is behind `lock`; the rest is immutable after init.
+    // `pending` and `ignored` are behind `lock`; the rest is immutable after init.
 
     public struct Options: Sendable {
         public var paths: [String]
@@ -16,11 +16,14 @@ public final class FileGuardService: @unchecked Sendable {
         public var workers: Int
         /// An answer older than this trips the watchdog.
         public var watchdog: Duration
+        /// Harmless files whose opens stop being asked about (inode marks).
+        public var maxIgnored: Int
 
-        public init(paths: [String], workers: Int = 8, watchdog: Duration = .seconds(5)) {
+        public init(paths: [String], workers: Int = 8, watchdog: Duration = .seconds(5), maxIgnored: Int = 65_536) {
             self.paths = paths
             self.workers = workers
             self.watchdog = watchdog
+            self.maxIgnored = maxIgnored
         }
     }
 
@@ -29,6 +32,8 @@ public final class FileGuardService: @unchecked Sendable {
     let logger: Logger
     private let lock = NSLock()
     private var pending: [Int: ContinuousClock.Instant] = [:]
+    /// Ignore marks placed (harmless files).
+    private var ignored = 0
     private var nextTicket = 0
     private let workers = DispatchQueue(label: "bulwark-file-guard", attributes: .concurrent)
 
@@ -51,6 +56,9 @@ public final class FileGuardService: @unchecked Sendable {
         do { stopper = try WatcherThread() } catch {
             channel.close()
             throw error
+        }
+        if !ProcessTable.follow(guardian.processes, stop: stopper) {
+            logger.warning("no kernel process events (proc connector): AI tools' reads by short-lived children may go unaudited")
         }
         logger.info("file guard watching", metadata: ["paths": "\(options.paths.joined(separator: ","))", "exec": "\(channel.enforcesExec)"])
         if !channel.enforcesExec { health("degraded", "this kernel has no FAN_OPEN_EXEC_PERM (Linux < 5.0): AI tools' starts are not enforced") }
@@ -110,11 +118,22 @@ public final class FileGuardService: @unchecked Sendable {
             return
         }
         guard event.needsResponse else {
-            if event.isCloseWrite { guardian.rescan(event) } else { channel.respond(event, allow: true) }
+            if event.isOpenNotification { guardian.auditOpen(event) }
+            if event.isCloseWrite {
+                guardian.rescan(event) { [self] descriptor, harmless in learned(descriptor, harmless: harmless, channel) }
+            } else {
+                channel.respond(event, allow: true)
+            }
             return
         }
         switch guardian.triage(event) {
         case .allow:
+            channel.respond(event, allow: true)
+        case .ordinary(let path):
+            let harmless = guardian.knownHarmless(event.descriptor, path: path) { [self] descriptor, harmless in
+                learned(descriptor, harmless: harmless, channel)
+            }
+            if harmless == true { ignore(event.descriptor, channel) }
             channel.respond(event, allow: true)
         case .exec(let app, let path):
             channel.respond(event, allow: guardian.decideExec(app: app, path: path, pid: event.pid))
@@ -126,11 +145,29 @@ public final class FileGuardService: @unchecked Sendable {
                 return
             }
             workers.async { [self] in
-                let allow = guardian.decideRead(app: app, path: path, exe: exe, event: event)
-                channel.respond(event, allow: allow)
+                let verdict = guardian.decideRead(app: app, path: path, exe: exe, event: event)
+                if verdict.harmless { ignore(event.descriptor, channel) }
+                channel.respond(event, allow: verdict.allow)
                 finish(ticket)
             }
         }
+    }
+
+    /// A background scan finished: a harmless file stops costing its openers a round trip.
+    private func learned(_ descriptor: Int32, harmless: Bool, _ channel: FanotifyChannel) {
+        if harmless { ignore(descriptor, channel) }
+        close(descriptor)
+    }
+
+    /// Puts an ignore mark on a harmless file, up to `maxIgnored` (each pins an inode in the
+    /// kernel until the file changes or the agent stops).
+    private func ignore(_ descriptor: Int32, _ channel: FanotifyChannel) {
+        let admitted = lock.withLock { () -> Bool in
+            guard ignored < options.maxIgnored else { return false }
+            ignored += 1
+            return true
+        }
+        if admitted, !channel.ignoreOpens(of: descriptor) { lock.withLock { ignored -= 1 } }
     }
 
     private func admit() -> Int? {

@@ -32,9 +32,10 @@ long cbulwark_receive_with_fds(int socket, void *bytes, unsigned long length, in
 
 /// A process event from the kernel's proc connector: what happened to which process.
 typedef struct {
-    int kind;  // 1: exec, 2: exit
-    int pid;   // the thread
-    int tgid;  // the process (thread group)
+    int kind;    // 1: exec, 2: exit, 3: fork (a new process, not a thread)
+    int pid;     // the thread (for fork: the child's)
+    int tgid;    // the process (thread group; for fork: the child)
+    int parent;  // for fork: the parent process
 } cbulwark_proc_event;
 
 /// A netlink socket subscribed to the kernel's process events (proc connector; needs
@@ -55,6 +56,10 @@ int cbulwark_fanotify_init(void);
 
 /// Adds `mask` on the whole mount holding `path`. Returns 0, or -1 with errno set.
 int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long mask);
+
+/// Adds `mask` to the ignore mask of the file open as `event_fd` (an inode mark, cleared by the
+/// kernel when the file is modified). Returns 0, or -1 with errno set.
+int cbulwark_fanotify_ignore(int fd, int event_fd, unsigned long long mask);
 
 /// Removes every mount mark of the group (the watchdog's way out). Returns 0, or -1 with errno.
 int cbulwark_fanotify_flush(int fd);
