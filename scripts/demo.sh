@@ -50,8 +50,8 @@ cat >"$DATA/agent.yaml" <<YAML
 heartbeat_interval: 10
 retry_cap: 10
 session_socket: $DATA/session.sock
-# The file guard marks whole mounts and still costs every open ~60 µs (docs/BENCHMARKS.md): the
-# demo leaves it off until that is fixed, so your machine stays fast while it runs.
+# The file guard marks whole mounts (docs/FILES.md); the demo has no scene for it yet and leaves
+# it off rather than mark your machine's /home and /tmp while it runs.
 file_guard: false
 YAML
 

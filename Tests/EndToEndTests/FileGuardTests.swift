@@ -101,6 +101,12 @@ struct FileGuardTests {
         try await Task.sleep(for: .seconds(1))
         #expect(try await guarded.events("audited").filter { $0.data["path"] == .string(notes) }.count == audited.count)
         #expect(audited.count == 1)
+        // By now the file is known harmless: its opens no longer wait for the agent, and another
+        // AI process reading it is still recorded (from the open notification).
+        #expect(try run(ollama, [notes]).status == 0)
+        let again = try await guarded.waitForEvents("audited", count: 2) { $0.data["path"] == .string(notes) }
+        #expect(again.last?.data["verdict"] == "known_harmless")
+        #expect(again.last?.data["app"] == "ollama")
 
         // A credential file by its path, whatever it holds.
         let key = try guarded.write("not really a key\n", to: "home/alice/.ssh/id_ed25519")
