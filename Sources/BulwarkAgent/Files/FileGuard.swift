@@ -268,20 +268,12 @@ public final class FileGuard: @unchecked Sendable {
         guard let key = VerdictCache.key(descriptor: descriptor), key.size <= Int64(settings.maxScanBytes) else { return false }
         if let verdict = cache.verdict(key) { return isHarmless(verdict, path: path) }
         guard startLearning() else { return false }
-        let classifier = lock.withLock { self.classifier }
         let copy = dup(descriptor)
         guard copy >= 0 else {
             lock.withLock { learning -= 1 }
             return false
         }
-        let (cache, maxBytes) = (cache, settings.maxScanBytes)
-        scans.async { [self] in
-            let result = (try? Self.scanner(classifier, maxBytes: maxBytes).scan(descriptor: copy, name: path))
-                ?? ScanResult(findings: [], partial: true, partialReason: "unreadable")
-            cache.store(result, for: key)
-            lock.withLock { learning -= 1 }
-            learned(copy, isHarmless(result, path: path))
-        }
+        learn(copy, path: path, key: key, learned: learned)
         return nil
     }
 
@@ -295,15 +287,29 @@ public final class FileGuard: @unchecked Sendable {
             close(event.descriptor)
             return
         }
+        learn(event.descriptor, path: path, key: key, learned: learned)
+    }
+
+    /// The background scan behind ``knownHarmless(_:path:learned:)`` and ``rescan(_:learned:)``,
+    /// holding one of the slots ``startLearning()`` claimed.
+    private func learn(
+        _ descriptor: Int32, path: String, key: VerdictCache.Key, learned: @escaping @Sendable (_ descriptor: Int32, _ harmless: Bool) -> Void
+    ) {
         let classifier = lock.withLock { self.classifier }
-        let (cache, maxBytes) = (cache, settings.maxScanBytes)
         scans.async { [self] in
-            let result = (try? Self.scanner(classifier, maxBytes: maxBytes).scan(descriptor: event.descriptor, name: path))
-                ?? ScanResult(findings: [], partial: true, partialReason: "unreadable")
-            cache.store(result, for: key)
+            let result = scanAndCache(descriptor, name: path, key: key, classifier: classifier)
             lock.withLock { learning -= 1 }
-            learned(event.descriptor, isHarmless(result, path: path))
+            learned(descriptor, isHarmless(result, path: path))
         }
+    }
+
+    /// Reads the file through `descriptor`, classifies it and caches the verdict (scan queue);
+    /// an unreadable file counts as partially scanned, never as harmless.
+    private func scanAndCache(_ descriptor: Int32, name: String, key: VerdictCache.Key, classifier: ContentClassifier) -> ScanResult {
+        let result = (try? Self.scanner(classifier, maxBytes: settings.maxScanBytes).scan(descriptor: descriptor, name: name))
+            ?? ScanResult(findings: [], partial: true, partialReason: "unreadable")
+        cache.store(result, for: key)
+        return result
     }
 
     /// Scans within the budget; nil when it takes longer (the scan finishes on its own copy of
@@ -313,13 +319,9 @@ public final class FileGuard: @unchecked Sendable {
         guard copy >= 0 else { return nil }
         let done = DispatchSemaphore(value: 0)
         let box = ResultBox()
-        let (cache, maxBytes) = (cache, settings.maxScanBytes)
-        scans.async {
+        scans.async { [self] in
             defer { close(copy) }
-            let result = (try? Self.scanner(classifier, maxBytes: maxBytes).scan(descriptor: copy, name: name))
-                ?? ScanResult(findings: [], partial: true, partialReason: "unreadable")
-            cache.store(result, for: key)
-            box.set(result)
+            box.set(scanAndCache(copy, name: name, key: key, classifier: classifier))
             done.signal()
         }
         let nanoseconds = Int(settings.budget.components.seconds) * 1_000_000_000 + Int(settings.budget.components.attoseconds / 1_000_000_000)
