@@ -242,6 +242,7 @@ struct FileGuardTests {
 
         let terminal = try x.client("/usr/bin/xterm", ["-T", "ai-term", "-e", claude, "300"], logPath: cluster.root + "/ai-term.log")
         defer { terminal.kill9() }
+        defer { killProcesses(mentioning: guarded.tools) }  // first: xterm's child is in its own session
         let ai = try x.window(titled: "ai-term")
         _ = try run("/usr/bin/xdotool", ["windowactivate", "--sync", ai], environment: ["DISPLAY": x.display], timeout: 10)
         try await eventually("the upload being refused", timeout: 15) { try run(browser, [token]).status != 0 }
