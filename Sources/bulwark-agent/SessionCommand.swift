@@ -55,6 +55,7 @@ struct SessionCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("policy '\(push.name)' from the agent\n".utf8))
         }
         clientBox.client = client
+        focus.onFocus = { app in client.focused(app: app) }
         client.start()
         // Logging out or `systemctl --user stop` sends SIGTERM: the current stretch in an AI app
         // and queued events still reach the agent (within 2 s) before the helper exits.

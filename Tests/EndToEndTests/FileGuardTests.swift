@@ -17,14 +17,17 @@ struct FileGuardTests {
         let store: SQLiteStore
         let agentID: String
 
-        init(name: String = #function) throws {
+        init(name: String = #function, sessionSocket: Bool = false) throws {
             cluster = try Cluster.started(name: name)
             guarded = cluster.root + "/guarded"
             try Cluster.mountTmpfs(at: guarded, megabytes: 64)
             cluster.mounts.append(guarded)
             tools = guarded + "/tools"
             try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
-            let configuration = Cluster.fastAgentConfig.replacingOccurrences(of: "file_guard: false", with: "file_guard: true\nfile_paths: [\(guarded)]")
+            var configuration = Cluster.fastAgentConfig.replacingOccurrences(of: "file_guard: false", with: "file_guard: true\nfile_paths: [\(guarded)]")
+            if sessionSocket {
+                configuration = configuration.replacingOccurrences(of: "session_socket: \"\"", with: "session_socket: \(cluster.root)/run/session.sock")
+            }
             agent = try cluster.enrollAgent(configuration: configuration)
             try agent.startAndSelftest()
             try agent.process?.waitForLog("file guard watching")
@@ -213,6 +216,48 @@ struct FileGuardTests {
         #expect(health[0].data["status"] == "unavailable")
         #expect(health[0].data["message"]?.stringValue?.contains("cannot watch the mount of /proc") == true, "\(health[0].data)")
         #expect(try agent.cli(["selftest"]).status == 0, "still delivering")
+    }
+
+    @Test("an upload: a browser opening a file with a token while an AI tool's window has the focus (reported by the session helper) is refused; with an ordinary window focused it is not")
+    func uploads() async throws {
+        let guarded = try Guarded(sessionSocket: true)
+        defer { guarded.stop() }
+        let cluster = guarded.cluster
+        let x = try XServer(directory: cluster.root)
+        defer { x.stop() }
+        defer { killProcesses(mentioning: guarded.tools) }
+        let windowManager = try x.windowManager(directory: cluster.root)
+        defer { windowManager.kill9() }
+        let helper = try x.client(
+            Binaries.path("bulwark-agent"), ["session", "--socket", cluster.root + "/run/session.sock", "--display", x.display], logPath: cluster.root + "/session.log")
+        defer { helper.kill9() }
+        try helper.waitForLog("policy 'bulwark-default' from the agent")
+
+        let browser = try guarded.tool("chromium")  // a browser by its program's name, reading the file as a browser would
+        let claude = try guarded.tool("claude", from: "/bin/sleep")
+        let token = try guarded.write("export GITHUB_TOKEN=ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U\n", to: "deploy.env.txt")
+        // No window yet: nothing AI has the focus, so this is an ordinary open.
+        try await Task.sleep(for: .seconds(1))
+        #expect(try run(browser, [token]).status == 0, "no AI app focused: an ordinary file open")
+
+        let terminal = try x.client("/usr/bin/xterm", ["-T", "ai-term", "-e", claude, "300"], logPath: cluster.root + "/ai-term.log")
+        defer { terminal.kill9() }
+        defer { killProcesses(mentioning: guarded.tools) }  // first: xterm's child is in its own session
+        let ai = try x.window(titled: "ai-term")
+        _ = try run("/usr/bin/xdotool", ["windowactivate", "--sync", ai], environment: ["DISPLAY": x.display], timeout: 10)
+        try await eventually("the upload being refused", timeout: 15) { try run(browser, [token]).status != 0 }
+        let refused = try run(browser, [token])
+        #expect(refused.stderr.contains("Operation not permitted"), "\(refused.output)")
+        let blocked = try #require(try await guarded.waitForEvents("blocked") { $0.data["activity"] == "file_upload" }.first)
+        #expect(blocked.data["app"] == "claude-code")
+        #expect(blocked.data["evidence"] == "upload")
+        #expect(blocked.data["rule"] == "block-secrets-to-ai")
+        #expect(blocked.data["path"] == .string(token))
+
+        // The AI window goes away: the focus is nobody's, uploads are ordinary opens again.
+        killProcesses(mentioning: guarded.tools)
+        terminal.kill9()
+        try await eventually("the upload being allowed again", timeout: 15) { try run(browser, [token]).status == 0 }
     }
 }
 

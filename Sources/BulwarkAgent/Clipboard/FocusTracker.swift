@@ -44,6 +44,13 @@ public final class FocusTracker: FocusObserving, @unchecked Sendable {
         lock.withLock { self.catalog = catalog }
     }
 
+    /// Told the focused AI app's id (nil: none) after every focus report.
+    public var onFocus: (@Sendable (String?) -> Void)? {
+        get { lock.withLock { focusListener } }
+        set { lock.withLock { focusListener = newValue } }
+    }
+    private var focusListener: (@Sendable (String?) -> Void)?
+
     public func focusChanged(to window: FocusedWindow?) {
         let now = ContinuousClock.now
         let resolved = window.map { AppResolver(catalog: lock.withLock { catalog }).resolve(pid: $0.pid, window: $0.identity) }
@@ -56,6 +63,7 @@ public final class FocusTracker: FocusObserving, @unchecked Sendable {
             return previous.map { ($0.resolved, now - $0.since) }
         }
         if let (stretch, elapsed) = ended, elapsed >= minimum, let app = stretch.app { emit(app, elapsed, stretch.identifiedBy) }
+        onFocus?(resolved?.app?.id)
     }
 
     public var recheckInterval: Duration? { lock.withLock { focusedChangesInPlace ? .seconds(5) : nil } }

@@ -47,6 +47,8 @@ public final class FileGuard: @unchecked Sendable {
         case exec(app: AIApp, path: String)
         /// An AI tool (or a child of one) opens a file.
         case read(app: AIApp, path: String, exe: String?)
+        /// A browser opens a file while an AI app has the focus in its user's session: an upload.
+        case upload(app: AIApp, path: String, exe: String?)
     }
 
     public typealias Recorder = @Sendable (_ type: String, _ data: [String: JSONValue]) -> Void
@@ -60,6 +62,8 @@ public final class FileGuard: @unchecked Sendable {
     let processes = ProcessTable()
     let record: Recorder
     let notify: Notifier
+    /// The AI app focused in a session of that user (from the session helpers), if any.
+    let focusedApp: @Sendable (uid_t) -> String?
     private let lock = NSLock()
     private var policy: Policy
     private var classifier: ContentClassifier
@@ -73,8 +77,9 @@ public final class FileGuard: @unchecked Sendable {
 
     public init(
         settings: Settings, policy: Policy, classifier: ContentClassifier, appStates: [String: SanctionState], catalog: CatalogSource,
-        record: @escaping Recorder, notify: @escaping Notifier
+        record: @escaping Recorder, notify: @escaping Notifier, focusedApp: @escaping @Sendable (uid_t) -> String? = { _ in nil }
     ) {
+        self.focusedApp = focusedApp
         self.settings = settings
         self.policy = policy
         self.classifier = classifier
@@ -106,8 +111,11 @@ public final class FileGuard: @unchecked Sendable {
             return .exec(app: app, path: path)
         }
         guard let (exe, app) = opener(event.pid) else { return .allow }
-        guard let app else { return .ordinary(path: path) }
-        return .read(app: app, path: path, exe: exe)
+        if let app { return .read(app: app, path: path, exe: exe) }
+        if AIAppCatalog.isBrowser(executable: exe), let uid = Self.uid(of: event.pid), let focused = focusedApp(uid).flatMap(catalog.current.app(id:)) {
+            return .upload(app: focused, path: path, exe: exe)
+        }
+        return .ordinary(path: path)
     }
 
     func isGuarded(_ path: String) -> Bool {
@@ -175,8 +183,10 @@ public final class FileGuard: @unchecked Sendable {
         var harmless: Bool
     }
 
-    /// An AI tool opens a file (worker thread; may wait up to the budget for a scan).
-    func decideRead(app: AIApp, path: String, exe: String?, event: FanotifyChannel.Event) -> ReadVerdict {
+    /// An AI tool opens a file, or a browser while an AI app has the focus (`file_upload`;
+    /// worker thread; may wait up to the budget for a scan). A `warn` cannot ask the user while
+    /// the browser waits, so for uploads it stops the upload like a block, saying so.
+    func decideRead(app: AIApp, path: String, exe: String?, event: FanotifyChannel.Event, activity: Activity = .fileReadByAITool) -> ReadVerdict {
         let started = ContinuousClock.now
         let (policy, classifier, states): (Policy, ContentClassifier, [String: SanctionState]) = lock.withLock {
             (self.policy, self.classifier, self.appStates)
@@ -200,20 +210,20 @@ public final class FileGuard: @unchecked Sendable {
             ]))
         }
         let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
-        let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: Self.user(of: event.pid), content: content)
+        let request = PolicyRequest(activity: activity, destination: destination, user: Self.user(of: event.pid), content: content)
         let decision = PolicyEvaluator(policy: policy).evaluate(request)
-        let blocked = decision.action == .block
+        let blocked = decision.action == .block || (activity == .fileUpload && decision.action == .warn)
         guard blocked || firstAudit(pid: event.pid, path: path) else { return ReadVerdict(allow: true, harmless: harmless) }
         let incidentID = DLPEvent.newIncidentID()
         var data = Self.data(incidentID: incidentID, request: request, decision: decision, path: path, pid: event.pid, exe: exe)
-        data["evidence"] = "file_open"
+        data["evidence"] = activity == .fileUpload ? "upload" : "file_open"
         data["verdict"] = .string(verdictSource)
         data["latency_ms"] = .number(Self.milliseconds(ContinuousClock.now - started))
         record(EventType.file(blocked ? "blocked" : "audited"), data)
         if blocked, let uid = Self.uid(of: event.pid) {
             let notice = DLPNotice(
                 kind: .blocked, incidentID: incidentID, destination: app.name, message: decision.message, types: content.findings.map(\.type),
-                rule: decision.rule, subject: .fileRead(path: path))
+                rule: decision.rule, subject: activity == .fileUpload ? .upload(path: path) : .fileRead(path: path))
             notify(uid, notice)
         }
         return ReadVerdict(allow: !blocked, harmless: harmless && !blocked)

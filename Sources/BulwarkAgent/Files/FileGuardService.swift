@@ -137,19 +137,28 @@ public final class FileGuardService: @unchecked Sendable {
             channel.respond(event, allow: true)
         case .exec(let app, let path):
             channel.respond(event, allow: guardian.decideExec(app: app, path: path, pid: event.pid))
+        case .upload(let app, let path, let exe):
+            dispatch(event, channel, path: path) { [self] in guardian.decideRead(app: app, path: path, exe: exe, event: event, activity: .fileUpload) }
         case .read(let app, let path, let exe):
-            guard let ticket = admit() else {
-                // Full: no worker can take it within its budget.
-                logger.warning("file guard overloaded; answering by the fail mode", metadata: ["path": "\(path)"])
-                channel.respond(event, allow: guardian.settings.failOpen)
-                return
-            }
-            workers.async { [self] in
-                let verdict = guardian.decideRead(app: app, path: path, exe: exe, event: event)
-                if verdict.harmless { ignore(event.descriptor, channel) }
-                channel.respond(event, allow: verdict.allow)
-                finish(ticket)
-            }
+            dispatch(event, channel, path: path) { [self] in guardian.decideRead(app: app, path: path, exe: exe, event: event) }
+        }
+    }
+
+    /// Hands a decision to a worker, or answers by the fail mode when all are busy.
+    private func dispatch(
+        _ event: FanotifyChannel.Event, _ channel: FanotifyChannel, path: String, _ decide: @escaping @Sendable () -> FileGuard.ReadVerdict
+    ) {
+        guard let ticket = admit() else {
+            // Full: no worker can take it within its budget.
+            logger.warning("file guard overloaded; answering by the fail mode", metadata: ["path": "\(path)"])
+            channel.respond(event, allow: guardian.settings.failOpen)
+            return
+        }
+        workers.async { [self] in
+            let verdict = decide()
+            if verdict.harmless { ignore(event.descriptor, channel) }
+            channel.respond(event, allow: verdict.allow)
+            finish(ticket)
         }
     }
 

@@ -17,6 +17,8 @@ public struct DLPNotice: Sendable, Equatable, Codable {
         case fileRead(path: String)
         /// An AI tool's program starting.
         case toolStart(path: String)
+        /// A browser uploading this file to an AI site.
+        case upload(path: String)
     }
 
     public var kind: Kind
@@ -46,6 +48,7 @@ public struct DLPNotice: Sendable, Equatable, Codable {
         case (.paste, .warned): "Paste to \(destination) needs your confirmation"
         case (.fileRead(let path), _): "\(destination) may not read \((path as NSString).lastPathComponent)"
         case (.toolStart, _): "\(destination) may not start"
+        case (.upload(let path), _): "Upload of \((path as NSString).lastPathComponent) to \(destination) blocked"
         }
     }
 
@@ -57,6 +60,7 @@ public struct DLPNotice: Sendable, Equatable, Codable {
         case .paste: break
         case .fileRead(let path): lines.append("File: \(path)")
         case .toolStart(let path): lines.append("Program: \(path)")
+        case .upload(let path): lines.append("File: \(path)")
         }
         if !types.isEmpty { lines.append("Found: " + types.map(Self.typeName).joined(separator: ", ") + ".") }
         if kind == .warned { lines.append("To go ahead, choose \"Paste anyway\", give a reason, then paste again.") }

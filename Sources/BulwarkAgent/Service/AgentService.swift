@@ -62,7 +62,8 @@ public struct AgentService: Service {
                 // The journal always has it; the user's session helper shows it on the desktop.
                 logger.warning("\(notice.summary)", metadata: ["incident": "\(notice.incidentID)", "uid": "\(uid)"])
                 helpers?.notify(uid: uid, notice: notice)
-            })
+            },
+            focusedApp: { uid in helpers?.focusedApp(uid: uid) })
 
         let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger)
         let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval, logger: logger)

@@ -19,6 +19,10 @@ public final class SessionClient: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [SessionMessage.EventLine] = []
     private var stopped = false
+    /// The focused AI app to report, and whether the agent has yet to hear it (on every change
+    /// and every new connection).
+    private var focus = SessionMessage.FocusReport(app: nil)
+    private var focusUnsent = true
     /// Connections whose agent end closed (seen by their policy listener).
     private var lost: Set<Int32> = []
     /// Events dropped because the queue was full while the agent was unreachable.
@@ -42,6 +46,16 @@ public final class SessionClient: @unchecked Sendable {
                 dropped += 1
             }
             queue.append(SessionMessage.EventLine(type: type, v: 1, time: Date(), data: data))
+            condition.signal()
+        }
+    }
+
+    /// The AI app that has the focus now (nil: none); the agent hears it at once.
+    public func focused(app: String?) {
+        condition.withLock {
+            guard focus.app != app else { return }
+            focus = SessionMessage.FocusReport(app: app)
+            focusUnsent = true
             condition.signal()
         }
     }
@@ -162,13 +176,20 @@ public final class SessionClient: @unchecked Sendable {
     /// Sends queued events until the connection fails or the client stops; an event is removed
     /// from the queue only once written.
     private func deliver(over connection: Int32) {
+        condition.withLock { focusUnsent = true }  // a new connection: the agent knows nothing yet
         while true {
-            let next: SessionMessage.EventLine? = condition.withLock {
-                while queue.isEmpty, !stopped, !lost.contains(connection) { condition.wait() }
-                return stopped || lost.contains(connection) ? nil : queue.first
+            let next: (envelope: SessionMessage.Envelope, isEvent: Bool)? = condition.withLock {
+                while queue.isEmpty, !focusUnsent, !stopped, !lost.contains(connection) { condition.wait() }
+                if stopped || lost.contains(connection) { return nil }
+                if focusUnsent {
+                    focusUnsent = false
+                    return (SessionMessage.Envelope(focus: focus), false)
+                }
+                return queue.first.map { (SessionMessage.Envelope(event: $0), true) }
             }
-            guard let next, let line = try? SessionMessage.encode(.init(event: next)) else { return }
+            guard let next, let line = try? SessionMessage.encode(next.envelope) else { return }
             guard writeAll(connection, line) else { return }
+            guard next.isEvent else { continue }
             condition.withLock {
                 if !queue.isEmpty { queue.removeFirst() }
                 condition.broadcast()  // a drain() may be waiting for the queue to empty

@@ -4,7 +4,8 @@ import Foundation
 /// The agent ⇄ session-helper protocol on the agent's Unix socket: one JSON object per line.
 ///
 /// helper → agent: `{"hello": {"uid": 1000, "user": "alice", "pid": 4242}}`, then
-/// `{"event": {"type": "paste.blocked", "v": 1, "time": "…", "data": {…}}}` per event.
+/// `{"event": {"type": "paste.blocked", "v": 1, "time": "…", "data": {…}}}` per event,
+/// `{"focus": {"app": "chatgpt"}}` whenever the focused AI app changes (and on connecting).
 /// agent → helper: `{"policy": {"name": "…", "yaml": "…", "catalog": [AIApp…]}}` after a good hello (and on
 /// policy changes), `{"notice": {…}}` for the user to see, `{"error": "…"}` before closing on a refusal.
 /// The agent believes the kernel, not the hello: the peer's uid comes from SO_PEERCRED, and a
@@ -55,7 +56,17 @@ public enum SessionMessage {
         }
     }
 
+    /// helper → agent: which AI app has the focus now (nil: none), so the file guard can tell
+    /// a browser's upload to an AI site from any other file it opens.
+    public struct FocusReport: Codable, Sendable, Equatable {
+        public var app: String?
+        public init(app: String?) {
+            self.app = app
+        }
+    }
+
     public struct Envelope: Codable, Sendable {
+        public var focus: FocusReport?
         public var hello: Hello?
         public var policy: PolicyPush?
         public var event: EventLine?
@@ -63,7 +74,11 @@ public enum SessionMessage {
         /// agent → helper: tell the user something the agent stopped (a file an AI tool may not
         /// read, an AI tool that may not start).
         public var notice: DLPNotice?
-        public init(hello: Hello? = nil, policy: PolicyPush? = nil, event: EventLine? = nil, error: String? = nil, notice: DLPNotice? = nil) {
+        public init(
+            hello: Hello? = nil, policy: PolicyPush? = nil, event: EventLine? = nil, error: String? = nil, notice: DLPNotice? = nil,
+            focus: FocusReport? = nil
+        ) {
+            self.focus = focus
             self.hello = hello
             self.policy = policy
             self.event = event

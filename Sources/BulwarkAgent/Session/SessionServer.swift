@@ -27,6 +27,8 @@ public final class SessionServer: @unchecked Sendable {
     /// Helpers that said a good hello, with the uid the kernel vouches for: they get policy
     /// updates and their user's notices.
     private var helpers: [Int32: uid_t] = [:]
+    /// The AI app focused in each helper's session, as last reported (app id).
+    private var focused: [Int32: String] = [:]
     /// One writer at a time per connection: the serving thread and policy broadcasts both write.
     private let writeLock = NSLock()
     private var stopped = false
@@ -40,6 +42,11 @@ public final class SessionServer: @unchecked Sendable {
     }
 
     /// The policy helpers receive from now on; connected helpers get it at once.
+    /// The AI app that has the focus in a session of `uid`, if any.
+    public func focusedApp(uid: uid_t) -> String? {
+        lock.withLock { helpers.lazy.filter { $0.value == uid }.compactMap { self.focused[$0.key] }.first }
+    }
+
     /// Shows `notice` on the desktop of `uid` through that user's helpers; false when the user
     /// has none connected.
     @discardableResult
@@ -156,10 +163,20 @@ public final class SessionServer: @unchecked Sendable {
             }
             return writeAll(connection, (try? SessionMessage.encode(.init(policy: push))) ?? Data())
         }
-        defer { lock.withLock { _ = helpers.removeValue(forKey: connection) } }
+        defer {
+            lock.withLock {
+                _ = helpers.removeValue(forKey: connection)
+                _ = focused.removeValue(forKey: connection)
+            }
+        }
         guard written else { return }
         while let line = try? reader.next() {
-            guard let event = (try? SessionMessage.decode(line))?.event else {
+            let envelope = try? SessionMessage.decode(line)
+            if let focus = envelope?.focus {
+                lock.withLock { focused[connection] = focus.app }
+                continue
+            }
+            guard let event = envelope?.event else {
                 logger.warning("session helper sent something that is not an event", metadata: ["user": "\(user)"])
                 continue
             }
