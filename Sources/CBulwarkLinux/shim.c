@@ -127,6 +127,12 @@ int cbulwark_fanotify_ignore(int fd, int event_fd, unsigned long long mask) {
     return fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, mask, AT_FDCWD, path);
 }
 
+int cbulwark_fanotify_unignore(int fd, int event_fd, unsigned long long mask) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", event_fd);
+    return fanotify_mark(fd, FAN_MARK_REMOVE | FAN_MARK_IGNORED_MASK, mask, AT_FDCWD, path);
+}
+
 int cbulwark_fanotify_flush(int fd) {
     return fanotify_mark(fd, FAN_MARK_FLUSH | FAN_MARK_MOUNT, 0, AT_FDCWD, "/");
 }

@@ -65,7 +65,7 @@ struct ClipboardBrowserTests {
         }
         /// Activates the window, presses Ctrl+V and waits for the page to report the paste.
         func pasteInto(_ window: String, title: String) throws -> String {
-            _ = try run("/usr/bin/xdotool", ["windowactivate", "--sync", window], environment: environment, timeout: 10)
+            try x.activate(window)
             usleep(300_000)
             _ = try run("/usr/bin/xdotool", ["key", "--clearmodifiers", "ctrl+v"], environment: environment, timeout: 10)
             let deadline = Date().addingTimeInterval(20)
@@ -105,7 +105,7 @@ struct ClipboardBrowserTests {
         // Copying out of an AI chat: the copy event names the site (host only) and the app.
         let (leChat, leChatWindow) = try browser("Le Chat")
         defer { leChat.killGroup() }
-        _ = try run("/usr/bin/xdotool", ["windowactivate", "--sync", leChatWindow], environment: environment, timeout: 10)
+        try x.activate(leChatWindow)
         usleep(300_000)
         _ = try run("/usr/bin/xdotool", ["type", "--delay", "5", "an answer from the assistant"], environment: environment, timeout: 20)
         _ = try run("/usr/bin/xdotool", ["key", "--clearmodifiers", "ctrl+a", "ctrl+c"], environment: environment, timeout: 10)

@@ -160,7 +160,7 @@ struct ClipboardGuardTests {
             return try x.window(titled: title)
         }
         func activate(_ window: String) throws {
-            _ = try run("/usr/bin/xdotool", ["windowactivate", "--sync", window], environment: environment, timeout: 10)
+            try x.activate(window)
         }
         let ai = try terminal(running: directory + "/tools/claude", title: "ai-term")
         let plain = try terminal(running: "/usr/bin/sleep", title: "plain-term")

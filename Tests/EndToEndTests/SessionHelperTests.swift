@@ -85,7 +85,7 @@ struct SessionHelperTests {
             "/usr/bin/xterm", ["-T", "ai-term", "-e", "/bin/sh", "-c", "sleep 1; exec \(tools)/claude 300"], logPath: cluster.root + "/xterm.log")
         defer { terminal.kill9() }
         let window = try x.window(titled: "ai-term")
-        _ = try run("/usr/bin/xdotool", ["windowactivate", "--sync", window], environment: ["DISPLAY": x.display], timeout: 10)
+        try x.activate(window)
         usleep(8_000_000)
         #expect(helper.stop() == 0, "\(helper.log)")
         var focus: [StoredEvent] = []

@@ -99,6 +99,11 @@ public final class FanotifyChannel: @unchecked Sendable {
         lock.withLock { !closed && cbulwark_fanotify_ignore(self.descriptor, descriptor, UInt64(FAN_OPEN_PERM)) == 0 }
     }
 
+    /// Takes back ``ignoreOpens(of:)``: the file's opens ask again.
+    func stopIgnoringOpens(of descriptor: Int32) {
+        lock.withLock { _ = closed ? 0 : cbulwark_fanotify_unignore(self.descriptor, descriptor, UInt64(FAN_OPEN_PERM)) }
+    }
+
     /// Removes every mark: nothing waits on the agent any more (the watchdog's way out).
     func unmarkAll() {
         _ = cbulwark_fanotify_flush(descriptor)

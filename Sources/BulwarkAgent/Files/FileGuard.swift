@@ -176,11 +176,11 @@ public final class FileGuard: @unchecked Sendable {
         return !blocked
     }
 
-    /// What a read decision says: allow it, and whether the file is harmless (its opens need not
-    /// be asked about again until it changes).
+    /// What a read decision says: allow it, and if the file is harmless, the state it is
+    /// harmless in (its opens need not be asked about again until it changes).
     struct ReadVerdict {
         var allow: Bool
-        var harmless: Bool
+        var harmless: VerdictCache.Key?
     }
 
     /// An AI tool opens a file, or a browser while an AI app has the focus (`file_upload`;
@@ -191,19 +191,20 @@ public final class FileGuard: @unchecked Sendable {
         let (policy, classifier, states): (Policy, ContentClassifier, [String: SanctionState]) = lock.withLock {
             (self.policy, self.classifier, self.appStates)
         }
-        guard let key = VerdictCache.key(descriptor: event.descriptor) else { return ReadVerdict(allow: true, harmless: false) }
+        guard let key = VerdictCache.key(descriptor: event.descriptor) else { return ReadVerdict(allow: true, harmless: nil) }
         var verdictSource = "cache"
         var content: ScanResult
+        var stable = true
         if let cached = cache.verdict(key) {
             content = cached
         } else if let scanned = scan(event.descriptor, name: path, key: key, classifier: classifier) {
-            content = scanned
+            (content, stable) = (scanned.result, scanned.stable)
             verdictSource = "scan"
         } else {
             // The scan missed the budget: it goes on and fills the cache for the next open.
-            return ReadVerdict(allow: failMode(app: app, path: path, exe: exe, event: event, states: states, policy: policy, started: started), harmless: false)
+            return ReadVerdict(allow: failMode(app: app, path: path, exe: exe, event: event, states: states, policy: policy, started: started), harmless: nil)
         }
-        let harmless = isHarmless(content, path: path)
+        let harmless = stable && isHarmless(content, path: path) ? key : nil
         if let pattern = settings.credentialPaths.match(path) {
             content.findings.append(Finding(type: "credential_file", count: 1, confidence: ContentClassifier.Confidence.high, matches: [
                 FindingMatch(start: 0, end: 0, confidence: ContentClassifier.Confidence.high, masked: pattern, hash: nil),
@@ -226,7 +227,7 @@ public final class FileGuard: @unchecked Sendable {
                 rule: decision.rule, subject: activity == .fileUpload ? .upload(path: path) : .fileRead(path: path))
             notify(uid, notice)
         }
-        return ReadVerdict(allow: !blocked, harmless: harmless && !blocked)
+        return ReadVerdict(allow: !blocked, harmless: blocked ? nil : harmless)
     }
 
     /// Claims one of the 32 background scans; false when all are busy (a busy host: the file is
@@ -271,26 +272,40 @@ public final class FileGuard: @unchecked Sendable {
         result.findings.isEmpty && result.labels.isEmpty && !result.partial && settings.credentialPaths.match(path) == nil
     }
 
+    /// What the guard knows of a file an ordinary program opens.
+    enum Knowledge: Equatable {
+        /// Harmless in this state (an ignore mark is safe while it lasts).
+        case harmless(VerdictCache.Key)
+        /// Sensitive, too big to scan, or nothing can be learned now.
+        case notHarmless
+        /// A background scan was started.
+        case learning
+    }
+
+    /// Told when a background scan ends: the descriptor (to close) and, if the file is harmless,
+    /// the state it is harmless in.
+    typealias Learned = @Sendable (_ descriptor: Int32, _ harmless: VerdictCache.Key?) -> Void
+
     /// An ordinary program's open of a guarded file (reader thread): whether the file is known
-    /// harmless now; if its verdict is unknown, a background scan is started on `descriptor`
-    /// (a copy the caller made, which `learned` receives, harmless or not, and must close).
-    func knownHarmless(_ descriptor: Int32, path: String, learned: @escaping @Sendable (_ descriptor: Int32, _ harmless: Bool) -> Void) -> Bool? {
-        guard let key = VerdictCache.key(descriptor: descriptor), key.size <= Int64(settings.maxScanBytes) else { return false }
-        if let verdict = cache.verdict(key) { return isHarmless(verdict, path: path) }
-        guard startLearning() else { return false }
+    /// harmless now; if its verdict is unknown, a background scan is started on a copy of
+    /// `descriptor`, which `learned` receives and must close.
+    func knownHarmless(_ descriptor: Int32, path: String, learned: @escaping Learned) -> Knowledge {
+        guard let key = VerdictCache.key(descriptor: descriptor), key.size <= Int64(settings.maxScanBytes) else { return .notHarmless }
+        if let verdict = cache.verdict(key) { return isHarmless(verdict, path: path) ? .harmless(key) : .notHarmless }
+        guard startLearning() else { return .notHarmless }
         let copy = dup(descriptor)
         guard copy >= 0 else {
             lock.withLock { learning -= 1 }
-            return false
+            return .notHarmless
         }
         learn(copy, path: path, key: key, learned: learned)
-        return nil
+        return .learning
     }
 
     /// A file was written and closed: scanned in the background so the next open by an AI tool
     /// finds its verdict cached; `learned` gets the descriptor (to close) and whether it is
     /// harmless. Takes the descriptor.
-    func rescan(_ event: FanotifyChannel.Event, learned: @escaping @Sendable (_ descriptor: Int32, _ harmless: Bool) -> Void) {
+    func rescan(_ event: FanotifyChannel.Event, learned: @escaping Learned) {
         guard event.pid != selfPID, let path = Self.path(of: event.descriptor), isGuarded(path), let key = VerdictCache.key(descriptor: event.descriptor),
             key.size <= Int64(settings.maxScanBytes), startLearning()
         else {
@@ -303,28 +318,32 @@ public final class FileGuard: @unchecked Sendable {
     /// The background scan behind ``knownHarmless(_:path:learned:)`` and ``rescan(_:learned:)``,
     /// holding one of the slots ``startLearning()`` claimed.
     private func learn(
-        _ descriptor: Int32, path: String, key: VerdictCache.Key, learned: @escaping @Sendable (_ descriptor: Int32, _ harmless: Bool) -> Void
+        _ descriptor: Int32, path: String, key: VerdictCache.Key, learned: @escaping Learned
     ) {
         let classifier = lock.withLock { self.classifier }
         scans.async { [self] in
-            let result = scanAndCache(descriptor, name: path, key: key, classifier: classifier)
+            let scanned = scanAndCache(descriptor, name: path, key: key, classifier: classifier)
             lock.withLock { learning -= 1 }
-            learned(descriptor, isHarmless(result, path: path))
+            learned(descriptor, scanned.stable && isHarmless(scanned.result, path: path) ? key : nil)
         }
     }
 
-    /// Reads the file through `descriptor`, classifies it and caches the verdict (scan queue);
-    /// an unreadable file counts as partially scanned, never as harmless.
-    private func scanAndCache(_ descriptor: Int32, name: String, key: VerdictCache.Key, classifier: ContentClassifier) -> ScanResult {
+    /// Reads the file through `descriptor` and classifies it (scan queue); the verdict is
+    /// cached only when the file is still in the state `key` describes afterwards (`stable`): a
+    /// file being written while it is read (just created, still open for writing) must not be
+    /// remembered as harmless for content it no longer has. An unreadable file counts as
+    /// partially scanned, never as harmless.
+    private func scanAndCache(_ descriptor: Int32, name: String, key: VerdictCache.Key, classifier: ContentClassifier) -> (result: ScanResult, stable: Bool) {
         let result = (try? Self.scanner(classifier, maxBytes: settings.maxScanBytes).scan(descriptor: descriptor, name: name))
             ?? ScanResult(findings: [], partial: true, partialReason: "unreadable")
-        cache.store(result, for: key)
-        return result
+        let stable = VerdictCache.key(descriptor: descriptor) == key
+        if stable { cache.store(result, for: key) }
+        return (result, stable)
     }
 
     /// Scans within the budget; nil when it takes longer (the scan finishes on its own copy of
     /// the descriptor and caches its verdict).
-    private func scan(_ descriptor: Int32, name: String, key: VerdictCache.Key, classifier: ContentClassifier) -> ScanResult? {
+    private func scan(_ descriptor: Int32, name: String, key: VerdictCache.Key, classifier: ContentClassifier) -> (result: ScanResult, stable: Bool)? {
         let copy = dup(descriptor)
         guard copy >= 0 else { return nil }
         let done = DispatchSemaphore(value: 0)
@@ -400,8 +419,8 @@ public final class FileGuard: @unchecked Sendable {
     private final class ResultBox: @unchecked Sendable {
         // `value` is behind `lock`.
         private let lock = NSLock()
-        private var value: ScanResult?
-        func set(_ result: ScanResult) { lock.withLock { value = result } }
-        func get() -> ScanResult? { lock.withLock { value } }
+        private var value: (result: ScanResult, stable: Bool)?
+        func set(_ scanned: (result: ScanResult, stable: Bool)) { lock.withLock { value = scanned } }
+        func get() -> (result: ScanResult, stable: Bool)? { lock.withLock { value } }
     }
 }

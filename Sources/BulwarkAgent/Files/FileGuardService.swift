@@ -130,10 +130,10 @@ public final class FileGuardService: @unchecked Sendable {
         case .allow:
             channel.respond(event, allow: true)
         case .ordinary(let path):
-            let harmless = guardian.knownHarmless(event.descriptor, path: path) { [self] descriptor, harmless in
+            let knowledge = guardian.knownHarmless(event.descriptor, path: path) { [self] descriptor, harmless in
                 learned(descriptor, harmless: harmless, channel)
             }
-            if harmless == true { ignore(event.descriptor, channel) }
+            if case .harmless(let key) = knowledge { ignore(event.descriptor, harmlessAs: key, channel) }
             channel.respond(event, allow: true)
         case .exec(let app, let path):
             channel.respond(event, allow: guardian.decideExec(app: app, path: path, pid: event.pid))
@@ -156,27 +156,38 @@ public final class FileGuardService: @unchecked Sendable {
         }
         workers.async { [self] in
             let verdict = decide()
-            if verdict.harmless { ignore(event.descriptor, channel) }
+            if let key = verdict.harmless { ignore(event.descriptor, harmlessAs: key, channel) }
             channel.respond(event, allow: verdict.allow)
             finish(ticket)
         }
     }
 
     /// A background scan finished: a harmless file stops costing its openers a round trip.
-    private func learned(_ descriptor: Int32, harmless: Bool, _ channel: FanotifyChannel) {
-        if harmless { ignore(descriptor, channel) }
+    private func learned(_ descriptor: Int32, harmless: VerdictCache.Key?, _ channel: FanotifyChannel) {
+        if let harmless { ignore(descriptor, harmlessAs: harmless, channel) }
         close(descriptor)
     }
 
-    /// Puts an ignore mark on a harmless file, up to `maxIgnored` (each pins an inode in the
-    /// kernel until the file changes or the agent stops).
-    private func ignore(_ descriptor: Int32, _ channel: FanotifyChannel) {
+    /// Puts an ignore mark on a file that is harmless in the state `key`, up to `maxIgnored`
+    /// (each pins an inode in the kernel until the file changes or the agent stops). The kernel
+    /// clears the mark when the file is modified, but a write between the scan and the mark
+    /// would leave a mark on content nobody checked: so the state is compared again once the
+    /// mark is in place, and the mark taken back if the file moved on.
+    private func ignore(_ descriptor: Int32, harmlessAs key: VerdictCache.Key, _ channel: FanotifyChannel) {
         let admitted = lock.withLock { () -> Bool in
             guard ignored < options.maxIgnored else { return false }
             ignored += 1
             return true
         }
-        if admitted, !channel.ignoreOpens(of: descriptor) { lock.withLock { ignored -= 1 } }
+        guard admitted else { return }
+        guard channel.ignoreOpens(of: descriptor) else {
+            lock.withLock { ignored -= 1 }
+            return
+        }
+        if VerdictCache.key(descriptor: descriptor) != key {
+            channel.stopIgnoringOpens(of: descriptor)
+            lock.withLock { ignored -= 1 }
+        }
     }
 
     private func admit() -> Int? {

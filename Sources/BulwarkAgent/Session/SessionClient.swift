@@ -46,7 +46,7 @@ public final class SessionClient: @unchecked Sendable {
                 dropped += 1
             }
             queue.append(SessionMessage.EventLine(type: type, v: 1, time: Date(), data: data))
-            condition.signal()
+            condition.broadcast()  // the sender and a drain() both wait on it
         }
     }
 
@@ -56,7 +56,7 @@ public final class SessionClient: @unchecked Sendable {
             guard focus.app != app else { return }
             focus = SessionMessage.FocusReport(app: app)
             focusUnsent = true
-            condition.signal()
+            condition.broadcast()  // the sender and a drain() both wait on it
         }
     }
 

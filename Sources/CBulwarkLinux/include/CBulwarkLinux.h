@@ -60,6 +60,8 @@ int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long ma
 /// Adds `mask` to the ignore mask of the file open as `event_fd` (an inode mark, cleared by the
 /// kernel when the file is modified). Returns 0, or -1 with errno set.
 int cbulwark_fanotify_ignore(int fd, int event_fd, unsigned long long mask);
+/// Removes `mask` from that ignore mask again.
+int cbulwark_fanotify_unignore(int fd, int event_fd, unsigned long long mask);
 
 /// Removes every mount mark of the group (the watchdog's way out). Returns 0, or -1 with errno.
 int cbulwark_fanotify_flush(int fd);

@@ -24,14 +24,29 @@ final class XServer: @unchecked Sendable {
         display = ":\(number)"
     }
 
-    /// An X client (xclip, ...) on this display, logging to `logPath`.
-    func client(_ executable: String, _ arguments: [String], logPath: String) throws -> ChildProcess {
-        try ChildProcess(executable, arguments, logPath: logPath, environment: ["DISPLAY": display, "PATH": "/usr/bin:/bin"])
+    /// An X client (xclip, ...) on this display, logging to `logPath`, with `environment` added.
+    func client(_ executable: String, _ arguments: [String], logPath: String, environment: [String: String] = [:]) throws -> ChildProcess {
+        try ChildProcess(executable, arguments, logPath: logPath, environment: ["DISPLAY": display, "PATH": "/usr/bin:/bin"].merging(environment) { $1 })
     }
 
     /// A window manager (openbox): focus, `_NET_ACTIVE_WINDOW`, what xdotool's windowactivate needs.
     func windowManager(directory: String) throws -> ChildProcess {
         try ChildProcess("/usr/bin/openbox", [], logPath: directory + "/openbox.log", environment: ["DISPLAY": display, "PATH": "/usr/bin:/bin", "HOME": directory])
+    }
+
+    /// Gives `window` the focus and waits until `_NET_ACTIVE_WINDOW` says so. A window manager
+    /// that has just been started may not handle activation yet (xdotool then fails at once),
+    /// so this retries rather than trusting one attempt.
+    func activate(_ window: String, timeout: Double = 20) throws {
+        let environment = ["DISPLAY": display]
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let attempt = try run("/usr/bin/xdotool", ["windowactivate", "--sync", window], environment: environment, timeout: 10)
+            let active = try run("/usr/bin/xdotool", ["getactivewindow"], environment: environment, timeout: 10)
+            if attempt.status == 0, active.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == window { return }
+            if Date() > deadline { throw TestFailure.timeout("window \(window) getting the focus: \(attempt.output)") }
+            usleep(100_000)
+        }
     }
 
     /// The id of the window titled exactly `title` (xdotool), once it is mapped.
