@@ -116,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "bulwark-bench",
             dependencies: [
-                "BulwarkCore", "BulwarkCollector", "BulwarkAgent",
+                "BulwarkCore", "BulwarkCollector", "BulwarkAgent", "CBulwarkLinux",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -9,15 +9,19 @@ AGENT_PORT=${DEMO_AGENT_PORT:-8443}
 API_PORT=${DEMO_API_PORT:-9443}
 mkdir -p "$DATA"
 pids=()
+GUARDED=""
 cleanup() {
   echo
   echo "stopping the demo agent and collector (state stays in $DATA; 'make clean' removes it)"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [[ -n "$GUARDED" ]]; then umount "$GUARDED" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
+# Scenes show what happened in this run, not in earlier runs on the same ./demo-data.
+DEMO_START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 for port in "$AGENT_PORT" "$API_PORT"; do
@@ -46,13 +50,26 @@ if [[ ! -f "$DATA/agent/agent.pem" ]]; then
   echo "token: ${TOKEN:0:12}…  CA fingerprint: $FINGERPRINT"
   "$BIN/bulwark-agent" enroll --state "$DATA/agent" --collector "https://127.0.0.1:$AGENT_PORT" --token "$TOKEN" --ca-sha256 "$FINGERPRINT"
 fi
+# The file guard marks whole mounts (docs/FILES.md). Rather than mark this machine's /home and
+# /tmp, the demo guards a small tmpfs of its own (root only: mounting and fanotify need it).
+FILE_GUARD=false
+FILE_PATHS="[]"
+if [[ $(id -u) -eq 0 ]]; then
+  mkdir -p "$DATA/guarded"
+  umount "$DATA/guarded" 2>/dev/null || true
+  if mount -t tmpfs -o size=16m bulwark-demo "$DATA/guarded"; then
+    GUARDED="$DATA/guarded"
+    FILE_GUARD=true
+    FILE_PATHS="[$GUARDED]"
+  fi
+fi
 cat >"$DATA/agent.yaml" <<YAML
 heartbeat_interval: 10
 retry_cap: 10
+policy_sync_interval: 2
 session_socket: $DATA/session.sock
-# The file guard marks whole mounts (docs/FILES.md); the demo has no scene for it yet and leaves
-# it off rather than mark your machine's /home and /tmp while it runs.
-file_guard: false
+file_guard: $FILE_GUARD
+file_paths: $FILE_PATHS
 YAML
 
 step "bulwark-agent run: spool → compressed mTLS uploads"
@@ -111,10 +128,10 @@ if command -v Xvfb >/dev/null && command -v xclip >/dev/null; then
   cp "$(command -v xclip)" "$DATA/claude"   # Claude Code's executable is named claude
   echo "--- pasted into Claude Code (a program named claude): '$(DISPLAY=$DISPLAY_NUMBER "$DATA/claude" -o -selection clipboard 2>/dev/null)'"
   echo "--- pasted into an ordinary app (xclip -o): '$(DISPLAY=$DISPLAY_NUMBER xclip -o -selection clipboard)'"
-  for _ in $(seq 1 100); do "$BIN/bulwark" events --type paste.blocked --limit 1 | grep -q paste.blocked && break; sleep 0.2; done
+  for _ in $(seq 1 100); do "$BIN/bulwark" events --type paste.blocked --since "$DEMO_START" --limit 1 | grep -q paste.blocked && break; sleep 0.2; done
   echo "--- the collector has the incident (no content, just types, app, rule):"
-  "$BIN/bulwark" events --type paste.blocked --limit 1
-  "$BIN/bulwark" events --type paste.blocked --limit 1 --json | grep -o '"incident_id":"BW-[0-9A-Z]*"' | head -n 1 | sed 's/.*"\(BW-[0-9A-Z]*\)"/helpdesk looks this up as \1/'
+  "$BIN/bulwark" events --type paste.blocked --since "$DEMO_START" --limit 1
+  "$BIN/bulwark" events --type paste.blocked --since "$DEMO_START" --limit 1 --json | grep -o '"incident_id":"BW-[0-9A-Z]*"' | head -n 1 | sed 's/.*"\(BW-[0-9A-Z]*\)"/helpdesk looks this up as \1/'
   echo "--- the collector's inventory of discovered AI apps now holds it too:"
   "$BIN/bulwark" inventory
   CLIP_HINT="  DISPLAY=$DISPLAY_NUMBER xclip -selection clipboard <<< 'token ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U'; DISPLAY=$DISPLAY_NUMBER $DATA/claude -o -selection clipboard"
@@ -135,6 +152,43 @@ echo "--- bulwark inventory:"
 echo "--- why ChatGPT scores what it does (bulwark apps show chatgpt, first lines):"
 "$BIN/bulwark" apps show chatgpt | head -9
 
+step "File guard (fanotify): an AI tool may not read customer data; an unapproved AI runtime may not start"
+if [[ -n "$GUARDED" ]]; then
+  # Stand-ins again: cat installed as ollama reads files like an AI tool would; true installed as
+  # llama-server is a local LLM runtime (llama.cpp) the organisation has not approved.
+  mkdir -p "$GUARDED/tools"
+  cp "$(type -P cat)" "$GUARDED/tools/ollama"
+  cp "$(type -P true)" "$GUARDED/tools/llama-server"
+  printf 'Customer: Dana Whitfield, card 4556 7375 8689 9855 exp 12/28\n' >"$GUARDED/customers.txt"
+  printf 'Quarterly plan: ship the Linux agent.\n' >"$GUARDED/plan.txt"
+  echo "\$ ollama plan.txt           # harmless: allowed, audited once"
+  "$GUARDED/tools/ollama" "$GUARDED/plan.txt" || true
+  echo "\$ ollama customers.txt      # a card number: the kernel refuses the open"
+  "$GUARDED/tools/ollama" "$GUARDED/customers.txt" || true
+  echo "\$ cat customers.txt | wc -c # an ordinary program is not an AI tool: allowed"
+  cat "$GUARDED/customers.txt" | wc -c
+  for _ in $(seq 1 50); do "$BIN/bulwark" events --type file.blocked --since "$DEMO_START" --limit 5 --json | grep -q "customers.txt" && break; sleep 0.2; done
+  echo "--- the collector has the incident (the path, the types found, the rule; never the content):"
+  "$BIN/bulwark" events --type file.blocked --since "$DEMO_START" --limit 1
+  "$BIN/bulwark" events --type file.blocked --since "$DEMO_START" --limit 1 --json | grep -o '"incident_id":"BW-[0-9A-Z]*"' | head -n 1 | sed 's/.*"\(BW-[0-9A-Z]*\)"/helpdesk looks this up as \1/'
+  echo "--- and the harmless read, audited once:"
+  "$BIN/bulwark" events --type file.audited --since "$DEMO_START" --limit 1
+  echo "\$ bulwark apps set-state llama-cpp unsanctioned --reason \"not approved\""
+  "$BIN/bulwark" apps set-state llama-cpp unsanctioned --reason "not approved" >/dev/null
+  STARTED=yes
+  for _ in $(seq 1 50); do
+    if ! "$GUARDED/tools/llama-server" 2>/dev/null; then STARTED=no; break; fi
+    sleep 0.2
+  done
+  echo "\$ llama-server"
+  "$GUARDED/tools/llama-server" || echo "exit $? (the agent refused to let it start)"
+  [[ $STARTED == no ]] || echo "(still starting: the new state has not reached the agent yet)"
+  "$BIN/bulwark" apps set-state llama-cpp unreviewed --reason "demo over" >/dev/null
+  echo "(blocks also reach the user's desktop through the session helper; see docs/FILES.md)"
+else
+  echo "(run the demo as root to see the file guard: it mounts a tmpfs and uses fanotify)"
+fi
+
 cat <<TEXT
 
 The collector and the agent keep running. Try, in another terminal:
@@ -149,7 +203,8 @@ The collector and the agent keep running. Try, in another terminal:
   $BIN/bulwark-agent scan --json any.docx|.xlsx|.pdf|.zip      # extraction + classification
   $BIN/bulwark-agent policy default > my-policy.yaml             # edit, then: policy check my-policy.yaml
   $BIN/bulwark-collector agent revoke --data $DATA/collector $AGENT_ID   # then: selftest fails with agent_revoked
-${CLIP_HINT:-}
+${GUARDED:+  $GUARDED/tools/ollama $GUARDED/customers.txt      # refused; then: $BIN/bulwark events --type file.blocked
+}${CLIP_HINT:-}
 Logs: $DATA/collector.log, $DATA/agent.log and $DATA/session.log.   Ctrl-C stops everything.
 TEXT
 wait

@@ -117,8 +117,16 @@ int cbulwark_fanotify_init(void) {
     return fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
 }
 
+int cbulwark_fanotify_init_notifications(void) {
+    return fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+}
+
 int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long mask) {
     return fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, path);
+}
+
+int cbulwark_fanotify_unmark_mount(int fd, const char *path, unsigned long long mask) {
+    return fanotify_mark(fd, FAN_MARK_REMOVE | FAN_MARK_MOUNT, mask, AT_FDCWD, path);
 }
 
 int cbulwark_fanotify_ignore(int fd, int event_fd, unsigned long long mask) {

@@ -127,6 +127,29 @@ struct FileGuardTests {
         #expect(viaChild.status != 0 && viaChild.stdout.isEmpty, "\(viaChild.output)")
     }
 
+    @Test("plain opens are reported only while an AI tool runs: one started from outside the guarded mounts (seen by the kernel's process events) has its reads of harmless files audited; when it is gone, reporting stops")
+    func opensReportedWhileAIToolRuns() async throws {
+        let guarded = try Guarded()
+        defer { guarded.stop() }
+        let log = try #require(guarded.agent.process)
+        let notes = try guarded.write("Meeting notes: nothing to see here.\n", to: "notes.txt")
+        #expect(try run("/bin/cat", [notes]).status == 0)  // an ordinary program: the file becomes known harmless
+        try await Task.sleep(for: .seconds(1))
+        #expect(!log.log.contains("an AI tool is running"), "no AI tool yet: \(log.log)")
+
+        // Outside the tmpfs: no exec permission event, only the proc connector names it.
+        let outside = guarded.cluster.root + "/outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        let aider = outside + "/aider"
+        try FileManager.default.copyItem(atPath: URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path, toPath: aider)
+        #expect(try run(aider, ["-c", "sleep 1; cat '\(notes)' >/dev/null"]).status == 0)
+        try log.waitForLog("an AI tool is running")
+        let audited = try #require(try await guarded.waitForEvents("audited") { $0.data["path"] == .string(notes) }.first)
+        #expect(audited.data["app"] == "aider")
+        #expect(audited.data["verdict"] == "known_harmless")
+        try log.waitForLog("no AI tool is running", timeout: 20)
+    }
+
     @Test("the verdict cache follows the file: harmless, then rewritten with a card number, then blocked; a file written just after it was created is never waved through")
     func cacheFlips() async throws {
         let guarded = try Guarded()

@@ -1,10 +1,12 @@
 import CBulwarkLinux
 import Foundation
 
-/// The kernel side of the file guard: a fanotify group in the content class with mount marks
-/// for permission to open (and to open for execution) and for close-after-write. Every
-/// permission event holds the opening process until it is answered, so whoever reads events
-/// must answer each exactly once (``respond(_:allow:)``), also on errors and at shutdown.
+/// The kernel side of the file guard: two fanotify groups with marks on the same mounts. The
+/// content-class group asks permission to open (and to open for execution); every such event
+/// holds the opening process until it is answered, so whoever reads them must answer each
+/// exactly once (``respond(_:allow:)``), also on errors and at shutdown. The notification group
+/// reports opens and close-after-write that nobody waits on; it is read in batches
+/// (``readNotifications()``), so a busy host's opens do not each wake the agent.
 public final class FanotifyChannel: @unchecked Sendable {
     // `descriptor` is immutable; `closed` is behind `lock`, so no answer is ever written to a
     // descriptor number the process has since reused.
@@ -38,7 +40,13 @@ public final class FanotifyChannel: @unchecked Sendable {
     }
 
     let descriptor: Int32
+    /// The notification group (non-blocking).
+    let notifications: Int32
+    /// The paths whose mounts are marked.
+    let marked: [String]
     private let lock = NSLock()
+    /// Whether plain opens are reported (``reportOpens(_:)``).
+    private var reportingOpens = false
     private var closed = false
     /// False on kernels before 5.0 (no FAN_OPEN_EXEC_PERM): AI tools' starts are not enforced.
     public let enforcesExec: Bool
@@ -55,17 +63,27 @@ public final class FanotifyChannel: @unchecked Sendable {
             }
             throw .unavailable(reason)
         }
+        let notifications = cbulwark_fanotify_init_notifications()
+        guard notifications >= 0 else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(descriptor)
+            throw .unavailable(reason)
+        }
         self.descriptor = descriptor
-        // FAN_OPEN notifications still arrive for files whose permission events are ignored:
-        // AI tools' reads of harmless files are audited without making anyone wait.
-        let base = UInt64(FAN_OPEN_PERM) | UInt64(FAN_OPEN) | UInt64(FAN_CLOSE_WRITE)
+        self.notifications = notifications
+        // Writes are always reported (rescans); plain opens only while ``reportOpens(_:)`` says.
+        let notified = UInt64(FAN_CLOSE_WRITE)
         var withExec = true
-        for path in paths where FileManager.default.fileExists(atPath: path) {
-            if withExec, cbulwark_fanotify_mark_mount(descriptor, path, base | UInt64(FAN_OPEN_EXEC_PERM)) == 0 { continue }
-            if withExec, errno == EINVAL { withExec = false }  // before Linux 5.0
-            guard cbulwark_fanotify_mark_mount(descriptor, path, base) == 0 else {
+        marked = paths.filter { FileManager.default.fileExists(atPath: $0) }
+        for path in marked {
+            var marked = withExec && cbulwark_fanotify_mark_mount(descriptor, path, UInt64(FAN_OPEN_PERM) | UInt64(FAN_OPEN_EXEC_PERM)) == 0
+            if !marked, withExec, errno == EINVAL { withExec = false }  // before Linux 5.0
+            if !marked { marked = cbulwark_fanotify_mark_mount(descriptor, path, UInt64(FAN_OPEN_PERM)) == 0 }
+            if marked { marked = cbulwark_fanotify_mark_mount(notifications, path, notified) == 0 }
+            guard marked else {
                 let reason = String(cString: strerror(errno))
                 Glibc.close(descriptor)
+                Glibc.close(notifications)
                 throw .mark(path: path, reason: reason)
             }
         }
@@ -78,6 +96,38 @@ public final class FanotifyChannel: @unchecked Sendable {
         while true {
             let count = cbulwark_fanotify_read(descriptor, &buffer, Int32(buffer.count))
             if count < 0, errno == EINTR || errno == EAGAIN { continue }
+            guard count >= 0 else { return nil }
+            return buffer.prefix(Int(count)).map { Event(mask: $0.mask, descriptor: $0.fd, pid: $0.pid) }
+        }
+    }
+
+    /// Reports plain opens on the marked mounts from now on (or stops): opens of files whose
+    /// permission events are ignored (known harmless) then still reach the notification group,
+    /// so AI tools' reads of them are audited without making anyone wait. Each reported open
+    /// costs its opener a queued event (~0.5 µs), so this is on only while an AI tool runs.
+    /// True when this changed the setting.
+    @discardableResult
+    func reportOpens(_ on: Bool) -> Bool {
+        lock.withLock {
+            guard !closed, on != reportingOpens else { return false }
+            reportingOpens = on
+            for path in marked {
+                _ = on
+                    ? cbulwark_fanotify_mark_mount(notifications, path, UInt64(FAN_OPEN))
+                    : cbulwark_fanotify_unmark_mount(notifications, path, UInt64(FAN_OPEN))
+            }
+            return true
+        }
+    }
+
+    /// The notifications queued now, without waiting (empty: none); nil once the channel is
+    /// closed or broken.
+    func readNotifications() -> [Event]? {
+        var buffer = [cbulwark_fanotify_event](repeating: cbulwark_fanotify_event(), count: 512)
+        while true {
+            let count = cbulwark_fanotify_read(notifications, &buffer, Int32(buffer.count))
+            if count < 0, errno == EINTR { continue }
+            if count < 0, errno == EAGAIN { return [] }
             guard count >= 0 else { return nil }
             return buffer.prefix(Int(count)).map { Event(mask: $0.mask, descriptor: $0.fd, pid: $0.pid) }
         }
@@ -104,7 +154,8 @@ public final class FanotifyChannel: @unchecked Sendable {
         lock.withLock { _ = closed ? 0 : cbulwark_fanotify_unignore(self.descriptor, descriptor, UInt64(FAN_OPEN_PERM)) }
     }
 
-    /// Removes every mark: nothing waits on the agent any more (the watchdog's way out).
+    /// Removes every permission mark: nothing waits on the agent any more (the watchdog's way
+    /// out).
     func unmarkAll() {
         _ = cbulwark_fanotify_flush(descriptor)
     }
@@ -115,6 +166,7 @@ public final class FanotifyChannel: @unchecked Sendable {
             guard !closed else { return }
             closed = true
             Glibc.close(descriptor)
+            Glibc.close(notifications)
         }
     }
 }

@@ -143,6 +143,18 @@ public final class FileGuard: @unchecked Sendable {
         return (exe, app)
     }
 
+    /// Whether `pid` itself runs an AI tool (its parents not considered).
+    func isAITool(_ pid: pid_t) -> Bool {
+        pid != selfPID && AIProgramMatcher(catalog: catalog.current).identify(pid: pid) != nil
+    }
+
+    /// Whether any running process is an AI tool (one pass over `/proc`).
+    func anyAIToolRunning() -> Bool {
+        let matcher = AIProgramMatcher(catalog: catalog.current)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.lazy.compactMap { pid_t($0) }.contains { $0 != self.selfPID && matcher.identify(pid: $0) != nil }
+    }
+
     /// A process already gone from `/proc`, as the process table remembers it and its parents.
     func remembered(_ pid: pid_t) -> (exe: String, app: AIApp?)? {
         let chain = processes.lineage(of: pid)

@@ -1,6 +1,7 @@
 import BulwarkCore
 import Foundation
 import Logging
+import Synchronization
 
 /// Runs the file guard: a reader thread takes fanotify events and answers everything that is
 /// not an AI tool's business at once; AI tools' opens go to a bounded pool of workers. Never
@@ -35,6 +36,10 @@ public final class FileGuardService: @unchecked Sendable {
     /// Ignore marks placed (harmless files).
     private var ignored = 0
     private var nextTicket = 0
+    /// When an AI tool was last seen running: plain opens are reported while one runs (and a
+    /// few seconds after), so AI tools' reads of harmless files are audited; without one, an
+    /// open costs nothing beyond the permission check.
+    private var aiToolSeen: ContinuousClock.Instant?
     private let workers = DispatchQueue(label: "bulwark-file-guard", attributes: .concurrent)
 
     public init(guard guardian: FileGuard, options: Options, logger: Logger) {
@@ -57,23 +62,21 @@ public final class FileGuardService: @unchecked Sendable {
             channel.close()
             throw error
         }
-        if !ProcessTable.follow(guardian.processes, stop: stopper) {
+        let following = ProcessTable.follow(guardian.processes, stop: stopper) { [self] pid in
+            if guardian.isAITool(pid) { aiToolStarted(channel) }
+        }
+        if !following {
             logger.warning("no kernel process events (proc connector): AI tools' reads by short-lived children may go unaudited")
         }
         logger.info("file guard watching", metadata: ["paths": "\(options.paths.joined(separator: ","))", "exec": "\(channel.enforcesExec)"])
         if !channel.enforcesExec { health("degraded", "this kernel has no FAN_OPEN_EXEC_PERM (Linux < 5.0): AI tools' starts are not enforced") }
-        let finished = AsyncStream<Void>.makeStream()
-        let thread = Thread { [self] in
-            read(channel, stopper: stopper)
-            finished.continuation.finish()
-        }
-        thread.name = "bulwark-fanotify"
-        thread.start()
+        let finished = ServiceThread("bulwark-fanotify") { [self] in read(channel, stopper: stopper) }
+        let notified = ServiceThread("bulwark-fanotify-notify") { [self] in readNotifications(channel, stopper: stopper) }
         var failure: (any Error)?
         do {
             try await withTaskCancellationHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { for await _ in finished.stream {} }
+                    group.addTask { for await _ in finished.ended {} }
                     group.addTask { try await self.watch(channel) }
                     try await group.next()
                     group.cancelAll()
@@ -85,7 +88,9 @@ public final class FileGuardService: @unchecked Sendable {
             failure = error
         }
         stopper.stop()
-        for await _ in finished.stream {}
+        // Not the streams: a cancelled consumer ends them early. Neither thread may still be
+        // reading when the groups' descriptors close (a reused number would be read instead).
+        while !finished.isOver || !notified.isOver { usleep(5_000) }
         // Workers still deciding answer first (within their budget): the group's descriptor
         // must not close under them and be reused. Then every process still waiting is
         // released as the group closes (the kernel allows them).
@@ -94,6 +99,26 @@ public final class FileGuardService: @unchecked Sendable {
         channel.close()
         logger.info("file guard stopped")
         if let failure, !(failure is CancellationError) { throw failure }
+    }
+
+    /// A thread of the service: `ended` finishes when it returns, and `isOver` says so even to
+    /// a caller whose wait on `ended` was cancelled.
+    final class ServiceThread: Sendable {
+        let ended: AsyncStream<Void>
+        private let over = Mutex(false)
+        var isOver: Bool { over.withLock { $0 } }
+
+        init(_ name: String, _ body: @escaping @Sendable () -> Void) {
+            let (stream, continuation) = AsyncStream<Void>.makeStream()
+            ended = stream
+            let thread = Thread { [self] in
+                body()
+                over.withLock { $0 = true }
+                continuation.finish()
+            }
+            thread.name = name
+            thread.start()
+        }
     }
 
     private func read(_ channel: FanotifyChannel, stopper: WatcherThread) {
@@ -112,18 +137,74 @@ public final class FileGuardService: @unchecked Sendable {
         }
     }
 
-    private func handle(_ event: FanotifyChannel.Event, _ channel: FanotifyChannel) {
+    /// Notifications are taken in batches: the thread sleeps between them instead of waiting on
+    /// the group, because a waiting reader is woken by every open on the marked mounts and each
+    /// wake-up is paid by the process opening the file. Audits arrive up to `batchInterval` late.
+    private func readNotifications(_ channel: FanotifyChannel, stopper: WatcherThread, batchInterval: Int32 = 10) {
+        var lastLook: ContinuousClock.Instant?
+        while !stopper.stopRequested {
+            if lastLook.map({ ContinuousClock.now - $0 >= .seconds(2) }) ?? true {
+                lookForAITools(channel)
+                lastLook = .now
+            }
+            guard let events = channel.readNotifications() else {
+                logger.error("fanotify notification read failed: \(String(cString: strerror(errno))); AI tools' reads of harmless files are no longer audited")
+                health("degraded", "reading fanotify notifications failed: \(String(cString: strerror(errno)))")
+                return
+            }
+            for event in events { notified(event, channel) }
+            if events.isEmpty {
+                var wake = pollfd(fd: stopper.wakeDescriptor, events: Int16(POLLIN), revents: 0)
+                _ = poll(&wake, 1, batchInterval)
+            }
+        }
+    }
+
+    /// An AI tool starts (its exec permission event, or the kernel's process event): its opens
+    /// are reported from now on.
+    private func aiToolStarted(_ channel: FanotifyChannel) {
+        let changed = lock.withLock {
+            aiToolSeen = .now
+            return channel.reportOpens(true)
+        }
+        if changed { logger.info("an AI tool is running: plain opens on the guarded mounts are reported (its reads of harmless files are audited)") }
+    }
+
+    /// Every 2 s: is any AI tool still running? Opens stop being reported once none has been
+    /// seen for 3 s (a tool that started meanwhile has set `aiToolSeen`, so it is not undone).
+    private func lookForAITools(_ channel: FanotifyChannel) {
+        let running = guardian.anyAIToolRunning()
+        let (on, changed) = lock.withLock {
+            if running { aiToolSeen = .now }
+            let on = running || (aiToolSeen.map { ContinuousClock.now - $0 < .seconds(3) } ?? false)
+            return (on, channel.reportOpens(on))
+        }
+        guard changed else { return }
+        if on {
+            logger.info("an AI tool is running: plain opens on the guarded mounts are reported (its reads of harmless files are audited)")
+        } else {
+            logger.info("no AI tool is running: plain opens on the guarded mounts are no longer reported")
+        }
+    }
+
+    /// An open or a close-after-write nobody waits on.
+    private func notified(_ event: FanotifyChannel.Event, _ channel: FanotifyChannel) {
         if event.isOverflow {
-            logger.warning("fanotify queue overflowed: some file events were lost (notifications only; permission events are never dropped)")
+            logger.warning("fanotify notification queue overflowed: some AI tools' reads of harmless files or file writes went unseen (permission events are never dropped)")
             return
         }
+        if event.isOpenNotification { guardian.auditOpen(event) }
+        if event.isCloseWrite {
+            guardian.rescan(event) { [self] descriptor, harmless in learned(descriptor, harmless: harmless, channel) }
+        } else {
+            channel.respond(event, allow: true)
+        }
+    }
+
+    private func handle(_ event: FanotifyChannel.Event, _ channel: FanotifyChannel) {
         guard event.needsResponse else {
-            if event.isOpenNotification { guardian.auditOpen(event) }
-            if event.isCloseWrite {
-                guardian.rescan(event) { [self] descriptor, harmless in learned(descriptor, harmless: harmless, channel) }
-            } else {
-                channel.respond(event, allow: true)
-            }
+            // The permission group reports nothing else; a stray descriptor is still closed.
+            channel.respond(event, allow: true)
             return
         }
         switch guardian.triage(event) {
@@ -136,7 +217,9 @@ public final class FileGuardService: @unchecked Sendable {
             if case .harmless(let key) = knowledge { ignore(event.descriptor, harmlessAs: key, channel) }
             channel.respond(event, allow: true)
         case .exec(let app, let path):
-            channel.respond(event, allow: guardian.decideExec(app: app, path: path, pid: event.pid))
+            let allow = guardian.decideExec(app: app, path: path, pid: event.pid)
+            if allow { aiToolStarted(channel) }  // before it runs: its first reads are seen too
+            channel.respond(event, allow: allow)
         case .upload(let app, let path, let exe):
             dispatch(event, channel, path: path) { [self] in guardian.decideRead(app: app, path: path, exe: exe, event: event, activity: .fileUpload) }
         case .read(let app, let path, let exe):

@@ -68,8 +68,9 @@ final class ProcessTable: Sendable {
         }
     }
 
-    /// Feeds the table from a proc connector socket until `stop` is readable (its own thread).
-    static func follow(_ table: ProcessTable, stop: WatcherThread) -> Bool {
+    /// Feeds the table from a proc connector socket until `stop` is readable (its own thread);
+    /// `executed` hears each process that starts a program, after the table has it.
+    static func follow(_ table: ProcessTable, stop: WatcherThread, executed: @escaping @Sendable (pid_t) -> Void = { _ in }) -> Bool {
         let descriptor = cbulwark_proc_events_open()
         guard descriptor >= 0 else { return false }
         let thread = Thread {
@@ -83,7 +84,9 @@ final class ProcessTable: Sendable {
                 for event in buffer.prefix(Int(count)) {
                     switch event.kind {
                     case 3: table.forked(child: event.tgid, parent: event.parent)
-                    case 1 where event.pid == event.tgid: table.executed(event.tgid)
+                    case 1 where event.pid == event.tgid:
+                        table.executed(event.tgid)
+                        executed(event.tgid)
                     case 2 where event.pid == event.tgid: table.exited(event.tgid)
                     default: break
                     }

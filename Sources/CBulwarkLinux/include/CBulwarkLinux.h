@@ -53,9 +53,14 @@ int cbulwark_proc_events_read(int fd, cbulwark_proc_event *events, int capacity)
 /// A fanotify group in the content class (permission events), whose event descriptors are
 /// opened read-only without touching the access time. Returns the descriptor, or -1 with errno.
 int cbulwark_fanotify_init(void);
+/// A fanotify group in the notification class, non-blocking: opens and writes nobody waits on,
+/// read in batches at the reader's pace.
+int cbulwark_fanotify_init_notifications(void);
 
 /// Adds `mask` on the whole mount holding `path`. Returns 0, or -1 with errno set.
 int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long mask);
+/// Removes `mask` from the mark on the mount holding `path`.
+int cbulwark_fanotify_unmark_mount(int fd, const char *path, unsigned long long mask);
 
 /// Adds `mask` to the ignore mask of the file open as `event_fd` (an inode mark, cleared by the
 /// kernel when the file is modified). Returns 0, or -1 with errno set.
