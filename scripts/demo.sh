@@ -170,7 +170,9 @@ if [[ -n "$GUARDED" ]]; then
   for _ in $(seq 1 50); do "$BIN/bulwark" events --type file.blocked --since "$DEMO_START" --limit 5 --json | grep -q "customers.txt" && break; sleep 0.2; done
   echo "--- the collector has the incident (the path, the types found, the rule; never the content):"
   "$BIN/bulwark" events --type file.blocked --since "$DEMO_START" --limit 1
-  "$BIN/bulwark" events --type file.blocked --since "$DEMO_START" --limit 1 --json | grep -o '"incident_id":"BW-[0-9A-Z]*"' | head -n 1 | sed 's/.*"\(BW-[0-9A-Z]*\)"/helpdesk looks this up as \1/'
+  FILE_INCIDENT=$("$BIN/bulwark" events --type file.blocked --since "$DEMO_START" --limit 1 --json | grep -o '"incident_id":"BW-[0-9A-Z]*"' | head -n 1 | sed 's/.*"\(BW-[0-9A-Z]*\)"/\1/')
+  echo "--- the user's notification says $FILE_INCIDENT; helpdesk looks it up (bulwark incidents show $FILE_INCIDENT):"
+  "$BIN/bulwark" incidents show "$FILE_INCIDENT" || true
   echo "--- and the harmless read, audited once:"
   "$BIN/bulwark" events --type file.audited --since "$DEMO_START" --limit 1
   echo "\$ bulwark apps set-state llama-cpp unsanctioned --reason \"not approved\""
@@ -196,6 +198,7 @@ The collector and the agent keep running. Try, in another terminal:
   $BIN/bulwark events --type agent.heartbeat     # a heartbeat every 10 s
   $BIN/bulwark-agent selftest --state $DATA/agent --count 1000
   $BIN/bulwark-agent status --state $DATA/agent
+  $BIN/bulwark incidents list                                    # every warn and block; then: incidents show|resolve ID
   $BIN/bulwark inventory --csv                                   # discovered AI apps
   $BIN/bulwark inventory --min-risk 5 --user \$USER               # one person's riskier AI apps
   $BIN/bulwark catalog --min-risk 8                              # the catalog's riskiest apps

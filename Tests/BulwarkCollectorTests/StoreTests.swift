@@ -128,3 +128,68 @@ struct StoreTests {
         #expect(try await store.events(EventQuery(agent: "zzz")).isEmpty)
     }
 }
+
+@Suite("SQLite store: incidents")
+struct IncidentStoreTests {
+    let base: StoreTests
+
+    init() throws {
+        base = try StoreTests()
+    }
+
+    func paste(_ seq: UInt64, _ outcome: String, incident: String, at offset: Double, justification: String? = nil) -> Event {
+        var data: [String: JSONValue] = [
+            "incident_id": .string(incident), "selection": "clipboard", "target": "UTF8_STRING", "latency_ms": 1, "app": "chatgpt",
+            "category": "consumer_ai", "rule": "warn-medium-confidence-to-consumer-ai", "user": "alice",
+            "findings": .array([.object(["type": "credit_card", "count": 1, "confidence": 75])]),
+        ]
+        if let justification { data["justification"] = .string(justification) }
+        return Event(seq: seq, time: base.now.addingTimeInterval(offset), type: EventType.paste(outcome), v: 1, data: data)
+    }
+
+    func decision(_ seq: UInt64, action: String, incident: String) -> Event {
+        Event(seq: seq, time: base.now.addingTimeInterval(Double(seq)), type: EventType.dlpDecision, v: 1, data: [
+            "incident_id": .string(incident), "activity": "paste", "action": .string(action), "sanction": "unreviewed", "findings": .array([]),
+            "labels": .array([]), "partial": false, "policy": "bulwark-default",
+        ])
+    }
+
+    @Test("every warn and block is an incident by the id the user saw; an override updates it; audits are not incidents; status and notes are kept")
+    func incidents() async throws {
+        let store = base.store
+        _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 5, expiresAt: base.now.addingTimeInterval(60), now: base.now)
+        _ = try await store.enroll(tokenHash: "h", agent: base.agent("a"), now: base.now)
+        _ = try await store.ingest(agentID: "a", events: [
+            paste(1, "warned", incident: "BW-WARNED0001", at: 1), paste(2, "overridden", incident: "BW-WARNED0001", at: 5, justification: "ticket 42"),
+            paste(3, "blocked", incident: "BW-BLOCKED001", at: 10), paste(4, "audited", incident: "BW-AUDITED001", at: 11),
+            decision(20, action: "audit", incident: "BW-AUDITED002"), decision(21, action: "block", incident: "BW-DECIDED001"),
+        ], now: base.now)
+        // A replayed batch changes nothing.
+        _ = try await store.ingest(agentID: "a", events: [paste(3, "blocked", incident: "BW-BLOCKED001", at: 10)], now: base.now)
+
+        let overridden = try #require(try await store.incident(id: "BW-WARNED0001"))
+        #expect(overridden.action == "override")
+        #expect(overridden.type == "paste.overridden")
+        #expect(overridden.justification == "ticket 42")
+        #expect(overridden.time == base.now.addingTimeInterval(1))
+        #expect(overridden.user == "alice" && overridden.app == "chatgpt" && overridden.activity == "paste")
+        #expect(overridden.status == .open)
+        #expect(try await store.incident(id: "BW-AUDITED001") == nil)
+        #expect(try await store.incident(id: "BW-AUDITED002") == nil)
+        #expect(try await store.incident(id: "BW-DECIDED001")?.action == "block")
+
+        let all = try await store.incidents(IncidentQuery())
+        #expect(all.map(\.id) == ["BW-DECIDED001", "BW-BLOCKED001", "BW-WARNED0001"], "newest first")
+        let page = try await store.incidents(IncidentQuery(before: "BW-DECIDED001", limit: 1))
+        #expect(page.map(\.id) == ["BW-BLOCKED001"])
+
+        let resolved = try #require(try await store.updateIncident(
+            id: "BW-BLOCKED001", change: IncidentChange(status: .resolved, note: "user told about the policy", by: "token:hd", at: base.now)))
+        #expect(resolved.status == .resolved && resolved.statusChangedBy == "token:hd")
+        let noted = try #require(try await store.updateIncident(id: "BW-BLOCKED001", change: IncidentChange(status: nil, note: "second", by: "token:an", at: base.now)))
+        #expect(noted.notes.map(\.text) == ["user told about the policy", "second"])
+        #expect(noted.status == .resolved, "a note alone keeps the status")
+        #expect(try await store.incidents(IncidentQuery(status: .open)).map(\.id) == ["BW-DECIDED001", "BW-WARNED0001"])
+        #expect(try await store.updateIncident(id: "BW-NOPE", change: IncidentChange(status: .resolved, note: nil, by: "x", at: base.now)) == nil)
+    }
+}

@@ -128,6 +128,45 @@ public struct ConsoleRoutes: Sendable {
             }
             return try Response.json(CatalogEntryDetail(app))
         }
+        api.get("incidents") { request, context in
+            try context.require([.admin, .analyst])
+            let query = try Self.incidentQuery(request.uri.queryParameters)
+            let incidents = try await store.incidents(query)
+            return try Response.json(IncidentList(incidents: incidents, next: incidents.count == query.limit ? incidents.last?.id : nil))
+        }
+        // Helpdesk looks an incident up by the id the user quotes; every view is audited (the
+        // authenticator records who asked for which id).
+        api.get("incidents/:id") { _, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            let id = try Self.incidentID(context)
+            guard let incident = try await store.incident(id: id) else {
+                throw APIFailure(.notFound, "incident_not_found", "no incident \(id); check the id in the user's notification (agents report within seconds when they can reach the collector)")
+            }
+            return try Response.json(incident)
+        }
+        api.patch("incidents/:id") { request, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            let id = try Self.incidentID(context)
+            let body = try await AgentRoutes.readBody(request, limit: 16 * 1024)
+            guard let change = try? WireCoding.decoder().decode(IncidentChangeRequest.self, from: body), change.status != nil || change.note != nil else {
+                throw APIFailure(.badRequest, "invalid_body", #"send {"status": "open|resolved|false_positive", "note": "what was done"} (either or both)"#)
+            }
+            var status: IncidentStatus?
+            if let text = change.status {
+                guard let value = IncidentStatus(rawValue: text) else {
+                    throw APIFailure(.badRequest, "invalid_status", "status must be one of: \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                status = value
+            }
+            let note = change.note?.trimmingCharacters(in: .whitespacesAndNewlines)
+            if let note, note.isEmpty || note.count > 4000 { throw APIFailure(.badRequest, "invalid_note", "a note is 1 to 4000 characters") }
+            guard let updated = try await store.updateIncident(
+                id: id, change: IncidentChange(status: status, note: note, by: "token:\(context.token?.name ?? "?")", at: Date()))
+            else {
+                throw APIFailure(.notFound, "incident_not_found", "no incident \(id)")
+            }
+            return try Response.json(updated)
+        }
         api.put("apps/:id/state") { request, context in
             try context.require([.admin, .analyst])
             let id = context.parameters.get("id") ?? ""
@@ -149,9 +188,58 @@ public struct ConsoleRoutes: Sendable {
         }
     }
 
+    struct IncidentChangeRequest: Decodable {
+        var status: String?
+        var note: String?
+    }
+
+    struct IncidentList: Encodable {
+        var incidents: [IncidentRecord]
+        /// Pass as `before` for the next (older) page; absent on the last page.
+        var next: String?
+    }
+
+    static func incidentID(_ context: ConsoleRequestContext) throws(APIFailure) -> String {
+        let id = context.parameters.get("id") ?? ""
+        guard (1...64).contains(id.count), id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw APIFailure(.badRequest, "invalid_incident_id", "incident ids look like BW-7K3Q9XPA2M (from the user's notification)")
+        }
+        return id.uppercased()
+    }
+
+    static func incidentQuery(_ parameters: Parameters) throws(APIFailure) -> IncidentQuery {
+        var query = IncidentQuery()
+        if let status = parameters["status"] {
+            guard let value = IncidentStatus(rawValue: String(status)) else {
+                throw APIFailure(.badRequest, "invalid_parameter", "status must be one of: \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.status = value
+        }
+        query.user = parameters["user"].map(String.init)
+        query.app = parameters["app"].map(String.init)
+        query.before = parameters["before"].map(String.init)
+        query.since = try since(parameters)
+        if let limit = parameters["limit"] {
+            guard let value = Int(limit), (1...1000).contains(value) else {
+                throw APIFailure(.badRequest, "invalid_parameter", "limit must be an integer from 1 to 1000")
+            }
+            query.limit = value
+        }
+        return query
+    }
+
     struct StateChangeRequest: Decodable {
         var state: String
         var reason: String
+    }
+
+    /// The `since` parameter (RFC 3339), if given.
+    static func since(_ parameters: Parameters) throws(APIFailure) -> Date? {
+        guard let since = parameters["since"] else { return nil }
+        guard let date = WireCoding.date(from: String(since)) else {
+            throw APIFailure(.badRequest, "invalid_parameter", "since must be an RFC 3339 timestamp such as 2026-11-26T00:00:00Z")
+        }
+        return date
     }
 
     static func inventoryQuery(_ parameters: Parameters) throws(APIFailure) -> InventoryQuery {
@@ -163,12 +251,7 @@ public struct ConsoleRoutes: Sendable {
             }
             query.state = value
         }
-        if let since = parameters["since"] {
-            guard let date = WireCoding.date(from: String(since)) else {
-                throw APIFailure(.badRequest, "invalid_parameter", "since must be an RFC 3339 timestamp such as 2026-11-26T00:00:00Z")
-            }
-            query.since = date
-        }
+        query.since = try since(parameters)
         if let category = query.category, !AIAppCatalog.categories.contains(category) {
             throw APIFailure(.badRequest, "invalid_parameter", "category must be one of: \(AIAppCatalog.categories.sorted().joined(separator: ", "))")
         }
@@ -185,12 +268,7 @@ public struct ConsoleRoutes: Sendable {
         var query = EventQuery()
         query.type = parameters["type"].map(String.init)
         query.agent = parameters["agent"].map(String.init)
-        if let since = parameters["since"] {
-            guard let date = WireCoding.date(from: String(since)) else {
-                throw APIFailure(.badRequest, "invalid_parameter", "since must be an RFC 3339 timestamp such as 2026-11-26T00:00:00Z")
-            }
-            query.since = date
-        }
+        query.since = try since(parameters)
         if let after = parameters["after"] {
             guard let id = Int64(after) else { throw APIFailure(.badRequest, "invalid_parameter", "after must be an event id (integer)") }
             query.afterID = id

@@ -53,6 +53,13 @@ public protocol CollectorStore: Sendable {
     /// Every app state an admin set, versioned by the latest change (for agents' policy).
     func policyBundle() async throws -> PolicyBundle
 
+    // Incidents (kept current by `ingest`)
+    func incident(id: String) async throws -> IncidentRecord?
+    /// Newest first, without notes.
+    func incidents(_ query: IncidentQuery) async throws -> [IncidentRecord]
+    /// Applies a status change and/or adds a note; nil when no such incident exists.
+    func updateIncident(id: String, change: IncidentChange) async throws -> IncidentRecord?
+
     func audit(_ entry: AuditEntry) async throws
     func auditEntries(limit: Int) async throws -> [AuditEntry]
 

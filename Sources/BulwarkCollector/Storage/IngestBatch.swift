@@ -13,6 +13,8 @@ public struct IngestBatch: Sendable {
         public var data: String
         /// What the event says about an AI app, for the inventory (applied only when stored).
         public var sighting: InventorySighting?
+        /// The warn or block decision the event reports (applied only when stored).
+        public var incident: IncidentDraft?
     }
 
     /// Fields of the batch's latest heartbeat, applied to the agent's row.
@@ -33,7 +35,7 @@ public struct IngestBatch: Sendable {
         self.agentID = agentID
         rows = events.map { event in
             Row(seq: Int64(event.seq), time: event.time.millis, type: event.type, v: event.v, data: JSONValue.object(event.data).jsonText,
-                sighting: InventorySighting(event))
+                sighting: InventorySighting(event), incident: IncidentDraft(type: event.type, data: event.data))
         }
         heartbeat = events.last { $0.type == EventType.heartbeat }.map { beat in
             Heartbeat(

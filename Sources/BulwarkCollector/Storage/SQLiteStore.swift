@@ -5,7 +5,7 @@ import GRDB
 /// The default store: one SQLite file in WAL mode (GRDB). Times are stored as integer
 /// milliseconds since the epoch so range queries are index-friendly.
 public final class SQLiteStore: CollectorStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// The bundled catalog with the deployment's override: names and risk scores of apps.
     public let catalog: AIAppCatalog
     /// What agents are sent with their policy bundle so their catalog matches this one.
@@ -158,6 +158,47 @@ public final class SQLiteStore: CollectorStore {
                 CREATE INDEX inventory_users_recent ON inventory_users (app_id, last_seen);
                 """)
         },
+        { db in
+            // Incidents (issue 7): every warn/block decision, by the id the user was shown, with
+            // helpdesk's status and notes. Backfilled from the events already stored.
+            try db.execute(sql: """
+                CREATE TABLE incidents (
+                    id TEXT PRIMARY KEY,
+                    agent_id TEXT NOT NULL,
+                    event_id INTEGER NOT NULL,
+                    time INTEGER NOT NULL,
+                    updated INTEGER NOT NULL,
+                    type TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    activity TEXT, app TEXT, category TEXT, user TEXT, rule TEXT,
+                    findings TEXT NOT NULL,
+                    file TEXT,
+                    justification TEXT,
+                    status TEXT NOT NULL DEFAULT 'open',
+                    status_changed_by TEXT,
+                    status_changed_at INTEGER
+                );
+                CREATE INDEX incidents_time ON incidents (time);
+                CREATE INDEX incidents_status ON incidents (status, time);
+                CREATE INDEX incidents_user ON incidents (user, time);
+                CREATE TABLE incident_notes (
+                    id INTEGER PRIMARY KEY,
+                    incident_id TEXT NOT NULL,
+                    time INTEGER NOT NULL,
+                    author TEXT NOT NULL,
+                    text TEXT NOT NULL
+                );
+                CREATE INDEX incident_notes_incident ON incident_notes (incident_id, id);
+                """)
+            let writer = IncidentWriter(db: db)
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT id, agent_id, time, type, data FROM events WHERE type IN ('paste.blocked', 'paste.warned', 'paste.overridden', 'file.blocked', 'dlp.decision') ORDER BY id")
+            while let row = try rows.next() {
+                let text: String = row["data"]
+                guard case .object(let data)? = try? JSONReader.parse(text), let draft = IncidentDraft(type: row["type"], data: data) else { continue }
+                try writer.record(draft, agentID: row["agent_id"], eventID: row["id"], time: row["time"])
+            }
+        },
     ]
 
 
@@ -253,6 +294,7 @@ public final class SQLiteStore: CollectorStore {
                 """)
             let seen = try db.cachedStatement(sql: "UPDATE agents SET last_seen = ? WHERE id = ?")
             let inventory = InventoryWriter(db: db, catalog: catalog)
+            let incidents = IncidentWriter(db: db)
             let beat = try db.cachedStatement(
                 sql: "UPDATE agents SET agent_version = ?, policy_version = ?, spool_depth = ?, dropped = ? WHERE id = ?")
             return try batches.map { batch in
@@ -263,6 +305,9 @@ public final class SQLiteStore: CollectorStore {
                     stored += inserted
                     // Only events stored now count: a retried batch's duplicates do not.
                     if inserted > 0, let sighting = row.sighting { try inventory.record(sighting, agentID: batch.agentID) }
+                    if inserted > 0, let incident = row.incident {
+                        try incidents.record(incident, agentID: batch.agentID, eventID: db.lastInsertedRowID, time: row.time)
+                    }
                 }
                 try seen.execute(arguments: [received, batch.agentID])
                 if let heartbeat = batch.heartbeat {

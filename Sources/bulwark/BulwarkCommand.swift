@@ -11,8 +11,8 @@ import NIOSSL
 struct BulwarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark",
-        abstract: "Query a Bulwark collector's API: agents, events and the discovered-AI inventory.",
-        subcommands: [Agents.self, Events.self, Inventory.self, Apps.self, Catalog.self])
+        abstract: "Query a Bulwark collector's API: agents, events, incidents and the discovered-AI inventory.",
+        subcommands: [Agents.self, Events.self, Incidents.self, Inventory.self, Apps.self, Catalog.self])
 }
 
 /// Where the API is and how to authenticate; each option also reads an environment variable.

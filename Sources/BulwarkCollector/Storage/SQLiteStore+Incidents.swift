@@ -1,0 +1,93 @@
+import BulwarkCore
+import Foundation
+import GRDB
+
+/// Keeps the incidents table current inside the ingest transaction.
+struct IncidentWriter {
+    let db: Database
+
+    /// A later event with the same id (the user overrode a warning) updates the outcome; the
+    /// first event stays the incident's origin.
+    func record(_ draft: IncidentDraft, agentID: String, eventID: Int64, time: Int64) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO incidents (id, agent_id, event_id, time, updated, type, action, activity, app, category, user, rule, findings, file, justification)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    updated = max(updated, excluded.updated),
+                    type = CASE WHEN excluded.updated >= updated THEN excluded.type ELSE type END,
+                    action = CASE WHEN excluded.updated >= updated THEN excluded.action ELSE action END,
+                    justification = coalesce(excluded.justification, justification),
+                    activity = coalesce(activity, excluded.activity), app = coalesce(app, excluded.app),
+                    category = coalesce(category, excluded.category), user = coalesce(user, excluded.user),
+                    rule = coalesce(rule, excluded.rule), file = coalesce(file, excluded.file)
+                """,
+            arguments: [
+                draft.id, agentID, eventID, time, time, draft.type, draft.action, draft.activity, draft.app, draft.category, draft.user, draft.rule,
+                draft.findings, draft.file, draft.justification,
+            ])
+    }
+}
+
+extension SQLiteStore {
+    public func incident(id: String) async throws -> IncidentRecord? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE id = ?", arguments: [id]) else { return nil }
+            return try Self.incident(row, notes: Self.notes(db, incidentID: id))
+        }
+    }
+
+    public func incidents(_ query: IncidentQuery) async throws -> [IncidentRecord] {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let status = query.status { clauses.append("status = ?"); arguments += [status.rawValue] }
+        if let user = query.user { clauses.append("user = ?"); arguments += [user] }
+        if let app = query.app { clauses.append("app = ?"); arguments += [app] }
+        if let since = query.since { clauses.append("time >= ?"); arguments += [since.millis] }
+        if let before = query.before {
+            clauses.append("(time, id) < (SELECT time, id FROM incidents WHERE id = ?)")
+            arguments += [before]
+        }
+        let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        arguments += [query.limit]
+        let sql = "SELECT * FROM incidents \(whereClause) ORDER BY time DESC, id DESC LIMIT ?"
+        let finalArguments = arguments
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { try Self.incident($0, notes: []) }
+        }
+    }
+
+    public func updateIncident(id: String, change: IncidentChange) async throws -> IncidentRecord? {
+        try await pool.write { db in
+            guard try Row.fetchOne(db, sql: "SELECT id FROM incidents WHERE id = ?", arguments: [id]) != nil else { return nil }
+            if let status = change.status {
+                try db.execute(
+                    sql: "UPDATE incidents SET status = ?, status_changed_by = ?, status_changed_at = ? WHERE id = ?",
+                    arguments: [status.rawValue, change.by, change.at.millis, id])
+            }
+            if let note = change.note {
+                try db.execute(
+                    sql: "INSERT INTO incident_notes (incident_id, time, author, text) VALUES (?, ?, ?, ?)", arguments: [id, change.at.millis, change.by, note])
+            }
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE id = ?", arguments: [id]) else { return nil }
+            return try Self.incident(row, notes: Self.notes(db, incidentID: id))
+        }
+    }
+
+    private static func notes(_ db: Database, incidentID: String) throws -> [IncidentRecord.Note] {
+        try Row.fetchAll(db, sql: "SELECT * FROM incident_notes WHERE incident_id = ? ORDER BY id", arguments: [incidentID]).map { row in
+            IncidentRecord.Note(time: Date(millis: row["time"]), author: row["author"], text: row["text"])
+        }
+    }
+
+    private static func incident(_ row: Row, notes: [IncidentRecord.Note]) throws -> IncidentRecord {
+        let findingsText: String = row["findings"]
+        let statusText: String = row["status"]
+        return IncidentRecord(
+            id: row["id"], agentID: row["agent_id"], eventID: row["event_id"], time: Date(millis: row["time"]), updated: Date(millis: row["updated"]),
+            type: row["type"], action: row["action"], activity: row["activity"], app: row["app"], category: row["category"], user: row["user"],
+            rule: row["rule"], findings: (try? JSONReader.parse(findingsText)) ?? .array([]), file: row["file"], justification: row["justification"],
+            status: IncidentStatus(rawValue: statusText) ?? .open, statusChangedBy: row["status_changed_by"],
+            statusChangedAt: (row["status_changed_at"] as Int64?).map { Date(millis: $0) }, notes: notes)
+    }
+}

@@ -1,0 +1,64 @@
+import BulwarkCollector
+import BulwarkCore
+import Foundation
+import Testing
+
+/// Incidents as helpdesk meets them: a real block on a real agent (the file guard, as root, on a
+/// tmpfs), looked up with the `bulwark` CLI by the id the user was shown.
+@Suite("End to end: incidents", .serialized)
+struct IncidentTests {
+    @Test("a block is an incident helpdesk looks up by its id (audited), resolves with a note; helpdesk may not list them all, analysts may")
+    func helpdeskLookup() async throws {
+        let guarded = try FileGuardTests.Guarded()
+        defer { guarded.stop() }
+        let cluster = guarded.cluster
+        func environment(_ role: String) throws -> [String: String] {
+            ProcessInfo.processInfo.environment.merging([
+                "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath, "BULWARK_TOKEN": try cluster.apiToken(role: role),
+            ]) { $1 }
+        }
+        let helpdesk = try environment("helpdesk")
+        let analyst = try environment("analyst")
+        func bulwark(_ arguments: [String], as role: [String: String]) throws -> CommandResult {
+            try run(Binaries.path("bulwark"), arguments, environment: role)
+        }
+
+        let ollama = try guarded.tool("ollama")
+        let cardFile = try guarded.write(FileGuardTests.card, to: "customers.txt")
+        #expect(try run(ollama, [cardFile]).status != 0)
+        let blocked = try #require(try await guarded.waitForEvents("blocked").first)
+        let id = try #require(blocked.data["incident_id"]?.stringValue)
+
+        // The user reads the id out over the phone, in lower case.
+        let shown = try bulwark(["incidents", "show", id.lowercased()], as: helpdesk)
+        #expect(shown.status == 0, "\(shown.output)")
+        #expect(shown.stdout.contains(id) && shown.stdout.contains("block: file read by ollama (local_llm)"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("credit_card ×1"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("file:     \(cardFile)"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("[open]"), "\(shown.stdout)")
+        #expect(!shown.stdout.contains("4556"), "never the content")
+
+        let resolved = try bulwark(["incidents", "resolve", id, "--note", "explained the policy; file moved out of the AI workspace"], as: helpdesk)
+        #expect(resolved.status == 0, "\(resolved.output)")
+        #expect(resolved.stdout.contains("[resolved]") && resolved.stdout.contains("status:   resolved by token:test-helpdesk"), "\(resolved.stdout)")
+        #expect(resolved.stdout.contains("token:test-helpdesk: explained the policy"), "\(resolved.stdout)")
+
+        let listedByHelpdesk = try bulwark(["incidents", "list"], as: helpdesk)
+        #expect(listedByHelpdesk.status != 0)
+        #expect(listedByHelpdesk.stderr.contains("role 'helpdesk' may not do this"), "\(listedByHelpdesk.output)")
+        let listed = try bulwark(["incidents", "list", "--status", "resolved"], as: analyst)
+        #expect(listed.status == 0 && listed.stdout.contains(id), "\(listed.output)")
+        #expect(try bulwark(["incidents", "list", "--status", "open"], as: analyst).stdout.contains(id) == false)
+
+        let unknown = try bulwark(["incidents", "show", "BW-0000000000"], as: helpdesk)
+        #expect(unknown.status != 0 && unknown.stderr.contains("incident_not_found"), "\(unknown.output)")
+        let hostile = try bulwark(["incidents", "show", "BW-1'; DROP TABLE incidents;--"], as: helpdesk)
+        #expect(hostile.status != 0 && hostile.stderr.contains("invalid_incident_id"), "\(hostile.output)")
+
+        // Who looked at which incident, and who changed it, is on the audit log.
+        let audit = try await cluster.store().auditEntries(limit: 100)
+        #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "GET /api/v1/incidents/\(id.lowercased())" && $0.outcome == "ok" })
+        #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "PATCH /api/v1/incidents/\(id)" && $0.outcome == "ok" })
+        #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "GET /api/v1/incidents" && $0.outcome == "refused: role_forbidden" })
+    }
+}
