@@ -81,6 +81,8 @@ step "bulwark-agent selftest: an event through the real pipeline, acknowledged b
 
 [[ -f "$DATA/analyst.token" ]] || "$BIN/bulwark-collector" api-token create --data "$DATA/collector" --role analyst --name demo-analyst >"$DATA/analyst.token"
 chmod 600 "$DATA/analyst.token"
+[[ -f "$DATA/helpdesk.token" ]] || "$BIN/bulwark-collector" api-token create --data "$DATA/collector" --role helpdesk --name demo-helpdesk >"$DATA/helpdesk.token"
+chmod 600 "$DATA/helpdesk.token"
 export BULWARK_API="https://127.0.0.1:$API_PORT" BULWARK_CA="$DATA/collector/ca.pem"
 BULWARK_TOKEN=$(cat "$DATA/analyst.token"); export BULWARK_TOKEN
 
@@ -173,6 +175,12 @@ if [[ -n "$GUARDED" ]]; then
   FILE_INCIDENT=$("$BIN/bulwark" events --type file.blocked --since "$DEMO_START" --limit 1 --json | grep -o '"incident_id":"BW-[0-9A-Z]*"' | head -n 1 | sed 's/.*"\(BW-[0-9A-Z]*\)"/\1/')
   echo "--- the user's notification says $FILE_INCIDENT; helpdesk looks it up (bulwark incidents show $FILE_INCIDENT):"
   "$BIN/bulwark" incidents show "$FILE_INCIDENT" || true
+  echo "--- helpdesk grants a 10-minute exception from the incident (same rule, user, app and machine):"
+  BULWARK_TOKEN=$(cat "$DATA/helpdesk.token") "$BIN/bulwark" exceptions grant --incident "$FILE_INCIDENT" --for 10m \
+    --reason "customer list migration" --ticket HD-1001 || true
+  for _ in $(seq 1 50); do "$GUARDED/tools/ollama" "$GUARDED/customers.txt" >/dev/null 2>&1 && break; sleep 0.2; done
+  echo "\$ ollama customers.txt | wc -c # allowed now, and audited with the exception's id; it ends by itself"
+  "$GUARDED/tools/ollama" "$GUARDED/customers.txt" | wc -c || true
   echo "--- and the harmless read, audited once:"
   "$BIN/bulwark" events --type file.audited --since "$DEMO_START" --limit 1
   echo "\$ bulwark apps set-state llama-cpp unsanctioned --reason \"not approved\""
@@ -199,6 +207,7 @@ The collector and the agent keep running. Try, in another terminal:
   $BIN/bulwark-agent selftest --state $DATA/agent --count 1000
   $BIN/bulwark-agent status --state $DATA/agent
   $BIN/bulwark incidents list                                    # every warn and block; then: incidents show|resolve ID
+  BULWARK_TOKEN=\$(cat $DATA/helpdesk.token) $BIN/bulwark exceptions list   # helpdesk's time-boxed exceptions (grant|revoke)
   $BIN/bulwark inventory --csv                                   # discovered AI apps
   $BIN/bulwark inventory --min-risk 5 --user \$USER               # one person's riskier AI apps
   $BIN/bulwark catalog --min-risk 8                              # the catalog's riskiest apps

@@ -39,7 +39,7 @@ struct SessionCommand: AsyncParsableCommand {
         let catalogCachePath = Self.catalogCachePath
         // What the agent stopped outside the clipboard (an AI tool reading a file, starting).
         let client = SessionClient(socketPath: socket, onNotice: { notice in notifier.show(notice) { _ in } }) { push in
-            guard let policy = try? PolicyParser(source: "agent policy").parse(push.yaml) else {
+            guard let policy = (try? PolicyParser(source: "agent policy").parse(push.yaml))?.granting(push.exceptions ?? []) else {
                 FileHandle.standardError.write(Data("policy '\(push.name)' from the agent does not parse; keeping the one in force\n".utf8))
                 return
             }

@@ -12,7 +12,7 @@ struct BulwarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark",
         abstract: "Query a Bulwark collector's API: agents, events, incidents and the discovered-AI inventory.",
-        subcommands: [Agents.self, Events.self, Incidents.self, Inventory.self, Apps.self, Catalog.self])
+        subcommands: [Agents.self, Events.self, Incidents.self, Exceptions.self, Inventory.self, Apps.self, Catalog.self])
 }
 
 /// Where the API is and how to authenticate; each option also reads an environment variable.
@@ -57,7 +57,7 @@ struct Connection: ParsableArguments {
             let response = try await client.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 64 << 20)
             try await client.shutdown()
-            guard response.status == .ok else {
+            guard (200..<300).contains(response.status.code) else {
                 let error = try? WireCoding.decoder().decode(ErrorBody.self, from: body)
                 throw Failure(
                     description: "API answered \(response.status.code): \(error.map { "\($0.code): \($0.message)" } ?? String(buffer: body))",

@@ -25,6 +25,26 @@ struct PolicyTests {
     static let card = "card 4556 7375 8689 9855 exp 12/28"
     static let cardAlone = "ref 4526 0181 5908 3012"
 
+    @Test("granted exceptions switch their rule off for their user and app until they expire; one naming an unknown rule changes nothing")
+    func grantedExceptions() throws {
+        let policy = DefaultPolicy.policy()
+        let until = Date().addingTimeInterval(3600)
+        let granted = policy.granting([
+            GrantedException(id: "EX-0000000001", rule: "block-high-confidence-pii-to-consumer-ai", user: "alice", app: "chatgpt", until: until, reason: "r"),
+            GrantedException(id: "EX-0000000002", rule: "no-such-rule", user: "alice", app: nil, until: until, reason: "r"),
+        ])
+        let base = PolicyEvaluator(policy: policy).evaluate(request(Self.card))
+        #expect(base.action == .block && base.rule == "block-high-confidence-pii-to-consumer-ai")
+        let excepted = PolicyEvaluator(policy: granted).evaluate(request(Self.card))
+        #expect(excepted.rule != "block-high-confidence-pii-to-consumer-ai")
+        #expect(excepted.matched.contains { $0.rule == "block-high-confidence-pii-to-consumer-ai" && $0.excepted && $0.exception == "EX-0000000001" })
+        #expect(PolicyEvaluator(policy: granted).evaluate(request(Self.card, user: "bob")).rule == "block-high-confidence-pii-to-consumer-ai", "another user")
+        #expect(PolicyEvaluator(policy: granted).evaluate(request(Self.card, app: "gemini")).rule == "block-high-confidence-pii-to-consumer-ai", "another app")
+        let later = request(Self.card, time: until.addingTimeInterval(1))
+        #expect(PolicyEvaluator(policy: granted).evaluate(later).rule == "block-high-confidence-pii-to-consumer-ai", "expired")
+        #expect(policy.granting([GrantedException(id: "EX-0000000003", rule: "no-such-rule", user: "alice", app: nil, until: until, reason: "r")]) == policy)
+    }
+
     @Test("errors name the line, column and what is wrong")
     func errors() {
         let unknownKey = error("""

@@ -61,4 +61,61 @@ struct IncidentTests {
         #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "PATCH /api/v1/incidents/\(id)" && $0.outcome == "ok" })
         #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "GET /api/v1/incidents" && $0.outcome == "refused: role_forbidden" })
     }
+
+    @Test("helpdesk's exception: a block → its incident → an exception granted from it → the same read allowed within seconds and audited with the exception → it expires by itself → blocked again")
+    func exceptionFlow() async throws {
+        let guarded = try FileGuardTests.Guarded()
+        defer { guarded.stop() }
+        let cluster = guarded.cluster
+        let helpdesk = ProcessInfo.processInfo.environment.merging([
+            "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath, "BULWARK_TOKEN": try cluster.apiToken(role: "helpdesk"),
+        ]) { $1 }
+        func bulwark(_ arguments: [String]) throws -> CommandResult { try run(Binaries.path("bulwark"), arguments, environment: helpdesk) }
+
+        let ollama = try guarded.tool("ollama")
+        let cardFile = try guarded.write(FileGuardTests.card, to: "customers.txt")
+        #expect(try run(ollama, [cardFile]).status != 0)
+        let id = try #require(try await guarded.waitForEvents("blocked").first?.data["incident_id"]?.stringValue)
+
+        // Bad requests say what to do.
+        let forever = try bulwark(["exceptions", "grant", "--incident", id, "--for", "60d", "--reason", "x"])
+        #expect(forever.status != 0 && forever.stderr.contains("invalid_duration"), "\(forever.output)")
+        let noReason = try bulwark(["exceptions", "grant", "--incident", id, "--for", "1h", "--reason", " "])
+        #expect(noReason.status != 0 && noReason.stderr.contains("reason_required"), "\(noReason.output)")
+        let nobody = try bulwark(["exceptions", "grant", "--rule", "block-high-confidence-pii-to-ai-tools", "--for", "1h", "--reason", "x"])
+        #expect(nobody.status != 0 && nobody.stderr.contains("scope_required"), "\(nobody.output)")
+
+        let granted = try bulwark(["exceptions", "grant", "--incident", id, "--for", "12s", "--reason", "migrating the customer list", "--ticket", "HD-1234"])
+        #expect(granted.status == 0, "\(granted.output)")
+        #expect(granted.stdout.contains("rule block-high-confidence-pii-to-ai-tools off for user root, app ollama, agent"), "\(granted.stdout)")
+        let exceptionID = try #require(granted.stdout.split(separator: " ").first.map(String.init))
+        #expect(exceptionID.hasPrefix("EX-"))
+        let grantedAt = Date()
+
+        // The agent pulls it within seconds: the same read now works, and is audited with it.
+        try await eventually("the read being allowed", timeout: 10) { try run(ollama, [cardFile]).status == 0 }
+        let allowed = try #require(try await guarded.waitForEvents("audited") { $0.data["path"] == .string(cardFile) }.first)
+        #expect(allowed.data["exceptions"] == .array([.string(exceptionID)]), "\(allowed.data)")
+        #expect(try bulwark(["exceptions", "list"]).stdout.contains(exceptionID))
+        // The incident says what was done.
+        #expect(try bulwark(["incidents", "show", id]).stdout.contains("exception \(exceptionID) granted until"))
+
+        // It ends by itself: blocked again.
+        try await eventually("the read being refused again", timeout: 30) { try run(ollama, [cardFile]).status != 0 }
+        #expect(Date().timeIntervalSince(grantedAt) >= 11, "not before it expired")
+        #expect(!(try bulwark(["exceptions", "list"]).stdout.contains(exceptionID)))
+        #expect(try bulwark(["exceptions", "list", "--all"]).stdout.contains(exceptionID))
+
+        // Revoking one ends it at once.
+        let second = try bulwark(["exceptions", "grant", "--incident", id, "--for", "1h", "--reason", "again"])
+        let secondID = try #require(second.stdout.split(separator: " ").first.map(String.init))
+        try await eventually("the read being allowed", timeout: 10) { try run(ollama, [cardFile]).status == 0 }
+        #expect(try bulwark(["exceptions", "revoke", secondID]).status == 0)
+        try await eventually("the read being refused after the revocation", timeout: 10) { try run(ollama, [cardFile]).status != 0 }
+        #expect(try bulwark(["exceptions", "revoke", secondID]).stderr.contains("exception_not_found"))
+
+        let audit = try await cluster.store().auditEntries(limit: 200)
+        #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "POST /api/v1/exceptions" && $0.outcome == "ok" })
+        #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "DELETE /api/v1/exceptions/\(secondID)" && $0.outcome == "ok" })
+    }
 }

@@ -65,7 +65,10 @@ public final class FileGuard: @unchecked Sendable {
     /// The AI app focused in a session of that user (from the session helpers), if any.
     let focusedApp: @Sendable (uid_t) -> String?
     private let lock = NSLock()
+    /// The installed policy with the granted exceptions added (what decisions use).
     private var policy: Policy
+    private var installed: Policy
+    private var exceptions: [GrantedException] = []
     private var classifier: ContentClassifier
     private var appStates: [String: SanctionState]
     private var audited: [String: ContinuousClock.Instant] = [:]
@@ -82,6 +85,7 @@ public final class FileGuard: @unchecked Sendable {
         self.focusedApp = focusedApp
         self.settings = settings
         self.policy = policy
+        installed = policy
         self.classifier = classifier
         self.appStates = appStates
         self.catalog = catalog
@@ -91,8 +95,18 @@ public final class FileGuard: @unchecked Sendable {
 
     public func update(policy: Policy, classifier: ContentClassifier) {
         lock.withLock {
-            self.policy = policy
+            installed = policy
+            self.policy = policy.granting(exceptions)
             self.classifier = classifier
+        }
+    }
+
+    /// Exceptions helpdesk granted (from the collector's policy bundle); each stops applying at
+    /// its `until` by itself.
+    public func update(exceptions: [GrantedException]) {
+        lock.withLock {
+            self.exceptions = exceptions
+            policy = installed.granting(exceptions)
         }
     }
 
@@ -414,6 +428,9 @@ public final class FileGuard: @unchecked Sendable {
             "partial": .bool(request.content.partial), "sanction": .string(request.destination.sanction.rawValue),
         ]
         for key in ["app", "category", "rule", "user"] { if let value = full[key] { data[key] = value } }
+        // Allowed because helpdesk granted an exception: which one, so the audit trail shows it.
+        let exceptions = decision.matched.filter(\.excepted).compactMap(\.exception)
+        if !exceptions.isEmpty { data["exceptions"] = .array(exceptions.map(JSONValue.string)) }
         if let exe { data["exe"] = .string(exe) }
         if let uid = uid(of: pid) { data["uid"] = .number(Double(uid)) }
         return data

@@ -37,7 +37,8 @@ public struct AgentService: Service {
         let catalog = CatalogSource(bundle: storedBundle)
         let feed = SessionPolicyFeed(
             SessionMessage.PolicyPush(
-                name: startPolicy.policy.name, yaml: startPolicy.yaml, catalog: catalog.current.apps, appStates: storedBundle?.appStates ?? [:]))
+                name: startPolicy.policy.name, yaml: startPolicy.yaml, catalog: catalog.current.apps, appStates: storedBundle?.appStates ?? [:],
+                exceptions: storedBundle?.exceptions))
         var sessions: SessionServer?
         if !configuration.sessionSocket.isEmpty {
             let server = SessionServer(path: configuration.sessionSocket, spool: spool, logger: logger, policy: feed.current)
@@ -64,6 +65,7 @@ public struct AgentService: Service {
                 helpers?.notify(uid: uid, notice: notice)
             },
             focusedApp: { uid in helpers?.focusedApp(uid: uid) })
+        fileGuard.update(exceptions: storedBundle?.exceptions ?? [])
 
         let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger)
         let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval, logger: logger)
@@ -78,8 +80,10 @@ public struct AgentService: Service {
                             let catalogChanged = catalog.update(from: bundle)
                             if catalogChanged { logger.info("AI app catalog updated", metadata: ["version": "\(catalog.current.version)"]) }
                             fileGuard.update(appStates: bundle.appStates)
+                            fileGuard.update(exceptions: bundle.exceptions ?? [])
                             helpers?.update(policy: feed.update {
                                 $0.appStates = bundle.appStates
+                                $0.exceptions = bundle.exceptions
                                 if catalogChanged { $0.catalog = catalog.current.apps }
                             })
                         }.run()

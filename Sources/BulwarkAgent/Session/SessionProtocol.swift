@@ -30,15 +30,20 @@ public enum SessionMessage {
         public var catalog: [AIApp]?
         /// App sanction states from the collector (app id → state).
         public var appStates: [String: SanctionState]?
-        public init(name: String, yaml: String, catalog: [AIApp]? = nil, appStates: [String: SanctionState]? = nil) {
+        /// Exceptions helpdesk granted, added to the policy's rules (`Policy.granting`).
+        public var exceptions: [GrantedException]?
+        public init(
+            name: String, yaml: String, catalog: [AIApp]? = nil, appStates: [String: SanctionState]? = nil, exceptions: [GrantedException]? = nil
+        ) {
             self.name = name
             self.yaml = yaml
             self.catalog = catalog
             self.appStates = appStates
+            self.exceptions = exceptions
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, yaml, catalog
+            case name, yaml, catalog, exceptions
             case appStates = "app_states"
         }
     }

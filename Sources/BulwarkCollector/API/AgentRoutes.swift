@@ -48,7 +48,7 @@ public struct AgentRoutes: Sendable {
         }
         authenticated.get("v1/policy") { _, context in
             guard context.agent != nil else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }
-            return try Response.json(try await store.policyBundle())
+            return try Response.json(try await store.policyBundle(agentID: context.agent?.id ?? "", now: Date()))
         }
         authenticated.post("v1/renew") { request, context in
             guard let agent = context.agent else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }

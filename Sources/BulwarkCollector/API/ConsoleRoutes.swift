@@ -167,6 +167,23 @@ public struct ConsoleRoutes: Sendable {
             }
             return try Response.json(updated)
         }
+        api.post("exceptions") { request, context in
+            try context.require([.admin, .helpdesk])
+            return try await grantException(request, context)
+        }
+        api.get("exceptions") { request, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            let all = request.uri.queryParameters["all"].map { $0 == "true" || $0 == "1" } ?? false
+            return try Response.json(["exceptions": try await store.exceptions(now: Date(), includeEnded: all)])
+        }
+        api.delete("exceptions/:id") { _, context in
+            try context.require([.admin, .helpdesk])
+            let id = (context.parameters.get("id") ?? "").uppercased()
+            guard try await store.revokeException(id: id, by: "token:\(context.token?.name ?? "?")", at: Date()) else {
+                throw APIFailure(.notFound, "exception_not_found", "no exception \(id) in force (already revoked?)")
+            }
+            return try Response.json(["exception": id, "revoked": "yes"])
+        }
         api.put("apps/:id/state") { request, context in
             try context.require([.admin, .analyst])
             let id = context.parameters.get("id") ?? ""
@@ -186,6 +203,74 @@ public struct ConsoleRoutes: Sendable {
                 id: id, change: AppStateChange(state: state, reason: reason, by: "token:\(context.token?.name ?? "?")", at: Date()))
             return try Response.json(["app": id, "state": state.rawValue, "changed": changed ? "yes" : "no"])
         }
+    }
+
+    /// `POST /api/v1/exceptions`: from an incident (its rule, user and app, on its agent's machine
+    /// unless `all_hosts`), or spelled out.
+    struct ExceptionRequest: Decodable {
+        var incident: String?
+        var rule: String?
+        var user: String?
+        var app: String?
+        var agent: String?
+        var allHosts: Bool?
+        var seconds: Int
+        var reason: String
+        var ticket: String?
+
+        enum CodingKeys: String, CodingKey {
+            case incident, rule, user, app, agent, seconds, reason, ticket
+            case allHosts = "all_hosts"
+        }
+    }
+
+    /// The longest exception helpdesk can grant: 30 days.
+    static let maxExceptionSeconds = 30 * 24 * 3600
+
+    func grantException(_ request: Request, _ context: ConsoleRequestContext) async throws -> Response {
+        let body = try await AgentRoutes.readBody(request, limit: 16 * 1024)
+        guard let ask = try? WireCoding.decoder().decode(ExceptionRequest.self, from: body) else {
+            throw APIFailure(
+                .badRequest, "invalid_body",
+                #"send {"incident": "BW-…", "seconds": 14400, "reason": "why", "ticket": "optional"} or {"rule", "user", "app", "agent", "seconds", "reason"}"#)
+        }
+        guard (1...Self.maxExceptionSeconds).contains(ask.seconds) else {
+            throw APIFailure(.badRequest, "invalid_duration", "seconds must be 1 to \(Self.maxExceptionSeconds) (30 days); exceptions are time-boxed")
+        }
+        let reason = ask.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty, reason.count <= 1000 else { throw APIFailure(.badRequest, "reason_required", "give a reason (1 to 1000 characters)") }
+        var (rule, user, app, agent) = (ask.rule, ask.user, ask.app, ask.agent)
+        if let incidentID = ask.incident {
+            guard let incident = try await store.incident(id: incidentID.uppercased()) else {
+                throw APIFailure(.notFound, "incident_not_found", "no incident \(incidentID)")
+            }
+            guard let incidentRule = incident.rule else {
+                throw APIFailure(.badRequest, "incident_without_rule", "incident \(incident.id) names no rule to except")
+            }
+            rule = rule ?? incidentRule
+            user = user ?? incident.user
+            app = app ?? incident.app
+            agent = ask.allHosts == true ? nil : (agent ?? incident.agentID)
+        }
+        guard let rule, !rule.isEmpty, rule.count <= 128 else { throw APIFailure(.badRequest, "rule_required", "name the rule to except (or give an incident)") }
+        guard user != nil || agent != nil else {
+            throw APIFailure(.badRequest, "scope_required", "an exception is for a user or a machine: give user or agent (a rule is switched off for everyone by editing the policy)")
+        }
+        if let agent, try await store.agent(id: agent) == nil { throw APIFailure(.notFound, "agent_not_found", "no agent \(agent)") }
+        let now = Date()
+        let record = ExceptionRecord(
+            granted: GrantedException(
+                id: ExceptionRecord.newID(), rule: rule, user: user, app: app, until: now.addingTimeInterval(Double(ask.seconds)), reason: reason,
+                ticket: ask.ticket, incident: ask.incident?.uppercased()),
+            agentID: agent, createdBy: "token:\(context.token?.name ?? "?")", createdAt: now)
+        try await store.grantException(record)
+        if let incident = record.granted.incident {
+            _ = try await store.updateIncident(
+                id: incident,
+                change: IncidentChange(
+                    status: nil, note: "exception \(record.granted.id) granted until \(WireCoding.string(from: record.granted.until)): \(reason)", by: record.createdBy, at: now))
+        }
+        return try Response.json(record, status: .created)
     }
 
     struct IncidentChangeRequest: Decodable {

@@ -50,8 +50,16 @@ public protocol CollectorStore: Sendable {
     var catalog: AIAppCatalog { get }
     /// Sets an app's sanction state (the app need not have been seen yet); false if unchanged.
     func setAppState(id: String, change: AppStateChange) async throws -> Bool
-    /// Every app state an admin set, versioned by the latest change (for agents' policy).
-    func policyBundle() async throws -> PolicyBundle
+    /// Every app state an admin set and the exceptions in force for `agentID`, versioned by the
+    /// latest change (for agents' policy).
+    func policyBundle(agentID: String, now: Date) async throws -> PolicyBundle
+
+    // Exceptions
+    func grantException(_ record: ExceptionRecord) async throws
+    /// In force at `now` (or all, newest first, with `includeEnded`).
+    func exceptions(now: Date, includeEnded: Bool) async throws -> [ExceptionRecord]
+    /// False when no such exception exists or it was already revoked.
+    func revokeException(id: String, by: String, at: Date) async throws -> Bool
 
     // Incidents (kept current by `ingest`)
     func incident(id: String) async throws -> IncidentRecord?

@@ -199,6 +199,27 @@ public final class SQLiteStore: CollectorStore {
                 try writer.record(draft, agentID: row["agent_id"], eventID: row["id"], time: row["time"])
             }
         },
+        { db in
+            // Time-boxed exceptions helpdesk grants (issue 7), sent to agents with the policy bundle.
+            try db.execute(sql: """
+                CREATE TABLE exceptions (
+                    id TEXT PRIMARY KEY,
+                    rule TEXT NOT NULL,
+                    user TEXT,
+                    app TEXT,
+                    agent_id TEXT,
+                    until INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    ticket TEXT,
+                    incident TEXT,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    revoked_by TEXT,
+                    revoked_at INTEGER
+                );
+                CREATE INDEX exceptions_until ON exceptions (until);
+                """)
+        },
     ]
 
 
@@ -572,7 +593,7 @@ extension SQLiteStore {
         }
     }
 
-    public func policyBundle() async throws -> PolicyBundle {
+    public func policyBundle(agentID: String, now: Date) async throws -> PolicyBundle {
         let (catalog, catalogOverride) = (catalog, catalogOverride)
         return try await pool.read { db in
             var states: [String: SanctionState] = [:]
@@ -581,7 +602,14 @@ extension SQLiteStore {
                 states[row["app_id"]] = SanctionState(rawValue: row["state"]) ?? .unreviewed
                 version = max(version, row["state_changed_at"])
             }
-            return PolicyBundle(version: version, appStates: states, catalogVersion: catalog.version, catalog: catalogOverride.isEmpty ? nil : catalogOverride)
+            let exceptions = try Row.fetchAll(
+                db, sql: "SELECT * FROM exceptions WHERE revoked_at IS NULL AND until > ? AND (agent_id IS NULL OR agent_id = ?) ORDER BY created_at, id",
+                arguments: [now.millis, agentID]
+            ).map(Self.exception)
+            for exception in exceptions { version = max(version, exception.createdAt.millis) }
+            return PolicyBundle(
+                version: version, appStates: states, catalogVersion: catalog.version, catalog: catalogOverride.isEmpty ? nil : catalogOverride,
+                exceptions: exceptions.isEmpty ? nil : exceptions.map(\.granted))
         }
     }
 

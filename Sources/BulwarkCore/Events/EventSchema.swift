@@ -245,6 +245,7 @@ public struct EventCatalog: Sendable {
             .optional("partial", .bool),
             .optional("verdict", .string),
             .optional("latency_ms", .number),
+            .optional("exceptions", .array),
         ])
     } + [
         EventSchema(type: EventType.agentHealth, version: 1, fields: [

@@ -28,6 +28,8 @@ public struct PolicyDecision: Sendable, Codable, Equatable {
         /// True when an exception stopped the rule from applying.
         public var excepted: Bool
         public var because: [String]
+        /// The id of the exception that switched the rule off (a granted one's `EX-…`).
+        public var exception: String? = nil
     }
 
     /// One line for logs and the CLI: "block by rule X: credit_card ×2 (≥ 85) …".
@@ -61,7 +63,7 @@ public struct PolicyEvaluator: Sendable {
             because.append("activity \(request.activity.rawValue) to \(Self.describe(request.destination))")
             if let exception = rule.exceptions.first(where: { $0.applies(to: request) }) {
                 because.append("exception \(exception.id ?? "(unnamed)") applies" + (exception.reason.map { ": \($0)" } ?? ""))
-                matched.append(.init(rule: rule.id, action: rule.action, excepted: true, because: because))
+                matched.append(.init(rule: rule.id, action: rule.action, excepted: true, because: because, exception: exception.id))
                 continue
             }
             matched.append(.init(rule: rule.id, action: rule.action, excepted: false, because: because))

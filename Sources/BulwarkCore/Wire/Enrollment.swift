@@ -70,16 +70,22 @@ public struct PolicyBundle: Sendable, Codable, Equatable {
     public var catalogVersion: String?
     /// The deployment's catalog override, which agents apply to their bundled catalog.
     public var catalog: CatalogOverride?
+    /// Exceptions helpdesk granted that are in force for this agent (expired ones are left out;
+    /// agents also stop applying each at its `until`).
+    public var exceptions: [GrantedException]?
 
-    public init(version: Int64, appStates: [String: SanctionState], catalogVersion: String? = nil, catalog: CatalogOverride? = nil) {
+    public init(
+        version: Int64, appStates: [String: SanctionState], catalogVersion: String? = nil, catalog: CatalogOverride? = nil, exceptions: [GrantedException]? = nil
+    ) {
         self.version = version
         self.appStates = appStates
         self.catalogVersion = catalogVersion
         self.catalog = catalog
+        self.exceptions = exceptions
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, catalog
+        case version, catalog, exceptions
         case appStates = "app_states", catalogVersion = "catalog_version"
     }
 }

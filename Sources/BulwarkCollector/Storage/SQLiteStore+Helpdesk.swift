@@ -91,3 +91,45 @@ extension SQLiteStore {
             statusChangedAt: (row["status_changed_at"] as Int64?).map { Date(millis: $0) }, notes: notes)
     }
 }
+
+extension SQLiteStore {
+    public func grantException(_ record: ExceptionRecord) async throws {
+        let granted = record.granted
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO exceptions (id, rule, user, app, agent_id, until, reason, ticket, incident, created_by, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    granted.id, granted.rule, granted.user, granted.app, record.agentID, granted.until.millis, granted.reason, granted.ticket, granted.incident,
+                    record.createdBy, record.createdAt.millis,
+                ])
+        }
+    }
+
+    public func exceptions(now: Date, includeEnded: Bool) async throws -> [ExceptionRecord] {
+        try await pool.read { db in
+            let sql = includeEnded
+                ? "SELECT * FROM exceptions ORDER BY created_at DESC, id DESC LIMIT 1000"
+                : "SELECT * FROM exceptions WHERE revoked_at IS NULL AND until > ? ORDER BY created_at DESC, id DESC"
+            return try Row.fetchAll(db, sql: sql, arguments: includeEnded ? [] : [now.millis]).map(Self.exception)
+        }
+    }
+
+    public func revokeException(id: String, by: String, at: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE exceptions SET revoked_by = ?, revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [by, at.millis, id])
+            return db.changesCount > 0
+        }
+    }
+
+    static func exception(_ row: Row) -> ExceptionRecord {
+        ExceptionRecord(
+            granted: GrantedException(
+                id: row["id"], rule: row["rule"], user: row["user"], app: row["app"], until: Date(millis: row["until"]), reason: row["reason"],
+                ticket: row["ticket"], incident: row["incident"]),
+            agentID: row["agent_id"], createdBy: row["created_by"], createdAt: Date(millis: row["created_at"]), revokedBy: row["revoked_by"],
+            revokedAt: (row["revoked_at"] as Int64?).map { Date(millis: $0) })
+    }
+}
