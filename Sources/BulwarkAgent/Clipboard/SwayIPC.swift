@@ -34,7 +34,7 @@ enum SwayFocus {
     static func subscribeToWindowEvents(socketPath: String?) -> Int32? {
         guard let socketPath, let descriptor = connect(socketPath) else { return nil }
         guard send(descriptor, .subscribe, payload: #"["window"]"#), let reply = receive(descriptor),
-              String(decoding: reply, as: UTF8.self).contains(#""success": true"#) || String(decoding: reply, as: UTF8.self).contains(#""success":true"#)
+              let answer = try? JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any], answer["success"] as? Bool == true
         else {
             close(descriptor)
             return nil

@@ -45,7 +45,6 @@ public final class FanotifyChannel: @unchecked Sendable {
     /// The paths whose mounts are marked.
     let marked: [String]
     private let lock = NSLock()
-    /// Whether plain opens are reported (``reportOpens(_:)``).
     private var reportingOpens = false
     private var closed = false
     /// False on kernels before 5.0 (no FAN_OPEN_EXEC_PERM): AI tools' starts are not enforced.
@@ -100,6 +99,9 @@ public final class FanotifyChannel: @unchecked Sendable {
             return buffer.prefix(Int(count)).map { Event(mask: $0.mask, descriptor: $0.fd, pid: $0.pid) }
         }
     }
+
+    /// Whether plain opens are reported now (``reportOpens(_:)``).
+    var isReportingOpens: Bool { lock.withLock { reportingOpens } }
 
     /// Reports plain opens on the marked mounts from now on (or stops): opens of files whose
     /// permission events are ignored (known harmless) then still reach the notification group,

@@ -139,11 +139,16 @@ public final class FileGuardService: @unchecked Sendable {
 
     /// Notifications are taken in batches: the thread sleeps between them instead of waiting on
     /// the group, because a waiting reader is woken by every open on the marked mounts and each
-    /// wake-up is paid by the process opening the file. Audits arrive up to `batchInterval` late.
-    private func readNotifications(_ channel: FanotifyChannel, stopper: WatcherThread, batchInterval: Int32 = 10) {
+    /// wake-up is paid by the process opening the file. While an AI tool runs, batches are 10 ms
+    /// apart (its audits arrive that late at most) and `/proc` is looked over every 2 s to see
+    /// when it is gone; otherwise only writes arrive (rescans can wait 100 ms) and AI tools are
+    /// noticed when they start, so `/proc` is only looked over every 30 s as a safety net (a
+    /// missed process event).
+    private func readNotifications(_ channel: FanotifyChannel, stopper: WatcherThread) {
         var lastLook: ContinuousClock.Instant?
         while !stopper.stopRequested {
-            if lastLook.map({ ContinuousClock.now - $0 >= .seconds(2) }) ?? true {
+            let reporting = channel.isReportingOpens
+            if lastLook.map({ ContinuousClock.now - $0 >= (reporting ? .seconds(2) : .seconds(30)) }) ?? true {
                 lookForAITools(channel)
                 lastLook = .now
             }
@@ -155,7 +160,7 @@ public final class FileGuardService: @unchecked Sendable {
             for event in events { notified(event, channel) }
             if events.isEmpty {
                 var wake = pollfd(fd: stopper.wakeDescriptor, events: Int16(POLLIN), revents: 0)
-                _ = poll(&wake, 1, batchInterval)
+                _ = poll(&wake, 1, reporting ? 10 : 100)
             }
         }
     }
@@ -170,8 +175,8 @@ public final class FileGuardService: @unchecked Sendable {
         if changed { logger.info("an AI tool is running: plain opens on the guarded mounts are reported (its reads of harmless files are audited)") }
     }
 
-    /// Every 2 s: is any AI tool still running? Opens stop being reported once none has been
-    /// seen for 3 s (a tool that started meanwhile has set `aiToolSeen`, so it is not undone).
+    /// Is any AI tool still running? Opens stop being reported once none has been seen for 3 s
+    /// (a tool that started meanwhile has set `aiToolSeen`, so it is not undone).
     private func lookForAITools(_ channel: FanotifyChannel) {
         let running = guardian.anyAIToolRunning()
         let (on, changed) = lock.withLock {
