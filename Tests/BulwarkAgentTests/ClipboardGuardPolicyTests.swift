@@ -57,6 +57,30 @@ struct ClipboardGuardPolicyTests {
         #expect(recorder.events.last?.1["app"] == .string("test-tool"))
     }
 
+    @Test("a granted exception lets the paste through for its user, recorded with the exception's id; another user is still warned")
+    func grantedException() throws {
+        let recorder = Recorder()
+        let guardian = try makeGuard(recorder)
+        var apps = AIAppCatalog.bundled.apps
+        apps.append(AIApp(id: "test-tool", name: "Test Tool", vendor: "Tests", category: "ai_coding", domains: [], executables: [myExecutable]))
+        guardian.update(catalog: AIAppCatalog(apps: apps))
+        let policy = try PolicyParser(source: "unit").parse(Self.policy)
+        let exception = GrantedException(id: "EX-TEST000001", rule: "confirm-cards", user: "u", app: "test-tool", until: Date().addingTimeInterval(60), reason: "r")
+        guardian.update(policy: policy.granting([exception]), classifier: ContentClassifier())
+        #expect(guardian.copied(me), "still guarded: other AI coding tools get the warning")
+        let verdict = guardian.pasteRequested(PasteRequest(selection: .clipboard, target: "UTF8_STRING", requestorPID: getpid(), content: me))
+        #expect(verdict.serve)
+        verdict.answered?(.milliseconds(1))
+        #expect(recorder.events.last?.0 == EventType.paste("allowed"))
+        #expect(recorder.events.last?.1["exceptions"] == .array(["EX-TEST000001"]))
+
+        let other = ClipboardGuard(policy: policy.granting([exception]), classifier: ContentClassifier(), keyedHash: nil, user: "someone-else", notifier: nil) {
+            recorder.record($0, $1)
+        }
+        other.update(catalog: AIAppCatalog(apps: apps))
+        #expect(!other.pasteRequested(PasteRequest(selection: .clipboard, target: "UTF8_STRING", requestorPID: getpid(), content: me)).serve)
+    }
+
     @Test("an override lets exactly one paste of that copy through, recorded with the reason and the warning's incident")
     func override() throws {
         let recorder = Recorder()

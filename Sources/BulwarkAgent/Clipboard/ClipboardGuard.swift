@@ -133,6 +133,8 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
             data["category"] = .string(app.category)
         }
         if let rule = decision.rule { data["rule"] = .string(rule) }
+        // Allowed because helpdesk granted an exception: which one.
+        if !decision.exceptionsApplied.isEmpty { data["exceptions"] = .array(decision.exceptionsApplied.map(JSONValue.string)) }
         if let pid = request.requestorPID { data["requestor_pid"] = .number(Double(pid)) }
         if let executable = destination.executable { data["requestor_exe"] = .string(executable) }
         if let wmClass = request.window?.wmClass.last { data["window_class"] = .string(wmClass) }

@@ -429,8 +429,7 @@ public final class FileGuard: @unchecked Sendable {
         ]
         for key in ["app", "category", "rule", "user"] { if let value = full[key] { data[key] = value } }
         // Allowed because helpdesk granted an exception: which one, so the audit trail shows it.
-        let exceptions = decision.matched.filter(\.excepted).compactMap(\.exception)
-        if !exceptions.isEmpty { data["exceptions"] = .array(exceptions.map(JSONValue.string)) }
+        if !decision.exceptionsApplied.isEmpty { data["exceptions"] = .array(decision.exceptionsApplied.map(JSONValue.string)) }
         if let exe { data["exe"] = .string(exe) }
         if let uid = uid(of: pid) { data["uid"] = .number(Double(uid)) }
         return data

@@ -268,6 +268,7 @@ public struct EventCatalog: Sendable {
             .optional("justification", .string),
             .optional("identified_by", .string),
             .optional("window_class", .string),
+            .optional("exceptions", .array),
         ])
     } + [
         EventSchema(type: EventType.dlpDecision, version: 1, fields: [

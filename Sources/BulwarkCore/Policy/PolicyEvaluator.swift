@@ -32,6 +32,10 @@ public struct PolicyDecision: Sendable, Codable, Equatable {
         public var exception: String? = nil
     }
 
+    /// The ids of the exceptions that switched rules off (what an event records so the audit
+    /// trail shows which exception allowed it).
+    public var exceptionsApplied: [String] { matched.filter(\.excepted).compactMap(\.exception) }
+
     /// One line for logs and the CLI: "block by rule X: credit_card ×2 (≥ 85) …".
     public var summary: String {
         guard let rule, let outcome = matched.first(where: { $0.rule == rule && !$0.excepted }) else {
