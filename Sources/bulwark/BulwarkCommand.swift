@@ -133,13 +133,20 @@ struct Events: AsyncParsableCommand {
     @Option(help: "Only this event type, e.g. agent.selftest.") var type: String?
     @Option(help: "Only this agent ID.") var agent: String?
     @Option(help: "Only events at or after this RFC 3339 time.") var since: String?
+    @Option(help: "Only events before this RFC 3339 time.") var until: String?
+    @Option(help: "Only events naming this user.") var user: String?
+    @Option(help: "Only events naming this app id.") var app: String?
+    @Option(help: "Only events naming this app category.") var category: String?
+    @Option(help: "Only events with a finding of this information type (credit_card, ...).") var infoType: String?
+    @Option(help: "Only events with a match of this keyed hash (the same value elsewhere).") var hash: String?
     @Option(help: "Only events after this event id (paging).") var after: Int64?
     @Option(help: "At most this many events (1…10000).") var limit = 50
     @Flag(help: "Print the API's JSON.") var json = false
 
     func run() async throws {
         let data = try await connection.get("/api/v1/events", query: [
-            ("type", type), ("agent", agent), ("since", since), ("after", after.map(String.init)), ("limit", String(limit)),
+            ("type", type), ("agent", agent), ("since", since), ("until", until), ("user", user), ("app", app), ("category", category),
+            ("info_type", infoType), ("hash", hash), ("after", after.map(String.init)), ("limit", String(limit)),
         ])
         if json { print(String(decoding: data, as: UTF8.self)); return }
         let events = try WireCoding.decoder().decode([String: [EventRow]].self, from: data)["events"] ?? []

@@ -127,6 +127,46 @@ struct StoreTests {
         #expect(next.map(\.seq) == [5, 6, 7, 8, 9, 10])
         #expect(try await store.events(EventQuery(agent: "zzz")).isEmpty)
     }
+
+    @Test("event search by user, app, category, information type, keyed hash and time range")
+    func search() async throws {
+        _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 2, expiresAt: now.addingTimeInterval(60), now: now)
+        _ = try await store.enroll(tokenHash: "h", agent: agent("a"), now: now)
+        func decision(_ seq: UInt64, user: String, app: String, category: String, type: String, hash: String) -> Event {
+            Event(seq: seq, time: now.addingTimeInterval(Double(seq)), type: EventType.dlpDecision, v: 1, data: [
+                "incident_id": .string("BW-\(seq)"), "activity": "paste", "action": "audit", "sanction": "unreviewed", "labels": .array([]),
+                "partial": false, "policy": "p", "user": .string(user), "app": .string(app), "category": .string(category),
+                "findings": .array([.object(["type": .string(type), "count": 1, "confidence": 85, "matches": .array([.object(["masked": "x", "hash": .string(hash)])])])]),
+            ])
+        }
+        _ = try await store.ingest(agentID: "a", events: [
+            decision(1, user: "alice", app: "chatgpt", category: "consumer_ai", type: "credit_card", hash: "h-card-1"),
+            decision(2, user: "bob", app: "chatgpt", category: "consumer_ai", type: "us_ssn", hash: "h-ssn-1"),
+            decision(3, user: "alice", app: "ollama", category: "local_llm", type: "credit_card", hash: "h-card-1"),
+            selftest(4),
+        ], now: now)
+        func seqs(_ query: EventQuery) async throws -> [UInt64] { try await store.events(query).map(\.seq) }
+        var query = EventQuery()
+        query.user = "alice"
+        #expect(try await seqs(query) == [1, 3])
+        query = EventQuery()
+        query.app = "chatgpt"
+        #expect(try await seqs(query) == [1, 2])
+        query = EventQuery()
+        query.category = "local_llm"
+        #expect(try await seqs(query) == [3])
+        query = EventQuery()
+        query.infoType = "credit_card"
+        #expect(try await seqs(query) == [1, 3])
+        query = EventQuery()
+        query.contentHash = "h-card-1"
+        #expect(try await seqs(query) == [1, 3], "the same card value in two places")
+        query.until = now.addingTimeInterval(3)
+        #expect(try await seqs(query) == [1])
+        query = EventQuery()
+        query.user = "alice' OR '1'='1"
+        #expect(try await seqs(query).isEmpty, "values are bound, never spliced into SQL")
+    }
 }
 
 @Suite("SQLite store: incidents")

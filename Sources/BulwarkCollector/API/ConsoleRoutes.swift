@@ -353,6 +353,17 @@ public struct ConsoleRoutes: Sendable {
         var query = EventQuery()
         query.type = parameters["type"].map(String.init)
         query.agent = parameters["agent"].map(String.init)
+        query.user = parameters["user"].map(String.init)
+        query.app = parameters["app"].map(String.init)
+        query.category = parameters["category"].map(String.init)
+        query.infoType = parameters["info_type"].map(String.init)
+        query.contentHash = parameters["hash"].map(String.init)
+        if let until = parameters["until"] {
+            guard let date = WireCoding.date(from: String(until)) else {
+                throw APIFailure(.badRequest, "invalid_parameter", "until must be an RFC 3339 timestamp such as 2026-11-27T00:00:00Z")
+            }
+            query.until = date
+        }
         query.since = try since(parameters)
         if let after = parameters["after"] {
             guard let id = Int64(after) else { throw APIFailure(.badRequest, "invalid_parameter", "after must be an event id (integer)") }

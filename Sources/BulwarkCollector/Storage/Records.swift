@@ -114,6 +114,16 @@ public struct EventQuery: Sendable {
     public var since: Date?
     /// Only events with a collector id greater than this (paging cursor).
     public var afterID: Int64?
+    /// Only events that happened before this time.
+    public var until: Date?
+    /// Only events whose data names this user, app or app category.
+    public var user: String?
+    public var app: String?
+    public var category: String?
+    /// Only events with a finding of this information type (`credit_card`, `keywords:…`).
+    public var infoType: String?
+    /// Only events with a match whose keyed hash is this (the same value seen elsewhere).
+    public var contentHash: String?
     public var limit: Int
 
     public init(type: String? = nil, agent: String? = nil, since: Date? = nil, afterID: Int64? = nil, limit: Int = 100) {

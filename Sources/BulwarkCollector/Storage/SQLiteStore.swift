@@ -346,6 +346,23 @@ public final class SQLiteStore: CollectorStore {
         if let agent = query.agent { clauses.append("agent_id = ?"); arguments += [agent] }
         if let since = query.since { clauses.append("time >= ?"); arguments += [since.millis] }
         if let afterID = query.afterID { clauses.append("id > ?"); arguments += [afterID] }
+        if let until = query.until { clauses.append("time < ?"); arguments += [until.millis] }
+        for (field, value) in [("user", query.user), ("app", query.app), ("category", query.category)] {
+            guard let value else { continue }
+            clauses.append("json_extract(data, '$.\(field)') = ?")
+            arguments += [value]
+        }
+        if let infoType = query.infoType {
+            clauses.append("EXISTS (SELECT 1 FROM json_each(data, '$.findings') WHERE json_extract(value, '$.type') = ?)")
+            arguments += [infoType]
+        }
+        if let hash = query.contentHash {
+            clauses.append("""
+                EXISTS (SELECT 1 FROM json_each(data, '$.findings') AS finding, json_each(finding.value, '$.matches') AS match
+                        WHERE json_extract(match.value, '$.hash') = ?)
+                """)
+            arguments += [hash]
+        }
         let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         arguments += [query.limit]
         let sql = "SELECT * FROM events \(whereClause) ORDER BY id LIMIT ?"
