@@ -139,6 +139,7 @@ struct Events: AsyncParsableCommand {
     @Option(help: "Only events naming this app category.") var category: String?
     @Option(help: "Only events with a finding of this information type (credit_card, ...).") var infoType: String?
     @Option(help: "Only events with a match of this keyed hash (the same value elsewhere).") var hash: String?
+    @Option(help: "Only DLP outcomes with this action: allow, audit, warn, block.") var action: String?
     @Option(help: "Only events after this event id (paging).") var after: Int64?
     @Option(help: "At most this many events (1…10000).") var limit = 50
     @Flag(help: "Print the API's JSON.") var json = false
@@ -146,7 +147,7 @@ struct Events: AsyncParsableCommand {
     func run() async throws {
         let data = try await connection.get("/api/v1/events", query: [
             ("type", type), ("agent", agent), ("since", since), ("until", until), ("user", user), ("app", app), ("category", category),
-            ("info_type", infoType), ("hash", hash), ("after", after.map(String.init)), ("limit", String(limit)),
+            ("info_type", infoType), ("hash", hash), ("action", action), ("after", after.map(String.init)), ("limit", String(limit)),
         ])
         if json { print(String(decoding: data, as: UTF8.self)); return }
         let events = try WireCoding.decoder().decode([String: [EventRow]].self, from: data)["events"] ?? []

@@ -164,6 +164,11 @@ struct StoreTests {
         query.until = now.addingTimeInterval(3)
         #expect(try await seqs(query) == [1])
         query = EventQuery()
+        query.action = .audit
+        #expect(try await seqs(query) == [1, 2, 3], "dlp.decision by its action")
+        query.action = .block
+        #expect(try await seqs(query).isEmpty)
+        query = EventQuery()
         query.user = "alice' OR '1'='1"
         #expect(try await seqs(query).isEmpty, "values are bound, never spliced into SQL")
     }

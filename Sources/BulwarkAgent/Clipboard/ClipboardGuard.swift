@@ -170,14 +170,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
                 self?.grant(pending, justification: justification)
             }
         }
-        let outcome =
-            switch decision.action {
-            case .allow: "allowed"
-            case .audit: "audited"
-            case .warn: "warned"
-            case .block: "blocked"
-            }
-        return answered(serve: !refused, outcome: outcome, data: data)
+        return answered(serve: !refused, outcome: EventType.outcome(of: decision.action), data: data)
     }
 
     /// The verdict, recording the event once the reply is out (with its latency).

@@ -358,6 +358,12 @@ public struct ConsoleRoutes: Sendable {
         query.category = parameters["category"].map(String.init)
         query.infoType = parameters["info_type"].map(String.init)
         query.contentHash = parameters["hash"].map(String.init)
+        if let action = parameters["action"] {
+            guard let value = PolicyAction(rawValue: String(action)) else {
+                throw APIFailure(.badRequest, "invalid_parameter", "action must be one of: allow, audit, warn, block")
+            }
+            query.action = value
+        }
         if let until = parameters["until"] {
             guard let date = WireCoding.date(from: String(until)) else {
                 throw APIFailure(.badRequest, "invalid_parameter", "until must be an RFC 3339 timestamp such as 2026-11-27T00:00:00Z")

@@ -124,6 +124,9 @@ public struct EventQuery: Sendable {
     public var infoType: String?
     /// Only events with a match whose keyed hash is this (the same value seen elsewhere).
     public var contentHash: String?
+    /// Only DLP outcomes with this action: `dlp.decision` by its `action`, `paste.*` and `file.*`
+    /// by their outcome (`block` ↔ `blocked`...).
+    public var action: PolicyAction?
     public var limit: Int
 
     public init(type: String? = nil, agent: String? = nil, since: Date? = nil, afterID: Int64? = nil, limit: Int = 100) {

@@ -356,6 +356,11 @@ public final class SQLiteStore: CollectorStore {
             clauses.append("EXISTS (SELECT 1 FROM json_each(data, '$.findings') WHERE json_extract(value, '$.type') = ?)")
             arguments += [infoType]
         }
+        if let action = query.action {
+            let outcome = EventType.outcome(of: action)
+            clauses.append("((type = ? AND json_extract(data, '$.action') = ?) OR type IN (?, ?))")
+            arguments += [EventType.dlpDecision, action.rawValue, EventType.paste(outcome), EventType.file(outcome)]
+        }
         if let hash = query.contentHash {
             clauses.append("""
                 EXISTS (SELECT 1 FROM json_each(data, '$.findings') AS finding, json_each(finding.value, '$.matches') AS match

@@ -304,6 +304,15 @@ public enum EventType {
     /// A paste of guarded content and what happened to it (docs/EVENTS.md).
     public static func paste(_ outcome: String) -> String { "paste.\(outcome)" }
     public static let pasteOutcomes = ["allowed", "audited", "warned", "overridden", "blocked"]
+    /// The outcome word a decided action gives `paste.*` and `file.*` events (`block` → `blocked`).
+    public static func outcome(of action: PolicyAction) -> String {
+        switch action {
+        case .allow: "allowed"
+        case .audit: "audited"
+        case .warn: "warned"
+        case .block: "blocked"
+        }
+    }
     /// An AI program started running / stopped (docs/EVENTS.md).
     public static let aiProcessStarted = "ai.process.started"
     public static let aiProcessStopped = "ai.process.stopped"

@@ -65,7 +65,9 @@ final class GuardHarness: @unchecked Sendable {
     /// Pastes until something comes back (an answer the guard is still processing, such as an
     /// override, may take a moment), for up to ten seconds.
     func pasteUntilServed(_ program: String) throws -> CommandResult {
-        let deadline = Date().addingTimeInterval(10)
+        // Generous: on a loaded 2-core machine the click's D-Bus signal, the reason prompt's
+        // search for a dialog program and the grant once took longer than 10 s.
+        let deadline = Date().addingTimeInterval(20)
         var result = try paste(program)
         while result.stdout.isEmpty, Date() < deadline {
             usleep(100_000)
