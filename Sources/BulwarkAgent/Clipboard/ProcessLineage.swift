@@ -22,12 +22,16 @@ enum ProcessLineage {
         return chain
     }
 
+    /// The processes running now (the numeric entries of `/proc`).
+    static func runningPIDs() -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
+    }
+
     /// Every process below `pid` (children, their children...), from one pass over `/proc`.
     static func descendants(of pid: pid_t, limit: Int = 256) -> [pid_t] {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         var children: [pid_t: [pid_t]] = [:]
-        for entry in entries {
-            guard let child = pid_t(entry), let parent = parent(of: child) else { continue }
+        for child in runningPIDs() {
+            guard let parent = parent(of: child) else { continue }
             children[parent, default: []].append(child)
         }
         var found: [pid_t] = []

@@ -165,8 +165,7 @@ public final class FileGuard: @unchecked Sendable {
     /// Whether any running process is an AI tool (one pass over `/proc`).
     func anyAIToolRunning() -> Bool {
         let matcher = AIProgramMatcher(catalog: catalog.current)
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.lazy.compactMap { pid_t($0) }.contains { $0 != self.selfPID && matcher.identify(pid: $0) != nil }
+        return ProcessLineage.runningPIDs().contains { $0 != selfPID && matcher.identify(pid: $0) != nil }
     }
 
     /// A process already gone from `/proc`, as the process table remembers it and its parents.
@@ -298,34 +297,25 @@ public final class FileGuard: @unchecked Sendable {
         result.findings.isEmpty && result.labels.isEmpty && !result.partial && settings.credentialPaths.match(path) == nil
     }
 
-    /// What the guard knows of a file an ordinary program opens.
-    enum Knowledge: Equatable {
-        /// Harmless in this state (an ignore mark is safe while it lasts).
-        case harmless(VerdictCache.Key)
-        /// Sensitive, too big to scan, or nothing can be learned now.
-        case notHarmless
-        /// A background scan was started.
-        case learning
-    }
-
     /// Told when a background scan ends: the descriptor (to close) and, if the file is harmless,
     /// the state it is harmless in.
     typealias Learned = @Sendable (_ descriptor: Int32, _ harmless: VerdictCache.Key?) -> Void
 
-    /// An ordinary program's open of a guarded file (reader thread): whether the file is known
-    /// harmless now; if its verdict is unknown, a background scan is started on a copy of
-    /// `descriptor`, which `learned` receives and must close.
-    func knownHarmless(_ descriptor: Int32, path: String, learned: @escaping Learned) -> Knowledge {
-        guard let key = VerdictCache.key(descriptor: descriptor), key.size <= Int64(settings.maxScanBytes) else { return .notHarmless }
-        if let verdict = cache.verdict(key) { return isHarmless(verdict, path: path) ? .harmless(key) : .notHarmless }
-        guard startLearning() else { return .notHarmless }
+    /// An ordinary program's open of a guarded file (reader thread): the state the file is known
+    /// harmless in (an ignore mark is safe while it lasts), or nil; if its verdict is unknown, a
+    /// background scan is started on a copy of `descriptor`, which `learned` receives and must
+    /// close.
+    func knownHarmless(_ descriptor: Int32, path: String, learned: @escaping Learned) -> VerdictCache.Key? {
+        guard let key = VerdictCache.key(descriptor: descriptor), key.size <= Int64(settings.maxScanBytes) else { return nil }
+        if let verdict = cache.verdict(key) { return isHarmless(verdict, path: path) ? key : nil }
+        guard startLearning() else { return nil }
         let copy = dup(descriptor)
         guard copy >= 0 else {
             lock.withLock { learning -= 1 }
-            return .notHarmless
+            return nil
         }
         learn(copy, path: path, key: key, learned: learned)
-        return .learning
+        return nil
     }
 
     /// A file was written and closed: scanned in the background so the next open by an AI tool

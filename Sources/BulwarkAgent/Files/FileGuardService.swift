@@ -62,6 +62,8 @@ public final class FileGuardService: @unchecked Sendable {
             channel.close()
             throw error
         }
+        // Matched even while opens are reported already: the start refreshes `aiToolSeen`, so a
+        // look over /proc that just missed it cannot switch reporting off under it.
         let following = ProcessTable.follow(guardian.processes, stop: stopper) { [self] pid in
             if guardian.isAITool(pid) { aiToolStarted(channel) }
         }
@@ -172,7 +174,7 @@ public final class FileGuardService: @unchecked Sendable {
             aiToolSeen = .now
             return channel.reportOpens(true)
         }
-        if changed { logger.info("an AI tool is running: plain opens on the guarded mounts are reported (its reads of harmless files are audited)") }
+        if changed { logReporting(true) }
     }
 
     /// Is any AI tool still running? Opens stop being reported once none has been seen for 3 s
@@ -184,12 +186,14 @@ public final class FileGuardService: @unchecked Sendable {
             let on = running || (aiToolSeen.map { ContinuousClock.now - $0 < .seconds(3) } ?? false)
             return (on, channel.reportOpens(on))
         }
-        guard changed else { return }
-        if on {
-            logger.info("an AI tool is running: plain opens on the guarded mounts are reported (its reads of harmless files are audited)")
-        } else {
-            logger.info("no AI tool is running: plain opens on the guarded mounts are no longer reported")
-        }
+        if changed { logReporting(on) }
+    }
+
+    private func logReporting(_ on: Bool) {
+        logger.info(
+            on
+                ? "an AI tool is running: plain opens on the guarded mounts are reported (its reads of harmless files are audited)"
+                : "no AI tool is running: plain opens on the guarded mounts are no longer reported")
     }
 
     /// An open or a close-after-write nobody waits on.
@@ -216,10 +220,10 @@ public final class FileGuardService: @unchecked Sendable {
         case .allow:
             channel.respond(event, allow: true)
         case .ordinary(let path):
-            let knowledge = guardian.knownHarmless(event.descriptor, path: path) { [self] descriptor, harmless in
+            let harmless = guardian.knownHarmless(event.descriptor, path: path) { [self] descriptor, harmless in
                 learned(descriptor, harmless: harmless, channel)
             }
-            if case .harmless(let key) = knowledge { ignore(event.descriptor, harmlessAs: key, channel) }
+            if let harmless { ignore(event.descriptor, harmlessAs: harmless, channel) }
             channel.respond(event, allow: true)
         case .exec(let app, let path):
             let allow = guardian.decideExec(app: app, path: path, pid: event.pid)

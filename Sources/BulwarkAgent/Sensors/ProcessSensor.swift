@@ -91,7 +91,7 @@ public final class ProcessSensor: @unchecked Sendable {
     /// Every process now: new AI processes start, gone ones stop (also what the fallback does;
     /// public for `bulwark-bench discovery`).
     public func scan(source: String) {
-        let pids = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) })
+        let pids = Set(ProcessLineage.runningPIDs())
         for pid in running.keys where !pids.contains(pid) { exited(pid: pid) }
         for pid in pids.sorted() where running[pid] == nil {
             if let sighting = identify(pid: pid) { started(sighting, source: source) }

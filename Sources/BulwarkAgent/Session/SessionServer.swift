@@ -41,7 +41,6 @@ public final class SessionServer: @unchecked Sendable {
         self.policy = policy
     }
 
-    /// The policy helpers receive from now on; connected helpers get it at once.
     /// The AI app that has the focus in a session of `uid`, if any.
     public func focusedApp(uid: uid_t) -> String? {
         lock.withLock { helpers.lazy.filter { $0.value == uid }.compactMap { self.focused[$0.key] }.first }
@@ -57,6 +56,7 @@ public final class SessionServer: @unchecked Sendable {
         return true
     }
 
+    /// The policy helpers receive from now on; connected helpers get it at once.
     public func update(policy: SessionMessage.PolicyPush) {
         let targets = lock.withLock { () -> Set<Int32> in
             self.policy = policy

@@ -34,15 +34,18 @@ public struct BearerAuthenticator: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let outcome = (error as? APIFailure).map { "refused: \($0.body.code)" } ?? "error"
-            try? await store.audit(AuditEntry(actor: "token:\(token.name)", action: "\(request.method) \(request.uri.path)", target: request.uri.query ?? "", outcome: outcome))
+            try? await store.audit(AuditEntry(actor: context.actor, action: "\(request.method) \(request.uri.path)", target: request.uri.query ?? "", outcome: outcome))
             throw error
         }
-        try? await store.audit(AuditEntry(actor: "token:\(token.name)", action: "\(request.method) \(request.uri.path)", target: request.uri.query ?? "", outcome: "ok"))
+        try? await store.audit(AuditEntry(actor: context.actor, action: "\(request.method) \(request.uri.path)", target: request.uri.query ?? "", outcome: "ok"))
         return response
     }
 }
 
 extension ConsoleRequestContext {
+    /// Who is acting, as the audit log and records name them: `token:<name>`.
+    var actor: String { "token:\(token?.name ?? "?")" }
+
     /// Throws 403 unless the authenticated token has one of `roles`.
     func require(_ roles: Set<Role>) throws(APIFailure) {
         guard let token else { throw APIFailure(.unauthorized, "token_required", "authentication required") }
@@ -161,7 +164,7 @@ public struct ConsoleRoutes: Sendable {
             let note = change.note?.trimmingCharacters(in: .whitespacesAndNewlines)
             if let note, note.isEmpty || note.count > 4000 { throw APIFailure(.badRequest, "invalid_note", "a note is 1 to 4000 characters") }
             guard let updated = try await store.updateIncident(
-                id: id, change: IncidentChange(status: status, note: note, by: "token:\(context.token?.name ?? "?")", at: Date()))
+                id: id, change: IncidentChange(status: status, note: note, by: context.actor, at: Date()))
             else {
                 throw APIFailure(.notFound, "incident_not_found", "no incident \(id)")
             }
@@ -179,7 +182,7 @@ public struct ConsoleRoutes: Sendable {
         api.delete("exceptions/:id") { _, context in
             try context.require([.admin, .helpdesk])
             let id = (context.parameters.get("id") ?? "").uppercased()
-            guard try await store.revokeException(id: id, by: "token:\(context.token?.name ?? "?")", at: Date()) else {
+            guard try await store.revokeException(id: id, by: context.actor, at: Date()) else {
                 throw APIFailure(.notFound, "exception_not_found", "no exception \(id) in force (already revoked?)")
             }
             return try Response.json(["exception": id, "revoked": "yes"])
@@ -200,7 +203,7 @@ public struct ConsoleRoutes: Sendable {
                 throw APIFailure(.badRequest, "invalid_app", "app ids are letters, digits, '-', '_' and '.'")
             }
             let changed = try await store.setAppState(
-                id: id, change: AppStateChange(state: state, reason: reason, by: "token:\(context.token?.name ?? "?")", at: Date()))
+                id: id, change: AppStateChange(state: state, reason: reason, by: context.actor, at: Date()))
             return try Response.json(["app": id, "state": state.rawValue, "changed": changed ? "yes" : "no"])
         }
     }
@@ -262,10 +265,12 @@ public struct ConsoleRoutes: Sendable {
             granted: GrantedException(
                 id: ExceptionRecord.newID(), rule: rule, user: user, app: app, until: now.addingTimeInterval(Double(ask.seconds)), reason: reason,
                 ticket: ask.ticket, incident: ask.incident?.uppercased()),
-            agentID: agent, createdBy: "token:\(context.token?.name ?? "?")", createdAt: now)
+            agentID: agent, createdBy: context.actor, createdAt: now)
         try await store.grantException(record)
+        // The grant stands once stored; the incident's note is a courtesy that must not turn a
+        // granted exception into an error the caller would retry (granting a second one).
         if let incident = record.granted.incident {
-            _ = try await store.updateIncident(
+            _ = try? await store.updateIncident(
                 id: incident,
                 change: IncidentChange(
                     status: nil, note: "exception \(record.granted.id) granted until \(WireCoding.string(from: record.granted.until)): \(reason)", by: record.createdBy, at: now))
@@ -303,7 +308,7 @@ public struct ConsoleRoutes: Sendable {
         query.user = parameters["user"].map(String.init)
         query.app = parameters["app"].map(String.init)
         query.before = parameters["before"].map(String.init)
-        query.since = try since(parameters)
+        query.since = try time(parameters, "since")
         if let limit = parameters["limit"] {
             guard let value = Int(limit), (1...1000).contains(value) else {
                 throw APIFailure(.badRequest, "invalid_parameter", "limit must be an integer from 1 to 1000")
@@ -318,11 +323,11 @@ public struct ConsoleRoutes: Sendable {
         var reason: String
     }
 
-    /// The `since` parameter (RFC 3339), if given.
-    static func since(_ parameters: Parameters) throws(APIFailure) -> Date? {
-        guard let since = parameters["since"] else { return nil }
-        guard let date = WireCoding.date(from: String(since)) else {
-            throw APIFailure(.badRequest, "invalid_parameter", "since must be an RFC 3339 timestamp such as 2026-11-26T00:00:00Z")
+    /// A time parameter (`since`, `until`: RFC 3339), if given.
+    static func time(_ parameters: Parameters, _ name: Substring) throws(APIFailure) -> Date? {
+        guard let text = parameters[name] else { return nil }
+        guard let date = WireCoding.date(from: String(text)) else {
+            throw APIFailure(.badRequest, "invalid_parameter", "\(name) must be an RFC 3339 timestamp such as 2026-11-26T00:00:00Z")
         }
         return date
     }
@@ -336,7 +341,7 @@ public struct ConsoleRoutes: Sendable {
             }
             query.state = value
         }
-        query.since = try since(parameters)
+        query.since = try time(parameters, "since")
         if let category = query.category, !AIAppCatalog.categories.contains(category) {
             throw APIFailure(.badRequest, "invalid_parameter", "category must be one of: \(AIAppCatalog.categories.sorted().joined(separator: ", "))")
         }
@@ -364,13 +369,8 @@ public struct ConsoleRoutes: Sendable {
             }
             query.action = value
         }
-        if let until = parameters["until"] {
-            guard let date = WireCoding.date(from: String(until)) else {
-                throw APIFailure(.badRequest, "invalid_parameter", "until must be an RFC 3339 timestamp such as 2026-11-27T00:00:00Z")
-            }
-            query.until = date
-        }
-        query.since = try since(parameters)
+        query.until = try time(parameters, "until")
+        query.since = try time(parameters, "since")
         if let after = parameters["after"] {
             guard let id = Int64(after) else { throw APIFailure(.badRequest, "invalid_parameter", "after must be an event id (integer)") }
             query.afterID = id

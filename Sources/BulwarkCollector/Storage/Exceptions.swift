@@ -21,9 +21,6 @@ public struct ExceptionRecord: Sendable, Codable, Equatable {
         self.revokedAt = revokedAt
     }
 
-    /// In force at `time`: not revoked, not expired.
-    public func isActive(at time: Date) -> Bool { revokedAt == nil && granted.until > time }
-
     public static func newID() -> String {
         "EX-" + DLPEvent.newIncidentID().dropFirst(3)
     }
