@@ -64,7 +64,12 @@ struct FileGuardTests {
             return found
         }
 
-        func stop() {
+        /// Stops the agent, which must still be running: a guard that died lets every open
+        /// through, so a test that passed while it was dead proves nothing.
+        func stop(agentStoppedByTest: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) {
+            if !agentStoppedByTest, let process = agent.process, !process.isRunning {
+                Issue.record("the agent died during the test:\n\(process.log.suffix(4000))", sourceLocation: sourceLocation)
+            }
             agent.stop()
             cluster.shutdown()
         }
@@ -167,7 +172,10 @@ struct FileGuardTests {
         for round in 0..<40 {
             let fresh = try guarded.write(Self.card, to: "fresh-\(round).txt")
             let read = try run(ollama, [fresh])
-            #expect(read.status != 0 && read.stdout.isEmpty, "round \(round): \(read.output)")
+            guard read.status != 0 && read.stdout.isEmpty else {
+                Issue.record("round \(round): \(read.output)\nagent log:\n\(guarded.agent.process?.log ?? "")")
+                break
+            }
         }
     }
 
@@ -204,7 +212,7 @@ struct FileGuardTests {
     @Test("SIGKILL of the agent leaves no open hanging (the kernel releases the marks); a normal stop answers everything")
     func neverHangs() async throws {
         let guarded = try Guarded()
-        defer { guarded.stop() }
+        defer { guarded.stop(agentStoppedByTest: true) }
         let ollama = try guarded.tool("ollama")
         let files = try (0..<50).map { try guarded.write("harmless file \($0)\n", to: "many/\($0).txt") }
         // Readers keep opening while the agent dies.

@@ -1,14 +1,15 @@
 import BulwarkCore
 import Foundation
 import Logging
+import Synchronization
 
 /// The file guard's decisions (docs/FILES.md): which opens concern an AI tool, what the file
 /// holds (from the verdict cache, else a scan within a time budget), and what the policy says
 /// for `file_read_by_ai_tool` and `ai_tool_exec`. ``FileGuardService`` feeds it fanotify events
 /// and answers the kernel with what it returns.
 public final class FileGuard: @unchecked Sendable {
-    // `policy`, `classifier`, `appStates` and `audited` are behind `lock`; `openers` is used by
-    // the reader thread only.
+    // `policy`, `classifier`, `appStates`, `audited` and `learning` are behind `lock`; `openers`
+    // has its own (the reader thread and the notification thread both ask who opened a file).
 
     public struct Settings: Sendable {
         /// Only files under these are judged (marks cover whole mounts).
@@ -74,7 +75,7 @@ public final class FileGuard: @unchecked Sendable {
     private var audited: [String: ContinuousClock.Instant] = [:]
     /// Background scans of files ordinary programs opened.
     private var learning = 0
-    private var openers: [pid_t: (exe: String, app: AIApp?, at: ContinuousClock.Instant)] = [:]
+    private let openers = Mutex<[pid_t: (exe: String, app: AIApp?, at: ContinuousClock.Instant)]>([:])
     private let scans = DispatchQueue(label: "bulwark-file-scan", attributes: .concurrent)
     private let selfPID = getpid()
 
@@ -149,11 +150,13 @@ public final class FileGuard: @unchecked Sendable {
     private func opener(_ pid: pid_t) -> (exe: String, app: AIApp?)? {
         guard let exe = ProcessLineage.executablePath(of: pid) else { return remembered(pid) }
         let now = ContinuousClock.now
-        if let cached = openers[pid], cached.exe == exe, now - cached.at < .seconds(2) { return (exe, cached.app) }
+        if let cached = openers.withLock({ $0[pid] }), cached.exe == exe, now - cached.at < .seconds(2) { return (exe, cached.app) }
         let matcher = AIProgramMatcher(catalog: catalog.current)
         let app = matcher.identify(pid: pid)?.app ?? ProcessLineage.ancestors(of: pid).lazy.compactMap { matcher.identify(pid: $0)?.app }.first
-        if openers.count > 4096 { openers.removeAll(keepingCapacity: true) }
-        openers[pid] = (exe, app, now)
+        openers.withLock { openers in
+            if openers.count > 4096 { openers.removeAll(keepingCapacity: true) }
+            openers[pid] = (exe, app, now)
+        }
         return (exe, app)
     }
 
@@ -222,6 +225,11 @@ public final class FileGuard: @unchecked Sendable {
         var stable = true
         if let cached = cache.verdict(key) {
             content = cached
+        } else if key.size <= Self.inlineScanBytes {
+            // Small (most files): scanned right here, in a few milliseconds. Handing it to another
+            // thread and waiting would let a busy host's background scans hold it past the budget.
+            (content, stable) = scanAndCache(event.descriptor, name: path, key: key, classifier: classifier)
+            verdictSource = "scan"
         } else if let scanned = scan(event.descriptor, name: path, key: key, classifier: classifier) {
             (content, stable) = (scanned.result, scanned.stable)
             verdictSource = "scan"
@@ -254,6 +262,10 @@ public final class FileGuard: @unchecked Sendable {
         }
         return ReadVerdict(allow: !blocked, harmless: blocked ? nil : harmless)
     }
+
+    /// Files up to this size are scanned by the worker deciding the open, without a budget
+    /// (about 3 ms at the classifier's speed); larger ones get `budget` and the fail mode.
+    static let inlineScanBytes: Int64 = 1 << 20
 
     /// Claims one of the 32 background scans; false when all are busy (a busy host: the file is
     /// scanned when an AI tool opens it, or at a later write).

@@ -19,12 +19,15 @@ public final class FileGuardService: @unchecked Sendable {
         public var watchdog: Duration
         /// Harmless files whose opens stop being asked about (inode marks).
         public var maxIgnored: Int
+        /// How long the guard stays off after its watchdog tripped.
+        public var rearmDelay: Duration
 
-        public init(paths: [String], workers: Int = 8, watchdog: Duration = .seconds(5), maxIgnored: Int = 65_536) {
+        public init(paths: [String], workers: Int = 8, watchdog: Duration = .seconds(5), maxIgnored: Int = 65_536, rearmDelay: Duration = .seconds(30)) {
             self.paths = paths
             self.workers = workers
             self.watchdog = watchdog
             self.maxIgnored = maxIgnored
+            self.rearmDelay = rearmDelay
         }
     }
 
@@ -49,13 +52,32 @@ public final class FileGuardService: @unchecked Sendable {
     }
 
     /// Until cancelled. Without fanotify it records `agent.health` and returns: the rest of the
-    /// agent keeps running.
+    /// agent keeps running. When the watchdog trips, the groups are closed (every waiting open
+    /// is allowed) and the guard starts again after `options.rearmDelay`.
     public func run() async throws {
+        while try await guardOnce() == .watchdogTripped {
+            try await Task.sleep(for: options.rearmDelay)
+            logger.notice("file guard starting again after the watchdog removed its marks")
+            health("ok", "file guard re-armed \(options.rearmDelay) after its watchdog tripped")
+        }
+    }
+
+    enum Ending {
+        case stopped
+        case watchdogTripped
+    }
+
+    private func guardOnce() async throws -> Ending {
         let channel: FanotifyChannel
         do { channel = try FanotifyChannel(paths: options.paths) } catch {
             logger.error("\(error)")
             health("unavailable", "\(error)")
-            return
+            return .stopped
+        }
+        // A new group: nothing of the last one's (an answer stuck there, its ignore marks) counts.
+        lock.withLock {
+            pending.removeAll()
+            ignored = 0
         }
         let stopper: WatcherThread
         do { stopper = try WatcherThread() } catch {
@@ -75,13 +97,18 @@ public final class FileGuardService: @unchecked Sendable {
         let finished = ServiceThread("bulwark-fanotify") { [self] in read(channel, stopper: stopper) }
         let notified = ServiceThread("bulwark-fanotify-notify") { [self] in readNotifications(channel, stopper: stopper) }
         var failure: (any Error)?
+        var ending = Ending.stopped
         do {
-            try await withTaskCancellationHandler {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { for await _ in finished.ended {} }
+            ending = try await withTaskCancellationHandler {
+                try await withThrowingTaskGroup(of: Ending.self) { group in
+                    group.addTask {
+                        for await _ in finished.ended {}
+                        return .stopped
+                    }
                     group.addTask { try await self.watch(channel) }
-                    try await group.next()
+                    let first = try await group.next() ?? .stopped
                     group.cancelAll()
+                    return first
                 }
             } onCancel: {
                 stopper.stop()
@@ -101,6 +128,7 @@ public final class FileGuardService: @unchecked Sendable {
         channel.close()
         logger.info("file guard stopped")
         if let failure, !(failure is CancellationError) { throw failure }
+        return failure == nil ? ending : .stopped
     }
 
     /// A thread of the service: `ended` finishes when it returns, and `isOver` says so even to
@@ -295,19 +323,22 @@ public final class FileGuardService: @unchecked Sendable {
         _ = lock.withLock { pending.removeValue(forKey: ticket) }
     }
 
-    /// Removes the marks when an answer is overdue: better unguarded than a frozen host.
-    private func watch(_ channel: FanotifyChannel) async throws {
+    /// Removes the marks when an answer is overdue: better unguarded than a frozen host. The
+    /// guard then stops (closing the groups releases the waiting opens) and starts again later.
+    private func watch(_ channel: FanotifyChannel) async throws -> Ending {
         while !Task.isCancelled {
             try await Task.sleep(for: .seconds(1))
             let oldest = lock.withLock { pending.values.min() }
             if let oldest, ContinuousClock.now - oldest > options.watchdog {
                 channel.unmarkAll()
-                let message = "an answer to the kernel is more than \(options.watchdog) late; all fanotify marks removed, files are no longer guarded until the agent restarts"
+                let message =
+                    "an answer to the kernel is more than \(options.watchdog) late; all fanotify marks removed, files are not guarded for the next \(options.rearmDelay)"
                 logger.critical("\(message)")
                 health("failed", message)
-                return
+                return .watchdogTripped
             }
         }
+        return .stopped
     }
 
     private func health(_ status: String, _ message: String) {
