@@ -12,10 +12,35 @@ struct BulwarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark",
         abstract: "Query a Bulwark collector's API: agents, events, incidents and the discovered-AI inventory.",
-        subcommands: [Agents.self, Events.self, Incidents.self, Exceptions.self, Inventory.self, Apps.self, Catalog.self])
+        discussion: """
+            Exit status: 0 done; 1 a problem on this machine (the saved login); 2 not found; 3 not allowed (token missing, invalid or of a role that \
+            may not do this); 4 the collector refused the request as invalid; 5 the collector could not \
+            be reached or is unavailable (retry later); 64 wrong usage of this command.
+            """,
+        subcommands: [
+            Login.self, Logout.self, Agents.self, Events.self, Incidents.self, Exceptions.self, Inventory.self, Apps.self, Catalog.self, Audit.self,
+        ])
+
+    /// Runs the command; an API failure exits with the status its kind documents.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as Failure {
+            FileHandle.standardError.write(Data("Error: \(failure.description)\n".utf8))
+            Foundation.exit(failure.exitCode)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
-/// Where the API is and how to authenticate; each option also reads an environment variable.
+/// Where the API is and how to authenticate: each option, else its environment variable, else
+/// what `bulwark login` saved.
 struct Connection: ParsableArguments {
     @Option(help: "API base URL (env BULWARK_API).") var api: String?
     @Option(help: "File holding the bearer token (env BULWARK_TOKEN holds the token itself).") var tokenFile: String?
@@ -26,19 +51,42 @@ struct Connection: ParsableArguments {
     }
 
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil) async throws -> Data {
+        try await client().send(method, path, query: query, json: body)
+    }
+
+    func client() throws -> APIClient {
         let environment = ProcessInfo.processInfo.environment
-        guard let api = api ?? environment["BULWARK_API"] else { throw ValidationError("give --api or set BULWARK_API, e.g. https://collector:9443") }
+        let saved = try SavedLogin.load()
+        guard let api = api ?? environment["BULWARK_API"] ?? saved?.api else {
+            throw ValidationError("not logged in: run 'bulwark login --api https://collector:9443 --ca-sha256 …', or give --api / set BULWARK_API")
+        }
         let token: String
         if let tokenFile {
             token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } else if let value = environment["BULWARK_TOKEN"] {
+        } else if let value = environment["BULWARK_TOKEN"] ?? saved?.token {
             token = value
         } else {
-            throw ValidationError("give --token-file or set BULWARK_TOKEN (create one with 'bulwark-collector api-token create')")
+            throw ValidationError("give --token-file, set BULWARK_TOKEN or run 'bulwark login' (create a token with 'bulwark-collector api-token create')")
         }
+        return APIClient(api: api, token: token, caPath: ca ?? environment["BULWARK_CA"] ?? saved.map { _ in SavedLogin.caPath })
+    }
+}
+
+/// One collector API, one token.
+struct APIClient {
+    var api: String
+    var token: String
+    /// The CA to trust; nil trusts the system's roots.
+    var caPath: String?
+
+    func get(_ path: String, query: [(String, String?)] = []) async throws -> Data {
+        try await send(.GET, path, query: query)
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil) async throws -> Data {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
-        if let caPath = ca ?? environment["BULWARK_CA"] {
+        if let caPath {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caPath))
         }
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
@@ -53,8 +101,14 @@ struct Connection: ParsableArguments {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: body))
         }
+        let response: HTTPClientResponse
         do {
-            let response = try await client.execute(request, timeout: .seconds(30))
+            response = try await client.execute(request, timeout: .seconds(30))
+        } catch {
+            try? await client.shutdown()
+            throw Failure(description: "cannot reach the collector at \(api): \(error); check the URL, that the collector runs, and the CA (--ca)", status: nil)
+        }
+        do {
             let body = try await response.body.collect(upTo: 64 << 20)
             try await client.shutdown()
             guard (200..<300).contains(response.status.code) else {
@@ -71,9 +125,32 @@ struct Connection: ParsableArguments {
     }
 }
 
+/// A request that did not succeed: what went wrong and what to do, and the HTTP status when
+/// the collector answered.
 struct Failure: Error, CustomStringConvertible {
     var description: String
     var status: Int?
+    /// A problem on this machine (the saved login), not with the collector.
+    var local = false
+
+    init(description: String, status: Int?, local: Bool = false) {
+        self.description = description
+        self.status = status
+        self.local = local
+    }
+
+    /// The documented exit status (BulwarkCommand's discussion).
+    var exitCode: Int32 {
+        if local { return 1 }
+        guard let status else { return 5 }
+        switch status {
+        case 404: return 2
+        case 401, 403: return 3
+        case 400, 409, 413, 422: return 4
+        case 429, 500...599: return 5
+        default: return 1
+        }
+    }
 }
 
 /// Minimal decoding of the API's JSON, independent of the collector's Swift types.
@@ -108,22 +185,19 @@ struct EventRow: Decodable {
 struct Agents: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List enrolled agents.")
     @OptionGroup var connection: Connection
-    @Flag(help: "Print the API's JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let data = try await connection.get("/api/v1/agents")
-        if json { print(String(decoding: data, as: UTF8.self)); return }
-        let agents = try WireCoding.decoder().decode([String: [AgentRow]].self, from: data)["agents"] ?? []
-        print("AGENT                             HOST              VERSION  LAST SEEN                 SPOOL  DROPPED  STATE")
-        for agent in agents {
-            print([
-                agent.id, agent.hostname.padding(toLength: 16, withPad: " ", startingAt: 0), agent.agentVersion.padding(toLength: 7, withPad: " ", startingAt: 0),
-                (agent.lastSeen.map(WireCoding.string(from:)) ?? "never").padding(toLength: 24, withPad: " ", startingAt: 0),
-                String(agent.spoolDepth).padding(toLength: 5, withPad: " ", startingAt: 0), String(agent.dropped).padding(toLength: 7, withPad: " ", startingAt: 0),
-                agent.revokedAt == nil ? "active" : "REVOKED",
-            ].joined(separator: "  "))
-        }
-        if agents.isEmpty { print("(no agents enrolled yet)") }
+        try output.print(
+            Table(
+                ["AGENT", "HOST", "VERSION", "LAST SEEN", "SPOOL", "DROPPED", "STATE"],
+                rows: (try WireCoding.decoder().decode([String: [AgentRow]].self, from: data)["agents"] ?? []).map { agent in
+                    [
+                        agent.id, agent.hostname, agent.agentVersion, agent.lastSeen.map(WireCoding.string(from:)) ?? "never", String(agent.spoolDepth),
+                        String(agent.dropped), agent.revokedAt == nil ? "active" : "REVOKED",
+                    ]
+                }, empty: "(no agents enrolled yet)"), json: data)
     }
 }
 
@@ -142,27 +216,35 @@ struct Events: AsyncParsableCommand {
     @Option(help: "Only DLP outcomes with this action: allow, audit, warn, block.") var action: String?
     @Option(help: "Only events after this event id (paging).") var after: Int64?
     @Option(help: "At most this many events (1…10000).") var limit = 50
-    @Flag(help: "Print the API's JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let data = try await connection.get("/api/v1/events", query: [
             ("type", type), ("agent", agent), ("since", since), ("until", until), ("user", user), ("app", app), ("category", category),
             ("info_type", infoType), ("hash", hash), ("action", action), ("after", after.map(String.init)), ("limit", String(limit)),
         ])
-        if json { print(String(decoding: data, as: UTF8.self)); return }
-        let events = try WireCoding.decoder().decode([String: [EventRow]].self, from: data)["events"] ?? []
-        for event in events {
-            // Explicit String: with GRDB in scope an interpolation could otherwise be taken for SQL.
-            let summary: String = event.data.keys.sorted().prefix(4).map { (key: String) -> String in
-                let value = event.data[key].map { value -> String in
-                    if case .string(let text) = value { return text }
-                    return String(decoding: (try? WireCoding.encoder().encode(value)) ?? Data(), as: UTF8.self)
-                } ?? ""
-                return "\(key)=\(value.prefix(40))"
-            }.joined(separator: " ")
-            print("#\(event.id)  \(WireCoding.string(from: event.time))  \(event.agent.prefix(12))…  seq \(event.seq)  \(event.type)  \(summary)")
-        }
-        if events.isEmpty { print("(no events match)") }
+        try output.print(
+            {
+                let events = try WireCoding.decoder().decode([String: [EventRow]].self, from: data)["events"] ?? []
+                return Table(
+                    ["ID", "TIME", "AGENT", "SEQ", "TYPE", "DATA"],
+                    rows: events.map { event in
+                        [String(event.id), WireCoding.string(from: event.time), event.agent, String(event.seq), event.type, Self.summary(event.data)]
+                    }, empty: "(no events match)", footer: events.count == limit ? events.last.map { "more: --after \($0.id)" } : nil)
+            }(), json: data)
+    }
+
+    /// The first fields of an event's data, `key=value`, values cut at 40 characters (CSV
+    /// readers get the same; --json has everything).
+    static func summary(_ data: [String: JSONValue]) -> String {
+        // Explicit String: with GRDB in scope an interpolation could otherwise be taken for SQL.
+        data.keys.sorted().prefix(4).map { (key: String) -> String in
+            let value = data[key].map { value -> String in
+                if case .string(let text) = value { return text }
+                return String(decoding: (try? WireCoding.encoder().encode(value)) ?? Data(), as: UTF8.self)
+            } ?? ""
+            return "\(key)=\(value.prefix(40))"
+        }.joined(separator: " ")
     }
 }
 
@@ -191,8 +273,7 @@ struct Inventory: AsyncParsableCommand {
     @Option(help: "Only apps with at least this risk score (0–10).") var minRisk: Double?
     @Option(help: "One device (agent id): the apps seen on it, as JSON.") var device: String?
     @Option(help: "One user: the apps they used on any device, as JSON.") var user: String?
-    @Flag(help: "Print the API's JSON.") var json = false
-    @Flag(help: "Print CSV.") var csv = false
+    @OptionGroup var output: OutputOptions
 
     func run() async throws {
         if let device {
@@ -205,29 +286,19 @@ struct Inventory: AsyncParsableCommand {
         }
         let data = try await connection.get(
             "/api/v1/inventory/apps", query: [("category", category), ("state", state), ("since", since), ("min_risk", minRisk.map { String($0) })])
-        if json { print(String(decoding: data, as: UTF8.self)); return }
-        let apps = try WireCoding.decoder().decode([String: [InventoryAppRow]].self, from: data)["apps"] ?? []
-        func evidence(_ app: InventoryAppRow) -> String { app.evidence.keys.sorted().joined(separator: "+") }
-        func actions(_ app: InventoryAppRow) -> String { app.actions.keys.sorted().map { "\($0):\(app.actions[$0] ?? 0)" }.joined(separator: " ") }
-        if csv {
-            print("app,name,category,risk,state,devices,users,events,first_seen,last_seen,evidence,dlp")
-            for app in apps {
-                let fields = [app.id, app.name ?? "", app.category ?? "", String(app.risk), app.state, String(app.devices), String(app.users), String(app.events),
-                              WireCoding.string(from: app.first_seen), WireCoding.string(from: app.last_seen), evidence(app), actions(app)]
-                print(fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ","))
-            }
-            return
-        }
-        print("APP                  CATEGORY       RISK  STATE         DEVICES  USERS  EVENTS  LAST SEEN                 EVIDENCE / DLP")
-        for app in apps {
-            print([app.id.padding(toLength: 20, withPad: " ", startingAt: 0), (app.category ?? "?").padding(toLength: 14, withPad: " ", startingAt: 0),
-                   String(app.risk).padding(toLength: 5, withPad: " ", startingAt: 0),
-                   app.state.padding(toLength: 13, withPad: " ", startingAt: 0), String(app.devices).padding(toLength: 8, withPad: " ", startingAt: 0),
-                   String(app.users).padding(toLength: 6, withPad: " ", startingAt: 0), String(app.events).padding(toLength: 7, withPad: " ", startingAt: 0),
-                   WireCoding.string(from: app.last_seen).padding(toLength: 25, withPad: " ", startingAt: 0), evidence(app) + (app.actions.isEmpty ? "" : " / " + actions(app))]
-                .joined(separator: " "))
-        }
-        if apps.isEmpty { print("(no AI apps discovered yet)") }
+        try output.print(
+            {
+                let apps = try WireCoding.decoder().decode([String: [InventoryAppRow]].self, from: data)["apps"] ?? []
+                return Table(
+                    ["APP", "NAME", "CATEGORY", "RISK", "STATE", "DEVICES", "USERS", "EVENTS", "FIRST SEEN", "LAST SEEN", "EVIDENCE", "DLP"],
+                    rows: apps.map { app in
+                        [
+                            app.id, app.name ?? "", app.category ?? "", String(app.risk), app.state, String(app.devices), String(app.users), String(app.events),
+                            WireCoding.string(from: app.first_seen), WireCoding.string(from: app.last_seen), app.evidence.keys.sorted().joined(separator: "+"),
+                            app.actions.keys.sorted().map { "\($0):\(app.actions[$0] ?? 0)" }.joined(separator: " "),
+                        ]
+                    }, empty: "(no AI apps discovered yet)")
+            }(), json: data)
     }
 }
 
@@ -244,7 +315,7 @@ struct Apps: AsyncParsableCommand {
         func run() async throws {
             let catalog = try await optional("/api/v1/catalog/\(id)")
             let inventory = try await optional("/api/v1/inventory/apps/\(id)")
-            guard catalog != nil || inventory != nil else { throw Failure(description: "'\(id)' is neither in the catalog nor seen by any agent") }
+            guard catalog != nil || inventory != nil else { throw Failure(description: "'\(id)' is neither in the catalog nor seen by any agent", status: 404) }
             if json {
                 print(#"{"catalog": \#(catalog.map { String(decoding: $0, as: UTF8.self) } ?? "null"), "inventory": \#(inventory.map { String(decoding: $0, as: UTF8.self) } ?? "null")}"#)
                 return
@@ -331,7 +402,7 @@ struct Catalog: AsyncParsableCommand {
     @OptionGroup var connection: Connection
     @Option(help: "Only this category (consumer_ai, ai_coding, local_llm, ...).") var category: String?
     @Option(help: "Only apps with at least this risk score (0–10).") var minRisk: Double?
-    @Flag(help: "Print the API's JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     struct Listing: Decodable {
         struct Entry: Decodable {
@@ -348,13 +419,13 @@ struct Catalog: AsyncParsableCommand {
 
     func run() async throws {
         let data = try await connection.get("/api/v1/catalog", query: [("category", category), ("min_risk", minRisk.map { String($0) })])
-        if json { print(String(decoding: data, as: UTF8.self)); return }
-        let listing = try WireCoding.decoder().decode(Listing.self, from: data)
-        print("catalog \(listing.version): \(listing.apps.count) apps")
-        print("APP                       RISK  CATEGORY              NAME (VENDOR)")
-        for app in listing.apps.sorted(by: { ($0.risk, $1.id) > ($1.risk, $0.id) }) {
-            print([app.id.padding(toLength: 25, withPad: " ", startingAt: 0), String(app.risk).padding(toLength: 5, withPad: " ", startingAt: 0),
-                   app.category.padding(toLength: 21, withPad: " ", startingAt: 0), "\(app.name) (\(app.vendor))"].joined(separator: " "))
-        }
+        try output.print(
+            {
+                let listing = try WireCoding.decoder().decode(Listing.self, from: data)
+                return Table(
+                    ["APP", "RISK", "CATEGORY", "NAME", "VENDOR"],
+                    rows: listing.apps.sorted(by: { ($0.risk, $1.id) > ($1.risk, $0.id) }).map { [$0.id, String($0.risk), $0.category, $0.name, $0.vendor] },
+                    empty: "(the catalog has no apps matching)", footer: "catalog \(listing.version): \(listing.apps.count) apps")
+            }(), json: data)
     }
 }

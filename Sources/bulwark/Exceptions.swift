@@ -77,7 +77,7 @@ struct Exceptions: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Exceptions in force (or all, with --all).")
         @OptionGroup var connection: Connection
         @Flag(help: "Include expired and revoked ones.") var all = false
-        @Flag(help: "Print the API's JSON.") var json = false
+        @OptionGroup var output: OutputOptions
 
         struct Listing: Decodable {
             var exceptions: [ExceptionRow]
@@ -85,10 +85,19 @@ struct Exceptions: AsyncParsableCommand {
 
         func run() async throws {
             let body = try await connection.get("/api/v1/exceptions", query: [("all", all ? "true" : nil)])
-            if json { print(String(decoding: body, as: UTF8.self)); return }
-            let listing = try WireCoding.decoder().decode(Listing.self, from: body)
-            if listing.exceptions.isEmpty { print(all ? "no exceptions" : "no exceptions in force") }
-            for exception in listing.exceptions { print(exception.line) }
+            try output.print(
+                {
+                    let now = Date()
+                    return Table(
+                        ["ID", "RULE", "USER", "APP", "AGENT", "UNTIL", "STATE", "BY", "REASON", "TICKET"],
+                        rows: try WireCoding.decoder().decode(Listing.self, from: body).exceptions.map { row in
+                            let state = row.revoked_at != nil ? "revoked" : row.granted.until <= now ? "expired" : "active"
+                            return [
+                                row.granted.id, row.granted.rule, row.granted.user ?? "", row.granted.app ?? "", row.agent ?? "", WireCoding.string(from: row.granted.until),
+                                state, row.created_by, row.granted.reason, row.granted.ticket ?? "",
+                            ]
+                        }, empty: all ? "(no exceptions)" : "(no exceptions in force)")
+                }(), json: body)
         }
     }
 

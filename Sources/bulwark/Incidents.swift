@@ -95,7 +95,7 @@ struct Incidents: AsyncParsableCommand {
         @Option(help: "Only incidents at or after this RFC 3339 time.") var since: String?
         @Option(help: "Only incidents older than this one (the previous page's last id).") var before: String?
         @Option(help: "At most this many (1…1000).") var limit = 100
-        @Flag(help: "Print the API's JSON.") var json = false
+        @OptionGroup var output: OutputOptions
 
         struct Page: Decodable {
             var incidents: [IncidentRow]
@@ -106,17 +106,18 @@ struct Incidents: AsyncParsableCommand {
             let body = try await connection.get(
                 "/api/v1/incidents",
                 query: [("status", status), ("user", user), ("app", app), ("since", since), ("before", before), ("limit", String(limit))])
-            if json { print(String(decoding: body, as: UTF8.self)); return }
-            let page = try WireCoding.decoder().decode(Page.self, from: body)
-            print("ID             TIME                      ACTION    APP                  USER         STATUS          RULE")
-            for incident in page.incidents {
-                print([incident.id.padding(toLength: 14, withPad: " ", startingAt: 0),
-                       WireCoding.string(from: incident.time).padding(toLength: 25, withPad: " ", startingAt: 0),
-                       incident.action.padding(toLength: 9, withPad: " ", startingAt: 0), (incident.app ?? "?").padding(toLength: 20, withPad: " ", startingAt: 0),
-                       (incident.user ?? "?").padding(toLength: 12, withPad: " ", startingAt: 0), incident.status.padding(toLength: 15, withPad: " ", startingAt: 0),
-                       incident.rule ?? ""].joined(separator: " "))
-            }
-            if let next = page.next { print("more: --before \(next)") }
+            try output.print(
+                {
+                    let page = try WireCoding.decoder().decode(Page.self, from: body)
+                    return Table(
+                        ["ID", "TIME", "ACTION", "APP", "USER", "STATUS", "RULE", "FOUND"],
+                        rows: page.incidents.map { incident in
+                            [
+                                incident.id, WireCoding.string(from: incident.time), incident.action, incident.app ?? "?", incident.user ?? "?", incident.status,
+                                incident.rule ?? "", incident.findings.map(\.type).joined(separator: "+"),
+                            ]
+                        }, empty: "(no incidents match)", footer: page.next.map { "more: --before \($0)" })
+                }(), json: body)
         }
     }
 

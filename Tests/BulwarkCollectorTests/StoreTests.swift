@@ -6,12 +6,14 @@ import Testing
 @Suite("SQLite store")
 struct StoreTests {
     let store: SQLiteStore
+    let path: String
     let now = Date(millis: 1_795_000_000_000)
 
     init() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        store = try SQLiteStore(path: dir + "/collector.db")
+        path = dir + "/collector.db"
+        store = try SQLiteStore(path: path)
     }
 
     func agent(_ id: String) -> AgentRecord {
@@ -171,6 +173,47 @@ struct StoreTests {
         query = EventQuery()
         query.user = "alice' OR '1'='1"
         #expect(try await seqs(query).isEmpty, "values are bound, never spliced into SQL")
+    }
+
+    @Test("the audit log: searched by actor, action and outcome prefix (wildcards mean themselves), time, newest first in pages; nothing can update or delete it, even through SQL")
+    func auditTrail() async throws {
+        let entries = [
+            AuditEntry(time: now, actor: "token:ann", source: "10.0.0.1", action: "GET /api/v1/incidents/BW-1", target: "", outcome: "ok"),
+            AuditEntry(time: now.addingTimeInterval(1), actor: "token:bob", source: "10.0.0.2", action: "PATCH /api/v1/incidents/BW-1", target: "", outcome: "ok"),
+            AuditEntry(time: now.addingTimeInterval(2), actor: "token:ann", source: "10.0.0.1", action: "GET /api/v1/incidents", target: "", outcome: "refused: role_forbidden"),
+            AuditEntry(time: now.addingTimeInterval(3), actor: "cli", action: "api_token.create", target: "x", outcome: "ok"),
+        ]
+        for entry in entries { try await store.audit(entry) }
+        let all = try await store.auditEntries(AuditQuery())
+        #expect(all.map(\.actor) == ["cli", "token:ann", "token:bob", "token:ann"])
+        #expect(all.first?.source == "local" && all.last?.source == "10.0.0.1")
+        #expect(try await store.auditEntries(AuditQuery(actor: "token:ann")).map(\.outcome) == ["refused: role_forbidden", "ok"])
+        #expect(try await store.auditEntries(AuditQuery(actionPrefix: "GET /api/v1/incidents")).count == 2)
+        #expect(try await store.auditEntries(AuditQuery(actionPrefix: "GET %")).isEmpty)
+        #expect(try await store.auditEntries(AuditQuery(outcomePrefix: "refused")).map(\.actor) == ["token:ann"])
+        #expect(try await store.auditEntries(AuditQuery(since: now.addingTimeInterval(1), until: now.addingTimeInterval(3))).count == 2)
+        let first = try await store.auditEntries(AuditQuery(limit: 3))
+        let rest = try await store.auditEntries(AuditQuery(beforeID: first.last?.id, limit: 3))
+        #expect(first.count == 3 && rest.map(\.action) == ["GET /api/v1/incidents/BW-1"])
+
+        for statement in ["UPDATE audit SET outcome = 'ok'", "DELETE FROM audit"] {
+            let edit = try Self.sqlite(path, statement)
+            #expect(edit.status != 0 && edit.stderr.contains("append-only"), "\(statement): \(edit.stderr)")
+        }
+        #expect(try await store.auditEntries(AuditQuery()) == all)
+    }
+
+    /// The `sqlite3` shell on the store's file: another writer than the store itself.
+    static func sqlite(_ path: String, _ statement: String) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [path, statement]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, stderr)
     }
 }
 

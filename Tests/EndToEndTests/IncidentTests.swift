@@ -56,7 +56,7 @@ struct IncidentTests {
         #expect(hostile.status != 0 && hostile.stderr.contains("invalid_incident_id"), "\(hostile.output)")
 
         // Who looked at which incident, and who changed it, is on the audit log.
-        let audit = try await cluster.store().auditEntries(limit: 100)
+        let audit = try await cluster.store().auditEntries(AuditQuery(limit: 100))
         #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "GET /api/v1/incidents/\(id.lowercased())" && $0.outcome == "ok" })
         #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "PATCH /api/v1/incidents/\(id)" && $0.outcome == "ok" })
         #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "GET /api/v1/incidents" && $0.outcome == "refused: role_forbidden" })
@@ -114,7 +114,7 @@ struct IncidentTests {
         try await eventually("the read being refused after the revocation", timeout: 10) { try run(ollama, [cardFile]).status != 0 }
         #expect(try bulwark(["exceptions", "revoke", secondID]).stderr.contains("exception_not_found"))
 
-        let audit = try await cluster.store().auditEntries(limit: 200)
+        let audit = try await cluster.store().auditEntries(AuditQuery(limit: 200))
         #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "POST /api/v1/exceptions" && $0.outcome == "ok" })
         #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "DELETE /api/v1/exceptions/\(secondID)" && $0.outcome == "ok" })
     }

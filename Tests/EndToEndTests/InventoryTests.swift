@@ -1,5 +1,6 @@
 import BulwarkAgent
 import BulwarkCore
+import BulwarkCollector
 import Foundation
 import Testing
 
@@ -120,7 +121,7 @@ struct InventoryTests {
         let refused = try run(Binaries.path("bulwark"), ["apps", "set-state", "chatgpt", "sanctioned", "--reason", "x"], environment: helpdesk)
         #expect(refused.status != 0 && refused.output.contains("role_forbidden"))
         #expect(try run(Binaries.path("bulwark"), ["inventory"], environment: helpdesk).stdout.contains("claude-code"))
-        let audit = try await cluster.store().auditEntries(limit: 100)
+        let audit = try await cluster.store().auditEntries(AuditQuery(limit: 100))
         #expect(audit.contains { $0.action == "PUT /api/v1/apps/chatgpt/state" && $0.outcome == "ok" })
     }
 

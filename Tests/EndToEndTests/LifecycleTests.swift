@@ -28,7 +28,7 @@ struct LifecycleTests {
         #expect(renewed.notValidAfter >= original.notValidAfter)
         #expect(try await cluster.store().agent(id: agentID)?.certificateSerial == String(describing: renewed.serialNumber))
         #expect(try agent.cli(["selftest"]).status == 0)
-        let audit = try await cluster.store().auditEntries(limit: 50)
+        let audit = try await cluster.store().auditEntries(AuditQuery(limit: 50))
         #expect(audit.contains { $0.action == "agent.renew" && $0.target == agentID })
         agent.stop()
     }

@@ -160,7 +160,7 @@ struct RefusalTests {
 
         // Exactly one agent got in, and every refusal is in the audit trail.
         #expect(try await cluster.store().agents().count == 1)
-        let audit = try await cluster.store().auditEntries(limit: 100)
+        let audit = try await cluster.store().auditEntries(AuditQuery(limit: 100))
         for code in ["token_unknown", "token_expired", "token_used_up", "token_revoked"] {
             #expect(audit.contains { $0.outcome.contains(code) }, "audit lacks \(code)")
         }

@@ -30,6 +30,8 @@ struct RoleMatrixTests {
         Route(method: "GET", path: "/api/v1/exceptions", roles: everyone),
         Route(method: "POST", path: "/api/v1/exceptions", body: #"{"rule": "r", "user": "u", "seconds": 60, "reason": "matrix"}"#, roles: ["admin", "helpdesk"]),
         Route(method: "DELETE", path: "/api/v1/exceptions/EX-0000000000", roles: ["admin", "helpdesk"]),
+        Route(method: "GET", path: "/api/v1/audit", roles: ["admin"]),
+        Route(method: "GET", path: "/api/v1/whoami", roles: everyone),
     ]
 
     @Test("every route × every role: allowed roles pass authorisation, the rest get 403, no token 401")

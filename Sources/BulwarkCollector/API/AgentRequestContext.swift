@@ -29,8 +29,11 @@ public struct AgentRequestContext: RequestContext {
 public struct ConsoleRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var token: APIToken?
+    /// The client's IP address, for the audit log.
+    public let clientAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 }

@@ -59,7 +59,7 @@ public struct AgentRoutes: Sendable {
             } catch {
                 throw APIFailure(.badRequest, "invalid_json", "renewal request is not valid JSON: \(IngestService.describe(error))")
             }
-            return try Response.json(try await enrollment.renew(renewRequest, agentID: agent.id))
+            return try Response.json(try await enrollment.renew(renewRequest, agentID: agent.id, clientAddress: context.clientAddress))
         }
     }
 

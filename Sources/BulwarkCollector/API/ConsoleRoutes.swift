@@ -13,7 +13,7 @@ public struct BearerAuthenticator: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
-            try? await store.audit(AuditEntry(actor: "anonymous", action: "\(request.method) \(request.uri.path)", target: "", outcome: "refused: no token"))
+            try? await store.audit(AuditEntry(actor: "anonymous", source: context.clientAddress, action: "\(request.method) \(request.uri.path)", target: "", outcome: "refused: no token"))
             throw APIFailure(.unauthorized, "token_required", "send 'Authorization: Bearer <token>'; create a token with 'bulwark-collector api-token create'")
         }
         let secret = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
@@ -24,7 +24,7 @@ public struct BearerAuthenticator: RouterMiddleware {
             throw APIFailure(.serviceUnavailable, "store_unavailable", "the collector cannot check tokens right now; retry later", retryAfterSeconds: 5)
         }
         guard let token, token.revokedAt == nil else {
-            try? await store.audit(AuditEntry(actor: "anonymous", action: "\(request.method) \(request.uri.path)", target: "", outcome: "refused: bad token"))
+            try? await store.audit(AuditEntry(actor: "anonymous", source: context.clientAddress, action: "\(request.method) \(request.uri.path)", target: "", outcome: "refused: bad token"))
             throw APIFailure(.unauthorized, "token_invalid", "the bearer token is unknown or revoked")
         }
         var context = context
@@ -34,10 +34,10 @@ public struct BearerAuthenticator: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let outcome = (error as? APIFailure).map { "refused: \($0.body.code)" } ?? "error"
-            try? await store.audit(AuditEntry(actor: context.actor, action: "\(request.method) \(request.uri.path)", target: request.uri.query ?? "", outcome: outcome))
+            try? await store.audit(AuditEntry(actor: context.actor, source: context.clientAddress, action: "\(request.method) \(request.uri.path)", target: request.uri.query ?? "", outcome: outcome))
             throw error
         }
-        try? await store.audit(AuditEntry(actor: context.actor, action: "\(request.method) \(request.uri.path)", target: request.uri.query ?? "", outcome: "ok"))
+        try? await store.audit(AuditEntry(actor: context.actor, source: context.clientAddress, action: "\(request.method) \(request.uri.path)", target: request.uri.query ?? "", outcome: "ok"))
         return response
     }
 }
@@ -58,13 +58,24 @@ extension ConsoleRequestContext {
 /// Routes of the console/API listener.
 public struct ConsoleRoutes: Sendable {
     let store: any CollectorStore
+    /// The deployment's CA certificate: `bulwark login` checks it against the fingerprint it
+    /// was given before trusting anything else from this listener.
+    let caPEM: String
 
-    public init(store: any CollectorStore) {
+    public init(store: any CollectorStore, caPEM: String) {
         self.store = store
+        self.caPEM = caPEM
     }
 
     public func register(on router: Router<ConsoleRequestContext>) {
+        router.get("api/ca") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: .init(byteBuffer: ByteBuffer(string: caPEM)))
+        }
         let api = router.group("api/v1").add(middleware: BearerAuthenticator(store: store))
+        api.get("whoami") { _, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            return try Response.json(["name": context.token?.name ?? "", "role": context.token?.role.rawValue ?? ""])
+        }
         api.get("agents") { _, context in
             try context.require([.admin, .analyst, .helpdesk])
             return try Response.json(["agents": try await store.agents()])
@@ -84,12 +95,7 @@ public struct ConsoleRoutes: Sendable {
             let id = context.parameters.get("id") ?? ""
             let parameters = request.uri.queryParameters
             var page = InventoryPage()
-            if let limit = parameters["limit"] {
-                guard let value = Int(limit), (1...10_000).contains(value) else {
-                    throw APIFailure(.badRequest, "invalid_parameter", "limit must be an integer from 1 to 10000")
-                }
-                page.limit = value
-            }
+            if let limit = try Self.limit(parameters, max: 10_000) { page.limit = limit }
             if let offset = parameters["offset"] {
                 guard let value = Int(offset), value >= 0 else { throw APIFailure(.badRequest, "invalid_parameter", "offset must be an integer ≥ 0") }
                 page.offset = value
@@ -186,6 +192,12 @@ public struct ConsoleRoutes: Sendable {
                 throw APIFailure(.notFound, "exception_not_found", "no exception \(id) in force (already revoked?)")
             }
             return try Response.json(["exception": id, "revoked": "yes"])
+        }
+        api.get("audit") { request, context in
+            try context.require([.admin])
+            let query = try Self.auditQuery(request.uri.queryParameters)
+            let entries = try await store.auditEntries(query)
+            return try Response.json(AuditPage(entries: entries, next: entries.count == query.limit ? entries.last?.id : nil))
         }
         api.put("apps/:id/state") { request, context in
             try context.require([.admin, .analyst])
@@ -309,18 +321,47 @@ public struct ConsoleRoutes: Sendable {
         query.app = parameters["app"].map(String.init)
         query.before = parameters["before"].map(String.init)
         query.since = try time(parameters, "since")
-        if let limit = parameters["limit"] {
-            guard let value = Int(limit), (1...1000).contains(value) else {
-                throw APIFailure(.badRequest, "invalid_parameter", "limit must be an integer from 1 to 1000")
-            }
-            query.limit = value
-        }
+        if let limit = try limit(parameters, max: 1000) { query.limit = limit }
+        return query
+    }
+
+    struct AuditPage: Encodable {
+        var entries: [AuditEntry]
+        /// Pass as `before` for the next (older) page; absent on the last page.
+        var next: Int64?
+    }
+
+    static func auditQuery(_ parameters: Parameters) throws(APIFailure) -> AuditQuery {
+        var query = AuditQuery()
+        query.actor = parameters["actor"].map(String.init)
+        query.actionPrefix = parameters["action"].map(String.init)
+        query.outcomePrefix = parameters["outcome"].map(String.init)
+        query.since = try time(parameters, "since")
+        query.until = try time(parameters, "until")
+        query.beforeID = try number(parameters, "before", "an audit entry id")
+        if let limit = try limit(parameters, max: 1000) { query.limit = limit }
         return query
     }
 
     struct StateChangeRequest: Decodable {
         var state: String
         var reason: String
+    }
+
+    /// `limit`, if given: 1 to `max`.
+    static func limit(_ parameters: Parameters, max: Int) throws(APIFailure) -> Int? {
+        guard let text = parameters["limit"] else { return nil }
+        guard let value = Int(text), (1...max).contains(value) else {
+            throw APIFailure(.badRequest, "invalid_parameter", "limit must be an integer from 1 to \(max)")
+        }
+        return value
+    }
+
+    /// An id parameter (a paging cursor), if given.
+    static func number(_ parameters: Parameters, _ name: Substring, _ what: String) throws(APIFailure) -> Int64? {
+        guard let text = parameters[name] else { return nil }
+        guard let value = Int64(text) else { throw APIFailure(.badRequest, "invalid_parameter", "\(name) must be \(what) (an integer)") }
+        return value
     }
 
     /// A time parameter (`since`, `until`: RFC 3339), if given.
@@ -371,16 +412,8 @@ public struct ConsoleRoutes: Sendable {
         }
         query.until = try time(parameters, "until")
         query.since = try time(parameters, "since")
-        if let after = parameters["after"] {
-            guard let id = Int64(after) else { throw APIFailure(.badRequest, "invalid_parameter", "after must be an event id (integer)") }
-            query.afterID = id
-        }
-        if let limit = parameters["limit"] {
-            guard let value = Int(limit), (1...10_000).contains(value) else {
-                throw APIFailure(.badRequest, "invalid_parameter", "limit must be an integer from 1 to 10000")
-            }
-            query.limit = value
-        }
+        query.afterID = try number(parameters, "after", "an event id")
+        if let limit = try limit(parameters, max: 10_000) { query.limit = limit }
         return query
     }
 }

@@ -47,17 +47,17 @@ public struct EnrollmentService: Sendable {
             do {
                 _ = try await store.enroll(tokenHash: SecretToken.hash(request.token), agent: record, now: now)
             } catch let refusal as EnrollmentRefusal {
-                try? await store.audit(AuditEntry(time: now, actor: "anonymous@\(clientAddress)", action: "agent.enroll", target: agentID, outcome: "refused: \(refusal.errorBody.code)"))
+                try? await store.audit(AuditEntry(time: now, actor: "anonymous", source: clientAddress, action: "agent.enroll", target: agentID, outcome: "refused: \(refusal.errorBody.code)"))
                 throw APIFailure(refusal.status, refusal.errorBody)
             }
-            try? await store.audit(AuditEntry(time: now, actor: "anonymous@\(clientAddress)", action: "agent.enroll", target: agentID, outcome: "ok"))
+            try? await store.audit(AuditEntry(time: now, actor: "anonymous", source: clientAddress, action: "agent.enroll", target: agentID, outcome: "ok"))
             logger.info("agent enrolled", metadata: ["agent": "\(agentID)", "hostname": "\(record.hostname)"])
             return try grant(certificate, agentID: agentID)
         }
     }
 
     /// Issues a fresh certificate for an authenticated agent's existing key.
-    public func renew(_ request: RenewRequest, agentID: String, now: Date = Date()) async throws(APIFailure) -> CertificateGrant {
+    public func renew(_ request: RenewRequest, agentID: String, clientAddress: String, now: Date = Date()) async throws(APIFailure) -> CertificateGrant {
         let csr = try Self.parse(request.csr)
         return try await mapFailures(action: "renewal") {
             guard try AgentIdentity.agentID(for: csr.publicKey) == agentID else {
@@ -67,7 +67,7 @@ public struct EnrollmentService: Sendable {
                 csr: csr, validity: limits.agentCertificateDays * 86_400, now: now)
             try await store.recordRenewal(
                 agentID: agentID, serial: String(describing: certificate.serialNumber), notAfter: certificate.notValidAfter, now: now)
-            try? await store.audit(AuditEntry(time: now, actor: "agent:\(agentID)", action: "agent.renew", target: agentID, outcome: "ok"))
+            try? await store.audit(AuditEntry(time: now, actor: "agent:\(agentID)", source: clientAddress, action: "agent.renew", target: agentID, outcome: "ok"))
             return try grant(certificate, agentID: agentID)
         }
     }

@@ -60,11 +60,9 @@ public struct CollectorServer: Sendable {
         let enrollment = EnrollmentService(store: store, authority: deployment.authority, hashKey: deployment.hmacKey, limits: limits, logger: logger)
         let ingest = IngestService(store: store, limits: limits, logger: logger)
 
+        let caPEM = try deployment.authority.certificate.serializeAsPEM().pemString
         let agentRouter = Router(context: AgentRequestContext.self)
-        AgentRoutes(
-            store: store, enrollment: enrollment, ingest: ingest, limits: limits,
-            caPEM: try deployment.authority.certificate.serializeAsPEM().pemString
-        ).register(on: agentRouter)
+        AgentRoutes(store: store, enrollment: enrollment, ingest: ingest, limits: limits, caPEM: caPEM).register(on: agentRouter)
         let agentApp = Application(
             router: agentRouter,
             server: try .tls(.http1(), tlsConfiguration: tlsConfiguration(requestClientCertificate: true)),
@@ -73,7 +71,7 @@ public struct CollectorServer: Sendable {
             logger: logger)
 
         let consoleRouter = Router(context: ConsoleRequestContext.self)
-        ConsoleRoutes(store: store).register(on: consoleRouter)
+        ConsoleRoutes(store: store, caPEM: caPEM).register(on: consoleRouter)
         let consoleApp = Application(
             router: consoleRouter,
             server: try .tls(.http1(), tlsConfiguration: tlsConfiguration(requestClientCertificate: false)),

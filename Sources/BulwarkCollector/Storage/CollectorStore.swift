@@ -68,8 +68,10 @@ public protocol CollectorStore: Sendable {
     /// Applies a status change and/or adds a note; nil when no such incident exists.
     func updateIncident(id: String, change: IncidentChange) async throws -> IncidentRecord?
 
+    /// Appends to the audit trail (nothing updates or deletes it).
     func audit(_ entry: AuditEntry) async throws
-    func auditEntries(limit: Int) async throws -> [AuditEntry]
+    /// Newest first.
+    func auditEntries(_ query: AuditQuery) async throws -> [AuditEntry]
 
     func close() async throws
 }

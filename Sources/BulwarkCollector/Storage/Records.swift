@@ -138,21 +138,52 @@ public struct EventQuery: Sendable {
     }
 }
 
-/// One line of the audit trail: who did what to what, and whether it was allowed.
+/// One line of the audit trail: who did what to what, from where, and whether it was allowed.
+/// Entries are only ever added (the store refuses updates and deletes).
 public struct AuditEntry: Sendable, Codable, Equatable {
+    /// Assigned when stored; nil before.
+    public var id: Int64?
     public var time: Date
     /// `cli`, `agent:<id>`, `token:<name>` or `anonymous`.
     public var actor: String
+    /// The client's IP address; `local` for the collector's own command line.
+    public var source: String
     public var action: String
     public var target: String
     public var outcome: String
 
-    public init(time: Date = Date(), actor: String, action: String, target: String, outcome: String) {
+    public init(id: Int64? = nil, time: Date = Date(), actor: String, source: String = "local", action: String, target: String, outcome: String) {
+        self.id = id
         self.time = time
         self.actor = actor
+        self.source = source
         self.action = action
         self.target = target
         self.outcome = outcome
+    }
+}
+
+/// A search of the audit trail, newest first.
+public struct AuditQuery: Sendable {
+    public var actor: String?
+    /// Entries whose action starts with this (`PATCH /api/v1/incidents`, `agent.`).
+    public var actionPrefix: String?
+    /// Entries whose outcome starts with this (`ok`, `refused`).
+    public var outcomePrefix: String?
+    public var since: Date?
+    public var until: Date?
+    /// Only entries older than this id (the next page).
+    public var beforeID: Int64?
+    public var limit: Int
+
+    public init(actor: String? = nil, actionPrefix: String? = nil, outcomePrefix: String? = nil, since: Date? = nil, until: Date? = nil, beforeID: Int64? = nil, limit: Int = 100) {
+        self.actor = actor
+        self.actionPrefix = actionPrefix
+        self.outcomePrefix = outcomePrefix
+        self.since = since
+        self.until = until
+        self.beforeID = beforeID
+        self.limit = limit
     }
 }
 

@@ -220,6 +220,18 @@ public final class SQLiteStore: CollectorStore {
                 CREATE INDEX exceptions_until ON exceptions (until);
                 """)
         },
+        { db in
+            // Where each audited request came from; the trail is append-only even to someone
+            // with the database open through this library (a raw file edit is out of reach).
+            try db.execute(sql: """
+                ALTER TABLE audit ADD COLUMN source TEXT NOT NULL DEFAULT '';
+                CREATE INDEX audit_actor ON audit (actor, id);
+                CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+                    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+                    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                """)
+        },
     ]
 
 
@@ -436,16 +448,29 @@ public final class SQLiteStore: CollectorStore {
     public func audit(_ entry: AuditEntry) async throws {
         try await pool.write { db in
             try db.execute(
-                sql: "INSERT INTO audit (time, actor, action, target, outcome) VALUES (?, ?, ?, ?, ?)",
-                arguments: [entry.time.millis, entry.actor, entry.action, entry.target, entry.outcome])
+                sql: "INSERT INTO audit (time, actor, source, action, target, outcome) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [entry.time.millis, entry.actor, entry.source, entry.action, entry.target, entry.outcome])
         }
     }
 
-    public func auditEntries(limit: Int) async throws -> [AuditEntry] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
-                AuditEntry(time: Date(millis: row["time"]), actor: row["actor"], action: row["action"],
-                           target: row["target"], outcome: row["outcome"])
+    public func auditEntries(_ query: AuditQuery) async throws -> [AuditEntry] {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let actor = query.actor { clauses.append("actor = ?"); arguments += [actor] }
+        // substr, not LIKE: a prefix with % or _ in it means itself.
+        if let prefix = query.actionPrefix { clauses.append("substr(action, 1, ?) = ?"); arguments += [prefix.count, prefix] }
+        if let prefix = query.outcomePrefix { clauses.append("substr(outcome, 1, ?) = ?"); arguments += [prefix.count, prefix] }
+        if let since = query.since { clauses.append("time >= ?"); arguments += [since.millis] }
+        if let until = query.until { clauses.append("time < ?"); arguments += [until.millis] }
+        if let before = query.beforeID { clauses.append("id < ?"); arguments += [before] }
+        arguments += [query.limit]
+        let sql = "SELECT * FROM audit \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?"
+        let finalArguments = arguments
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { row in
+                AuditEntry(
+                    id: row["id"], time: Date(millis: row["time"]), actor: row["actor"], source: row["source"], action: row["action"],
+                    target: row["target"], outcome: row["outcome"])
             }
         }
     }

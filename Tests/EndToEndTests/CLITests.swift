@@ -1,0 +1,108 @@
+import BulwarkCollector
+import Foundation
+import Testing
+
+/// The `bulwark` CLI as an analyst's workstation uses it against a running collector: login with
+/// a pinned CA fingerprint, the saved login, output formats, exit statuses and the audit log.
+@Suite("End to end: bulwark CLI", .serialized)
+struct CLITests {
+    @Test("login pins the CA by fingerprint (a wrong one saves nothing), checks the token and saves 0600 files; later commands need nothing else; a readable login file is refused")
+    func login() throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let config = cluster.root + "/home-config"
+        let token = try cluster.apiToken(role: "analyst")
+        // Nothing from the test runner's own environment: only what login saved.
+        let bare = ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": config, "HOME": cluster.root]
+        func bulwark(_ arguments: [String], _ extra: [String: String] = [:]) throws -> CommandResult {
+            try run(Binaries.path("bulwark"), arguments, environment: bare.merging(extra) { $1 })
+        }
+
+        let notLoggedIn = try bulwark(["agents"])
+        #expect(notLoggedIn.status == 64 && notLoggedIn.stderr.contains("bulwark login"), "\(notLoggedIn.output)")
+
+        let wrong = String(cluster.fingerprint.reversed())
+        let mismatch = try bulwark(["login", "--api", cluster.apiURL, "--ca-sha256", wrong], ["BULWARK_TOKEN": token])
+        #expect(mismatch.status == 3 && mismatch.stderr.contains("not the \(wrong)"), "\(mismatch.output)")
+        #expect(!FileManager.default.fileExists(atPath: config + "/bulwark/login.json"), "nothing saved on a mismatch")
+
+        let badToken = try bulwark(["login", "--api", cluster.apiURL, "--ca-sha256", cluster.fingerprint], ["BULWARK_TOKEN": "not-a-token"])
+        #expect(badToken.status == 3 && badToken.stderr.contains("token_invalid"), "\(badToken.output)")
+        #expect(!FileManager.default.fileExists(atPath: config + "/bulwark/login.json"))
+
+        // The fingerprint as people paste it: upper case with colons.
+        let pasted = stride(from: 0, to: cluster.fingerprint.count, by: 2).map { offset -> String in
+            let start = cluster.fingerprint.index(cluster.fingerprint.startIndex, offsetBy: offset)
+            return String(cluster.fingerprint[start..<cluster.fingerprint.index(start, offsetBy: 2)]).uppercased()
+        }.joined(separator: ":")
+        let tokenFile = cluster.root + "/token"
+        try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: tokenFile))
+        let loggedIn = try bulwark(["login", "--api", cluster.apiURL, "--ca-sha256", pasted, "--token-file", tokenFile])
+        #expect(loggedIn.status == 0 && loggedIn.stdout.contains("as test-analyst (analyst)"), "\(loggedIn.output)")
+        #expect(try Self.mode(config + "/bulwark") == 0o700)
+        #expect(try Self.mode(config + "/bulwark/login.json") == 0o600)
+        #expect(try String(contentsOfFile: config + "/bulwark/ca.pem", encoding: .utf8) == String(contentsOfFile: cluster.caPath, encoding: .utf8))
+
+        let agents = try bulwark(["agents"])
+        #expect(agents.status == 0 && agents.stdout.contains("(no agents enrolled yet)"), "\(agents.output)")
+        let catalog = try bulwark(["catalog", "--csv"])
+        let lines = catalog.stdout.split(separator: "\r\n")
+        #expect(lines.first == "APP,RISK,CATEGORY,NAME,VENDOR" && lines.count > 20, "\(catalog.output.prefix(300))")
+        #expect(!catalog.stdout.contains("\u{1B}["), "no colour when not a terminal")
+
+        chmod(config + "/bulwark/login.json", 0o644)
+        let exposed = try bulwark(["agents"])
+        #expect(exposed.status == 1 && exposed.stderr.contains("chmod 600"), "\(exposed.output)")
+        chmod(config + "/bulwark/login.json", 0o600)
+
+        let logout = try bulwark(["logout"])
+        #expect(logout.status == 0 && !FileManager.default.fileExists(atPath: config + "/bulwark/login.json"), "\(logout.output)")
+    }
+
+    @Test("exit statuses scripts can rely on: 2 not found, 3 not allowed, 4 invalid, 5 unreachable, 64 usage; the audit log (admins) shows each call with its source address, as a table or CSV")
+    func exitStatusesAndAudit() throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        func environment(_ role: String) throws -> [String: String] {
+            ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": cluster.root + "/none", "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath,
+             "BULWARK_TOKEN": try cluster.apiToken(role: role)]
+        }
+        let helpdesk = try environment("helpdesk")
+        let admin = try environment("admin")
+        func bulwark(_ arguments: [String], as role: [String: String]) throws -> CommandResult {
+            try run(Binaries.path("bulwark"), arguments, environment: role)
+        }
+
+        let missing = try bulwark(["incidents", "show", "BW-0000000000"], as: helpdesk)
+        #expect(missing.status == 2 && missing.stderr.contains("incident_not_found"), "\(missing.output)")
+        let forbidden = try bulwark(["incidents", "list"], as: helpdesk)
+        #expect(forbidden.status == 3 && forbidden.stderr.contains("role_forbidden"), "\(forbidden.output)")
+        let invalid = try bulwark(["events", "--since", "yesterday"], as: helpdesk)
+        #expect(invalid.status == 4 && invalid.stderr.contains("invalid_parameter"), "\(invalid.output)")
+        var nowhere = helpdesk
+        nowhere["BULWARK_API"] = "https://127.0.0.1:\(freePort())"
+        let unreachable = try bulwark(["agents"], as: nowhere)
+        #expect(unreachable.status == 5 && unreachable.stderr.contains("cannot reach the collector"), "\(unreachable.output)")
+        let usage = try bulwark(["agents", "--json", "--csv"], as: helpdesk)
+        #expect(usage.status == 64 && usage.stderr.contains("not both"), "\(usage.output)")
+
+        // A query with a comma and quotes lands in the audit target: CSV quotes it.
+        _ = try cluster.curl(["-H", "Authorization: Bearer \(helpdesk["BULWARK_TOKEN"] ?? "")", "\(cluster.apiURL)/api/v1/events?user=a,\"b\""])
+        let table = try bulwark(["audit", "--actor", "token:test-helpdesk"], as: admin)
+        #expect(table.status == 0, "\(table.output)")
+        #expect(table.stdout.contains("127.0.0.1") && table.stdout.contains("GET /api/v1/incidents/BW-0000000000"), "\(table.stdout)")
+        #expect(table.stdout.contains("refused: role_forbidden"))
+        let csv = try bulwark(["audit", "--actor", "token:test-helpdesk", "--action", "GET /api/v1/events", "--csv"], as: admin)
+        let rows = csv.stdout.split(separator: "\r\n")
+        #expect(rows.first == "ID,TIME,ACTOR,FROM,ACTION,TARGET,OUTCOME", "\(csv.output)")
+        #expect(rows.contains { $0.hasSuffix(#",token:test-helpdesk,127.0.0.1,GET /api/v1/events,"user=a,""b""",ok"#) }, "\(csv.stdout)")
+        let refused = try bulwark(["audit"], as: helpdesk)
+        #expect(refused.status == 3, "only admins read the audit log: \(refused.output)")
+        let page = try bulwark(["audit", "--limit", "2", "--json"], as: admin)
+        #expect(page.status == 0 && page.stdout.contains(#""next""#), "\(page.output)")
+    }
+
+    static func mode(_ path: String) throws -> Int {
+        ((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? -1) & 0o777
+    }
+}
