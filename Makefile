@@ -23,6 +23,7 @@ release: deps
 
 test-deps:
 	@./scripts/ensure-debs.sh $(TEST_DEBS)
+	@./scripts/ensure-python-peers.sh
 
 test: build test-deps
 	# --no-parallel: the end-to-end suites start real services; run them one at a time.

@@ -14,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-bench",
         abstract: "Benchmarks of the real components (results go to docs/BENCHMARKS.md).",
-        subcommands: [Ingest.self, AgentIdle.self, Classify.self, ClassifyLines.self, PasteLatency.self, DiscoveryBench.self, InventoryBench.self, FileGuardBench.self, OpenLoop.self])
+        subcommands: [Ingest.self, AgentIdle.self, Classify.self, ClassifyLines.self, PasteLatency.self, DiscoveryBench.self, InventoryBench.self, QueryBench.self, FileGuardBench.self, OpenLoop.self])
 }
 
 /// The directory of this executable, where the release `bulwark-collector` and `bulwark-agent` are.
@@ -65,6 +65,19 @@ func cpuSeconds(_ pid: Int32) -> Double? {
     let fields = text[text.index(after: close)...].split(separator: " ")
     guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// Runs curl (an independent HTTPS client) and returns what it printed.
+func curl(_ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: output, as: UTF8.self)
 }
 
 func percentile(_ sorted: [Double], _ p: Double) -> Double {

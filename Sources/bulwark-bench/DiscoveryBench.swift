@@ -308,17 +308,4 @@ struct InventoryBench: AsyncParsableCommand {
             print("  store measurement failed: \(error)")
         }
     }
-
-    /// Runs curl and returns what `-w` printed.
-    func curl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: output, as: UTF8.self)
-    }
 }

@@ -84,12 +84,34 @@ struct APIClient {
     }
 
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil) async throws -> Data {
+        try await exchange(method, path, query: query, json: body, timeout: .seconds(30)) { response in
+            Data(buffer: try await response.body.collect(upTo: 64 << 20))
+        }
+    }
+
+    /// Streams the answer's body into `output` as it arrives (exports): memory stays flat
+    /// however long it is. A transfer cut off before its end is an error, never a short file
+    /// taken for a whole one.
+    func download(_ path: String, query: [(String, String?)] = [], to output: FileHandle) async throws {
+        try await exchange(.GET, path, query: query, timeout: .hours(24)) { response in
+            do {
+                for try await chunk in response.body { try output.write(contentsOf: Data(buffer: chunk)) }
+            } catch {
+                throw Failure(description: "the transfer from \(api) broke off before its end (\(error)); what was written is incomplete, run it again", status: nil)
+            }
+        }
+    }
+
+    /// Sends the request; a 2xx answer goes to `handle`, anything else becomes a ``Failure``.
+    private func exchange<Result>(
+        _ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil, timeout: TimeAmount,
+        _ handle: (HTTPClientResponse) async throws -> Result
+    ) async throws -> Result {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         if let caPath {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caPath))
         }
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
         var components = URLComponents(string: api.hasSuffix("/") ? String(api.dropLast()) + path : api + path)
         let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         if !items.isEmpty { components?.queryItems = items }
@@ -101,23 +123,24 @@ struct APIClient {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: body))
         }
-        let response: HTTPClientResponse
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
         do {
-            response = try await client.execute(request, timeout: .seconds(30))
-        } catch {
-            try? await client.shutdown()
-            throw Failure(description: "cannot reach the collector at \(api): \(error); check the URL, that the collector runs, and the CA (--ca)", status: nil)
-        }
-        do {
-            let body = try await response.body.collect(upTo: 64 << 20)
-            try await client.shutdown()
+            let response: HTTPClientResponse
+            do {
+                response = try await client.execute(request, timeout: timeout)
+            } catch {
+                throw Failure(description: "cannot reach the collector at \(api): \(error); check the URL, that the collector runs, and the CA (--ca)", status: nil)
+            }
             guard (200..<300).contains(response.status.code) else {
+                let body = try await response.body.collect(upTo: 1 << 20)
                 let error = try? WireCoding.decoder().decode(ErrorBody.self, from: body)
                 throw Failure(
                     description: "API answered \(response.status.code): \(error.map { "\($0.code): \($0.message)" } ?? String(buffer: body))",
                     status: Int(response.status.code))
             }
-            return Data(buffer: body)
+            let result = try await handle(response)
+            try await client.shutdown()
+            return result
         } catch {
             try? await client.shutdown()
             throw error
@@ -216,22 +239,45 @@ struct Events: AsyncParsableCommand {
     @Option(help: "Only DLP outcomes with this action: allow, audit, warn, block.") var action: String?
     @Option(help: "Only events after this event id (paging).") var after: Int64?
     @Option(help: "At most this many events (1…10000).") var limit = 50
+    @Option(help: "Every matching event, streamed as ndjson or csv (admins, analysts; no --limit).") var export: String?
+    @Option(name: .shortAndLong, help: "With --export: write here instead of standard output.") var outputFile: String?
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let data = try await connection.get("/api/v1/events", query: [
+        let filters: [(String, String?)] = [
             ("type", type), ("agent", agent), ("since", since), ("until", until), ("user", user), ("app", app), ("category", category),
-            ("info_type", infoType), ("hash", hash), ("action", action), ("after", after.map(String.init)), ("limit", String(limit)),
-        ])
+            ("info_type", infoType), ("hash", hash), ("action", action), ("after", after.map(String.init)),
+        ]
+        if let export {
+            guard ["ndjson", "csv"].contains(export) else { throw ValidationError("--export takes ndjson or csv") }
+            let file: FileHandle
+            if let outputFile {
+                guard FileManager.default.createFile(atPath: outputFile, contents: nil), let handle = FileHandle(forWritingAtPath: outputFile) else {
+                    throw ValidationError("cannot write \(outputFile)")
+                }
+                file = handle
+            } else {
+                file = FileHandle.standardOutput
+            }
+            try await connection.client().download("/api/v1/events/export", query: filters + [("format", export)], to: file)
+            return
+        }
+        let data = try await connection.get("/api/v1/events", query: filters + [("limit", String(limit))])
         try output.print(
             {
-                let events = try WireCoding.decoder().decode([String: [EventRow]].self, from: data)["events"] ?? []
+                let page = try WireCoding.decoder().decode(Page.self, from: data)
+                let events = page.events
                 return Table(
                     ["ID", "TIME", "AGENT", "SEQ", "TYPE", "DATA"],
                     rows: events.map { event in
                         [String(event.id), WireCoding.string(from: event.time), event.agent, String(event.seq), event.type, Self.summary(event.data)]
-                    }, empty: "(no events match)", footer: events.count == limit ? events.last.map { "more: --after \($0.id)" } : nil)
+                    }, empty: "(no events match)", footer: page.next.map { "more: --after \($0)" })
             }(), json: data)
+    }
+
+    struct Page: Decodable {
+        var events: [EventRow]
+        var next: Int64?
     }
 
     /// The first fields of an event's data, `key=value`, values cut at 40 characters (CSV

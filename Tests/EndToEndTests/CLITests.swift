@@ -1,4 +1,5 @@
 import BulwarkCollector
+import BulwarkCore
 import Foundation
 import Testing
 
@@ -104,5 +105,82 @@ struct CLITests {
 
     static func mode(_ path: String) throws -> Int {
         ((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? -1) & 0o777
+    }
+
+    @Test("export: every matching event streamed as NDJSON and CSV (checked with Python's csv module), hostile data intact, filters applied, analysts only; a collector dying mid-transfer is an error, not a short file")
+    func export() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let store = try cluster.store()
+        let now = Date()
+        _ = try await store.createEnrollmentToken(hash: "export", label: "", maxUses: 1, expiresAt: now.addingTimeInterval(60), now: now)
+        _ = try await store.enroll(
+            tokenHash: "export",
+            agent: AgentRecord(id: "exporter", hostname: "h", os: "Debian", agentVersion: "0", enrolledAt: now, certificateSerial: "1", certificateNotAfter: now.addingTimeInterval(3600)),
+            now: now)
+        let hostile = "=cmd|' /C calc'!A0, \"quoted\"\nnext line \u{1F600} \\ \t"
+        let count = 30_000
+        for start in stride(from: 1, through: count, by: 5_000) {
+            let events = (start..<start + 5_000).map { (seq: Int) -> Event in
+                let nonce: String = seq % 1000 == 0 ? hostile : "n\(seq)"
+                let data: [String: JSONValue] = ["nonce": .string(nonce), "index": .number(Double(seq))]
+                return Event(seq: UInt64(seq), time: now.addingTimeInterval(Double(seq) / 1000), type: EventType.selftest, v: 1, data: data)
+            }
+            _ = try await store.ingest(agentID: "exporter", events: events, now: now)
+        }
+        func environment(_ role: String) throws -> [String: String] {
+            ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": cluster.root + "/none", "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath,
+             "BULWARK_TOKEN": try cluster.apiToken(role: role)]
+        }
+        let analyst = try environment("analyst")
+
+        let ndjsonPath = cluster.root + "/events.ndjson"
+        let ndjson = try run(Binaries.path("bulwark"), ["events", "--export", "ndjson", "-o", ndjsonPath, "--type", EventType.selftest], environment: analyst)
+        #expect(ndjson.status == 0, "\(ndjson.output)")
+        let lines = try String(contentsOfFile: ndjsonPath, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == count)
+        let parsed = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:] }
+        #expect(parsed.map { ($0["seq"] as? Int) ?? 0 } == Array(1...count), "in order, each once")
+        #expect((parsed[999]["data"] as? [String: Any])?["nonce"] as? String == hostile)
+        #expect(parsed[0]["agent"] as? String == "exporter" && parsed[0]["type"] as? String == EventType.selftest)
+
+        let csvPath = cluster.root + "/events.csv"
+        let since = WireCoding.string(from: now.addingTimeInterval(10))  // seq 10000 on
+        let csv = try run(Binaries.path("bulwark"), ["events", "--export", "csv", "-o", csvPath, "--since", since], environment: analyst)
+        #expect(csv.status == 0, "\(csv.output)")
+        // An independent reader: Python's csv module, then the data column as JSON.
+        let check = try run("/usr/bin/python3", ["-c", """
+            import csv, json, sys
+            rows = list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8')))
+            print(rows[0])
+            body = rows[1:]
+            print(len(body), body[0][4], body[-1][4])
+            print(json.dumps([json.loads(r[7])["nonce"] for r in body if r[4] == "10000"]))
+            """, csvPath])
+        let report = check.stdout.split(separator: "\n").map(String.init)
+        #expect(check.status == 0 && report.first == "['id', 'time', 'received_at', 'agent', 'seq', 'type', 'v', 'data']", "\(check.output)")
+        #expect(report.count > 2 && report[1] == "\(count - 9_999) 10000 \(count)", "\(check.output)")
+        #expect(report.count > 2 && (try? JSONSerialization.jsonObject(with: Data(report[2].utf8)) as? [String]) == [hostile], "\(check.output)")
+
+        let helpdesk = try run(Binaries.path("bulwark"), ["events", "--export", "csv"], environment: try environment("helpdesk"))
+        #expect(helpdesk.status == 3 && helpdesk.stderr.contains("role_forbidden"), "\(helpdesk.output)")
+        let limited = try cluster.curl(["-H", "Authorization: Bearer \(analyst["BULWARK_TOKEN"] ?? "")", "\(cluster.apiURL)/api/v1/events/export?limit=5"])
+        #expect(limited.status == 400 && limited.body.contains("no limit"), "\(limited.body)")
+
+        // The collector killed while an export streams: the CLI says the transfer broke off.
+        let partial = cluster.root + "/partial.ndjson"
+        let exporting = try ChildProcess(Binaries.path("bulwark"), ["events", "--export", "ndjson", "-o", partial], logPath: cluster.root + "/export.log", environment: analyst)
+        try await eventually("the export to start", timeout: 30, interval: 0.005) {
+            ((try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? Int) ?? 0) > 0 || !exporting.isRunning
+        }
+        cluster.collector?.kill9()
+        let status = exporting.waitForExit(timeout: 30)
+        let written = (try? String(contentsOfFile: partial, encoding: .utf8).split(separator: "\n").count) ?? 0
+        if written < count {
+            #expect(status == 5 && exporting.log.contains("broke off"), "status \(status): \(exporting.log)")
+        } else {
+            // It finished before the kill landed: then it must be whole.
+            #expect(status == 0 && written == count)
+        }
     }
 }

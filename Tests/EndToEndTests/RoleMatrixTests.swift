@@ -17,6 +17,7 @@ struct RoleMatrixTests {
     static let routes: [Route] = [
         Route(method: "GET", path: "/api/v1/agents", roles: everyone),
         Route(method: "GET", path: "/api/v1/events", roles: everyone),
+        Route(method: "GET", path: "/api/v1/events/export", roles: ["admin", "analyst"]),
         Route(method: "GET", path: "/api/v1/inventory/apps", roles: everyone),
         Route(method: "GET", path: "/api/v1/inventory/apps/chatgpt", roles: everyone),
         Route(method: "GET", path: "/api/v1/inventory/devices/nobody", roles: everyone),
@@ -55,5 +56,42 @@ struct RoleMatrixTests {
                 }
             }
         }
+    }
+
+    @Test("GET /api/openapi.json (no token) is a valid OpenAPI 3 document (checked by openapi-spec-validator) naming exactly the routes above, each with the roles above")
+    func openAPI() throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let answer = try cluster.curl(["\(cluster.apiURL)/api/openapi.json"])
+        #expect(answer.status == 200, "\(answer.body.prefix(300))")
+        let path = cluster.root + "/openapi.json"
+        try Data(answer.body.utf8).write(to: URL(fileURLWithPath: path))
+        let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/test-peers/python").path
+        let validation = try run("/usr/bin/env", ["PYTHONPATH=\(peers)", "python3", "-m", "openapi_spec_validator", path])
+        #expect(validation.status == 0 && validation.stdout.contains("OK"), "run scripts/ensure-python-peers.sh: \(validation.output)")
+
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        var documented: [String: Set<String>] = [:]
+        for (template, operations) in paths where template.hasPrefix("/api/v1/") {
+            for (method, operation) in operations {
+                documented["\(method.uppercased()) \(template)"] = Set((operation as? [String: Any])?["x-roles"] as? [String] ?? [])
+            }
+        }
+        func template(of route: Route) -> String? {
+            let parts = route.path.split(separator: "/")
+            return documented.keys.first { key in
+                let (method, path) = (key.split(separator: " ")[0], key.split(separator: " ")[1].split(separator: "/"))
+                return method == route.method && path.count == parts.count && zip(path, parts).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+            }
+        }
+        var matched: Set<String> = []
+        for route in Self.routes {
+            let key = try #require(template(of: route), "\(route.method) \(route.path) is not in the OpenAPI document")
+            #expect(documented[key] == route.roles, "\(key): roles \(documented[key] ?? []) documented, \(route.roles) enforced")
+            matched.insert(key)
+        }
+        #expect(Set(documented.keys).subtracting(matched).isEmpty, "documented but not in the role matrix: \(Set(documented.keys).subtracting(matched))")
     }
 }

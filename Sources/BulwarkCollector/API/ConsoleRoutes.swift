@@ -71,6 +71,7 @@ public struct ConsoleRoutes: Sendable {
         router.get("api/ca") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: .init(byteBuffer: ByteBuffer(string: caPEM)))
         }
+        router.get("api/openapi.json") { _, _ in try Response.json(OpenAPIDocument.json) }
         let api = router.group("api/v1").add(middleware: BearerAuthenticator(store: store))
         api.get("whoami") { _, context in
             try context.require([.admin, .analyst, .helpdesk])
@@ -83,7 +84,20 @@ public struct ConsoleRoutes: Sendable {
         api.get("events") { request, context in
             try context.require([.admin, .analyst, .helpdesk])
             let query = try Self.eventQuery(request.uri.queryParameters)
-            return try Response.json(["events": try await store.events(query)])
+            let events = try await store.events(query)
+            return try Response.json(EventPage(events: events, next: events.count == query.limit ? events.last?.id : nil))
+        }
+        api.get("events/export") { request, context in
+            try context.require([.admin, .analyst])
+            let parameters = request.uri.queryParameters
+            guard parameters["limit"] == nil else {
+                throw APIFailure(.badRequest, "invalid_parameter", "an export has no limit: narrow it with since/until and the other filters")
+            }
+            let name = parameters["format"].map(String.init) ?? "ndjson"
+            guard let format = EventExport.Format(rawValue: name) else {
+                throw APIFailure(.badRequest, "invalid_parameter", "format must be ndjson or csv")
+            }
+            return try await EventExport(store: store, query: try Self.eventQuery(parameters), format: format).response()
         }
         api.get("inventory/apps") { request, context in
             try context.require([.admin, .analyst, .helpdesk])
@@ -323,6 +337,12 @@ public struct ConsoleRoutes: Sendable {
         query.since = try time(parameters, "since")
         if let limit = try limit(parameters, max: 1000) { query.limit = limit }
         return query
+    }
+
+    struct EventPage: Encodable {
+        var events: [StoredEvent]
+        /// Pass as `after` for the next page; absent on the last page.
+        var next: Int64?
     }
 
     struct AuditPage: Encodable {

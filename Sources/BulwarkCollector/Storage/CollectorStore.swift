@@ -28,6 +28,10 @@ public protocol CollectorStore: Sendable {
     /// and applies heartbeats to the agents' rows; one acknowledgement per batch, in order.
     func ingest(_ batches: [IngestBatch], now: Date) async throws -> [EventAck]
     func events(_ query: EventQuery) async throws -> [StoredEvent]
+    /// The same events with `data` as stored text (one page; exports page by `afterID`).
+    func rawEvents(_ query: EventQuery) async throws -> [RawEvent]
+    /// The newest event's id (0 when there are none).
+    func latestEventID() async throws -> Int64
     func eventCount(agentID: String?) async throws -> Int
 
     // API tokens

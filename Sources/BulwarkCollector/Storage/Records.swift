@@ -106,6 +106,19 @@ public struct StoredEvent: Sendable, Codable, Equatable {
     }
 }
 
+/// An event as stored, its `data` still the JSON text it was stored as: what exports copy
+/// through without parsing it.
+public struct RawEvent: Sendable, Equatable {
+    public var id: Int64
+    public var agent: String
+    public var seq: UInt64
+    public var time: Date
+    public var receivedAt: Date
+    public var type: String
+    public var v: Int
+    public var data: String
+}
+
 /// Filters for `GET /api/v1/events`.
 public struct EventQuery: Sendable {
     public var type: String?
@@ -114,6 +127,8 @@ public struct EventQuery: Sendable {
     public var since: Date?
     /// Only events with a collector id greater than this (paging cursor).
     public var afterID: Int64?
+    /// Only events with a collector id up to this (an export ends at the events stored when it began).
+    public var throughID: Int64?
     /// Only events that happened before this time.
     public var until: Date?
     /// Only events whose data names this user, app or app category.

@@ -9,8 +9,7 @@ struct IncidentWriter {
     /// A later event with the same id (the user overrode a warning) updates the outcome; the
     /// first event stays the incident's origin.
     func record(_ draft: IncidentDraft, agentID: String, eventID: Int64, time: Int64) throws {
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO incidents (id, agent_id, event_id, time, updated, type, action, activity, app, category, user, rule, findings, file, justification)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET
@@ -21,8 +20,7 @@ struct IncidentWriter {
                     activity = coalesce(activity, excluded.activity), app = coalesce(app, excluded.app),
                     category = coalesce(category, excluded.category), user = coalesce(user, excluded.user),
                     rule = coalesce(rule, excluded.rule), file = coalesce(file, excluded.file)
-                """,
-            arguments: [
+                """).execute(arguments: [
                 draft.id, agentID, eventID, time, time, draft.type, draft.action, draft.activity, draft.app, draft.category, draft.user, draft.rule,
                 draft.findings, draft.file, draft.justification,
             ])

@@ -352,12 +352,22 @@ public final class SQLiteStore: CollectorStore {
     }
 
     public func events(_ query: EventQuery) async throws -> [StoredEvent] {
+        try await rawEvents(query).map { raw in
+            guard case .object(let data) = try JSONReader.parse(raw.data) else {
+                throw DatabaseError(message: "stored data of event \(raw.id) is not a JSON object")
+            }
+            return StoredEvent(id: raw.id, agent: raw.agent, seq: raw.seq, time: raw.time, receivedAt: raw.receivedAt, type: raw.type, v: raw.v, data: data)
+        }
+    }
+
+    public func rawEvents(_ query: EventQuery) async throws -> [RawEvent] {
         var clauses: [String] = []
         var arguments: StatementArguments = []
         if let type = query.type { clauses.append("type = ?"); arguments += [type] }
         if let agent = query.agent { clauses.append("agent_id = ?"); arguments += [agent] }
         if let since = query.since { clauses.append("time >= ?"); arguments += [since.millis] }
         if let afterID = query.afterID { clauses.append("id > ?"); arguments += [afterID] }
+        if let throughID = query.throughID { clauses.append("id <= ?"); arguments += [throughID] }
         if let until = query.until { clauses.append("time < ?"); arguments += [until.millis] }
         for (field, value) in [("user", query.user), ("app", query.app), ("category", query.category)] {
             guard let value else { continue }
@@ -386,17 +396,15 @@ public final class SQLiteStore: CollectorStore {
         let finalArguments = arguments
         return try await pool.read { db in
             try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { row in
-                let dataText: String = row["data"]
-                guard case .object(let data) = try JSONReader.parse(dataText) else {
-                    throw DatabaseError(message: "stored data of event \(row["id"] as Int64) is not a JSON object")
-                }
-                return StoredEvent(
-                    id: row["id"], agent: row["agent_id"], seq: UInt64(row["seq"] as Int64),
-                    time: Date(millis: row["time"]), receivedAt: Date(millis: row["received_at"]),
-                    type: row["type"], v: row["v"],
-                    data: data)
+                RawEvent(
+                    id: row["id"], agent: row["agent_id"], seq: UInt64(row["seq"] as Int64), time: Date(millis: row["time"]),
+                    receivedAt: Date(millis: row["received_at"]), type: row["type"], v: row["v"], data: row["data"])
             }
         }
+    }
+
+    public func latestEventID() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events") ?? 0 }
     }
 
     public func eventCount(agentID: String?) async throws -> Int {
@@ -514,8 +522,7 @@ struct InventoryWriter {
     func record(_ sighting: InventorySighting, agentID: String) throws {
         let time = sighting.time
         let category = catalog.app(id: sighting.app)?.category ?? sighting.category
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO inventory_apps (app_id, category, risk, first_seen, last_seen, events) VALUES (?, ?, ?, ?, ?, 1)
                 ON CONFLICT (app_id) DO UPDATE SET
                     category = coalesce(excluded.category, category),
@@ -523,29 +530,31 @@ struct InventoryWriter {
                     first_seen = min(coalesce(first_seen, excluded.first_seen), excluded.first_seen),
                     last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen),
                     events = events + 1
-                """, arguments: [sighting.app, category, SQLiteStore.risk(of: sighting.app, category: category, catalog: catalog), time, time])
+                """).execute(arguments: [sighting.app, category, SQLiteStore.risk(of: sighting.app, category: category, catalog: catalog), time, time])
         try seen(table: "inventory_devices", column: "agent_id", counter: "devices", app: sighting.app, id: agentID, time: time)
         if let user = sighting.user { try seen(table: "inventory_users", column: "user", counter: "users", app: sighting.app, id: user, time: time) }
         var counts: [(String, String)] = [("evidence", sighting.evidence), ("day", sighting.day)]
         if let action = sighting.action { counts.append(("action", action)) }
         for (kind, key) in counts {
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO inventory_counts (app_id, kind, key, events) VALUES (?, ?, ?, 1)
                     ON CONFLICT (app_id, kind, key) DO UPDATE SET events = events + 1
-                    """, arguments: [sighting.app, kind, key])
+                    """).execute(arguments: [sighting.app, kind, key])
         }
     }
 
     /// A device or user seen with an app: a new one also counts on the app's row.
     private func seen(table: String, column: String, counter: String, app: String, id: String, time: Int64) throws {
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO \(table) (app_id, \(column), first_seen, last_seen, events) VALUES (?, ?, ?, ?, 0)",
-            arguments: [app, id, time, time])
-        if db.changesCount > 0 { try db.execute(sql: "UPDATE inventory_apps SET \(counter) = \(counter) + 1 WHERE app_id = ?", arguments: [app]) }
-        try db.execute(
-            sql: "UPDATE \(table) SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), events = events + 1 WHERE app_id = ? AND \(column) = ?",
-            arguments: [time, time, app, id])
+        // Cached statements: these run several times per stored event, and compiling the SQL
+        // each time was most of ingest's cost.
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO \(table) (app_id, \(column), first_seen, last_seen, events) VALUES (?, ?, ?, ?, 0)")
+            .execute(arguments: [app, id, time, time])
+        if db.changesCount > 0 {
+            try db.cachedStatement(sql: "UPDATE inventory_apps SET \(counter) = \(counter) + 1 WHERE app_id = ?").execute(arguments: [app])
+        }
+        try db.cachedStatement(
+            sql: "UPDATE \(table) SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), events = events + 1 WHERE app_id = ? AND \(column) = ?"
+        ).execute(arguments: [time, time, app, id])
     }
 }
 
