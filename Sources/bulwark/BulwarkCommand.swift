@@ -18,7 +18,7 @@ struct BulwarkCommand: AsyncParsableCommand {
             be reached or is unavailable (retry later); 64 wrong usage of this command.
             """,
         subcommands: [
-            Login.self, Logout.self, Agents.self, Events.self, Incidents.self, Exceptions.self, Inventory.self, Apps.self, Catalog.self, Audit.self,
+            Login.self, Logout.self, Agents.self, Events.self, Incidents.self, Exceptions.self, Policies.self, Inventory.self, Apps.self, Catalog.self, Audit.self,
         ])
 
     /// Runs the command; an API failure exits with the status its kind documents.
@@ -50,8 +50,8 @@ struct Connection: ParsableArguments {
         try await send(.GET, path, query: query)
     }
 
-    func send(_ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil) async throws -> Data {
-        try await client().send(method, path, query: query, json: body)
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil, contentType: String = "application/json") async throws -> Data {
+        try await client().send(method, path, query: query, json: body, contentType: contentType)
     }
 
     func client() throws -> APIClient {
@@ -83,8 +83,8 @@ struct APIClient {
         try await send(.GET, path, query: query)
     }
 
-    func send(_ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil) async throws -> Data {
-        try await exchange(method, path, query: query, json: body, timeout: .seconds(30)) { response in
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil, contentType: String = "application/json") async throws -> Data {
+        try await exchange(method, path, query: query, json: body, contentType: contentType, timeout: .seconds(30)) { response in
             Data(buffer: try await response.body.collect(upTo: 64 << 20))
         }
     }
@@ -104,7 +104,7 @@ struct APIClient {
 
     /// Sends the request; a 2xx answer goes to `handle`, anything else becomes a ``Failure``.
     private func exchange<Result>(
-        _ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil, timeout: TimeAmount,
+        _ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], json body: Data? = nil, contentType: String = "application/json", timeout: TimeAmount,
         _ handle: (HTTPClientResponse) async throws -> Result
     ) async throws -> Result {
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -120,7 +120,7 @@ struct APIClient {
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(data: body))
         }
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
@@ -182,6 +182,7 @@ struct AgentRow: Decodable {
     var hostname: String
     var os: String
     var agentVersion: String
+    var policyVersion: Int
     var lastSeen: Date?
     var spoolDepth: Int
     var dropped: Int
@@ -190,6 +191,7 @@ struct AgentRow: Decodable {
     enum CodingKeys: String, CodingKey {
         case id, hostname, os, dropped
         case agentVersion = "agent_version"
+        case policyVersion = "policy_version"
         case lastSeen = "last_seen"
         case spoolDepth = "spool_depth"
         case revokedAt = "revoked_at"
@@ -214,10 +216,11 @@ struct Agents: AsyncParsableCommand {
         let data = try await connection.get("/api/v1/agents")
         try output.print(
             Table(
-                ["AGENT", "HOST", "VERSION", "LAST SEEN", "SPOOL", "DROPPED", "STATE"],
+                ["AGENT", "HOST", "VERSION", "POLICY", "LAST SEEN", "SPOOL", "DROPPED", "STATE"],
                 rows: (try WireCoding.decoder().decode([String: [AgentRow]].self, from: data)["agents"] ?? []).map { agent in
                     [
-                        agent.id, agent.hostname, agent.agentVersion, agent.lastSeen.map(WireCoding.string(from:)) ?? "never", String(agent.spoolDepth),
+                        agent.id, agent.hostname, agent.agentVersion, agent.policyVersion == 0 ? "local" : "v\(agent.policyVersion)",
+                        agent.lastSeen.map(WireCoding.string(from:)) ?? "never", String(agent.spoolDepth),
                         String(agent.dropped), agent.revokedAt == nil ? "active" : "REVOKED",
                     ]
                 }, empty: "(no agents enrolled yet)"), json: data)

@@ -32,6 +32,11 @@ struct RoleMatrixTests {
         Route(method: "POST", path: "/api/v1/exceptions", body: #"{"rule": "r", "user": "u", "seconds": 60, "reason": "matrix"}"#, roles: ["admin", "helpdesk"]),
         Route(method: "DELETE", path: "/api/v1/exceptions/EX-0000000000", roles: ["admin", "helpdesk"]),
         Route(method: "GET", path: "/api/v1/audit", roles: ["admin"]),
+        Route(method: "POST", path: "/api/v1/policies?comment=matrix", body: "name: [", roles: ["admin"]),
+        Route(method: "GET", path: "/api/v1/policies", roles: ["admin", "analyst"]),
+        Route(method: "GET", path: "/api/v1/policies/current", roles: ["admin", "analyst"]),
+        Route(method: "GET", path: "/api/v1/policies/diff?from=1", roles: ["admin", "analyst"]),
+        Route(method: "POST", path: "/api/v1/policies/rollback", body: #"{"version": 1}"#, roles: ["admin"]),
         Route(method: "GET", path: "/api/v1/whoami", roles: everyone),
     ]
 
@@ -80,11 +85,12 @@ struct RoleMatrixTests {
             }
         }
         func template(of route: Route) -> String? {
-            let parts = route.path.split(separator: "/")
-            return documented.keys.first { key in
+            let parts = route.path.split(separator: "?")[0].split(separator: "/")
+            // The most literal template wins: /policies/diff before /policies/{version}.
+            return documented.keys.filter { key in
                 let (method, path) = (key.split(separator: " ")[0], key.split(separator: " ")[1].split(separator: "/"))
                 return method == route.method && path.count == parts.count && zip(path, parts).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
-            }
+            }.min { $0.filter { $0 == "{" }.count < $1.filter { $0 == "{" }.count }
         }
         var matched: Set<String> = []
         for route in Self.routes {

@@ -43,6 +43,38 @@ public actor PolicyStore {
 
     public var path: String { state.path("policy.yaml") }
 
+    /// Which collector policy version `policy.yaml` holds (absent: a local or default policy).
+    struct Origin: Codable, Equatable {
+        var version: Int
+        var sha256: String
+    }
+
+    static func originPath(_ state: AgentState) -> String { state.path("policy-origin.json") }
+
+    /// The collector policy version this agent runs (0: its own local or built-in policy):
+    /// what heartbeats report.
+    public static func collectorVersion(in state: AgentState) -> Int {
+        (try? Data(contentsOf: URL(fileURLWithPath: originPath(state)))).flatMap { try? JSONDecoder().decode(Origin.self, from: $0) }?.version ?? 0
+    }
+
+    /// Installs the collector's policy unless it is the one already in force: the new policy
+    /// when installed, nil when nothing changed, a `Refusal` (the current one stays) when it
+    /// does not parse or load here (a classifier file missing on this machine).
+    public func install(_ distributed: DistributedPolicy) -> Result<Active, Refusal>? {
+        let originPath = Self.originPath(state)
+        let origin = (try? Data(contentsOf: URL(fileURLWithPath: originPath))).flatMap { try? JSONDecoder().decode(Origin.self, from: $0) }
+        guard origin?.sha256 != distributed.sha256 || origin?.version != distributed.version else { return nil }
+        do {
+            let active = try install(distributed.yaml, source: "collector policy v\(distributed.version)")
+            try SecureFile.write(try JSONEncoder().encode(Origin(version: distributed.version, sha256: distributed.sha256)), to: originPath, mode: .publicReadable)
+            return .success(active)
+        } catch let refusal as Refusal {
+            return .failure(refusal)
+        } catch {
+            return .failure(Refusal(reason: "\(error)", keeping: "policy '\(active.policy.name)' from \(active.source)"))
+        }
+    }
+
     /// Loads the stored policy; `problem` says why the default was used instead of a stored
     /// policy that no longer loads (the agent logs it and keeps running, protected).
     public init(state: AgentState, keyedHash: KeyedHash?) {
@@ -77,8 +109,11 @@ public actor PolicyStore {
             throw Refusal(reason: "\(error)", keeping: "policy '\(active.policy.name)' from \(active.source)")
         }
         try SecureFile.write(Data(text.utf8), to: path, mode: .publicReadable)
+        // Installed by hand: no longer the collector's version (the collector's next version
+        // replaces it again).
+        unlink(Self.originPath(state))
         active = candidate
-        active.source = path
+        active.source = source.hasPrefix("collector") ? source : path
         stamp = FileStamp(path: path)
         return active
     }
@@ -91,6 +126,7 @@ public actor PolicyStore {
         let current = FileStamp(path: path)
         guard let current, current != stamp else { return nil }
         stamp = current
+        unlink(Self.originPath(state))  // replaced by hand: a local policy now
         do {
             let text = try String(contentsOfFile: path, encoding: .utf8)
             var candidate = try Self.prepare(text: text, source: path, directory: state.directory, keyedHash: keyedHash)

@@ -24,7 +24,7 @@ public struct HeartbeatSensor: Sendable {
         let status = try spool.status()
         var data: [String: JSONValue] = [
             "agent_version": .string(BulwarkVersion.current),
-            "policy_version": 0,
+            "policy_version": .number(Double(PolicyStore.collectorVersion(in: state))),
             "spool_depth": .number(Double(status.depth)),
             "spool_bytes": .number(Double(status.bytes)),
             "dropped": .number(Double(status.dropped)),

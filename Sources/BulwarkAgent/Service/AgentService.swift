@@ -67,6 +67,35 @@ public struct AgentService: Service {
             focusedApp: { uid in helpers?.focusedApp(uid: uid) })
         fileGuard.update(exceptions: storedBundle?.exceptions ?? [])
 
+        // A new policy in force (from the collector or installed by hand): the file guard and
+        // the session helpers get it at once.
+        let enforce: @Sendable (PolicyStore.Active) -> Void = { active in
+            logger.info("policy updated", metadata: ["policy": "\(active.policy.name)", "source": "\(active.source)"])
+            fileGuard.update(policy: active.policy, classifier: active.classifier)
+            helpers?.update(policy: feed.update {
+                $0.name = active.policy.name
+                $0.yaml = active.yaml
+            })
+        }
+        let applyCollectorPolicy: @Sendable (DistributedPolicy) async -> Void = { distributed in
+            switch await policies.install(distributed) {
+            case .success(let active)?:
+                enforce(active)
+            case .failure(let refusal)?:
+                // Fail safe: the policy in force stays; the collector hears why (agent.health).
+                logger.error("collector policy v\(distributed.version) refused: \(refusal)")
+                spool.record(EventType.agentHealth, [
+                    "component": "policy", "status": "degraded", "message": .string("collector policy v\(distributed.version) refused: \(refusal)"),
+                ], logger: logger)
+            case nil:
+                break
+            }
+        }
+
+        // A collector policy kept from the last pull but not applied yet (the agent stopped
+        // first) applies now; one already in force is left alone.
+        if let distributed = storedBundle?.policy { await applyCollectorPolicy(distributed) }
+
         let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger)
         let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval, logger: logger)
         let discovery = DiscoveryState()
@@ -77,6 +106,9 @@ public struct AgentService: Service {
                     group.addTask { try await heartbeat.run() }
                     group.addTask {
                         try await PolicySync(state: state, configuration: configuration, logger: logger) { bundle in
+                            if let distributed = bundle.policy {
+                                Task { await applyCollectorPolicy(distributed) }
+                            }
                             let catalogChanged = catalog.update(from: bundle)
                             if catalogChanged { logger.info("AI app catalog updated", metadata: ["version": "\(catalog.current.version)"]) }
                             fileGuard.update(appStates: bundle.appStates)
@@ -125,12 +157,7 @@ public struct AgentService: Service {
                             try await Task.sleep(for: .milliseconds(Int(configuration.policyCheckInterval * 1000)))
                             switch await policies.reloadIfChanged() {
                             case .success(let active)?:
-                                logger.info("policy updated", metadata: ["policy": "\(active.policy.name)", "source": "\(active.source)"])
-                                fileGuard.update(policy: active.policy, classifier: active.classifier)
-                                helpers?.update(policy: feed.update {
-                                    $0.name = active.policy.name
-                                    $0.yaml = active.yaml
-                                })
+                                enforce(active)
                             case .failure(let refusal)?:
                                 logger.error("\(refusal)")
                             case nil:

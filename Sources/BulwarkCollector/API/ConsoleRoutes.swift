@@ -73,6 +73,7 @@ public struct ConsoleRoutes: Sendable {
         }
         router.get("api/openapi.json") { _, _ in try Response.json(OpenAPIDocument.json) }
         let api = router.group("api/v1").add(middleware: BearerAuthenticator(store: store))
+        PolicyRoutes(store: store).register(on: api)
         api.get("whoami") { _, context in
             try context.require([.admin, .analyst, .helpdesk])
             return try Response.json(["name": context.token?.name ?? "", "role": context.token?.role.rawValue ?? ""])

@@ -166,6 +166,20 @@ enum OpenAPIDocument {
                   parameters: [query("all", "true adds expired and revoked ones.", type: "boolean")], answer: list("exceptions", of: "Exception")),
             Route(method: "delete", path: "/api/v1/exceptions/{id}", summary: "Revoke an exception now.", roles: ["admin", "helpdesk"],
                   parameters: [pathParameter("id", "EX-….")], errors: ["404"]),
+            Route(method: "post", path: "/api/v1/policies", summary: "Push a policy (YAML body): checked as agents check it, then the next version.",
+                  roles: ["admin"], parameters: [query("comment", "What changed and why (required).")],
+                  body: ["application/yaml": ["schema": ["type": "string"]]], answer: json(ref("PolicyVersion")), status: "201", errors: ["400", "413"]),
+            Route(method: "get", path: "/api/v1/policies", summary: "Every policy version, newest first, with how many agents run each.",
+                  roles: ["admin", "analyst"], answer: list("policies", of: "PolicyVersion")),
+            Route(method: "get", path: "/api/v1/policies/{version}", summary: "One version with its text (`current` for the newest).",
+                  roles: ["admin", "analyst"], parameters: [pathParameter("version", "A version number or current.")], answer: json(ref("PolicyVersion")),
+                  errors: ["400", "404"]),
+            Route(method: "get", path: "/api/v1/policies/diff", summary: "Unified diff between two versions.", roles: ["admin", "analyst"],
+                  parameters: [query("from", "Version (required).", type: "integer"), query("to", "Version (default: current).", type: "integer")],
+                  answer: ["text/x-diff": ["schema": ["type": "string"]]], errors: ["400", "404"]),
+            Route(method: "post", path: "/api/v1/policies/rollback", summary: "Make an earlier version's text the next version.", roles: ["admin"],
+                  body: json(["type": "object", "required": .array(["version"]), "properties": ["version": ["type": "integer"], "comment": ["type": "string"]]]),
+                  answer: json(ref("PolicyVersion")), status: "201", errors: ["400", "404", "409"]),
             Route(method: "get", path: "/api/v1/audit", summary: "The audit log, newest first (append-only).", roles: ["admin"],
                   parameters: [
                       query("actor", "token:<name>, agent:<id>, cli or anonymous."), query("action", "Actions starting with this."),
@@ -216,6 +230,10 @@ enum OpenAPIDocument {
             "Exception": object([
                 "granted": "object", "agent": "string", "created_by": "string", "created_at": "date-time", "revoked_by": "string", "revoked_at": "date-time",
             ], required: ["granted"]),
+            "PolicyVersion": object([
+                "version": "integer", "name": "string", "sha256": "string", "comment": "string", "created_by": "string", "created_at": "date-time",
+                "restores": "integer", "yaml": "string", "agents": "integer",
+            ], required: ["version", "name", "sha256"]),
             "AuditEntry": object([
                 "id": "integer", "time": "date-time", "actor": "string", "source": "string", "action": "string", "target": "string", "outcome": "string",
             ], required: ["id", "time", "actor", "action", "outcome"]),

@@ -58,6 +58,14 @@ public protocol CollectorStore: Sendable {
     /// latest change (for agents' policy).
     func policyBundle(agentID: String, now: Date) async throws -> PolicyBundle
 
+    // Policy versions
+    /// Stores a new version (the next number) and returns it.
+    func addPolicy(yaml: String, name: String, comment: String, restores: Int?, by: String, at: Date) async throws -> PolicyVersionRecord
+    /// Every version, newest first, without text, with how many agents run each.
+    func policyVersions() async throws -> [PolicyVersionRecord]
+    /// One version with its text (nil for the current one asks for the newest); nil when none.
+    func policyVersion(_ version: Int?) async throws -> PolicyVersionRecord?
+
     // Exceptions
     func grantException(_ record: ExceptionRecord) async throws
     /// In force at `now` (or all, newest first, with `includeEnded`).

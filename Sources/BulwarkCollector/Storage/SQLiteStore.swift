@@ -232,6 +232,22 @@ public final class SQLiteStore: CollectorStore {
                     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
                 """)
         },
+        { db in
+            // DLP policy versions admins push (issue 7); the newest is what agents pull.
+            try db.execute(sql: """
+                CREATE TABLE policies (
+                    version INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    yaml TEXT NOT NULL,
+                    comment TEXT NOT NULL,
+                    restores INTEGER,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE INDEX agents_policy_version ON agents (policy_version);
+                """)
+        },
     ]
 
 
@@ -663,9 +679,14 @@ extension SQLiteStore {
                 arguments: [now.millis, agentID]
             ).map(Self.exception)
             for exception in exceptions { version = max(version, exception.createdAt.millis) }
+            var policy: DistributedPolicy?
+            if let row = try Row.fetchOne(db, sql: "SELECT version, sha256, yaml, created_at FROM policies ORDER BY version DESC LIMIT 1") {
+                policy = DistributedPolicy(version: row["version"], sha256: row["sha256"], yaml: row["yaml"])
+                version = max(version, row["created_at"])
+            }
             return PolicyBundle(
                 version: version, appStates: states, catalogVersion: catalog.version, catalog: catalogOverride.isEmpty ? nil : catalogOverride,
-                exceptions: exceptions.isEmpty ? nil : exceptions.map(\.granted))
+                exceptions: exceptions.isEmpty ? nil : exceptions.map(\.granted), policy: policy)
         }
     }
 

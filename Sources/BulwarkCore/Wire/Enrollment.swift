@@ -73,19 +73,39 @@ public struct PolicyBundle: Sendable, Codable, Equatable {
     /// Exceptions helpdesk granted that are in force for this agent (expired ones are left out;
     /// agents also stop applying each at its `until`).
     public var exceptions: [GrantedException]?
+    /// The DLP policy an admin pushed to the collector (its current version), if any: agents
+    /// install it when it parses and loads, else keep the one they have.
+    public var policy: DistributedPolicy?
 
     public init(
-        version: Int64, appStates: [String: SanctionState], catalogVersion: String? = nil, catalog: CatalogOverride? = nil, exceptions: [GrantedException]? = nil
+        version: Int64, appStates: [String: SanctionState], catalogVersion: String? = nil, catalog: CatalogOverride? = nil, exceptions: [GrantedException]? = nil,
+        policy: DistributedPolicy? = nil
     ) {
         self.version = version
         self.appStates = appStates
         self.catalogVersion = catalogVersion
         self.catalog = catalog
         self.exceptions = exceptions
+        self.policy = policy
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, catalog, exceptions
+        case version, catalog, exceptions, policy
         case appStates = "app_states", catalogVersion = "catalog_version"
+    }
+}
+
+/// A version of the deployment's DLP policy as agents receive it.
+public struct DistributedPolicy: Sendable, Codable, Equatable {
+    /// 1, 2, 3… in the order admins pushed them (a rollback is a new version).
+    public var version: Int
+    /// SHA-256 of `yaml`, hex.
+    public var sha256: String
+    public var yaml: String
+
+    public init(version: Int, sha256: String, yaml: String) {
+        self.version = version
+        self.sha256 = sha256
+        self.yaml = yaml
     }
 }
