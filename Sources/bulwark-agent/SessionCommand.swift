@@ -47,6 +47,7 @@ struct SessionCommand: AsyncParsableCommand {
             try? FileManager.default.createDirectory(atPath: (cachePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? Data(push.yaml.utf8).write(to: URL(fileURLWithPath: cachePath), options: .atomic)
             if let states = push.appStates { guardian.update(appStates: states) }
+            guardian.update(userRisk: user.flatMap { push.userRisk?[$0] } ?? .low)
             if let apps = push.catalog, !apps.isEmpty {
                 guardian.update(catalog: AIAppCatalog(apps: apps))
                 focus.update(catalog: AIAppCatalog(apps: apps))

@@ -225,10 +225,10 @@ struct IncidentStoreTests {
         base = try StoreTests()
     }
 
-    func paste(_ seq: UInt64, _ outcome: String, incident: String, at offset: Double, justification: String? = nil) -> Event {
+    func paste(_ seq: UInt64, _ outcome: String, incident: String, at offset: Double, justification: String? = nil, user: String = "alice") -> Event {
         var data: [String: JSONValue] = [
             "incident_id": .string(incident), "selection": "clipboard", "target": "UTF8_STRING", "latency_ms": 1, "app": "chatgpt",
-            "category": "consumer_ai", "rule": "warn-medium-confidence-to-consumer-ai", "user": "alice",
+            "category": "consumer_ai", "rule": "warn-medium-confidence-to-consumer-ai", "user": .string(user),
             "findings": .array([.object(["type": "credit_card", "count": 1, "confidence": 75])]),
         ]
         if let justification { data["justification"] = .string(justification) }
@@ -279,5 +279,40 @@ struct IncidentStoreTests {
         #expect(noted.status == .resolved, "a note alone keeps the status")
         #expect(try await store.incidents(IncidentQuery(status: .open)).map(\.id) == ["BW-DECIDED001", "BW-WARNED0001"])
         #expect(try await store.updateIncident(id: "BW-NOPE", change: IncidentChange(status: .resolved, note: nil, by: "x", at: base.now)) == nil)
+    }
+
+    @Test("user risk: 3 blocks in 24 h elevated, 10 high, 5 overrides elevated; older incidents and false positives do not count")
+    func userRisk() async throws {
+        let store = base.store
+        _ = try await store.createEnrollmentToken(hash: "risk", label: "", maxUses: 1, expiresAt: base.now.addingTimeInterval(60), now: base.now)
+        _ = try await store.enroll(tokenHash: "risk", agent: base.agent("a"), now: base.now)
+        var seq: UInt64 = 0
+        var events: [Event] = []
+        func add(_ user: String, _ outcome: String, _ count: Int, hoursAgo: Double = 1) {
+            for _ in 0..<count {
+                seq += 1
+                events.append(paste(seq, outcome, incident: "BW-R\(String(format: "%09d", seq))", at: -hoursAgo * 3600, user: user))
+            }
+        }
+        add("ann", "blocked", 3)
+        add("bob", "blocked", 10)
+        add("cat", "blocked", 2)
+        add("cat", "blocked", 5, hoursAgo: 25)  // outside the window
+        add("dan", "overridden", 5)
+        add("eve", "blocked", 3)
+        _ = try await store.ingest(agentID: "a", events: events, now: base.now)
+        // One of eve's was a false positive: two blocks left.
+        let eves = try await store.incidents(IncidentQuery(user: "eve"))
+        _ = try await store.updateIncident(id: try #require(eves.first).id, change: IncidentChange(status: .falsePositive, note: nil, by: "t", at: base.now))
+
+        let levels = Dictionary(uniqueKeysWithValues: try await store.userRisk(now: base.now).map { ($0.user, $0) })
+        #expect(levels["ann"]?.level == .elevated && levels["ann"]?.blocks == 3)
+        #expect(levels["bob"]?.level == .high)
+        #expect(levels["cat"] == nil, "two recent blocks: low")
+        #expect(levels["dan"]?.level == .elevated && levels["dan"]?.overrides == 5)
+        #expect(levels["eve"] == nil, "a false positive does not count")
+        #expect(try await store.userRisk(now: base.now.addingTimeInterval(25 * 3600)).isEmpty, "levels fall by themselves")
+        let bundle = try await store.policyBundle(agentID: "a", now: base.now)
+        #expect(bundle.userRisk == ["ann": .elevated, "bob": .high, "dan": .elevated])
     }
 }

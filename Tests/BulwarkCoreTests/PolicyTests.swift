@@ -254,4 +254,30 @@ struct PolicyTests {
         #expect(ContentClassifier(keyedHash: hash).scan("4556-7375-8689-9855").findings.first?.matches.first?.hash
             == content.findings.first { $0.type == "credit_card" }?.matches.first?.hash)
     }
+
+    @Test("adaptive protection: the default policy blocks what it would warn about for elevated and high users; an unknown risk level is refused with its position")
+    func riskScope() throws {
+        let evaluator = PolicyEvaluator(policy: DefaultPolicy.policy())
+        let classifier = ContentClassifier()
+        let content = classifier.scan("4556 7375 8689 9855")  // a valid card number, no supporting words: medium
+        #expect(content.findings.contains { $0.type == "credit_card" })
+        let chatgpt = Destination(appID: "chatgpt", category: "consumer_ai", sanction: .unreviewed)
+        func action(_ risk: UserRisk) -> PolicyAction {
+            evaluator.evaluate(PolicyRequest(activity: .paste, destination: chatgpt, user: "alice", content: content, userRisk: risk)).action
+        }
+        #expect(action(.low) == .warn)
+        #expect(action(.elevated) == .block)
+        #expect(action(.high) == .block)
+        let decision = evaluator.evaluate(PolicyRequest(activity: .paste, destination: chatgpt, user: "alice", content: content, userRisk: .elevated))
+        #expect(decision.rule == "block-medium-confidence-to-consumer-ai-for-risky-users")
+        #expect(DLPEvent.data(incidentID: "BW-1", policy: "p", request: PolicyRequest(activity: .paste, destination: chatgpt, content: content, userRisk: .high), decision: decision)["user_risk"] == "high")
+
+        let text = "version: 1\nname: x\nrules:\n  - id: r\n    when: {types: [email]}\n    scope: {risk: [elevatd]}\n    action: block\n"
+        #expect(throws: PolicyError.self) { try PolicyParser(source: "p.yaml").parse(text) }
+        do {
+            _ = try PolicyParser(source: "p.yaml").parse(text)
+        } catch {
+            #expect(error.description.contains("p.yaml:6:") && error.description.contains("unknown risk level 'elevatd'"), "\(error)")
+        }
+    }
 }

@@ -38,6 +38,7 @@ struct RoleMatrixTests {
         Route(method: "GET", path: "/api/v1/policies/diff?from=1", roles: ["admin", "analyst"]),
         Route(method: "POST", path: "/api/v1/policies/rollback", body: #"{"version": 1}"#, roles: ["admin"]),
         Route(method: "GET", path: "/api/v1/whoami", roles: everyone),
+        Route(method: "GET", path: "/api/v1/risk?user=alice", roles: everyone),
     ]
 
     @Test("every route × every role: allowed roles pass authorisation, the rest get 403, no token 401")

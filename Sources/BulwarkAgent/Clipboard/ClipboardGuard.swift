@@ -20,6 +20,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     private var catalog: AIAppCatalog
     /// Sanction states admins gave apps on the collector; unknown apps are `unreviewed`.
     private var appStates: [String: SanctionState] = [:]
+    private var userRisk = UserRisk.low
     private let keyedHash: KeyedHash?
     private let user: String?
     private let notifier: (any UserNotifier)?
@@ -94,8 +95,14 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         lock.withLock { self.appStates = appStates }
     }
 
+    /// This user's risk level (from the collector, through the agent) applies to the next copy
+    /// and paste.
+    public func update(userRisk: UserRisk) {
+        lock.withLock { self.userRisk = userRisk }
+    }
+
     public func copied(_ content: ClipboardContent) -> Bool {
-        let (scanner, evaluator) = lock.withLock { (self.scanner, self.evaluator) }
+        let (scanner, evaluator, risk) = lock.withLock { (self.scanner, self.evaluator, self.userRisk) }
         let scan = scanner.scan(content)
         lock.withLock {
             generation += 1
@@ -105,7 +112,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         record(EventType.clipboardCopy, ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash, user: user, catalog: lock.withLock { catalog }))
         // Guard when some paste to an AI destination would be warned about or blocked.
         return Self.aiDestinations.contains { destination in
-            evaluator.evaluate(PolicyRequest(activity: .paste, destination: destination, user: user, content: scan)).action >= .warn
+            evaluator.evaluate(PolicyRequest(activity: .paste, destination: destination, user: user, content: scan, userRisk: risk)).action >= .warn
         }
     }
 
@@ -114,14 +121,14 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     }
 
     public func pasteRequested(_ request: PasteRequest) -> PasteVerdict {
-        let (cached, scanner, evaluator) = lock.withLock { (copies[request.selection], self.scanner, self.evaluator) }
+        let (cached, scanner, evaluator, risk) = lock.withLock { (copies[request.selection], self.scanner, self.evaluator, self.userRisk) }
         let scan = cached?.scan ?? scanner.scan(request.content)
         let destination = destination(of: request)
         let sanction = destination.app.flatMap { app in lock.withLock { appStates[app.id] } } ?? .unreviewed
         let decision = evaluator.evaluate(
             PolicyRequest(
                 activity: .paste, destination: Destination(appID: destination.app?.id, category: destination.app?.category, sanction: sanction),
-                user: user, content: scan))
+                user: user, content: scan, userRisk: risk))
         var data: [String: JSONValue] = [
             "selection": .string(request.selection.rawValue),
             "target": .string(request.target),
@@ -133,6 +140,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
             data["category"] = .string(app.category)
         }
         if let rule = decision.rule { data["rule"] = .string(rule) }
+        if risk != .low { data["user_risk"] = .string(risk.rawValue) }
         // Allowed because helpdesk granted an exception: which one.
         if !decision.exceptionsApplied.isEmpty { data["exceptions"] = .array(decision.exceptionsApplied.map(JSONValue.string)) }
         if let pid = request.requestorPID { data["requestor_pid"] = .number(Double(pid)) }

@@ -8,7 +8,7 @@ import Synchronization
 /// for `file_read_by_ai_tool` and `ai_tool_exec`. ``FileGuardService`` feeds it fanotify events
 /// and answers the kernel with what it returns.
 public final class FileGuard: @unchecked Sendable {
-    // `policy`, `classifier`, `appStates`, `audited` and `learning` are behind `lock`; `openers`
+    // `policy`, `classifier`, `appStates`, `userRisk`, `audited` and `learning` are behind `lock`; `openers`
     // has its own (the reader thread and the notification thread both ask who opened a file).
 
     public struct Settings: Sendable {
@@ -72,6 +72,7 @@ public final class FileGuard: @unchecked Sendable {
     private var exceptions: [GrantedException] = []
     private var classifier: ContentClassifier
     private var appStates: [String: SanctionState]
+    private var userRisk: [String: UserRisk] = [:]
     private var audited: [String: ContinuousClock.Instant] = [:]
     /// Background scans of files ordinary programs opened.
     private var learning = 0
@@ -113,6 +114,17 @@ public final class FileGuard: @unchecked Sendable {
 
     public func update(appStates: [String: SanctionState]) {
         lock.withLock { self.appStates = appStates }
+    }
+
+    /// Users' risk levels above low (from the collector).
+    public func update(userRisk: [String: UserRisk]) {
+        lock.withLock { self.userRisk = userRisk }
+    }
+
+    /// The user a process runs as, with their risk level.
+    func who(_ pid: pid_t) -> (user: String?, risk: UserRisk) {
+        let user = Self.user(of: pid)
+        return (user, user.flatMap { name in lock.withLock { userRisk[name] } } ?? .low)
     }
 
     // MARK: Reader thread
@@ -186,7 +198,8 @@ public final class FileGuard: @unchecked Sendable {
     func decideExec(app: AIApp, path: String, pid: pid_t) -> Bool {
         let (policy, states): (Policy, [String: SanctionState]) = lock.withLock { (self.policy, self.appStates) }
         let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
-        let request = PolicyRequest(activity: .aiToolExec, destination: destination, user: Self.user(of: pid), content: ScanResult(findings: []))
+        let (user, risk) = who(pid)
+        let request = PolicyRequest(activity: .aiToolExec, destination: destination, user: user, content: ScanResult(findings: []), userRisk: risk)
         let decision = PolicyEvaluator(policy: policy).evaluate(request)
         guard decision.action == .block || decision.action == .audit else { return true }
         let blocked = decision.action == .block
@@ -244,7 +257,8 @@ public final class FileGuard: @unchecked Sendable {
             ]))
         }
         let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
-        let request = PolicyRequest(activity: activity, destination: destination, user: Self.user(of: event.pid), content: content)
+        let (user, risk) = who(event.pid)
+        let request = PolicyRequest(activity: activity, destination: destination, user: user, content: content, userRisk: risk)
         let decision = PolicyEvaluator(policy: policy).evaluate(request)
         let blocked = decision.action == .block || (activity == .fileUpload && decision.action == .warn)
         guard blocked || firstAudit(pid: event.pid, path: path) else { return ReadVerdict(allow: true, harmless: harmless) }
@@ -296,7 +310,8 @@ public final class FileGuard: @unchecked Sendable {
         guard firstAudit(pid: pid, path: path) else { return }
         let (policy, states): (Policy, [String: SanctionState]) = lock.withLock { (self.policy, self.appStates) }
         let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
-        let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: Self.user(of: pid), content: content)
+        let (user, risk) = who(pid)
+        let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: user, content: content, userRisk: risk)
         let decision = PolicyEvaluator(policy: policy).evaluate(request)
         var data = Self.data(incidentID: DLPEvent.newIncidentID(), request: request, decision: decision, path: path, pid: pid, exe: exe)
         data["evidence"] = "file_open"
@@ -396,7 +411,8 @@ public final class FileGuard: @unchecked Sendable {
         app: AIApp, path: String, exe: String?, event: FanotifyChannel.Event, states: [String: SanctionState], policy: Policy, started: ContinuousClock.Instant
     ) -> Bool {
         let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
-        let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: Self.user(of: event.pid), content: ScanResult(findings: []))
+        let (user, risk) = who(event.pid)
+        let request = PolicyRequest(activity: .fileReadByAITool, destination: destination, user: user, content: ScanResult(findings: []), userRisk: risk)
         let decision = PolicyDecision(
             action: settings.failOpen ? .audit : .block, rule: nil, message: "The file could not be checked in time.", helpdesk: nil, overridable: false,
             matched: [])
@@ -429,7 +445,7 @@ public final class FileGuard: @unchecked Sendable {
             "pid": .number(Double(pid)), "findings": full["findings"] ?? .array([]), "labels": full["labels"] ?? .array([]),
             "partial": .bool(request.content.partial), "sanction": .string(request.destination.sanction.rawValue),
         ]
-        for key in ["app", "category", "rule", "user"] { if let value = full[key] { data[key] = value } }
+        for key in ["app", "category", "rule", "user", "user_risk"] { if let value = full[key] { data[key] = value } }
         // Allowed because helpdesk granted an exception: which one, so the audit trail shows it.
         if !decision.exceptionsApplied.isEmpty { data["exceptions"] = .array(decision.exceptionsApplied.map(JSONValue.string)) }
         if let exe { data["exe"] = .string(exe) }

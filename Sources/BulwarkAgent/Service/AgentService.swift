@@ -38,7 +38,7 @@ public struct AgentService: Service {
         let feed = SessionPolicyFeed(
             SessionMessage.PolicyPush(
                 name: startPolicy.policy.name, yaml: startPolicy.yaml, catalog: catalog.current.apps, appStates: storedBundle?.appStates ?? [:],
-                exceptions: storedBundle?.exceptions))
+                exceptions: storedBundle?.exceptions, userRisk: storedBundle?.userRisk))
         var sessions: SessionServer?
         if !configuration.sessionSocket.isEmpty {
             let server = SessionServer(path: configuration.sessionSocket, spool: spool, logger: logger, policy: feed.current)
@@ -66,6 +66,7 @@ public struct AgentService: Service {
             },
             focusedApp: { uid in helpers?.focusedApp(uid: uid) })
         fileGuard.update(exceptions: storedBundle?.exceptions ?? [])
+        fileGuard.update(userRisk: storedBundle?.userRisk ?? [:])
 
         // A new policy in force (from the collector or installed by hand): the file guard and
         // the session helpers get it at once.
@@ -113,9 +114,11 @@ public struct AgentService: Service {
                             if catalogChanged { logger.info("AI app catalog updated", metadata: ["version": "\(catalog.current.version)"]) }
                             fileGuard.update(appStates: bundle.appStates)
                             fileGuard.update(exceptions: bundle.exceptions ?? [])
+                            fileGuard.update(userRisk: bundle.userRisk ?? [:])
                             helpers?.update(policy: feed.update {
                                 $0.appStates = bundle.appStates
                                 $0.exceptions = bundle.exceptions
+                                $0.userRisk = bundle.userRisk
                                 if catalogChanged { $0.catalog = catalog.current.apps }
                             })
                         }.run()

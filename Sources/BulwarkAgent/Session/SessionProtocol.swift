@@ -32,9 +32,13 @@ public enum SessionMessage {
         public var appStates: [String: SanctionState]?
         /// Exceptions helpdesk granted, added to the policy's rules (`Policy.granting`).
         public var exceptions: [GrantedException]?
+        /// Users' risk levels above low, from the collector.
+        public var userRisk: [String: UserRisk]?
         public init(
-            name: String, yaml: String, catalog: [AIApp]? = nil, appStates: [String: SanctionState]? = nil, exceptions: [GrantedException]? = nil
+            name: String, yaml: String, catalog: [AIApp]? = nil, appStates: [String: SanctionState]? = nil, exceptions: [GrantedException]? = nil,
+            userRisk: [String: UserRisk]? = nil
         ) {
+            self.userRisk = userRisk
             self.name = name
             self.yaml = yaml
             self.catalog = catalog
@@ -44,7 +48,7 @@ public enum SessionMessage {
 
         enum CodingKeys: String, CodingKey {
             case name, yaml, catalog, exceptions
-            case appStates = "app_states"
+            case appStates = "app_states", userRisk = "user_risk"
         }
     }
 

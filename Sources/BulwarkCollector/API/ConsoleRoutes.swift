@@ -74,6 +74,15 @@ public struct ConsoleRoutes: Sendable {
         router.get("api/openapi.json") { _, _ in try Response.json(OpenAPIDocument.json) }
         let api = router.group("api/v1").add(middleware: BearerAuthenticator(store: store))
         PolicyRoutes(store: store).register(on: api)
+        api.get("risk") { request, context in
+            try context.require([.admin, .analyst, .helpdesk])
+            var users = try await store.userRisk(now: Date())
+            if let user = request.uri.queryParameters["user"].map(String.init) {
+                users = users.filter { $0.user == user }
+                if users.isEmpty { users = [UserRiskRecord(user: user, level: .low, blocks: 0, overrides: 0, lastIncident: Date(millis: 0))] }
+            }
+            return try Response.json(RiskPage(users: users, rule: Self.riskRule))
+        }
         api.get("whoami") { _, context in
             try context.require([.admin, .analyst, .helpdesk])
             return try Response.json(["name": context.token?.name ?? "", "role": context.token?.role.rawValue ?? ""])
@@ -339,6 +348,14 @@ public struct ConsoleRoutes: Sendable {
         if let limit = try limit(parameters, max: 1000) { query.limit = limit }
         return query
     }
+
+    struct RiskPage: Encodable {
+        var users: [UserRiskRecord]
+        var rule: String
+    }
+
+    static let riskRule =
+        "over the last 24 h, not counting false positives: \(UserRiskRule.highBlocks)+ blocks → high; \(UserRiskRule.elevatedBlocks)+ blocks or \(UserRiskRule.elevatedOverrides)+ overridden warnings → elevated; otherwise low"
 
     struct EventPage: Encodable {
         var events: [StoredEvent]

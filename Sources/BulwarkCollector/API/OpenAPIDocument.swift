@@ -180,6 +180,9 @@ enum OpenAPIDocument {
             Route(method: "post", path: "/api/v1/policies/rollback", summary: "Make an earlier version's text the next version.", roles: ["admin"],
                   body: json(["type": "object", "required": .array(["version"]), "properties": ["version": ["type": "integer"], "comment": ["type": "string"]]]),
                   answer: json(ref("PolicyVersion")), status: "201", errors: ["400", "404", "409"]),
+            Route(method: "get", path: "/api/v1/risk", summary: "Users whose recent incidents raise their risk level (adaptive protection), with the rule.",
+                  roles: everyone, parameters: [query("user", "One user (level low when not listed).")],
+                  answer: json(["type": "object", "properties": ["users": ["type": "array", "items": ref("UserRisk")], "rule": ["type": "string"]]])),
             Route(method: "get", path: "/api/v1/audit", summary: "The audit log, newest first (append-only).", roles: ["admin"],
                   parameters: [
                       query("actor", "token:<name>, agent:<id>, cli or anonymous."), query("action", "Actions starting with this."),
@@ -234,6 +237,8 @@ enum OpenAPIDocument {
                 "version": "integer", "name": "string", "sha256": "string", "comment": "string", "created_by": "string", "created_at": "date-time",
                 "restores": "integer", "yaml": "string", "agents": "integer",
             ], required: ["version", "name", "sha256"]),
+            "UserRisk": object(["user": "string", "level": "string", "blocks": "integer", "overrides": "integer", "last_incident": "date-time"],
+                               required: ["user", "level"]),
             "AuditEntry": object([
                 "id": "integer", "time": "date-time", "actor": "string", "source": "string", "action": "string", "target": "string", "outcome": "string",
             ], required: ["id", "time", "actor", "action", "outcome"]),

@@ -66,6 +66,10 @@ public protocol CollectorStore: Sendable {
     /// One version with its text (nil for the current one asks for the newest); nil when none.
     func policyVersion(_ version: Int?) async throws -> PolicyVersionRecord?
 
+    // Adaptive protection
+    /// Users whose incidents over `UserRiskRule.window` before `now` put them above `low`.
+    func userRisk(now: Date) async throws -> [UserRiskRecord]
+
     // Exceptions
     func grantException(_ record: ExceptionRecord) async throws
     /// In force at `now` (or all, newest first, with `includeEnded`).

@@ -131,3 +131,32 @@ extension SQLiteStore {
             revokedAt: (row["revoked_at"] as Int64?).map { Date(millis: $0) })
     }
 }
+
+extension SQLiteStore {
+    // MARK: Adaptive protection
+
+    public func userRisk(now: Date) async throws -> [UserRiskRecord] {
+        try await pool.read { db in try Self.userRisk(db, now: now) }
+    }
+
+    /// One pass over the window's incidents (the time index), grouped by user.
+    static func userRisk(_ db: Database, now: Date) throws -> [UserRiskRecord] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT user, SUM(action = 'block') AS blocks, SUM(action = 'override') AS overrides, MAX(time) AS last
+                FROM incidents
+                WHERE time >= ? AND time <= ? AND status != 'false_positive' AND user IS NOT NULL
+                GROUP BY user
+                HAVING blocks >= ? OR overrides >= ?
+                ORDER BY blocks DESC, user
+                """,
+            arguments: [now.addingTimeInterval(-UserRiskRule.window).millis, now.millis, UserRiskRule.elevatedBlocks, UserRiskRule.elevatedOverrides])
+        return rows.map { row in
+            let (blocks, overrides): (Int, Int) = (row["blocks"], row["overrides"])
+            return UserRiskRecord(
+                user: row["user"], level: UserRiskRule.level(blocks: blocks, overrides: overrides), blocks: blocks, overrides: overrides,
+                lastIncident: Date(millis: row["last"]))
+        }
+    }
+}

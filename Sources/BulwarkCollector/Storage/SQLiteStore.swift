@@ -10,6 +10,8 @@ public final class SQLiteStore: CollectorStore {
     public let catalog: AIAppCatalog
     /// What agents are sent with their policy bundle so their catalog matches this one.
     public let catalogOverride: CatalogOverride
+    /// Users' risk levels as last sent to agents.
+    let riskCache = UserRiskCache()
 
     /// Opens (creating and migrating when needed) the database at `path`.
     public init(path: String, catalogOverride: CatalogOverride = CatalogOverride()) throws {
@@ -666,7 +668,7 @@ extension SQLiteStore {
     }
 
     public func policyBundle(agentID: String, now: Date) async throws -> PolicyBundle {
-        let (catalog, catalogOverride) = (catalog, catalogOverride)
+        let (catalog, catalogOverride, riskCache) = (catalog, catalogOverride, riskCache)
         return try await pool.read { db in
             var states: [String: SanctionState] = [:]
             var version: Int64 = 0
@@ -679,6 +681,7 @@ extension SQLiteStore {
                 arguments: [now.millis, agentID]
             ).map(Self.exception)
             for exception in exceptions { version = max(version, exception.createdAt.millis) }
+            let risky = try riskCache.levels(now: now) { try Self.userRisk(db, now: now) }
             var policy: DistributedPolicy?
             if let row = try Row.fetchOne(db, sql: "SELECT version, sha256, yaml, created_at FROM policies ORDER BY version DESC LIMIT 1") {
                 policy = DistributedPolicy(version: row["version"], sha256: row["sha256"], yaml: row["yaml"])
@@ -686,7 +689,7 @@ extension SQLiteStore {
             }
             return PolicyBundle(
                 version: version, appStates: states, catalogVersion: catalog.version, catalog: catalogOverride.isEmpty ? nil : catalogOverride,
-                exceptions: exceptions.isEmpty ? nil : exceptions.map(\.granted), policy: policy)
+                exceptions: exceptions.isEmpty ? nil : exceptions.map(\.granted), policy: policy, userRisk: risky.isEmpty ? nil : risky)
         }
     }
 

@@ -48,6 +48,8 @@ public enum DLPEvent {
         if let app = request.destination.appID { data["app"] = .string(app) }
         if let category = request.destination.category { data["category"] = .string(category) }
         if let user = request.user { data["user"] = .string(user) }
+        // Decided under adaptive protection: the level that tightened it.
+        if request.userRisk != .low { data["user_risk"] = .string(request.userRisk.rawValue) }
         if let reason = request.content.partialReason { data["partial_reason"] = .string(reason) }
         if let contentBytes { data["content_bytes"] = .number(Double(contentBytes)) }
         return data

@@ -71,6 +71,23 @@ public enum DefaultPolicy {
         action: warn
         message: This content may contain sensitive data. Continue only if sharing it is allowed, and say why.
 
+      - id: block-medium-confidence-to-consumer-ai-for-risky-users
+        description: Adaptive protection. For a user whose recent incidents raised their risk level, what would be a warning is a block.
+        when:
+          types: [credit_card, us_ssn, iban, uk_nino, uk_nhs, ca_sin, de_tax_id, fr_insee, es_dni, it_fiscal_code,
+                  nl_bsn, in_aadhaar, au_tfn, aws_access_key_id, aws_secret_access_key, github_token, gitlab_token,
+                  slack_token, slack_webhook, openai_api_key, anthropic_api_key, google_api_key, stripe_key,
+                  azure_storage_key, private_key, jwt, password_in_url, password_assignment, generic_secret]
+          min_confidence: medium
+        activities: [paste, file_upload]
+        destinations:
+          categories: [consumer_ai, ai_image, ai_media, ai_browser_extension]
+        scope:
+          risk: [elevated, high]
+        action: block
+        message: Several recent blocks raised your risk level, so content that would be a warning is blocked for now. Contact helpdesk if you need to share it.
+        helpdesk: See the user's recent incidents (bulwark risk); the level falls by itself after 24 quiet hours, or grant a time-boxed exception.
+
       - id: warn-partial-scan-to-consumer-ai
         description: Content too large or too deeply nested to scan completely is not assumed clean.
         when:

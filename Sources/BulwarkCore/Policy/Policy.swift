@@ -110,17 +110,31 @@ public struct ScopeFilter: Sendable, Equatable {
     public var users: Set<String> = []
     public var groups: Set<String> = []
     public var hosts: Set<String> = []
+    /// The user's risk level must be one of these (adaptive protection: `risk: [elevated, high]`).
+    public var risk: Set<UserRisk> = []
 
-    public init(users: Set<String> = [], groups: Set<String> = [], hosts: Set<String> = []) {
+    public init(users: Set<String> = [], groups: Set<String> = [], hosts: Set<String> = [], risk: Set<UserRisk> = []) {
         self.users = users
         self.groups = groups
         self.hosts = hosts
+        self.risk = risk
     }
 
     func matches(_ request: PolicyRequest) -> Bool {
         (users.isEmpty || request.user.map(users.contains) == true)
             && (groups.isEmpty || !groups.isDisjoint(with: request.groups))
             && (hosts.isEmpty || request.host.map(hosts.contains) == true)
+            && (risk.isEmpty || risk.contains(request.userRisk))
+    }
+}
+
+/// How risky a user's recent behaviour makes them (computed by the collector from incidents,
+/// docs/POLICY.md "Adaptive protection"); rules can tighten for the riskier ones.
+public enum UserRisk: String, Sendable, Codable, CaseIterable, Comparable {
+    case low, elevated, high
+
+    public static func < (lhs: UserRisk, rhs: UserRisk) -> Bool {
+        allCases.firstIndex(of: lhs) ?? 0 < allCases.firstIndex(of: rhs) ?? 0
     }
 }
 
@@ -196,10 +210,12 @@ public struct PolicyRequest: Sendable {
     public var host: String?
     public var content: ScanResult
     public var time: Date
+    /// The user's risk level as the collector last computed it.
+    public var userRisk: UserRisk
 
     public init(
         activity: Activity, destination: Destination, user: String? = nil, groups: Set<String> = [], host: String? = nil,
-        content: ScanResult, time: Date = Date()
+        content: ScanResult, time: Date = Date(), userRisk: UserRisk = .low
     ) {
         self.activity = activity
         self.destination = destination
@@ -208,5 +224,6 @@ public struct PolicyRequest: Sendable {
         self.host = host
         self.content = content
         self.time = time
+        self.userRisk = userRisk
     }
 }

@@ -175,7 +175,7 @@ public struct PolicyParser: Sendable {
         var scope = ScopeFilter()
         if let node = entry["scope"] {
             let filter = try map(node, "scope")
-            try filter.allow(["users", "groups", "hosts"])
+            try filter.allow(["users", "groups", "hosts", "risk"])
             scope = try parseScope(filter)
         }
         return PolicyRule(
@@ -187,10 +187,17 @@ public struct PolicyParser: Sendable {
     }
 
     private func parseScope(_ entry: YAMLMap) throws(PolicyError) -> ScopeFilter {
-        ScopeFilter(
+        var risk: Set<UserRisk> = []
+        for name in try entry.list("risk") {
+            guard let level = UserRisk(rawValue: name) else {
+                throw fail(entry["risk"] ?? entry.node, "unknown risk level '\(name)' (expected low, elevated or high)")
+            }
+            risk.insert(level)
+        }
+        return ScopeFilter(
             users: Set(try entry.list("users")),
             groups: Set(try entry.list("groups")),
-            hosts: Set(try entry.list("hosts")))
+            hosts: Set(try entry.list("hosts")), risk: risk)
     }
 
     private func parseCondition(_ node: Node, known: Set<String>) throws(PolicyError) -> PolicyCondition {

@@ -76,11 +76,14 @@ public struct PolicyBundle: Sendable, Codable, Equatable {
     /// The DLP policy an admin pushed to the collector (its current version), if any: agents
     /// install it when it parses and loads, else keep the one they have.
     public var policy: DistributedPolicy?
+    /// Users whose risk level is above low (docs/POLICY.md "Adaptive protection").
+    public var userRisk: [String: UserRisk]?
 
     public init(
         version: Int64, appStates: [String: SanctionState], catalogVersion: String? = nil, catalog: CatalogOverride? = nil, exceptions: [GrantedException]? = nil,
-        policy: DistributedPolicy? = nil
+        policy: DistributedPolicy? = nil, userRisk: [String: UserRisk]? = nil
     ) {
+        self.userRisk = userRisk
         self.version = version
         self.appStates = appStates
         self.catalogVersion = catalogVersion
@@ -91,7 +94,7 @@ public struct PolicyBundle: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case version, catalog, exceptions, policy
-        case appStates = "app_states", catalogVersion = "catalog_version"
+        case appStates = "app_states", catalogVersion = "catalog_version", userRisk = "user_risk"
     }
 }
 
