@@ -55,7 +55,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest inflated batch, bytes.") var maxInflatedBytes = CollectorLimits().maxInflatedBytes
     @Option(help: "Most events in one batch.") var maxEventsPerBatch = CollectorLimits().maxEventsPerBatch
     @Option(help: "Lifetime of agent certificates, days.") var agentCertDays = CollectorLimits().agentCertificateDays
+    @Option(help: "Days events are kept (types without their own --retention).") var retentionDays = RetentionPolicy().eventDays
+    @Option(name: .customLong("retention"), help: "TYPE=DAYS: a type's own retention, e.g. agent.heartbeat=7 (repeatable).") var typeRetention: [String] = []
+    @Option(help: "Days resolved and false-positive incidents are kept (open ones until handled).") var incidentRetentionDays = RetentionPolicy().incidentDays
+    @Option(help: "Seconds between retention passes.") var retentionInterval = 3600.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func validate() throws {
+        guard retentionDays >= 1, incidentRetentionDays >= 1 else { throw ValidationError("retention is at least 1 day") }
+        for entry in typeRetention where RetentionPolicy.parseTypeDays(entry) == nil {
+            throw ValidationError("--retention takes TYPE=DAYS with DAYS ≥ 1, e.g. agent.heartbeat=7; got '\(entry)'")
+        }
+        guard retentionInterval >= 1 else { throw ValidationError("--retention-interval is at least 1 second") }
+    }
 
     func run() async throws {
         var logger = Logger(label: "bulwark-collector")
@@ -67,7 +79,12 @@ struct Serve: AsyncParsableCommand {
         limits.agentCertificateDays = agentCertDays
         let server = CollectorServer(
             deployment: try Deployment.load(directory: data.data),
-            configuration: .init(agentListen: try ListenAddress.parse(agentListen), apiListen: try ListenAddress.parse(apiListen), limits: limits),
+            configuration: .init(
+                agentListen: try ListenAddress.parse(agentListen), apiListen: try ListenAddress.parse(apiListen), limits: limits,
+                retention: RetentionPolicy(
+                    eventDays: retentionDays, eventDaysByType: Dictionary(typeRetention.compactMap(RetentionPolicy.parseTypeDays), uniquingKeysWith: { $1 }),
+                    incidentDays: incidentRetentionDays),
+                retentionInterval: .milliseconds(Int(retentionInterval * 1000))),
             logger: logger)
         try await server.run { name, address in
             // One parseable line per listener: tests and scripts read the bound port from it.

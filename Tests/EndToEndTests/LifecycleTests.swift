@@ -5,7 +5,7 @@ import Foundation
 import Testing
 import X509
 
-@Suite("End to end: certificate renewal, full disk, graceful shutdown", .serialized)
+@Suite("End to end: certificate renewal, full disk, graceful shutdown, retention", .serialized)
 struct LifecycleTests {
     @Test("the agent renews its certificate over mTLS before expiry and keeps delivering")
     func renewal() async throws {
@@ -103,5 +103,49 @@ struct LifecycleTests {
         #expect(process.stop() == 0)
         #expect(process.log.contains("agent stopped; unsent events stay in the spool"))
         #expect(try agent.spoolDepth() >= 10)
+    }
+
+    @Test("retention: a running collector deletes in the background events past their type's retention and closed incidents past theirs; newer events, open incidents and the audit log stay; the pass is audited")
+    func retention() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        cluster.collectorArguments = ["--retention", "agent.selftest=1", "--retention-days", "30", "--incident-retention-days", "10", "--retention-interval", "1"]
+        let store = try cluster.store()
+        let now = Date()
+        _ = try await store.createEnrollmentToken(hash: "ret", label: "", maxUses: 1, expiresAt: now.addingTimeInterval(60), now: now)
+        _ = try await store.enroll(
+            tokenHash: "ret",
+            agent: AgentRecord(id: "r", hostname: "h", os: "Debian", agentVersion: "0", enrolledAt: now, certificateSerial: "1", certificateNotAfter: now.addingTimeInterval(3600)),
+            now: now)
+        func selftest(_ seq: UInt64, daysAgo: Double) -> Event {
+            Event(seq: seq, time: now.addingTimeInterval(-daysAgo * 86_400), type: EventType.selftest, v: 1, data: ["nonce": "n", "index": .number(Double(seq))])
+        }
+        func blocked(_ seq: UInt64, daysAgo: Double, incident: String) -> Event {
+            Event(seq: seq, time: now.addingTimeInterval(-daysAgo * 86_400), type: EventType.paste("blocked"), v: 1, data: [
+                "incident_id": .string(incident), "selection": "clipboard", "target": "UTF8_STRING", "latency_ms": 1, "app": "chatgpt", "category": "consumer_ai",
+                "rule": "r", "user": "alice", "findings": .array([]),
+            ])
+        }
+        _ = try await store.ingest(agentID: "r", events: [
+            selftest(1, daysAgo: 2), selftest(2, daysAgo: 0.5),
+            blocked(3, daysAgo: 20, incident: "BW-OLDCLOSED1"), blocked(4, daysAgo: 20, incident: "BW-OLDOPEN001"), blocked(5, daysAgo: 40, incident: "BW-ANCIENT001"),
+        ], now: now)
+        _ = try await store.updateIncident(id: "BW-OLDCLOSED1", change: IncidentChange(status: .resolved, note: "done", by: "t", at: now))
+        _ = try await store.updateIncident(id: "BW-ANCIENT001", change: IncidentChange(status: .falsePositive, note: nil, by: "t", at: now))
+        try cluster.startCollector()
+
+        try await eventually("the retention pass", timeout: 30) {
+            try await store.auditEntries(AuditQuery(actor: "collector", actionPrefix: "retention")).first != nil
+        }
+        let left = try await store.events(EventQuery(agent: "r", limit: 100)).map(\.seq)
+        #expect(left == [2, 3, 4], "the 2-day-old selftest (1 day) and the 40-day-old paste (30 days) are gone")
+        #expect(try await store.incident(id: "BW-OLDCLOSED1") == nil, "resolved, 20 days old, 10-day retention")
+        #expect(try await store.incident(id: "BW-ANCIENT001") == nil)
+        #expect(try await store.incident(id: "BW-OLDOPEN001") != nil, "open incidents stay until handled")
+        let entry = try #require(try await store.auditEntries(AuditQuery(actor: "collector", actionPrefix: "retention")).first)
+        #expect(entry.outcome == "ok: 2 events, 2 incidents", "\(entry)")
+
+        let bad = try cluster.collectorCLI(["serve", "--data", cluster.dataDir, "--retention", "agent.heartbeat=0"])
+        #expect(bad.status != 0 && bad.stderr.contains("TYPE=DAYS"), "\(bad.output)")
     }
 }

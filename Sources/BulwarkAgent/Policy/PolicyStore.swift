@@ -65,7 +65,7 @@ public actor PolicyStore {
         let origin = (try? Data(contentsOf: URL(fileURLWithPath: originPath))).flatMap { try? JSONDecoder().decode(Origin.self, from: $0) }
         guard origin?.sha256 != distributed.sha256 || origin?.version != distributed.version else { return nil }
         do {
-            let active = try install(distributed.yaml, source: "collector policy v\(distributed.version)")
+            let active = try install(distributed.yaml, source: "collector policy v\(distributed.version)", fromCollector: true)
             try SecureFile.write(try JSONEncoder().encode(Origin(version: distributed.version, sha256: distributed.sha256)), to: originPath, mode: .publicReadable)
             return .success(active)
         } catch let refusal as Refusal {
@@ -102,6 +102,10 @@ public actor PolicyStore {
     /// last good policy (atomically, 0644).
     @discardableResult
     public func install(_ text: String, source: String) throws -> Active {
+        try install(text, source: source, fromCollector: false)
+    }
+
+    private func install(_ text: String, source: String, fromCollector: Bool) throws -> Active {
         let candidate: Active
         do {
             candidate = try Self.prepare(text: text, source: source, directory: state.directory, keyedHash: keyedHash)
@@ -113,7 +117,7 @@ public actor PolicyStore {
         // replaces it again).
         unlink(Self.originPath(state))
         active = candidate
-        active.source = source.hasPrefix("collector") ? source : path
+        active.source = fromCollector ? source : path
         stamp = FileStamp(path: path)
         return active
     }

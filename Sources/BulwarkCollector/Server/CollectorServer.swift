@@ -14,11 +14,19 @@ public struct CollectorServer: Sendable {
         public var agentListen: (host: String, port: Int)
         public var apiListen: (host: String, port: Int)
         public var limits: CollectorLimits
+        public var retention: RetentionPolicy
+        /// How often expired data is looked for.
+        public var retentionInterval: Duration
 
-        public init(agentListen: (host: String, port: Int), apiListen: (host: String, port: Int), limits: CollectorLimits = CollectorLimits()) {
+        public init(
+            agentListen: (host: String, port: Int), apiListen: (host: String, port: Int), limits: CollectorLimits = CollectorLimits(),
+            retention: RetentionPolicy = RetentionPolicy(), retentionInterval: Duration = .seconds(3600)
+        ) {
             self.agentListen = agentListen
             self.apiListen = apiListen
             self.limits = limits
+            self.retention = retention
+            self.retentionInterval = retentionInterval
         }
     }
 
@@ -80,7 +88,11 @@ public struct CollectorServer: Sendable {
             logger: logger)
 
         let group = ServiceGroup(
-            configuration: .init(services: [agentApp, consoleApp], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [
+                    agentApp, consoleApp,
+                    RetentionService(store: store, policy: configuration.retention, interval: configuration.retentionInterval, logger: logger),
+                ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

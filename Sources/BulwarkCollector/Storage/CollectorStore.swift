@@ -66,6 +66,11 @@ public protocol CollectorStore: Sendable {
     /// One version with its text (nil for the current one asks for the newest); nil when none.
     func policyVersion(_ version: Int?) async throws -> PolicyVersionRecord?
 
+    // Retention
+    /// Deletes what `policy` no longer keeps at `now`, at most `batch` rows per transaction (ingest
+    /// is never held up for long).
+    func deleteExpired(_ policy: RetentionPolicy, now: Date, batch: Int) async throws -> RetentionResult
+
     // Adaptive protection
     /// Users whose incidents over `UserRiskRule.window` before `now` put them above `low`.
     func userRisk(now: Date) async throws -> [UserRiskRecord]
