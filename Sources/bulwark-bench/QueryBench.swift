@@ -80,6 +80,7 @@ struct QueryBench: AsyncParsableCommand {
         }
 
         print("through the HTTPS API (curl time_total: new TLS connection, request, response), \(runs) runs each:")
+        try measure("GET /api/v1/whoami (the floor: connection, TLS, token check, audit)", target: 10, ["/api/v1/whoami"])
         let ids = Array(incidentIDs.shuffled().prefix(runs))
         try measure("GET /api/v1/incidents/{id}", target: 10, ids.map { "/api/v1/incidents/\($0)" })
         try measure("GET /api/v1/inventory/apps", target: 200, ["/api/v1/inventory/apps"])

@@ -27,6 +27,15 @@ struct EventExport: Sendable {
         var query = query
         query.throughID = try await store.latestEventID()
         query.limit = pageSize
+        if query.since != nil || query.until != nil {
+            // The ids the time range spans, found once rather than for every page.
+            if let range = try await store.eventIDRange(since: query.since, until: query.until) {
+                query.afterID = max(query.afterID ?? 0, range.lowerBound - 1)
+                query.throughID = min(query.throughID ?? .max, range.upperBound)
+            } else {
+                query.throughID = 0  // nothing in the range: an empty export
+            }
+        }
         let pages = query
         let headers: HTTPFields = [
             .contentType: format.contentType,

@@ -30,6 +30,8 @@ public protocol CollectorStore: Sendable {
     func events(_ query: EventQuery) async throws -> [StoredEvent]
     /// The same events with `data` as stored text (one page; exports page by `afterID`).
     func rawEvents(_ query: EventQuery) async throws -> [RawEvent]
+    /// The smallest and largest id among events with a time in [since, until); nil when none.
+    func eventIDRange(since: Date?, until: Date?) async throws -> ClosedRange<Int64>?
     /// The newest event's id (0 when there are none).
     func latestEventID() async throws -> Int64
     func eventCount(agentID: String?) async throws -> Int

@@ -106,6 +106,12 @@ public struct EventCatalog: Sendable {
 
     public var typeNames: [String] { schemas.keys.sorted() }
 
+    /// The types whose data can have `field` (in any version): what a search on it can be
+    /// narrowed to.
+    public func types(withField field: String) -> [String] {
+        schemas.filter { $0.value.values.contains { $0.fields.contains { $0.name == field } } }.keys.sorted()
+    }
+
     /// Validates the envelope and data of one event.
     public func validate(_ event: Event) throws(EventValidationError) {
         guard event.seq >= 1 else { throw .invalidSequence(event.seq) }
