@@ -18,7 +18,7 @@ struct BulwarkCommand: AsyncParsableCommand {
             be reached or is unavailable (retry later); 64 wrong usage of this command.
             """,
         subcommands: [
-            Login.self, Logout.self, Agents.self, Events.self, Incidents.self, Exceptions.self, Policies.self, Risk.self, Inventory.self, Apps.self, Catalog.self, Audit.self,
+            Login.self, Logout.self, Agents.self, Events.self, Incidents.self, Exceptions.self, Policies.self, Risk.self, Report.self, Inventory.self, Apps.self, Catalog.self, Audit.self,
         ])
 
     /// Runs the command; an API failure exits with the status its kind documents.

@@ -1,5 +1,6 @@
 import BulwarkCollector
 import BulwarkCore
+import Crypto
 import Foundation
 import Testing
 
@@ -182,5 +183,69 @@ struct CLITests {
             // It finished before the kill landed: then it must be whole.
             #expect(status == 0 && written == count)
         }
+    }
+
+    @Test("report: apps, data types, incidents by app, top users and coverage for the period (older incidents left out), as JSON and as a printable page whose hostile names are inert and whose CSP allows only its own style")
+    func report() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let store = try cluster.store()
+        let now = Date()
+        _ = try await store.createEnrollmentToken(hash: "report", label: "", maxUses: 2, expiresAt: now.addingTimeInterval(60), now: now)
+        for id in ["ws-1", "ws-2"] {
+            _ = try await store.enroll(
+                tokenHash: "report",
+                agent: AgentRecord(id: id, hostname: id, os: "Debian", agentVersion: "0", enrolledAt: now.addingTimeInterval(-86_400 * 60), certificateSerial: "1",
+                                   certificateNotAfter: now.addingTimeInterval(3600)),
+                now: now)
+        }
+        let hostile = "<script>alert(1)</script>"
+        func process(_ seq: UInt64, app: String, user: String) -> Event {
+            Event(seq: seq, time: now.addingTimeInterval(-3600), type: EventType.aiProcessStarted, v: 1, data: [
+                "app": .string(app), "category": "ai_coding", "pid": 1, "exe": "/usr/bin/x", "uid": 1000, "evidence": "process", "user": .string(user),
+            ])
+        }
+        func blocked(_ seq: UInt64, app: String, user: String, incident: String, daysAgo: Double = 0.1) -> Event {
+            Event(seq: seq, time: now.addingTimeInterval(-daysAgo * 86_400), type: EventType.paste("blocked"), v: 1, data: [
+                "incident_id": .string(incident), "selection": "clipboard", "target": "UTF8_STRING", "latency_ms": 1, "app": .string(app),
+                "category": "consumer_ai", "rule": "r", "user": .string(user),
+                "findings": .array([.object(["type": "credit_card", "count": 2, "confidence": 85])]),
+            ])
+        }
+        _ = try await store.ingest(agentID: "ws-1", events: [
+            process(1, app: "claude-code", user: "alice"), process(2, app: "claude-code", user: hostile),
+            blocked(3, app: "chatgpt", user: "alice", incident: "BW-REPORT0001"), blocked(4, app: "chatgpt", user: "alice", incident: "BW-REPORT0002"),
+            blocked(5, app: "chatgpt", user: hostile, incident: "BW-REPORT0003"), blocked(6, app: "chatgpt", user: "alice", incident: "BW-REPORT0004", daysAgo: 40),
+        ], now: now)
+        // ws-2 was last heard from 40 days ago.
+        let silent = try run("/usr/bin/sqlite3", [cluster.dataDir + "/collector.db", "UPDATE agents SET last_seen = \(now.addingTimeInterval(-40 * 86_400).millis) WHERE id = 'ws-2'"])
+        #expect(silent.status == 0, "\(silent.output)")
+        let analyst = ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": cluster.root + "/none", "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath,
+                       "BULWARK_TOKEN": try cluster.apiToken(role: "analyst")]
+        let json = try run(Binaries.path("bulwark"), ["report", "--json"], environment: analyst)
+        #expect(json.status == 0, "\(json.output)")
+        let report = try WireCoding.decoder().decode(AIUsageReport.self, from: Data(json.stdout.utf8))
+        #expect(report.inventory.first { $0.app == "claude-code" }?.users == 2)
+        #expect(report.inventory.first { $0.app == "chatgpt" }?.events == 3, "the 40-day-old paste is outside the 30 days")
+        #expect(report.dataTypes.map { "\($0.type) \($0.incidents) \($0.matches)" } == ["credit_card 3 6"])
+        #expect(report.incidentsByApp.map { "\($0.app) \($0.blocks) \($0.total)" } == ["chatgpt 3 3"])
+        #expect(report.topUsers.map(\.user) == ["alice", hostile] && report.topUsers.first?.blocks == 2)
+        #expect(report.coverage.agents == 2 && report.coverage.reporting == 1 && report.coverage.silent == 1 && report.coverage.policies == ["local": 2])
+
+        let text = try run(Binaries.path("bulwark"), ["report"], environment: analyst)
+        #expect(text.status == 0 && text.stdout.contains("credit_card") && text.stdout.contains("agents: 2 enrolled, 1 reporting"), "\(text.output)")
+
+        let page = cluster.root + "/report.html"
+        #expect(try run(Binaries.path("bulwark"), ["report", "--html", "-o", page], environment: analyst).status == 0)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains(hostile), "the name is text, never markup")
+        #expect(!html.contains("<script"), "no script at all")
+        let answer = try cluster.curl(["-D", "-", "-H", "Authorization: Bearer \(analyst["BULWARK_TOKEN"] ?? "")", "\(cluster.apiURL)/api/v1/reports/ai-usage?format=html"])
+        let style = try #require(html.range(of: "<style>").flatMap { start in html.range(of: "</style>").map { String(html[start.upperBound..<$0.lowerBound]) } })
+        let digest = Data(SHA256.hash(data: Data(style.utf8))).base64EncodedString()
+        #expect(answer.body.lowercased().contains("content-security-policy: default-src 'none'; style-src 'sha256-\(digest.lowercased())'"), "\(answer.body.prefix(600))")
+        #expect(answer.body.lowercased().contains("x-content-type-options: nosniff"))
+        let helpdesk = try run(Binaries.path("bulwark"), ["report"], environment: analyst.merging(["BULWARK_TOKEN": try cluster.apiToken(role: "helpdesk")]) { $1 })
+        #expect(helpdesk.status == 3, "\(helpdesk.output)")
     }
 }

@@ -39,6 +39,7 @@ struct RoleMatrixTests {
         Route(method: "POST", path: "/api/v1/policies/rollback", body: #"{"version": 1}"#, roles: ["admin"]),
         Route(method: "GET", path: "/api/v1/whoami", roles: everyone),
         Route(method: "GET", path: "/api/v1/risk?user=alice", roles: everyone),
+        Route(method: "GET", path: "/api/v1/reports/ai-usage", roles: ["admin", "analyst"]),
     ]
 
     @Test("every route × every role: allowed roles pass authorisation, the rest get 403, no token 401")

@@ -74,6 +74,22 @@ public struct ConsoleRoutes: Sendable {
         router.get("api/openapi.json") { _, _ in try Response.json(OpenAPIDocument.json) }
         let api = router.group("api/v1").add(middleware: BearerAuthenticator(store: store))
         PolicyRoutes(store: store).register(on: api)
+        api.get("reports/ai-usage") { request, context in
+            try context.require([.admin, .analyst])
+            let parameters = request.uri.queryParameters
+            let now = Date()
+            let to = try Self.time(parameters, "to") ?? now
+            let from = try Self.time(parameters, "from") ?? to.addingTimeInterval(-30 * 86_400)
+            guard from < to else { throw APIFailure(.badRequest, "invalid_parameter", "from must be before to") }
+            let report = try await store.aiUsageReport(from: from, to: to, now: now)
+            switch parameters["format"].map(String.init) ?? "json" {
+            case "json": return try Response.json(report)
+            case "html":
+                let page = ReportPage.render(report)
+                return Response(status: .ok, headers: page.headers, body: .init(byteBuffer: ByteBuffer(string: page.html)))
+            default: throw APIFailure(.badRequest, "invalid_parameter", "format must be json or html")
+            }
+        }
         api.get("risk") { request, context in
             try context.require([.admin, .analyst, .helpdesk])
             var users = try await store.userRisk(now: Date())

@@ -180,6 +180,12 @@ enum OpenAPIDocument {
             Route(method: "post", path: "/api/v1/policies/rollback", summary: "Make an earlier version's text the next version.", roles: ["admin"],
                   body: json(["type": "object", "required": .array(["version"]), "properties": ["version": ["type": "integer"], "comment": ["type": "string"]]]),
                   answer: json(ref("PolicyVersion")), status: "201", errors: ["400", "404", "409"]),
+            Route(method: "get", path: "/api/v1/reports/ai-usage", summary: "AI usage and data exposure over a period (JSON, or a printable HTML page).",
+                  roles: ["admin", "analyst"],
+                  parameters: [
+                      query("from", "Start (default: 30 days before to).", format: "date-time"), query("to", "End (default: now).", format: "date-time"),
+                      query("format", "json (default) or html."),
+                  ], answer: ["application/json": ["schema": ["type": "object"]], "text/html": ["schema": ["type": "string"]]], errors: ["400"]),
             Route(method: "get", path: "/api/v1/risk", summary: "Users whose recent incidents raise their risk level (adaptive protection), with the rule.",
                   roles: everyone, parameters: [query("user", "One user (level low when not listed).")],
                   answer: json(["type": "object", "properties": ["users": ["type": "array", "items": ref("UserRisk")], "rule": ["type": "string"]]])),

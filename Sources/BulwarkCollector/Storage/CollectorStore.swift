@@ -68,6 +68,10 @@ public protocol CollectorStore: Sendable {
     /// One version with its text (nil for the current one asks for the newest); nil when none.
     func policyVersion(_ version: Int?) async throws -> PolicyVersionRecord?
 
+    // Reports
+    /// AI use and exposure in [from, to).
+    func aiUsageReport(from: Date, to: Date, now: Date) async throws -> AIUsageReport
+
     // Retention
     /// Deletes what `policy` no longer keeps at `now`, at most `batch` rows per transaction (ingest
     /// is never held up for long).
