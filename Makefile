@@ -8,8 +8,8 @@ DEBS := libsqlite3-dev zlib1g-dev libssl-dev openssl curl ca-certificates procps
 # What the tests start besides our binaries: a real X server, window manager and clipboard
 # clients, a session bus and notification server, a browser, a terminal, a clipboard manager,
 # a Wayland compositor and its clipboard clients; the sqlite3 shell as a second writer; GNU
-# patch to apply the policy diffs the collector makes.
-TEST_DEBS := sqlite3 patch xvfb xclip dbus-daemon dbus-bin dunst openbox xdotool chromium parcellite python3-xlib sway wl-clipboard xterm mutter foot
+# patch to apply the policy diffs the collector makes; rsyslog with TLS as a SIEM.
+TEST_DEBS := sqlite3 patch rsyslog rsyslog-gnutls xvfb xclip dbus-daemon dbus-bin dunst openbox xdotool chromium parcellite python3-xlib sway wl-clipboard xterm mutter foot
 
 .PHONY: deps test-deps build release test demo bench clean
 

@@ -59,7 +59,29 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("retention"), help: "TYPE=DAYS: a type's own retention, e.g. agent.heartbeat=7 (repeatable).") var typeRetention: [String] = []
     @Option(help: "Days resolved and false-positive incidents are kept (open ones until handled).") var incidentRetentionDays = RetentionPolicy().incidentDays
     @Option(help: "Seconds between retention passes.") var retentionInterval = 3600.0
+    @Option(help: "Forward every event to this syslog receiver over TLS (RFC 5424/5425), HOST:PORT.") var siemSyslog: String?
+    @Option(help: "CA certificate the syslog receiver's certificate is checked against.") var siemSyslogCa: String?
+    @Option(help: "Forward every event to this Splunk HEC endpoint, e.g. https://splunk:8088/services/collector/event.") var siemHec: String?
+    @Option(help: "File holding the HEC token.") var siemHecTokenFile: String?
+    @Option(help: "CA certificate for the HEC endpoint (default: the system's).") var siemHecCa: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    /// The SIEMs configured; errors say which option is missing.
+    func siemDestinations() throws -> [SIEMDestination] {
+        var destinations: [SIEMDestination] = []
+        if let siemSyslog {
+            guard let ca = siemSyslogCa else { throw ValidationError("--siem-syslog needs --siem-syslog-ca (the receiver's certificate is always checked)") }
+            let (host, port) = try ListenAddress.parse(siemSyslog)
+            destinations.append(.syslog(host: host, port: port, caPath: ca))
+        }
+        if let siemHec {
+            guard let tokenFile = siemHecTokenFile else { throw ValidationError("--siem-hec needs --siem-hec-token-file") }
+            let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty else { throw ValidationError("\(tokenFile) holds no HEC token") }
+            destinations.append(.hec(url: siemHec, token: token, caPath: siemHecCa))
+        }
+        return destinations
+    }
 
     func validate() throws {
         guard retentionDays >= 1, incidentRetentionDays >= 1 else { throw ValidationError("retention is at least 1 day") }
@@ -84,7 +106,7 @@ struct Serve: AsyncParsableCommand {
                 retention: RetentionPolicy(
                     eventDays: retentionDays, eventDaysByType: Dictionary(typeRetention.compactMap(RetentionPolicy.parseTypeDays), uniquingKeysWith: { $1 }),
                     incidentDays: incidentRetentionDays),
-                retentionInterval: .milliseconds(Int(retentionInterval * 1000))),
+                retentionInterval: .milliseconds(Int(retentionInterval * 1000)), siem: try siemDestinations()),
             logger: logger)
         try await server.run { name, address in
             // One parseable line per listener: tests and scripts read the bound port from it.

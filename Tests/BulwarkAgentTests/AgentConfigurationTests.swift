@@ -1,4 +1,5 @@
 import BulwarkAgent
+import BulwarkCore
 import Foundation
 import Testing
 

@@ -17,11 +17,14 @@ public struct CollectorServer: Sendable {
         public var retention: RetentionPolicy
         /// How often expired data is looked for.
         public var retentionInterval: Duration
+        /// SIEMs every stored event is forwarded to.
+        public var siem: [SIEMDestination]
 
         public init(
             agentListen: (host: String, port: Int), apiListen: (host: String, port: Int), limits: CollectorLimits = CollectorLimits(),
-            retention: RetentionPolicy = RetentionPolicy(), retentionInterval: Duration = .seconds(3600)
+            retention: RetentionPolicy = RetentionPolicy(), retentionInterval: Duration = .seconds(3600), siem: [SIEMDestination] = []
         ) {
+            self.siem = siem
             self.agentListen = agentListen
             self.apiListen = apiListen
             self.limits = limits
@@ -92,7 +95,8 @@ public struct CollectorServer: Sendable {
                 services: [
                     agentApp, consoleApp,
                     RetentionService(store: store, policy: configuration.retention, interval: configuration.retentionInterval, logger: logger),
-                ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                ] + (try configuration.siem.map { SIEMForwarder(store: store, transport: try $0.transport(), logger: logger) as any Service }),
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

@@ -68,6 +68,11 @@ public protocol CollectorStore: Sendable {
     /// One version with its text (nil for the current one asks for the newest); nil when none.
     func policyVersion(_ version: Int?) async throws -> PolicyVersionRecord?
 
+    // SIEM forwarding
+    /// The last event id delivered to `destination` (0 before the first).
+    func siemCursor(_ destination: String) async throws -> Int64
+    func setSIEMCursor(_ destination: String, eventID: Int64, at: Date) async throws
+
     // Reports
     /// AI use and exposure in [from, to).
     func aiUsageReport(from: Date, to: Date, now: Date) async throws -> AIUsageReport

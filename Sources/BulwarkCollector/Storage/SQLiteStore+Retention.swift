@@ -47,3 +47,24 @@ extension SQLiteStore {
         return result
     }
 }
+
+extension SQLiteStore {
+    // MARK: SIEM cursors
+
+    public func siemCursor(_ destination: String) async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT event_id FROM siem_cursors WHERE destination = ?", arguments: [destination]) ?? 0
+        }
+    }
+
+    public func setSIEMCursor(_ destination: String, eventID: Int64, at: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO siem_cursors (destination, event_id, updated) VALUES (?, ?, ?)
+                    ON CONFLICT (destination) DO UPDATE SET event_id = max(event_id, excluded.event_id), updated = excluded.updated
+                    """,
+                arguments: [destination, eventID, at.millis])
+        }
+    }
+}

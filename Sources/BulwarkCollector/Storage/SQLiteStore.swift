@@ -261,6 +261,12 @@ public final class SQLiteStore: CollectorStore {
                 ANALYZE;
                 """)
         },
+        { db in
+            // Where each SIEM destination's forwarding stands (issue 7).
+            try db.execute(sql: """
+                CREATE TABLE siem_cursors (destination TEXT PRIMARY KEY, event_id INTEGER NOT NULL, updated INTEGER NOT NULL);
+                """)
+        },
     ]
 
 

@@ -1,3 +1,4 @@
+// Shared by agents (uploads) and the collector (SIEM forwarding).
 /// Exponential backoff with jitter: attempt n waits a random time in [½, 1] × min(cap, base·2ⁿ),
 /// so a fleet of agents that lost the collector together does not return in lock-step.
 public struct Backoff: Sendable {
