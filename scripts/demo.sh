@@ -199,6 +199,20 @@ else
   echo "(run the demo as root to see the file guard: it mounts a tmpfs and uses fanotify)"
 fi
 
+[[ -f "$DATA/admin.token" ]] || "$BIN/bulwark-collector" api-token create --data "$DATA/collector" --role admin --name demo-admin >"$DATA/admin.token"
+chmod 600 "$DATA/admin.token"
+step "bulwark policy push: the deployment's policy, versioned on the collector; the agent installs it within seconds"
+"$BIN/bulwark-agent" policy default >"$DATA/policy.yaml"
+BULWARK_TOKEN=$(cat "$DATA/admin.token") "$BIN/bulwark" policy push "$DATA/policy.yaml" --comment "demo: the default policy, managed centrally"
+for _ in $(seq 1 50); do grep -q "source=collector policy" "$DATA/agent.log" && break; sleep 0.1; done
+grep -m1 "source=collector policy" "$DATA/agent.log" | sed 's/.*bulwark-agent: /agent: /' || echo "(the agent has not pulled it yet)"
+step "bulwark report: AI usage and data exposure over the last 30 days (also --html -o report.html)"
+"$BIN/bulwark" report
+step "bulwark risk: users whose recent blocks raised their risk level (rules can tighten for them)"
+"$BIN/bulwark" risk
+step "bulwark audit: every API call, who, from where, allowed or not (admins)"
+BULWARK_TOKEN=$(cat "$DATA/admin.token") "$BIN/bulwark" audit --limit 8
+
 cat <<TEXT
 
 The collector and the agent keep running. Try, in another terminal:
@@ -206,6 +220,10 @@ The collector and the agent keep running. Try, in another terminal:
   $BIN/bulwark events --type agent.heartbeat     # a heartbeat every 10 s
   $BIN/bulwark-agent selftest --state $DATA/agent --count 1000
   $BIN/bulwark-agent status --state $DATA/agent
+  $BIN/bulwark login --api $BULWARK_API --ca-sha256 $FINGERPRINT --token-file $DATA/analyst.token   # then no variables needed
+  $BIN/bulwark events --export csv -o events.csv                 # every event, streamed (also ndjson; filters as for events)
+  $BIN/bulwark report --html -o report.html                      # the printable report
+  BULWARK_TOKEN=\$(cat $DATA/admin.token) $BIN/bulwark policy list   # versions; also show, diff A B, rollback V --comment …
   $BIN/bulwark incidents list                                    # every warn and block; then: incidents show|resolve ID
   BULWARK_TOKEN=\$(cat $DATA/helpdesk.token) $BIN/bulwark exceptions list   # helpdesk's time-boxed exceptions (grant|revoke)
   $BIN/bulwark inventory --csv                                   # discovered AI apps
