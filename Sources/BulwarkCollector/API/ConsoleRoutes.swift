@@ -289,6 +289,11 @@ public struct ConsoleRoutes: Sendable {
                 .badRequest, "invalid_body",
                 #"send {"incident": "BW-…", "seconds": 14400, "reason": "why", "ticket": "optional"} or {"rule", "user", "app", "agent", "seconds", "reason"}"#)
         }
+        return try Response.json(try await Self.grant(ask, by: context.actor, store: store), status: .created)
+    }
+
+    /// Grants an exception (the API's and the web console's one way), noting it on its incident.
+    static func grant(_ ask: ExceptionRequest, by actor: String, store: any CollectorStore) async throws -> ExceptionRecord {
         guard (1...Self.maxExceptionSeconds).contains(ask.seconds) else {
             throw APIFailure(.badRequest, "invalid_duration", "seconds must be 1 to \(Self.maxExceptionSeconds) (30 days); exceptions are time-boxed")
         }
@@ -317,7 +322,7 @@ public struct ConsoleRoutes: Sendable {
             granted: GrantedException(
                 id: ExceptionRecord.newID(), rule: rule, user: user, app: app, until: now.addingTimeInterval(Double(ask.seconds)), reason: reason,
                 ticket: ask.ticket, incident: ask.incident?.uppercased()),
-            agentID: agent, createdBy: context.actor, createdAt: now)
+            agentID: agent, createdBy: actor, createdAt: now)
         try await store.grantException(record)
         // The grant stands once stored; the incident's note is a courtesy that must not turn a
         // granted exception into an error the caller would retry (granting a second one).
@@ -327,7 +332,7 @@ public struct ConsoleRoutes: Sendable {
                 change: IncidentChange(
                     status: nil, note: "exception \(record.granted.id) granted until \(WireCoding.string(from: record.granted.until)): \(reason)", by: record.createdBy, at: now))
         }
-        return try Response.json(record, status: .created)
+        return record
     }
 
     struct IncidentChangeRequest: Decodable {

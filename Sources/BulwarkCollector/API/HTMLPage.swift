@@ -70,6 +70,9 @@ struct HTMLPage {
         th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #e4e7eb;vertical-align:top}\
         th{background:#f3f5f7;font-weight:600}td.n,th.n{text-align:right}.empty{color:#5b6270}\
         .figures{display:flex;gap:2rem;flex-wrap:wrap}.figures div{min-width:8rem}.figures b{display:block;font-size:1.5rem}\
+        nav{display:flex;gap:1rem;align-items:center;border-bottom:1px solid #d0d4da;padding-bottom:.5rem}nav form.inline{margin-left:auto}\
+        form label{margin-right:1rem}input{font:inherit;padding:.2rem .4rem}button{font:inherit;padding:.25rem .8rem}\
+        .problem{color:#b42318;font-weight:600}\
         @media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}}
         """
 }

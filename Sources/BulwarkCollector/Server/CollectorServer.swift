@@ -83,6 +83,7 @@ public struct CollectorServer: Sendable {
 
         let consoleRouter = Router(context: ConsoleRequestContext.self)
         ConsoleRoutes(store: store, caPEM: caPEM).register(on: consoleRouter)
+        WebConsole(store: store, sessions: ConsoleSessions()).register(on: consoleRouter)
         let consoleApp = Application(
             router: consoleRouter,
             server: try .tls(.http1(), tlsConfiguration: tlsConfiguration(requestClientCertificate: false)),

@@ -97,6 +97,8 @@ public protocol CollectorStore: Sendable {
     func incident(id: String) async throws -> IncidentRecord?
     /// Newest first, without notes.
     func incidents(_ query: IncidentQuery) async throws -> [IncidentRecord]
+    /// Incidents per UTC day (days since the epoch → count) from `since` on.
+    func incidentsPerDay(since: Date) async throws -> [Int64: Int]
     /// Applies a status change and/or adds a note; nil when no such incident exists.
     func updateIncident(id: String, change: IncidentChange) async throws -> IncidentRecord?
 

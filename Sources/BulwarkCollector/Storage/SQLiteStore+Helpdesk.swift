@@ -160,3 +160,15 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    public func incidentsPerDay(since: Date) async throws -> [Int64: Int] {
+        try await pool.read { db in
+            var counts: [Int64: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT time / 86400000 AS day, COUNT(*) AS n FROM incidents WHERE time >= ? GROUP BY day", arguments: [since.millis]) {
+                counts[row["day"]] = row["n"]
+            }
+            return counts
+        }
+    }
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Drives headless Chromium over the DevTools protocol through the Bulwark web console: logs in
+with an API token by filling and submitting the real form, opens the dashboard and an incident,
+saves screenshots, and prints what the rendered DOM holds (and any Content-Security-Policy
+violation the browser reported) as one JSON object.
+
+usage: console_browser.py BASE_URL TOKEN INCIDENT_ID ARTIFACTS_DIR"""
+import base64, json, os, re, subprocess, sys, tempfile, time
+import websocket
+
+base, token, incident, artifacts = sys.argv[1:5]
+os.makedirs(artifacts, exist_ok=True)
+profile = tempfile.mkdtemp(prefix="console-chromium-")
+# The collector's certificate comes from the test deployment's own CA.
+browser = subprocess.Popen(
+    ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors", "--remote-debugging-port=0",
+     "--user-data-dir=" + profile, "--window-size=1280,900", "about:blank"],
+    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+url = None
+deadline = time.time() + 30
+while time.time() < deadline and url is None:
+    line = browser.stderr.readline()
+    match = re.search(r"DevTools listening on (ws://\S+)", line)
+    if match:
+        url = match.group(1)
+if url is None:
+    print(json.dumps({"error": "chromium did not start"}))
+    sys.exit(1)
+
+ws = websocket.create_connection(url, timeout=30)
+next_id = 0
+console_errors = []
+
+
+def call(method, params=None, session=None):
+    global next_id
+    next_id += 1
+    message = {"id": next_id, "method": method, "params": params or {}}
+    if session:
+        message["sessionId"] = session
+    ws.send(json.dumps(message))
+    while True:
+        answer = json.loads(ws.recv())
+        if answer.get("method") in ("Log.entryAdded",):
+            entry = answer["params"]["entry"]
+            if entry.get("level") == "error":
+                console_errors.append(entry.get("text", ""))
+        if answer.get("id") == next_id:
+            if "error" in answer:
+                raise RuntimeError(f"{method}: {answer['error']}")
+            return answer.get("result", {})
+
+
+target = call("Target.createTarget", {"url": "about:blank"})["targetId"]
+session = call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+call("Page.enable", session=session)
+call("Log.enable", session=session)
+
+
+def evaluate(expression):
+    result = call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session)
+    return result.get("result", {}).get("value")
+
+
+def wait_for(expression, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        if evaluate(expression):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def open_page(path):
+    call("Page.navigate", {"url": base + path}, session=session)
+    wait_for("document.readyState === 'complete' && location.href !== 'about:blank'")
+
+
+def screenshot(name):
+    data = call("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
+    with open(os.path.join(artifacts, name), "wb") as f:
+        f.write(base64.b64decode(data))
+
+
+result = {}
+open_page("/console")  # not signed in: sent to the login page
+result["redirected_to_login"] = evaluate("location.pathname")
+screenshot("console-login.png")
+evaluate(f"document.getElementById('token').value = {json.dumps(token)}; document.getElementById('login').submit(); true")
+wait_for("location.pathname === '/console' && document.readyState === 'complete'")
+result["after_login"] = evaluate("location.pathname")
+result["who"] = evaluate("(document.getElementById('who') || {}).textContent")
+result["apps_count"] = evaluate("(document.getElementById('apps-count') || {}).textContent")
+result["incidents_count"] = evaluate("(document.getElementById('incidents-count') || {}).textContent")
+result["chart_bars"] = evaluate("document.querySelectorAll('#incident-chart rect').length")
+result["agents_table"] = evaluate("(document.getElementById('agents') || {}).innerText")
+result["scripts"] = evaluate("document.scripts.length")
+result["heading_font"] = evaluate("getComputedStyle(document.querySelector('h1')).fontSize")
+screenshot("console-dashboard.png")
+open_page("/console/incident?id=" + incident)
+result["incident_heading"] = evaluate("(document.querySelector('#incident h2') || {}).textContent")
+result["grant_form"] = evaluate("!!document.getElementById('grant')")
+screenshot("console-incident.png")
+result["console_errors"] = console_errors
+print(json.dumps(result))
+ws.close()
+browser.terminate()
+browser.wait(timeout=10)
