@@ -36,7 +36,7 @@ struct ConsoleTests {
         return (cluster, "BW-CONSOLE0001")
     }
 
-    @Test("headless Chromium: the console sends a stranger to log in, takes a helpdesk token through its form, shows the dashboard (counts, 14-day chart, agents) and an incident with the grant form; no script, no CSP violation, hostile names as text; screenshots in .build/artifacts")
+    @Test("headless Chromium: the console sends a stranger to log in, takes a helpdesk token through its form, shows the dashboard (counts, 14-day chart, agents), the inventory filtered and an app by its link, the agents with their health, and an incident with the grant form; no script, no CSP violation, hostile names as text; screenshots in .build/artifacts")
     func browser() async throws {
         let (cluster, incident) = try await Self.seeded()
         defer { cluster.shutdown() }
@@ -59,7 +59,12 @@ struct ConsoleTests {
         #expect((page["console_errors"] as? [String])?.isEmpty == true, "no CSP violation or error: \(page["console_errors"] ?? "")")
         #expect((page["incident_heading"] as? String)?.contains(incident) == true)
         #expect(page["grant_form"] as? Bool == true)
-        for name in ["console-login.png", "console-dashboard.png", "console-incident.png"] {
+        #expect(page["inventory_rows"] as? Int == 1 && page["inventory_first"] as? String == "Ollama", "\(page)")
+        #expect(page["app_name"] as? String == "Ollama", "followed the inventory link")
+        #expect((page["app_text"] as? String)?.contains(Self.hostileUser) == true, "the user shown as text")
+        #expect(page["filtered_out"] as? Int == 0, "ai_coding has no app here")
+        #expect((page["agents_page"] as? String)?.contains("ok") == true && (page["agents_page"] as? String)?.contains(Self.hostileHost) == true)
+        for name in ["console-login.png", "console-dashboard.png", "console-incident.png", "console-inventory.png", "console-app.png", "console-agents.png"] {
             let size = (try? FileManager.default.attributesOfItem(atPath: artifacts + "/" + name)[.size] as? Int) ?? 0
             #expect(size > 5_000, "\(name): \(size) bytes")
         }

@@ -20,7 +20,8 @@ enum ConsolePages {
 
     static func frame(_ session: ConsoleSessions.Session, _ title: String, _ content: String) -> HTMLPage {
         HTMLPage(title: "Bulwark — \(title)", body: """
-            <nav><a href="/console">Dashboard</a> · <a href="/console/incident">Incident lookup</a>
+            <nav><a href="/console">Dashboard</a> · <a href="/console/inventory">Inventory</a> · <a href="/console/agents">Agents</a> ·
+            <a href="/console/incident">Incident lookup</a>
             <form method="post" action="/console/logout" class="inline"><input type="hidden" name="csrf" value="\(e(session.csrf))">
             <span id="who">\(e(session.token.name)) (\(e(session.token.role.rawValue)))</span> <button type="submit">Log out</button></form></nav>
             \(content)
@@ -104,5 +105,58 @@ enum ConsolePages {
             }
         }
         return frame(session, "Incident lookup", content)
+    }
+
+    /// The inventory with its filters (a GET form: links can be shared).
+    static func inventory(session: ConsoleSessions.Session, apps: [InventoryApp], category: String?, state: String?, minRisk: Double?) -> HTMLPage {
+        func options(_ values: [String], _ selected: String?) -> String {
+            (["<option value=\"\">any</option>"] + values.map { "<option value=\"\(e($0))\"\($0 == selected ? " selected" : "")>\(e($0))</option>" }).joined()
+        }
+        let rows = apps.map { app in
+            "<tr><td><a href=\"/console/app?id=\(e(app.id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? app.id))\">\(e(app.name ?? app.id))</a></td>"
+                + [app.category ?? "", String(format: "%.1f", app.risk), app.state.rawValue, String(app.devices), String(app.users), String(app.events),
+                   WireCoding.string(from: app.lastSeen)].map { "<td>\(e($0))</td>" }.joined() + "</tr>"
+        }.joined(separator: "\n")
+        let content = """
+            <header><h1>Inventory of AI apps</h1><p>\(apps.count) apps</p></header>
+            <form method="get" action="/console/inventory" id="filters">
+            <label>Category <select name="category">\(options(AIAppCatalog.categories.sorted(), category))</select></label>
+            <label>State <select name="state">\(options(SanctionState.allCases.map(\.rawValue), state))</select></label>
+            <label>Risk at least <input name="min_risk" type="number" min="0" max="10" step="0.5" value="\(minRisk.map { String($0) } ?? "")"></label>
+            <button type="submit">Filter</button></form>
+            \(apps.isEmpty ? "<p class=\"empty\">No AI app matches.</p>" : "<table id=\"inventory\"><thead><tr><th>App</th><th>Category</th><th>Risk</th><th>State</th><th>Devices</th><th>Users</th><th>Events</th><th>Last seen</th></tr></thead><tbody>\n\(rows)\n</tbody></table>")
+            """
+        return frame(session, "Inventory", content)
+    }
+
+    static func app(session: ConsoleSessions.Session, detail: InventoryAppDetail?, id: String) -> HTMLPage {
+        guard let detail else { return frame(session, id, "<h1>\(e(id))</h1><p class=\"problem\">No agent has seen this app.</p>") }
+        let app = detail.app
+        let content = """
+            <header><h1 id="app-name">\(e(app.name ?? app.id))</h1><p>\(e(app.vendor ?? "")) · \(e(app.category ?? "")) · risk \(String(format: "%.1f", app.risk)) · \(e(app.state.rawValue))\(app.stateReason.map { " (\(e($0)))" } ?? "")</p></header>
+            <section><h2>Evidence and DLP outcomes</h2>\(HTMLPage.table(["Kind", "Events"], (app.evidence.sorted { $0.key < $1.key } + app.actions.sorted { $0.key < $1.key }).map { [$0.key, String($0.value)] }, empty: "None."))</section>
+            <section><h2>Users (\(app.users))</h2>\(HTMLPage.table(["User", "First seen", "Last seen", "Events"], detail.users.map { [$0.id, WireCoding.string(from: $0.firstSeen), WireCoding.string(from: $0.lastSeen), String($0.events)] }, empty: "None."))</section>
+            <section><h2>Devices (\(app.devices))</h2>\(HTMLPage.table(["Agent", "First seen", "Last seen", "Events"], detail.devices.map { [$0.id, WireCoding.string(from: $0.firstSeen), WireCoding.string(from: $0.lastSeen), String($0.events)] }, empty: "None."))</section>
+            """
+        return frame(session, app.name ?? app.id, content)
+    }
+
+    static func agents(session: ConsoleSessions.Session, agents: [AgentRecord], now: Date) -> HTMLPage {
+        func health(_ agent: AgentRecord) -> String {
+            if agent.revokedAt != nil { return "revoked" }
+            guard let seen = agent.lastSeen else { return "never seen" }
+            if now.timeIntervalSince(seen) > 86_400 { return "silent" }
+            if agent.dropped > 0 { return "dropping events" }
+            if agent.spoolDepth > 10_000 { return "backlog" }
+            return "ok"
+        }
+        let content = """
+            <header><h1>Agents</h1><p>\(agents.count) enrolled</p></header>
+            \(HTMLPage.table(["Host", "Agent", "OS", "Version", "Policy", "Last seen", "Spool", "Dropped", "Certificate until", "Health"],
+                             agents.map { [$0.hostname, $0.id, $0.os, $0.agentVersion, $0.policyVersion == 0 ? "local" : "v\($0.policyVersion)", $0.lastSeen.map(WireCoding.string(from:)) ?? "never",
+                                           String($0.spoolDepth), String($0.dropped), WireCoding.string(from: $0.certificateNotAfter), health($0)] },
+                             empty: "No agents enrolled."))
+            """
+        return frame(session, "Agents", content)
     }
 }

@@ -60,6 +60,27 @@ struct WebConsole: Sendable {
                 return ConsolePages.dashboard(session: session, apps: apps, agents: agents, incidentsPerDay: perDay, now: now)
             }
         }
+        router.get("console/inventory") { request, context in
+            let parameters = request.uri.queryParameters
+            let category = parameters["category"].map(String.init).flatMap { AIAppCatalog.categories.contains($0) ? $0 : nil }
+            let state = parameters["state"].map(String.init).flatMap(SanctionState.init(rawValue:))
+            let minRisk = parameters["min_risk"].flatMap { Double($0) }.flatMap { (0...10).contains($0) ? $0 : nil }
+            return try await signedIn(request, context, "GET /console/inventory", target: request.uri.query ?? "") { session in
+                let apps = try await store.inventoryApps(InventoryQuery(category: category, state: state, minRisk: minRisk))
+                return ConsolePages.inventory(session: session, apps: apps, category: category, state: state?.rawValue, minRisk: minRisk)
+            }
+        }
+        router.get("console/app") { request, context in
+            let id = request.uri.queryParameters["id"].map(String.init) ?? ""
+            return try await signedIn(request, context, "GET /console/app", target: id) { session in
+                ConsolePages.app(session: session, detail: try await store.inventoryApp(id: id, page: InventoryPage()), id: id)
+            }
+        }
+        router.get("console/agents") { request, context in
+            try await signedIn(request, context, "GET /console/agents") { session in
+                ConsolePages.agents(session: session, agents: try await store.agents(), now: Date())
+            }
+        }
         router.get("console/incident") { request, context in
             let id = request.uri.queryParameters["id"].map { String($0).uppercased() }
             return try await signedIn(request, context, "GET /console/incident", target: id ?? "") { session in
