@@ -13,6 +13,7 @@ struct ExceptionRow: Decodable {
         var reason: String
         var ticket: String?
         var incident: String?
+        var file_sha256: String?
     }
 
     var granted: Granted
@@ -27,6 +28,7 @@ struct ExceptionRow: Decodable {
         var text = "\(granted.id)  rule \(granted.rule) off for \(scope.joined(separator: ", ")) until \(WireCoding.string(from: granted.until))"
         text += "  by \(created_by): \(granted.reason)"
         if let ticket = granted.ticket { text += " [\(ticket)]" }
+        if let file = granted.file_sha256 { text += " (only the file \(file.prefix(12))…)" }
         if let revoked_by { text += "  (revoked by \(revoked_by))" }
         return text
     }
@@ -59,6 +61,8 @@ struct Exceptions: AsyncParsableCommand {
         @Option(name: .customLong("for"), help: "How long: 90s, 30m, 4h, 7d (at most 30 days).") var duration: String
         @Option(help: "Why (recorded, shown on the incident).") var reason: String
         @Option(help: "Ticket reference.") var ticket: String?
+        @Option(help: "Only for the file with this SHA-256 (an AI tool may read that file, no other).") var fileSha256: String?
+        @Flag(help: "With --incident: only for the file the incident stopped (its SHA-256).") var thisFile = false
 
         func run() async throws {
             var body: [String: Any] = ["seconds": try Exceptions.seconds(duration), "reason": reason]
@@ -66,6 +70,8 @@ struct Exceptions: AsyncParsableCommand {
                 if let value { body[key] = value }
             }
             if allHosts { body["all_hosts"] = true }
+            if let fileSha256 { body["file_sha256"] = fileSha256 }
+            if thisFile { body["this_file"] = true }
             let answer = try await connection.send(.POST, "/api/v1/exceptions", json: try JSONSerialization.data(withJSONObject: body))
             let granted = try WireCoding.decoder().decode(ExceptionRow.self, from: answer)
             print(granted.line)

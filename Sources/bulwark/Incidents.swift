@@ -28,6 +28,7 @@ struct IncidentRow: Decodable {
     var rule: String?
     var findings: [Finding]
     var file: String?
+    var file_sha256: String?
     var justification: String?
     var status: String
     var status_changed_by: String?
@@ -42,6 +43,7 @@ struct IncidentRow: Decodable {
         if let rule { lines.append("rule:     \(rule)") }
         lines.append("found:    " + (findings.isEmpty ? "nothing (the rule matched the destination or path)" : findings.map(Self.describe).joined(separator: ", ")))
         if let file { lines.append("file:     \(file)") }
+        if let file_sha256 { lines.append("sha256:   \(file_sha256) (exceptions grant --incident \(id) --this-file: that file only)") }
         if let justification { lines.append("reason given: \(justification)") }
         if let status_changed_by, let status_changed_at {
             lines.append("status:   \(status) by \(status_changed_by) at \(WireCoding.string(from: status_changed_at))")

@@ -1,5 +1,6 @@
 import BulwarkCollector
 import BulwarkCore
+import Crypto
 import Foundation
 import Testing
 
@@ -117,5 +118,35 @@ struct IncidentTests {
         let audit = try await cluster.store().auditEntries(AuditQuery(limit: 200))
         #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "POST /api/v1/exceptions" && $0.outcome == "ok" })
         #expect(audit.contains { $0.actor == "token:test-helpdesk" && $0.action == "DELETE /api/v1/exceptions/\(secondID)" && $0.outcome == "ok" })
+    }
+
+    @Test("an exception for one file: the block names the file's SHA-256, helpdesk grants for that file only, the AI tool may read it (audited with the exception) and is still refused another file with a card number")
+    func fileException() async throws {
+        let guarded = try FileGuardTests.Guarded()
+        defer { guarded.stop() }
+        let cluster = guarded.cluster
+        let helpdesk = ProcessInfo.processInfo.environment.merging([
+            "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath, "BULWARK_TOKEN": try cluster.apiToken(role: "helpdesk"),
+        ]) { $1 }
+        func bulwark(_ arguments: [String]) throws -> CommandResult { try run(Binaries.path("bulwark"), arguments, environment: helpdesk) }
+        let ollama = try guarded.tool("ollama")
+        let approved = try guarded.write(FileGuardTests.card, to: "approved.txt")
+        let other = try guarded.write("Another customer: card 4929 1234 5678 9012 exp 01/29.\n" + FileGuardTests.card, to: "other.txt")
+        #expect(try run(ollama, [approved]).status != 0)
+        let blocked = try #require(try await guarded.waitForEvents("blocked") { $0.data["path"] == .string(approved) }.first)
+        let hash = AgentIdentity.hex(SHA256.hash(data: Data(FileGuardTests.card.utf8)))
+        #expect(blocked.data["file_sha256"] == .string(hash))
+        let id = try #require(blocked.data["incident_id"]?.stringValue)
+        #expect(try bulwark(["incidents", "show", id]).stdout.contains("sha256:   \(hash)"))
+
+        let granted = try bulwark(["exceptions", "grant", "--incident", id, "--this-file", "--for", "5m", "--reason", "approved extract"])
+        #expect(granted.status == 0 && granted.stdout.contains("only the file \(hash.prefix(12))"), "\(granted.output)")
+        try await eventually("the approved file readable", timeout: 20) { try run(ollama, [approved]).stdout == FileGuardTests.card }
+        let audited = try #require(try await guarded.waitForEvents("audited") { $0.data["path"] == .string(approved) }.first)
+        #expect("\(audited.data["exceptions"] ?? .null)".contains("EX-"), "\(audited.data)")
+        let refused = try run(ollama, [other])
+        #expect(refused.status != 0 && refused.stdout.isEmpty, "another file stays blocked: \(refused.output)")
+        let noHash = try bulwark(["exceptions", "grant", "--rule", "r", "--user", "u", "--file-sha256", "xyz", "--for", "1h", "--reason", "x"])
+        #expect(noHash.status == 4 && noHash.stderr.contains("invalid_file_sha256"), "\(noHash.output)")
     }
 }

@@ -1,4 +1,5 @@
 import BulwarkCore
+import Crypto
 import Foundation
 import Logging
 import Synchronization
@@ -258,12 +259,24 @@ public final class FileGuard: @unchecked Sendable {
         }
         let destination = Destination(appID: app.id, category: app.category, sanction: states[app.id] ?? .unreviewed)
         let (user, risk) = who(event.pid)
-        let request = PolicyRequest(activity: activity, destination: destination, user: user, content: content, userRisk: risk)
-        let decision = PolicyEvaluator(policy: policy).evaluate(request)
-        let blocked = decision.action == .block || (activity == .fileUpload && decision.action == .warn)
+        var request = PolicyRequest(activity: activity, destination: destination, user: user, content: content, userRisk: risk)
+        var decision = PolicyEvaluator(policy: policy).evaluate(request)
+        var blocked = decision.action == .block || (activity == .fileUpload && decision.action == .warn)
+        // A stopped read names the file by its hash (helpdesk can except that one file), and an
+        // exception for one file is matched by it.
+        var fileHash: String?
+        if blocked, key.size <= Int64(settings.maxScanBytes) {
+            fileHash = Self.sha256(event.descriptor)
+            if let fileHash, policy.hasFileExceptions {
+                request.fileSHA256 = fileHash
+                decision = PolicyEvaluator(policy: policy).evaluate(request)
+                blocked = decision.action == .block || (activity == .fileUpload && decision.action == .warn)
+            }
+        }
         guard blocked || firstAudit(pid: event.pid, path: path) else { return ReadVerdict(allow: true, harmless: harmless) }
         let incidentID = DLPEvent.newIncidentID()
         var data = Self.data(incidentID: incidentID, request: request, decision: decision, path: path, pid: event.pid, exe: exe)
+        if let fileHash { data["file_sha256"] = .string(fileHash) }
         data["evidence"] = activity == .fileUpload ? "upload" : "file_open"
         data["verdict"] = .string(verdictSource)
         data["latency_ms"] = .number(Self.milliseconds(ContinuousClock.now - started))
@@ -275,6 +288,21 @@ public final class FileGuard: @unchecked Sendable {
             notify(uid, notice)
         }
         return ReadVerdict(allow: !blocked, harmless: blocked ? nil : harmless)
+    }
+
+    /// SHA-256 of the file open as `descriptor` (pread: the descriptor's offset is left alone).
+    static func sha256(_ descriptor: Int32) -> String? {
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var offset: off_t = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, offset) }
+            guard count >= 0 else { return nil }
+            if count == 0 { break }
+            hasher.update(data: buffer[0..<count])
+            offset += off_t(count)
+        }
+        return AgentIdentity.hex(hasher.finalize())
     }
 
     /// Files up to this size are scanned by the worker deciding the open, without a budget

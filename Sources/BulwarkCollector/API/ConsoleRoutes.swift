@@ -272,10 +272,21 @@ public struct ConsoleRoutes: Sendable {
         var seconds: Int
         var reason: String
         var ticket: String?
+        /// Only for this file (SHA-256, hex), or with an incident `this_file`: the file it stopped.
+        var fileSHA256: String?
+        var thisFile: Bool?
+
+        init(
+            incident: String? = nil, rule: String? = nil, user: String? = nil, app: String? = nil, agent: String? = nil, allHosts: Bool? = nil, seconds: Int,
+            reason: String, ticket: String? = nil, fileSHA256: String? = nil, thisFile: Bool? = nil
+        ) {
+            (self.incident, self.rule, self.user, self.app, self.agent, self.allHosts) = (incident, rule, user, app, agent, allHosts)
+            (self.seconds, self.reason, self.ticket, self.fileSHA256, self.thisFile) = (seconds, reason, ticket, fileSHA256, thisFile)
+        }
 
         enum CodingKeys: String, CodingKey {
             case incident, rule, user, app, agent, seconds, reason, ticket
-            case allHosts = "all_hosts"
+            case allHosts = "all_hosts", fileSHA256 = "file_sha256", thisFile = "this_file"
         }
     }
 
@@ -299,7 +310,10 @@ public struct ConsoleRoutes: Sendable {
         }
         let reason = ask.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty, reason.count <= 1000 else { throw APIFailure(.badRequest, "reason_required", "give a reason (1 to 1000 characters)") }
-        var (rule, user, app, agent) = (ask.rule, ask.user, ask.app, ask.agent)
+        var (rule, user, app, agent, file) = (ask.rule, ask.user, ask.app, ask.agent, ask.fileSHA256?.lowercased())
+        if let file, file.count != 64 || !file.allSatisfy(\.isHexDigit) {
+            throw APIFailure(.badRequest, "invalid_file_sha256", "file_sha256 is the file's SHA-256: 64 hex digits")
+        }
         if let incidentID = ask.incident {
             guard let incident = try await store.incident(id: incidentID.uppercased()) else {
                 throw APIFailure(.notFound, "incident_not_found", "no incident \(incidentID)")
@@ -311,6 +325,12 @@ public struct ConsoleRoutes: Sendable {
             user = user ?? incident.user
             app = app ?? incident.app
             agent = ask.allHosts == true ? nil : (agent ?? incident.agentID)
+            if ask.thisFile == true {
+                guard let hash = incident.fileSHA256 else {
+                    throw APIFailure(.badRequest, "incident_without_file", "incident \(incident.id) names no file hash (only file blocks do); give file_sha256")
+                }
+                file = hash
+            }
         }
         guard let rule, !rule.isEmpty, rule.count <= 128 else { throw APIFailure(.badRequest, "rule_required", "name the rule to except (or give an incident)") }
         guard user != nil || agent != nil else {
@@ -321,7 +341,7 @@ public struct ConsoleRoutes: Sendable {
         let record = ExceptionRecord(
             granted: GrantedException(
                 id: ExceptionRecord.newID(), rule: rule, user: user, app: app, until: now.addingTimeInterval(Double(ask.seconds)), reason: reason,
-                ticket: ask.ticket, incident: ask.incident?.uppercased()),
+                ticket: ask.ticket, incident: ask.incident?.uppercased(), fileSHA256: file),
             agentID: agent, createdBy: actor, createdAt: now)
         try await store.grantException(record)
         // The grant stands once stored; the incident's note is a courtesy that must not turn a

@@ -160,7 +160,7 @@ enum OpenAPIDocument {
                   body: json(["type": "object", "required": .array(["seconds", "reason"]), "properties": [
                       "incident": ["type": "string"], "rule": ["type": "string"], "user": ["type": "string"], "app": ["type": "string"],
                       "agent": ["type": "string"], "all_hosts": ["type": "boolean"], "seconds": ["type": "integer", "minimum": 1, "maximum": 2_592_000],
-                      "reason": ["type": "string"], "ticket": ["type": "string"],
+                      "reason": ["type": "string"], "ticket": ["type": "string"], "file_sha256": ["type": "string"], "this_file": ["type": "boolean"],
                   ]]), answer: json(ref("Exception")), status: "201", errors: ["400", "404"]),
             Route(method: "get", path: "/api/v1/exceptions", summary: "Exceptions in force (all with all=true).", roles: everyone,
                   parameters: [query("all", "true adds expired and revoked ones.", type: "boolean")], answer: list("exceptions", of: "Exception")),

@@ -99,6 +99,7 @@ enum ConsolePages {
                     <input type="hidden" name="csrf" value="\(e(session.csrf))"><input type="hidden" name="incident" value="\(e(incident.id))">
                     <label>Hours <input name="hours" type="number" min="1" max="720" value="4" required></label>
                     <label>Reason <input name="reason" required></label> <label>Ticket <input name="ticket"></label>
+                    \(incident.fileSHA256 == nil ? "" : "<label><input type=\"checkbox\" name=\"this_file\"> only this file</label>")
                     <button type="submit">Grant</button></form>
                     <p>Same rule, user, app and machine as the incident; agents apply it within seconds and it ends by itself.</p></section>
                     """

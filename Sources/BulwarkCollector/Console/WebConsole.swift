@@ -99,7 +99,9 @@ struct WebConsole: Sendable {
                 var message: String
                 do {
                     let record = try await ConsoleRoutes.grant(
-                        ConsoleRoutes.ExceptionRequest(incident: form["incident"], seconds: hours * 3600, reason: form["reason"] ?? "", ticket: form["ticket"].flatMap { $0.isEmpty ? nil : $0 }),
+                        ConsoleRoutes.ExceptionRequest(
+                            incident: form["incident"], seconds: hours * 3600, reason: form["reason"] ?? "", ticket: form["ticket"].flatMap { $0.isEmpty ? nil : $0 },
+                            thisFile: form["this_file"] == "on"),
                         by: "token:\(session.token.name)", store: store)
                     message = "Exception \(record.granted.id) granted until \(WireCoding.string(from: record.granted.until))."
                 } catch let failure as APIFailure {

@@ -39,6 +39,8 @@ public struct IncidentRecord: Sendable, Codable, Equatable {
     public var findings: JSONValue
     /// The file, for file decisions.
     public var file: String?
+    /// The file's SHA-256 when the agent stopped its read (an exception can name that file).
+    public var fileSHA256: String?
     /// The user's reason, for an override.
     public var justification: String?
     public var status: IncidentStatus
@@ -50,6 +52,7 @@ public struct IncidentRecord: Sendable, Codable, Equatable {
         case id, time, updated, type, action, activity, app, category, user, rule, findings, file, justification, status, notes
         case agentID = "agent"
         case eventID = "event_id"
+        case fileSHA256 = "file_sha256"
         case statusChangedBy = "status_changed_by"
         case statusChangedAt = "status_changed_at"
     }
@@ -68,6 +71,7 @@ public struct IncidentDraft: Sendable, Equatable {
     /// JSON text of the findings array.
     public var findings: String
     public var file: String?
+    public var fileSHA256: String?
     public var justification: String?
 
     public init?(type: String, data: [String: JSONValue]) {
@@ -92,6 +96,7 @@ public struct IncidentDraft: Sendable, Equatable {
         rule = data["rule"]?.stringValue
         findings = (data["findings"] ?? .array([])).jsonText
         file = data["path"]?.stringValue
+        fileSHA256 = data["file_sha256"]?.stringValue
         justification = data["justification"]?.stringValue
     }
 }

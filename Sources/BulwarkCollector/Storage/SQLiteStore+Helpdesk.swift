@@ -5,13 +5,23 @@ import GRDB
 /// Keeps the incidents table current inside the ingest transaction.
 struct IncidentWriter {
     let db: Database
+    /// False only for the backfill of schema version 6, which ran before incidents had the
+    /// `file_sha256` column.
+    var fileHashColumn = true
 
     /// A later event with the same id (the user overrode a warning) updates the outcome; the
     /// first event stays the incident's origin.
     func record(_ draft: IncidentDraft, agentID: String, eventID: Int64, time: Int64) throws {
+        let (hashColumn, hashValue, hashUpdate) = fileHashColumn
+            ? (", file_sha256", ", ?", ",\n                    file_sha256 = coalesce(file_sha256, excluded.file_sha256)") : ("", "", "")
+        var arguments: StatementArguments = [
+            draft.id, agentID, eventID, time, time, draft.type, draft.action, draft.activity, draft.app, draft.category, draft.user, draft.rule,
+            draft.findings, draft.file, draft.justification,
+        ]
+        if fileHashColumn { arguments += [draft.fileSHA256] }
         try db.cachedStatement(sql: """
-                INSERT INTO incidents (id, agent_id, event_id, time, updated, type, action, activity, app, category, user, rule, findings, file, justification)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO incidents (id, agent_id, event_id, time, updated, type, action, activity, app, category, user, rule, findings, file, justification\(hashColumn))
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?\(hashValue))
                 ON CONFLICT (id) DO UPDATE SET
                     updated = max(updated, excluded.updated),
                     type = CASE WHEN excluded.updated >= updated THEN excluded.type ELSE type END,
@@ -19,11 +29,8 @@ struct IncidentWriter {
                     justification = coalesce(excluded.justification, justification),
                     activity = coalesce(activity, excluded.activity), app = coalesce(app, excluded.app),
                     category = coalesce(category, excluded.category), user = coalesce(user, excluded.user),
-                    rule = coalesce(rule, excluded.rule), file = coalesce(file, excluded.file)
-                """).execute(arguments: [
-                draft.id, agentID, eventID, time, time, draft.type, draft.action, draft.activity, draft.app, draft.category, draft.user, draft.rule,
-                draft.findings, draft.file, draft.justification,
-            ])
+                    rule = coalesce(rule, excluded.rule), file = coalesce(file, excluded.file)\(hashUpdate)
+                """).execute(arguments: arguments)
     }
 }
 
@@ -84,8 +91,8 @@ extension SQLiteStore {
         return IncidentRecord(
             id: row["id"], agentID: row["agent_id"], eventID: row["event_id"], time: Date(millis: row["time"]), updated: Date(millis: row["updated"]),
             type: row["type"], action: row["action"], activity: row["activity"], app: row["app"], category: row["category"], user: row["user"],
-            rule: row["rule"], findings: (try? JSONReader.parse(findingsText)) ?? .array([]), file: row["file"], justification: row["justification"],
-            status: IncidentStatus(rawValue: statusText) ?? .open, statusChangedBy: row["status_changed_by"],
+            rule: row["rule"], findings: (try? JSONReader.parse(findingsText)) ?? .array([]), file: row["file"], fileSHA256: row["file_sha256"],
+            justification: row["justification"], status: IncidentStatus(rawValue: statusText) ?? .open, statusChangedBy: row["status_changed_by"],
             statusChangedAt: (row["status_changed_at"] as Int64?).map { Date(millis: $0) }, notes: notes)
     }
 }
@@ -96,12 +103,12 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO exceptions (id, rule, user, app, agent_id, until, reason, ticket, incident, created_by, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO exceptions (id, rule, user, app, agent_id, until, reason, ticket, incident, created_by, created_at, file_sha256)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     granted.id, granted.rule, granted.user, granted.app, record.agentID, granted.until.millis, granted.reason, granted.ticket, granted.incident,
-                    record.createdBy, record.createdAt.millis,
+                    record.createdBy, record.createdAt.millis, granted.fileSHA256,
                 ])
         }
     }
@@ -126,7 +133,7 @@ extension SQLiteStore {
         ExceptionRecord(
             granted: GrantedException(
                 id: row["id"], rule: row["rule"], user: row["user"], app: row["app"], until: Date(millis: row["until"]), reason: row["reason"],
-                ticket: row["ticket"], incident: row["incident"]),
+                ticket: row["ticket"], incident: row["incident"], fileSHA256: row["file_sha256"]),
             agentID: row["agent_id"], createdBy: row["created_by"], createdAt: Date(millis: row["created_at"]), revokedBy: row["revoked_by"],
             revokedAt: (row["revoked_at"] as Int64?).map { Date(millis: $0) })
     }

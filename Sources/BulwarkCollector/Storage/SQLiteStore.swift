@@ -192,7 +192,7 @@ public final class SQLiteStore: CollectorStore {
                 );
                 CREATE INDEX incident_notes_incident ON incident_notes (incident_id, id);
                 """)
-            let writer = IncidentWriter(db: db)
+            let writer = IncidentWriter(db: db, fileHashColumn: false)
             let rows = try Row.fetchCursor(
                 db, sql: "SELECT id, agent_id, time, type, data FROM events WHERE type IN ('paste.blocked', 'paste.warned', 'paste.overridden', 'file.blocked', 'dlp.decision') ORDER BY id")
             while let row = try rows.next() {
@@ -265,6 +265,13 @@ public final class SQLiteStore: CollectorStore {
             // Where each SIEM destination's forwarding stands (issue 7).
             try db.execute(sql: """
                 CREATE TABLE siem_cursors (destination TEXT PRIMARY KEY, event_id INTEGER NOT NULL, updated INTEGER NOT NULL);
+                """)
+        },
+        { db in
+            // Exceptions for one file (issue 7): the hash the agent reported with the block.
+            try db.execute(sql: """
+                ALTER TABLE incidents ADD COLUMN file_sha256 TEXT;
+                ALTER TABLE exceptions ADD COLUMN file_sha256 TEXT;
                 """)
         },
     ]

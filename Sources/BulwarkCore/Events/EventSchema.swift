@@ -252,6 +252,8 @@ public struct EventCatalog: Sendable {
             .optional("verdict", .string),
             .optional("latency_ms", .number),
             .optional("exceptions", .array),
+            .optional("file_sha256", .string),
+            .optional("user_risk", .string),
         ])
     } + [
         EventSchema(type: EventType.agentHealth, version: 1, fields: [

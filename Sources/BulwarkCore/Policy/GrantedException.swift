@@ -15,8 +15,13 @@ public struct GrantedException: Sendable, Codable, Equatable {
     public var ticket: String?
     /// The incident it was granted for, if any.
     public var incident: String?
+    /// Only for this file (SHA-256 of its content, hex): an AI tool may read that file, not others.
+    public var fileSHA256: String?
 
-    public init(id: String, rule: String, user: String?, app: String?, until: Date, reason: String, ticket: String? = nil, incident: String? = nil) {
+    public init(
+        id: String, rule: String, user: String?, app: String?, until: Date, reason: String, ticket: String? = nil, incident: String? = nil, fileSHA256: String? = nil
+    ) {
+        self.fileSHA256 = fileSHA256
         self.id = id
         self.rule = rule
         self.user = user
@@ -25,6 +30,11 @@ public struct GrantedException: Sendable, Codable, Equatable {
         self.reason = reason
         self.ticket = ticket
         self.incident = incident
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, rule, user, app, until, reason, ticket, incident
+        case fileSHA256 = "file_sha256"
     }
 }
 
@@ -39,9 +49,16 @@ extension Policy {
                 policy.rules[index].exceptions.append(
                     PolicyException(
                         id: granted.id, scope: ScopeFilter(users: granted.user.map { [$0] } ?? []), apps: granted.app.map { [$0] } ?? [],
-                        until: granted.until, reason: granted.reason))
+                        until: granted.until, reason: granted.reason, fileSHA256: granted.fileSHA256))
             }
         }
         return policy
+    }
+}
+
+extension Policy {
+    /// Whether any exception is for one file only: then a decision about a file needs its hash.
+    public var hasFileExceptions: Bool {
+        rules.contains { $0.exceptions.contains { $0.fileSHA256 != nil } }
     }
 }

@@ -146,9 +146,21 @@ public struct PolicyException: Sendable, Equatable {
     public var apps: Set<String>
     public var until: Date?
     public var reason: String?
+    /// Only for the file with this SHA-256 (hex).
+    public var fileSHA256: String?
+
+    public init(id: String?, scope: ScopeFilter, apps: Set<String>, until: Date?, reason: String?, fileSHA256: String? = nil) {
+        self.id = id
+        self.scope = scope
+        self.apps = apps
+        self.until = until
+        self.reason = reason
+        self.fileSHA256 = fileSHA256
+    }
 
     func applies(to request: PolicyRequest) -> Bool {
         if let until, request.time >= until { return false }
+        if let fileSHA256, request.fileSHA256 != fileSHA256 { return false }
         return scope.matches(request) && (apps.isEmpty || request.destination.appID.map(apps.contains) == true)
     }
 }
@@ -212,6 +224,8 @@ public struct PolicyRequest: Sendable {
     public var time: Date
     /// The user's risk level as the collector last computed it.
     public var userRisk: UserRisk
+    /// The SHA-256 of the file concerned, when known (file exceptions match on it).
+    public var fileSHA256: String?
 
     public init(
         activity: Activity, destination: Destination, user: String? = nil, groups: Set<String> = [], host: String? = nil,
