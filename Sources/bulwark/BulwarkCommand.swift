@@ -232,6 +232,7 @@ struct Events: AsyncParsableCommand {
     @OptionGroup var connection: Connection
     @Option(help: "Only this event type, e.g. agent.selftest.") var type: String?
     @Option(help: "Only this agent ID.") var agent: String?
+    @Option(help: "Only agents with this hostname.") var host: String?
     @Option(help: "Only events at or after this RFC 3339 time.") var since: String?
     @Option(help: "Only events before this RFC 3339 time.") var until: String?
     @Option(help: "Only events naming this user.") var user: String?
@@ -248,7 +249,7 @@ struct Events: AsyncParsableCommand {
 
     func run() async throws {
         let filters: [(String, String?)] = [
-            ("type", type), ("agent", agent), ("since", since), ("until", until), ("user", user), ("app", app), ("category", category),
+            ("type", type), ("agent", agent), ("host", host), ("since", since), ("until", until), ("user", user), ("app", app), ("category", category),
             ("info_type", infoType), ("hash", hash), ("action", action), ("after", after.map(String.init)),
         ]
         if let export {

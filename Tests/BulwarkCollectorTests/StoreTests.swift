@@ -152,6 +152,11 @@ struct StoreTests {
         query.user = "alice"
         #expect(try await seqs(query) == [1, 3])
         query = EventQuery()
+        query.host = "host-a"
+        #expect(try await seqs(query) == [1, 2, 3, 4], "every event of the agent named host-a")
+        query.host = "host-elsewhere"
+        #expect(try await seqs(query).isEmpty)
+        query = EventQuery()
         query.app = "chatgpt"
         #expect(try await seqs(query) == [1, 2])
         query = EventQuery()

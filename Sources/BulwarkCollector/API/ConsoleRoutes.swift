@@ -478,6 +478,7 @@ public struct ConsoleRoutes: Sendable {
         var query = EventQuery()
         query.type = parameters["type"].map(String.init)
         query.agent = parameters["agent"].map(String.init)
+        query.host = parameters["host"].map(String.init)
         query.user = parameters["user"].map(String.init)
         query.app = parameters["app"].map(String.init)
         query.category = parameters["category"].map(String.init)

@@ -98,7 +98,7 @@ enum OpenAPIDocument {
     }
 
     static let eventFilters: [JSONValue] = [
-        query("type", "Event type, e.g. file.blocked."), query("agent", "Agent id."),
+        query("type", "Event type, e.g. file.blocked."), query("agent", "Agent id."), query("host", "The agent's hostname."),
         query("since", "Events at or after (event time).", format: "date-time"), query("until", "Events before (event time).", format: "date-time"),
         query("user", "Events naming this user."), query("app", "Events naming this app id."), query("category", "Events naming this app category."),
         query("info_type", "Events with a finding of this information type (credit_card, ...)."),

@@ -123,6 +123,8 @@ public struct RawEvent: Sendable, Equatable {
 public struct EventQuery: Sendable {
     public var type: String?
     public var agent: String?
+    /// Only events from agents with this hostname.
+    public var host: String?
     /// Only events that happened at or after this time.
     public var since: Date?
     /// Only events with a collector id greater than this (paging cursor).

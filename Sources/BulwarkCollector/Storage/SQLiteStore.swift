@@ -407,6 +407,7 @@ public final class SQLiteStore: CollectorStore {
         var arguments: StatementArguments = []
         if let type = query.type { clauses.append("type = ?"); arguments += [type] }
         if let agent = query.agent { clauses.append("agent_id = ?"); arguments += [agent] }
+        if let host = query.host { clauses.append("agent_id IN (SELECT id FROM agents WHERE hostname = ?)"); arguments += [host] }
         if let since = query.since { clauses.append("time >= ?"); arguments += [since.millis] }
         if let afterID = query.afterID { clauses.append("id > ?"); arguments += [afterID] }
         if let throughID = query.throughID { clauses.append("id <= ?"); arguments += [throughID] }
