@@ -130,5 +130,12 @@ struct SIEMTests {
         try await eventually("the next event at both", timeout: 30) { received().contains { $0.contains(#"seq="6""#) } && hecEvents().count >= 6 }
         #expect(received().filter { $0.contains(#"seq="1""#) }.count == firstCopies, "not resent after the restart")
         #expect(hecEvents().count == 6)
+
+        // Helpdesk resolving the incident reaches the SIEM too (the collector's own event).
+        _ = try await store.updateIncident(id: "BW-SIEM000001", change: IncidentChange(status: .resolved, note: "explained", by: "token:hd", at: Date()))
+        try await eventually("the incident's update at rsyslog", timeout: 30) { received().contains { $0.contains("incident.updated") } }
+        let update = try #require(received().first { $0.contains("incident.updated") })
+        #expect(update.hasPrefix("134 collector bulwark incident.updated") && update.contains(#"incident="BW-SIEM000001""#) && update.contains(#""status":"resolved""#), "\(update)")
+        #expect(!update.contains("explained"), "the note's text stays on the collector")
     }
 }

@@ -52,7 +52,7 @@ struct SIEMForwarder: Service {
                     try await Task.sleep(for: unconfirmed.isEmpty ? idle : min(idle, settle))
                     continue
                 }
-                if events.contains(where: { hostnames[$0.agent] == nil }) {
+                if events.contains(where: { hostnames[$0.agent] == nil && $0.agent != EventType.collectorAgent }) {
                     hostnames = Dictionary(try await store.agents().map { ($0.id, $0.hostname) }, uniquingKeysWith: { $1 })
                 }
                 if let generation = try await transport.deliver(events, hostnames: hostnames) {

@@ -75,7 +75,18 @@ extension SQLiteStore {
                     sql: "INSERT INTO incident_notes (incident_id, time, author, text) VALUES (?, ?, ?, ?)", arguments: [id, change.at.millis, change.by, note])
             }
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE id = ?", arguments: [id]) else { return nil }
-            return try Self.incident(row, notes: Self.notes(db, incidentID: id))
+            let incident = try Self.incident(row, notes: Self.notes(db, incidentID: id))
+            // The change as an event of the collector's own, in the same transaction: searches,
+            // exports and SIEM forwarding see it. The note's text stays on the collector.
+            var data: [String: JSONValue] = ["incident_id": .string(id), "status": .string(incident.status.rawValue), "by": .string(change.by)]
+            if change.note != nil { data["note_added"] = true }
+            try db.execute(
+                sql: """
+                    INSERT INTO events (agent_id, seq, time, received_at, type, v, data)
+                    VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE agent_id = ?), ?, ?, ?, 1, ?)
+                    """,
+                arguments: [EventType.collectorAgent, EventType.collectorAgent, change.at.millis, change.at.millis, EventType.incidentUpdated, JSONValue.object(data).jsonText])
+            return incident
         }
     }
 

@@ -256,6 +256,12 @@ public struct EventCatalog: Sendable {
             .optional("user_risk", .string),
         ])
     } + [
+        EventSchema(type: EventType.incidentUpdated, version: 1, fields: [
+            .required("incident_id", .string),
+            .required("status", .string),
+            .required("by", .string),
+            .optional("note_added", .bool),
+        ]),
         EventSchema(type: EventType.agentHealth, version: 1, fields: [
             .required("component", .string),
             .required("status", .string),
@@ -343,4 +349,9 @@ public enum EventType {
     public static let aiSummary = "ai.summary"
     /// A stretch of time an AI app's window had the focus (docs/EVENTS.md).
     public static let aiFocus = "ai.focus"
+    /// Recorded by the collector itself (agent `collector`) when helpdesk or an analyst changes
+    /// an incident, so searches, exports and SIEMs see incidents' whole life (docs/EVENTS.md).
+    public static let incidentUpdated = "incident.updated"
+    /// The agent id the collector's own events carry.
+    public static let collectorAgent = "collector"
 }
