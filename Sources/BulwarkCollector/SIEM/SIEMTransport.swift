@@ -72,7 +72,8 @@ final class SyslogTLSTransport: SIEMTransport, @unchecked Sendable {
                 .connectTimeout(.seconds(10))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: host.first?.isNumber == true ? nil : host))
+                        // An IP address is checked against the certificate's IP names, a name against its DNS names.
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: Self.isIPAddress(host) ? nil : host))
                     }
                 }
                 .connect(host: host, port: port).get()
@@ -85,6 +86,12 @@ final class SyslogTLSTransport: SIEMTransport, @unchecked Sendable {
         } catch {
             throw SIEMError(description: "syslog \(host):\(port): cannot connect over TLS: \(error)")
         }
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     private func drop(_ channel: any Channel) {
