@@ -64,6 +64,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Forward every event to this Splunk HEC endpoint, e.g. https://splunk:8088/services/collector/event.") var siemHec: String?
     @Option(help: "File holding the HEC token.") var siemHecTokenFile: String?
     @Option(help: "CA certificate for the HEC endpoint (default: the system's).") var siemHecCa: String?
+    @Option(help: "Seconds without a heartbeat after which an agent is stale (bulwark agents --stale, the console).") var staleAfter = 3600.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
     /// The SIEMs configured; errors say which option is missing.
@@ -89,6 +90,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--retention takes TYPE=DAYS with DAYS ≥ 1, e.g. agent.heartbeat=7; got '\(entry)'")
         }
         guard retentionInterval >= 1 else { throw ValidationError("--retention-interval is at least 1 second") }
+        guard staleAfter >= 10 else { throw ValidationError("--stale-after is at least 10 seconds") }
     }
 
     func run() async throws {
@@ -99,15 +101,14 @@ struct Serve: AsyncParsableCommand {
         limits.maxInflatedBytes = maxInflatedBytes
         limits.maxEventsPerBatch = maxEventsPerBatch
         limits.agentCertificateDays = agentCertDays
-        let server = CollectorServer(
-            deployment: try Deployment.load(directory: data.data),
-            configuration: .init(
+        var configuration = CollectorServer.Configuration(
                 agentListen: try ListenAddress.parse(agentListen), apiListen: try ListenAddress.parse(apiListen), limits: limits,
                 retention: RetentionPolicy(
                     eventDays: retentionDays, eventDaysByType: Dictionary(typeRetention.compactMap(RetentionPolicy.parseTypeDays), uniquingKeysWith: { $1 }),
                     incidentDays: incidentRetentionDays),
-                retentionInterval: .milliseconds(Int(retentionInterval * 1000)), siem: try siemDestinations()),
-            logger: logger)
+                retentionInterval: .milliseconds(Int(retentionInterval * 1000)), siem: try siemDestinations())
+        configuration.staleAfter = staleAfter
+        let server = CollectorServer(deployment: try Deployment.load(directory: data.data), configuration: configuration, logger: logger)
         try await server.run { name, address in
             // One parseable line per listener: tests and scripts read the bound port from it.
             let line = "bulwark-collector: \(name) listener ready on \(address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")\n"

@@ -183,13 +183,14 @@ struct AgentRow: Decodable {
     var os: String
     var agentVersion: String
     var policyVersion: Int
+    var health: String?
     var lastSeen: Date?
     var spoolDepth: Int
     var dropped: Int
     var revokedAt: Date?
 
     enum CodingKeys: String, CodingKey {
-        case id, hostname, os, dropped
+        case id, hostname, os, dropped, health
         case agentVersion = "agent_version"
         case policyVersion = "policy_version"
         case lastSeen = "last_seen"
@@ -208,22 +209,23 @@ struct EventRow: Decodable {
 }
 
 struct Agents: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List enrolled agents.")
+    static let configuration = CommandConfiguration(abstract: "List enrolled agents with their health (ok, stale, certificate expires soon, ...).")
     @OptionGroup var connection: Connection
+    @Flag(help: "Only agents not heard from within the collector's --stale-after window.") var stale = false
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let data = try await connection.get("/api/v1/agents")
+        let data = try await connection.get("/api/v1/agents", query: [("stale", stale ? "true" : nil)])
         try output.print(
             Table(
-                ["AGENT", "HOST", "VERSION", "POLICY", "LAST SEEN", "SPOOL", "DROPPED", "STATE"],
+                ["AGENT", "HOST", "VERSION", "POLICY", "LAST SEEN", "SPOOL", "DROPPED", "HEALTH"],
                 rows: (try WireCoding.decoder().decode([String: [AgentRow]].self, from: data)["agents"] ?? []).map { agent in
                     [
                         agent.id, agent.hostname, agent.agentVersion, agent.policyVersion == 0 ? "local" : "v\(agent.policyVersion)",
                         agent.lastSeen.map(WireCoding.string(from:)) ?? "never", String(agent.spoolDepth),
-                        String(agent.dropped), agent.revokedAt == nil ? "active" : "REVOKED",
+                        String(agent.dropped), agent.health ?? (agent.revokedAt == nil ? "ok" : "revoked"),
                     ]
-                }, empty: "(no agents enrolled yet)"), json: data)
+                }, empty: stale ? "(no stale agents)" : "(no agents enrolled yet)"), json: data)
     }
 }
 

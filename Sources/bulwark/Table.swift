@@ -82,8 +82,8 @@ enum Terminal {
         let word = text.trimmingCharacters(in: .whitespaces)
         let code: String? =
             switch word {
-            case "block", "blocked", "unsanctioned", "REVOKED", "high", "failed": "31"
-            case "warn", "warned", "open", "override", "elevated", "unreviewed", "degraded": "33"
+            case "block", "blocked", "unsanctioned", "REVOKED", "revoked", "high", "failed", "certificate expired": "31"
+            case "warn", "warned", "open", "override", "elevated", "unreviewed", "degraded", "stale", "certificate expires soon", "dropping events", "backlog": "33"
             case "allow", "allowed", "ok", "sanctioned", "resolved", "active", "low": "32"
             default: word.hasPrefix("refused") ? "31" : nil
             }

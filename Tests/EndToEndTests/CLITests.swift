@@ -248,4 +248,34 @@ struct CLITests {
         let helpdesk = try run(Binaries.path("bulwark"), ["report"], environment: analyst.merging(["BULWARK_TOKEN": try cluster.apiToken(role: "helpdesk")]) { $1 })
         #expect(helpdesk.status == 3, "\(helpdesk.output)")
     }
+
+    @Test("agent health: one not heard from within --stale-after is stale (bulwark agents --stale lists only those), a certificate within 14 days of expiry is flagged, the rest ok")
+    func agentHealth() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        cluster.collectorArguments = ["--stale-after", "600"]
+        let store = try cluster.store()
+        let now = Date()
+        _ = try await store.createEnrollmentToken(hash: "health", label: "", maxUses: 3, expiresAt: now.addingTimeInterval(60), now: now)
+        for (id, certificateDays) in [("fresh", 30.0), ("quiet", 30.0), ("expiring", 3.0)] {
+            _ = try await store.enroll(
+                tokenHash: "health",
+                agent: AgentRecord(id: id, hostname: "host-\(id)", os: "Debian", agentVersion: "0", enrolledAt: now, certificateSerial: "1",
+                                   certificateNotAfter: now.addingTimeInterval(certificateDays * 86_400)),
+                now: now)
+        }
+        let quiet = try run("/usr/bin/sqlite3", [cluster.dataDir + "/collector.db", "UPDATE agents SET last_seen = \(now.addingTimeInterval(-3600).millis) WHERE id = 'quiet'"])
+        #expect(quiet.status == 0, "\(quiet.output)")
+        try cluster.startCollector()
+        let environment = ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": cluster.root + "/none", "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath,
+                           "BULWARK_TOKEN": try cluster.apiToken(role: "helpdesk")]
+        let all = try run(Binaries.path("bulwark"), ["agents", "--csv"], environment: environment)
+        let health = Dictionary(uniqueKeysWithValues: all.stdout.split(separator: "\r\n").dropFirst().map { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            return (String(fields[0]), String(fields.last ?? ""))
+        })
+        #expect(health == ["fresh": "ok", "quiet": "stale", "expiring": "certificate expires soon"], "\(all.output)")
+        let stale = try run(Binaries.path("bulwark"), ["agents", "--stale", "--csv"], environment: environment)
+        #expect(stale.stdout.split(separator: "\r\n").dropFirst().map { String($0.prefix(6)) } == ["quiet,"], "\(stale.output)")
+    }
 }

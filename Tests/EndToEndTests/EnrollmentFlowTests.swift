@@ -79,7 +79,7 @@ struct EnrollmentFlowTests {
         ]) { $1 }
         let agents = try run(Binaries.path("bulwark"), ["agents"], environment: environment)
         #expect(agents.status == 0, "\(agents.output)")
-        #expect(agents.stdout.contains(agentID) && agents.stdout.contains("active"))
+        #expect(agents.stdout.contains(agentID) && agents.stdout.contains(" ok"), "\(agents.stdout)")
         let events = try run(Binaries.path("bulwark"), ["events", "--type", "agent.selftest"], environment: environment)
         #expect(events.stdout.contains("agent.selftest") && events.stdout.hasPrefix("ID  "), "\(events.stdout)")
         #expect(!events.stdout.contains("agent.heartbeat"))

@@ -61,10 +61,12 @@ public struct ConsoleRoutes: Sendable {
     /// The deployment's CA certificate: `bulwark login` checks it against the fingerprint it
     /// was given before trusting anything else from this listener.
     let caPEM: String
+    let health: AgentHealth
 
-    public init(store: any CollectorStore, caPEM: String) {
+    public init(store: any CollectorStore, caPEM: String, staleAfter: TimeInterval = 3600) {
         self.store = store
         self.caPEM = caPEM
+        health = AgentHealth(staleAfter: staleAfter)
     }
 
     public func register(on router: Router<ConsoleRequestContext>) {
@@ -103,9 +105,17 @@ public struct ConsoleRoutes: Sendable {
             try context.require([.admin, .analyst, .helpdesk])
             return try Response.json(["name": context.token?.name ?? "", "role": context.token?.role.rawValue ?? ""])
         }
-        api.get("agents") { _, context in
+        api.get("agents") { request, context in
             try context.require([.admin, .analyst, .helpdesk])
-            return try Response.json(["agents": try await store.agents()])
+            let now = Date()
+            var agents = try await store.agents()
+            switch request.uri.queryParameters["stale"].map(String.init) {
+            case nil: break
+            case "true": agents = agents.filter { health.isStale($0, now: now) }
+            case "false": agents = agents.filter { !health.isStale($0, now: now) }
+            default: throw APIFailure(.badRequest, "invalid_parameter", "stale must be true or false")
+            }
+            return try Response.json(["agents": agents.map { health.view($0, now: now) }])
         }
         api.get("events") { request, context in
             try context.require([.admin, .analyst, .helpdesk])

@@ -142,15 +142,8 @@ enum ConsolePages {
         return frame(session, app.name ?? app.id, content)
     }
 
-    static func agents(session: ConsoleSessions.Session, agents: [AgentRecord], now: Date) -> HTMLPage {
-        func health(_ agent: AgentRecord) -> String {
-            if agent.revokedAt != nil { return "revoked" }
-            guard let seen = agent.lastSeen else { return "never seen" }
-            if now.timeIntervalSince(seen) > 86_400 { return "silent" }
-            if agent.dropped > 0 { return "dropping events" }
-            if agent.spoolDepth > 10_000 { return "backlog" }
-            return "ok"
-        }
+    static func agents(session: ConsoleSessions.Session, agents: [AgentRecord], health rule: AgentHealth, now: Date) -> HTMLPage {
+        func health(_ agent: AgentRecord) -> String { rule.status(agent, now: now) }
         let content = """
             <header><h1>Agents</h1><p>\(agents.count) enrolled</p></header>
             \(HTMLPage.table(["Host", "Agent", "OS", "Version", "Policy", "Last seen", "Spool", "Dropped", "Certificate until", "Health"],

@@ -10,6 +10,7 @@ import Hummingbird
 struct WebConsole: Sendable {
     let store: any CollectorStore
     let sessions: ConsoleSessions
+    var health = AgentHealth()
 
     static let sessionCookie = "bulwark_session"
     static let loginCookie = "bulwark_login"
@@ -78,7 +79,7 @@ struct WebConsole: Sendable {
         }
         router.get("console/agents") { request, context in
             try await signedIn(request, context, "GET /console/agents") { session in
-                ConsolePages.agents(session: session, agents: try await store.agents(), now: Date())
+                ConsolePages.agents(session: session, agents: try await store.agents(), health: health, now: Date())
             }
         }
         router.get("console/incident") { request, context in

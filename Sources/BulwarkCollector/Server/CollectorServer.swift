@@ -19,6 +19,8 @@ public struct CollectorServer: Sendable {
         public var retentionInterval: Duration
         /// SIEMs every stored event is forwarded to.
         public var siem: [SIEMDestination]
+        /// An agent not heard from for this long is stale.
+        public var staleAfter: TimeInterval = 3600
 
         public init(
             agentListen: (host: String, port: Int), apiListen: (host: String, port: Int), limits: CollectorLimits = CollectorLimits(),
@@ -82,8 +84,8 @@ public struct CollectorServer: Sendable {
             logger: logger)
 
         let consoleRouter = Router(context: ConsoleRequestContext.self)
-        ConsoleRoutes(store: store, caPEM: caPEM).register(on: consoleRouter)
-        WebConsole(store: store, sessions: ConsoleSessions()).register(on: consoleRouter)
+        ConsoleRoutes(store: store, caPEM: caPEM, staleAfter: configuration.staleAfter).register(on: consoleRouter)
+        WebConsole(store: store, sessions: ConsoleSessions(), health: AgentHealth(staleAfter: configuration.staleAfter)).register(on: consoleRouter)
         let consoleApp = Application(
             router: consoleRouter,
             server: try .tls(.http1(), tlsConfiguration: tlsConfiguration(requestClientCertificate: false)),
