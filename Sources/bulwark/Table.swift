@@ -1,4 +1,5 @@
 import ArgumentParser
+import BulwarkCore
 import Foundation
 
 /// How a listing is printed: an aligned table for people, or the API's JSON or CSV for scripts.
@@ -56,17 +57,9 @@ struct Table {
         return output
     }
 
-    /// RFC 4180: fields with a comma, quote or line break quoted, quotes doubled; a field a
-    /// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) gets a leading `'`.
+    /// RFC 4180, formula-safe (`CSVField`).
     func csv() -> String {
-        ([columns] + rows).map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
-    }
-
-    static func csvField(_ value: String) -> String {
-        var field = value
-        if let first = field.first, "=+-@\t\r".contains(first), Double(field) == nil { field = "'" + field }
-        guard field.contains(where: { ",\"\r\n".contains($0) }) else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        ([columns] + rows).map { $0.map(CSVField.escape).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
     }
 }
 

@@ -13,11 +13,7 @@ struct AdaptiveProtectionTests {
         let guarded = try FileGuardTests.Guarded()
         defer { guarded.stop() }
         let cluster = guarded.cluster
-        func environment(_ role: String) throws -> [String: String] {
-            ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": cluster.root + "/none", "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath,
-             "BULWARK_TOKEN": try cluster.apiToken(role: role)]
-        }
-        let admin = try environment("admin")
+        let admin = try cluster.cliEnvironment(role: "admin")
         func bulwark(_ arguments: [String]) throws -> CommandResult { try run(Binaries.path("bulwark"), arguments, environment: admin) }
 
         // The default policy plus: medium-confidence cards are blocked for risky users' AI tools.

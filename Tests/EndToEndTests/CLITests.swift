@@ -65,12 +65,8 @@ struct CLITests {
     func exitStatusesAndAudit() throws {
         let cluster = try Cluster.started()
         defer { cluster.shutdown() }
-        func environment(_ role: String) throws -> [String: String] {
-            ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": cluster.root + "/none", "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath,
-             "BULWARK_TOKEN": try cluster.apiToken(role: role)]
-        }
-        let helpdesk = try environment("helpdesk")
-        let admin = try environment("admin")
+        let helpdesk = try cluster.cliEnvironment(role: "helpdesk")
+        let admin = try cluster.cliEnvironment(role: "admin")
         func bulwark(_ arguments: [String], as role: [String: String]) throws -> CommandResult {
             try run(Binaries.path("bulwark"), arguments, environment: role)
         }
@@ -129,11 +125,7 @@ struct CLITests {
             }
             _ = try await store.ingest(agentID: "exporter", events: events, now: now)
         }
-        func environment(_ role: String) throws -> [String: String] {
-            ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": cluster.root + "/none", "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath,
-             "BULWARK_TOKEN": try cluster.apiToken(role: role)]
-        }
-        let analyst = try environment("analyst")
+        let analyst = try cluster.cliEnvironment(role: "analyst")
 
         let ndjsonPath = cluster.root + "/events.ndjson"
         let ndjson = try run(Binaries.path("bulwark"), ["events", "--export", "ndjson", "-o", ndjsonPath, "--type", EventType.selftest], environment: analyst)
@@ -163,7 +155,7 @@ struct CLITests {
         #expect(report.count > 2 && report[1] == "\(count - 9_999) 10000 \(count)", "\(check.output)")
         #expect(report.count > 2 && (try? JSONSerialization.jsonObject(with: Data(report[2].utf8)) as? [String]) == [hostile], "\(check.output)")
 
-        let helpdesk = try run(Binaries.path("bulwark"), ["events", "--export", "csv"], environment: try environment("helpdesk"))
+        let helpdesk = try run(Binaries.path("bulwark"), ["events", "--export", "csv"], environment: try cluster.cliEnvironment(role: "helpdesk"))
         #expect(helpdesk.status == 3 && helpdesk.stderr.contains("role_forbidden"), "\(helpdesk.output)")
         let limited = try cluster.curl(["-H", "Authorization: Bearer \(analyst["BULWARK_TOKEN"] ?? "")", "\(cluster.apiURL)/api/v1/events/export?limit=5"])
         #expect(limited.status == 400 && limited.body.contains("no limit"), "\(limited.body)")
@@ -220,8 +212,7 @@ struct CLITests {
         // ws-2 was last heard from 40 days ago.
         let silent = try run("/usr/bin/sqlite3", [cluster.dataDir + "/collector.db", "UPDATE agents SET last_seen = \(now.addingTimeInterval(-40 * 86_400).millis) WHERE id = 'ws-2'"])
         #expect(silent.status == 0, "\(silent.output)")
-        let analyst = ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": cluster.root + "/none", "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath,
-                       "BULWARK_TOKEN": try cluster.apiToken(role: "analyst")]
+        let analyst = try cluster.cliEnvironment(role: "analyst")
         let json = try run(Binaries.path("bulwark"), ["report", "--json"], environment: analyst)
         #expect(json.status == 0, "\(json.output)")
         let report = try WireCoding.decoder().decode(AIUsageReport.self, from: Data(json.stdout.utf8))
@@ -267,8 +258,7 @@ struct CLITests {
         let quiet = try run("/usr/bin/sqlite3", [cluster.dataDir + "/collector.db", "UPDATE agents SET last_seen = \(now.addingTimeInterval(-3600).millis) WHERE id = 'quiet'"])
         #expect(quiet.status == 0, "\(quiet.output)")
         try cluster.startCollector()
-        let environment = ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": cluster.root + "/none", "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath,
-                           "BULWARK_TOKEN": try cluster.apiToken(role: "helpdesk")]
+        let environment = try cluster.cliEnvironment(role: "helpdesk")
         let all = try run(Binaries.path("bulwark"), ["agents", "--csv"], environment: environment)
         let health = Dictionary(uniqueKeysWithValues: all.stdout.split(separator: "\r\n").dropFirst().map { line in
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)

@@ -16,11 +16,7 @@ struct PolicyTests {
         try agent.startAndSelftest()
         defer { agent.stop() }
         let agentID = try agent.agentID
-        func environment(_ role: String) throws -> [String: String] {
-            ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": cluster.root + "/none", "BULWARK_API": cluster.apiURL, "BULWARK_CA": cluster.caPath,
-             "BULWARK_TOKEN": try cluster.apiToken(role: role)]
-        }
-        let admin = try environment("admin")
+        let admin = try cluster.cliEnvironment(role: "admin")
         func bulwark(_ arguments: [String], as role: [String: String]? = nil) throws -> CommandResult {
             try run(Binaries.path("bulwark"), arguments, environment: role ?? admin)
         }
@@ -37,7 +33,7 @@ struct PolicyTests {
         #expect(refused.status == 4 && refused.stderr.contains("invalid_policy") && refused.stderr.contains("unknown key 'bogus'"), "\(refused.output)")
         let line = refused.stderr.range(of: #"policy:[0-9]+:[0-9]+"#, options: .regularExpression).map { String(refused.stderr[$0]) }
         #expect(line != nil, "line and column: \(refused.stderr)")
-        #expect(try bulwark(["policy", "push", broken, "--comment", "x"], as: try environment("analyst")).status == 3, "admins only")
+        #expect(try bulwark(["policy", "push", broken, "--comment", "x"], as: try cluster.cliEnvironment(role: "analyst")).status == 3, "admins only")
 
         let first = DefaultPolicy.yaml.replacingOccurrences(of: "name: bulwark-default", with: "name: acme-v1")
         #expect(first != DefaultPolicy.yaml, "the default policy names itself bulwark-default")

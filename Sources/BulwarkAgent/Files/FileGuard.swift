@@ -1,5 +1,4 @@
 import BulwarkCore
-import Crypto
 import Foundation
 import Logging
 import Synchronization
@@ -261,16 +260,18 @@ public final class FileGuard: @unchecked Sendable {
         let (user, risk) = who(event.pid)
         var request = PolicyRequest(activity: activity, destination: destination, user: user, content: content, userRisk: risk)
         var decision = PolicyEvaluator(policy: policy).evaluate(request)
-        var blocked = decision.action == .block || (activity == .fileUpload && decision.action == .warn)
+        // An upload cannot wait for the user to answer a warning: it is stopped like a block.
+        func stops(_ decision: PolicyDecision) -> Bool { decision.action == .block || (activity == .fileUpload && decision.action == .warn) }
+        var blocked = stops(decision)
         // A stopped read names the file by its hash (helpdesk can except that one file), and an
         // exception for one file is matched by it.
         var fileHash: String?
         if blocked, key.size <= Int64(settings.maxScanBytes) {
-            fileHash = Self.sha256(event.descriptor)
+            fileHash = FileDigest.sha256(descriptor: event.descriptor)
             if let fileHash, policy.hasFileExceptions {
                 request.fileSHA256 = fileHash
                 decision = PolicyEvaluator(policy: policy).evaluate(request)
-                blocked = decision.action == .block || (activity == .fileUpload && decision.action == .warn)
+                blocked = stops(decision)
             }
         }
         guard blocked || firstAudit(pid: event.pid, path: path) else { return ReadVerdict(allow: true, harmless: harmless) }
@@ -288,21 +289,6 @@ public final class FileGuard: @unchecked Sendable {
             notify(uid, notice)
         }
         return ReadVerdict(allow: !blocked, harmless: blocked ? nil : harmless)
-    }
-
-    /// SHA-256 of the file open as `descriptor` (pread: the descriptor's offset is left alone).
-    static func sha256(_ descriptor: Int32) -> String? {
-        var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        var offset: off_t = 0
-        while true {
-            let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, offset) }
-            guard count >= 0 else { return nil }
-            if count == 0 { break }
-            hasher.update(data: buffer[0..<count])
-            offset += off_t(count)
-        }
-        return AgentIdentity.hex(hasher.finalize())
     }
 
     /// Files up to this size are scanned by the worker deciding the open, without a budget

@@ -1,6 +1,5 @@
 import BulwarkCore
 import CBulwarkLinux
-import Crypto
 import Foundation
 import Logging
 
@@ -144,11 +143,11 @@ public final class ProcessSensor: @unchecked Sendable {
         guard stat(source, &status) == 0 else { return nil }
         let identity = FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size), modified: Int(status.st_mtim.tv_sec))
         if let known = hashes[identity] { return known }
-        guard status.st_size <= 2 * 1024 * 1024 * 1024, let handle = FileHandle(forReadingAtPath: source) else { return nil }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try? handle.read(upToCount: 1024 * 1024), !chunk.isEmpty { hasher.update(data: chunk) }
-        let hex = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        guard status.st_size <= 2 * 1024 * 1024 * 1024 else { return nil }
+        let descriptor = open(source, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        guard let hex = FileDigest.sha256(descriptor: descriptor) else { return nil }
         if hashes.count > 4096 { hashes.removeAll() }
         hashes[identity] = hex
         return hex

@@ -65,57 +65,26 @@ struct EventExport: Sendable {
     /// One line: the event as the search API shows it, `data` copied through as stored.
     static func appendNDJSON(_ event: RawEvent, to buffer: inout ByteBuffer) {
         buffer.writeString(#"{"id":\#(event.id),"agent":"#)
-        appendJSONString(event.agent, to: &buffer)
+        buffer.writeString(JSONValue.string(event.agent).jsonText)
         buffer.writeString(#","seq":\#(event.seq),"time":""#)
         buffer.writeString(WireCoding.string(from: event.time))
         buffer.writeString(#"","received_at":""#)
         buffer.writeString(WireCoding.string(from: event.receivedAt))
         buffer.writeString(#"","type":"#)
-        appendJSONString(event.type, to: &buffer)
+        buffer.writeString(JSONValue.string(event.type).jsonText)
         buffer.writeString(#","v":\#(event.v),"data":"#)
         buffer.writeString(event.data)
         buffer.writeString("}\n")
     }
 
-    /// One RFC 4180 record; `data` is the event's JSON in one quoted field.
+    /// One RFC 4180 record (`CSVField`); `data` is the event's JSON in one quoted field.
     static func appendCSV(_ event: RawEvent, to buffer: inout ByteBuffer) {
         buffer.writeString("\(event.id),\(WireCoding.string(from: event.time)),\(WireCoding.string(from: event.receivedAt)),")
-        appendCSVField(event.agent, to: &buffer)
+        buffer.writeString(CSVField.escape(event.agent))
         buffer.writeString(",\(event.seq),")
-        appendCSVField(event.type, to: &buffer)
+        buffer.writeString(CSVField.escape(event.type))
         buffer.writeString(",\(event.v),")
-        appendCSVField(event.data, to: &buffer)
+        buffer.writeString(CSVField.escape(event.data))
         buffer.writeString("\r\n")
-    }
-
-    static func appendJSONString(_ text: String, to buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): buffer.writeString("\\\"")
-            case UInt8(ascii: "\\"): buffer.writeString("\\\\")
-            case 0..<0x20: buffer.writeString(String(format: "\\u%04x", byte))
-            default: buffer.writeInteger(byte)
-            }
-        }
-        buffer.writeInteger(UInt8(ascii: "\""))
-    }
-
-    /// Quoted when it holds a comma, quote or line break (quotes doubled); a field a
-    /// spreadsheet would run as a formula gets a leading `'`.
-    static func appendCSVField(_ text: String, to buffer: inout ByteBuffer) {
-        let risky = text.utf8.first.map { "=+-@\t\r".utf8.contains($0) } ?? false
-        let quoted = text.utf8.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
-        if !quoted, !risky {
-            buffer.writeString(text)
-            return
-        }
-        if quoted { buffer.writeInteger(UInt8(ascii: "\"")) }
-        if risky { buffer.writeInteger(UInt8(ascii: "'")) }
-        for byte in text.utf8 {
-            if byte == UInt8(ascii: "\"") { buffer.writeInteger(byte) }
-            buffer.writeInteger(byte)
-        }
-        if quoted { buffer.writeInteger(UInt8(ascii: "\"")) }
     }
 }

@@ -84,10 +84,8 @@ struct PolicyRoutes: Sendable {
     static func check(_ yaml: String) throws(APIFailure) -> Policy {
         do {
             return try PolicyParser(source: "policy").parse(yaml)
-        } catch let error as PolicyError {
-            throw APIFailure(.badRequest, "invalid_policy", error.description)
         } catch {
-            throw APIFailure(.badRequest, "invalid_policy", "\(error)")
+            throw APIFailure(.badRequest, "invalid_policy", error.description)
         }
     }
 

@@ -89,7 +89,7 @@ enum ConsolePages {
                     ["Time", WireCoding.string(from: incident.time)], ["User", incident.user ?? "?"], ["Agent", incident.agentID], ["Rule", incident.rule ?? ""],
                     ["Found", findings.isEmpty ? "nothing (the rule matched the destination or path)" : findings], ["File", incident.file ?? ""],
                     ["Status", incident.status.rawValue],
-                ] + (incident.notes ?? []).map { ["Note", "\(WireCoding.string(from: $0.time)) \($0.author): \($0.text)"] }, empty: ""))
+                ] + incident.notes.map { ["Note", "\(WireCoding.string(from: $0.time)) \($0.author): \($0.text)"] }, empty: ""))
                 </section>
                 """
             if [.admin, .helpdesk].contains(session.token.role), incident.rule != nil {

@@ -133,7 +133,7 @@ final class HECTransport: SIEMTransport, @unchecked Sendable {
         var body = ByteBuffer()
         for event in events {
             body.writeString(#"{"time":\#(Double(event.time.millis) / 1000),"host":"#)
-            EventExport.appendJSONString(hostnames[event.agent] ?? event.agent, to: &body)
+            body.writeString(JSONValue.string(hostnames[event.agent] ?? event.agent).jsonText)
             body.writeString(#","source":"bulwark","sourcetype":"bulwark:event","event":"#)
             EventExport.appendNDJSON(event, to: &body)
             body.moveWriterIndex(to: body.writerIndex - 1)  // the line's newline

@@ -12,25 +12,31 @@ struct IncidentWriter {
     /// A later event with the same id (the user overrode a warning) updates the outcome; the
     /// first event stays the incident's origin.
     func record(_ draft: IncidentDraft, agentID: String, eventID: Int64, time: Int64) throws {
-        let (hashColumn, hashValue, hashUpdate) = fileHashColumn
-            ? (", file_sha256", ", ?", ",\n                    file_sha256 = coalesce(file_sha256, excluded.file_sha256)") : ("", "", "")
         var arguments: StatementArguments = [
             draft.id, agentID, eventID, time, time, draft.type, draft.action, draft.activity, draft.app, draft.category, draft.user, draft.rule,
             draft.findings, draft.file, draft.justification,
         ]
         if fileHashColumn { arguments += [draft.fileSHA256] }
-        try db.cachedStatement(sql: """
-                INSERT INTO incidents (id, agent_id, event_id, time, updated, type, action, activity, app, category, user, rule, findings, file, justification\(hashColumn))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?\(hashValue))
-                ON CONFLICT (id) DO UPDATE SET
-                    updated = max(updated, excluded.updated),
-                    type = CASE WHEN excluded.updated >= updated THEN excluded.type ELSE type END,
-                    action = CASE WHEN excluded.updated >= updated THEN excluded.action ELSE action END,
-                    justification = coalesce(excluded.justification, justification),
-                    activity = coalesce(activity, excluded.activity), app = coalesce(app, excluded.app),
-                    category = coalesce(category, excluded.category), user = coalesce(user, excluded.user),
-                    rule = coalesce(rule, excluded.rule), file = coalesce(file, excluded.file)\(hashUpdate)
-                """).execute(arguments: arguments)
+        try db.cachedStatement(sql: fileHashColumn ? Self.upsert : Self.upsertWithoutFileHash).execute(arguments: arguments)
+    }
+
+    /// Built once: this runs for every incident-raising event on ingest.
+    static let upsert = sql(fileHash: true)
+    static let upsertWithoutFileHash = sql(fileHash: false)
+
+    private static func sql(fileHash: Bool) -> String {
+        """
+        INSERT INTO incidents (id, agent_id, event_id, time, updated, type, action, activity, app, category, user, rule, findings, file, justification\(fileHash ? ", file_sha256" : ""))
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?\(fileHash ? ", ?" : ""))
+        ON CONFLICT (id) DO UPDATE SET
+            updated = max(updated, excluded.updated),
+            type = CASE WHEN excluded.updated >= updated THEN excluded.type ELSE type END,
+            action = CASE WHEN excluded.updated >= updated THEN excluded.action ELSE action END,
+            justification = coalesce(excluded.justification, justification),
+            activity = coalesce(activity, excluded.activity), app = coalesce(app, excluded.app),
+            category = coalesce(category, excluded.category), user = coalesce(user, excluded.user),
+            rule = coalesce(rule, excluded.rule), file = coalesce(file, excluded.file)\(fileHash ? ",\n    file_sha256 = coalesce(file_sha256, excluded.file_sha256)" : "")
+        """
     }
 }
 

@@ -605,8 +605,8 @@ struct InventoryWriter {
                     last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen),
                     events = events + 1
                 """).execute(arguments: [sighting.app, category, SQLiteStore.risk(of: sighting.app, category: category, catalog: catalog), time, time])
-        try seen(table: "inventory_devices", column: "agent_id", counter: "devices", app: sighting.app, id: agentID, time: time)
-        if let user = sighting.user { try seen(table: "inventory_users", column: "user", counter: "users", app: sighting.app, id: user, time: time) }
+        try seen(Self.devices, app: sighting.app, id: agentID, time: time)
+        if let user = sighting.user { try seen(Self.users, app: sighting.app, id: user, time: time) }
         var counts: [(String, String)] = [("evidence", sighting.evidence), ("day", sighting.day)]
         if let action = sighting.action { counts.append(("action", action)) }
         for (kind, key) in counts {
@@ -618,18 +618,28 @@ struct InventoryWriter {
     }
 
     /// A device or user seen with an app: a new one also counts on the app's row.
-    private func seen(table: String, column: String, counter: String, app: String, id: String, time: Int64) throws {
+    private func seen(_ sql: SeenSQL, app: String, id: String, time: Int64) throws {
         // Cached statements: these run several times per stored event, and compiling the SQL
-        // each time was most of ingest's cost.
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO \(table) (app_id, \(column), first_seen, last_seen, events) VALUES (?, ?, ?, ?, 0)")
-            .execute(arguments: [app, id, time, time])
-        if db.changesCount > 0 {
-            try db.cachedStatement(sql: "UPDATE inventory_apps SET \(counter) = \(counter) + 1 WHERE app_id = ?").execute(arguments: [app])
-        }
-        try db.cachedStatement(
-            sql: "UPDATE \(table) SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), events = events + 1 WHERE app_id = ? AND \(column) = ?"
-        ).execute(arguments: [time, time, app, id])
+        // each time was most of ingest's cost. The SQL is built once per table.
+        try db.cachedStatement(sql: sql.insert).execute(arguments: [app, id, time, time])
+        if db.changesCount > 0 { try db.cachedStatement(sql: sql.count).execute(arguments: [app]) }
+        try db.cachedStatement(sql: sql.update).execute(arguments: [time, time, app, id])
     }
+
+    struct SeenSQL {
+        var insert: String
+        var count: String
+        var update: String
+
+        init(table: String, column: String, counter: String) {
+            insert = "INSERT OR IGNORE INTO \(table) (app_id, \(column), first_seen, last_seen, events) VALUES (?, ?, ?, ?, 0)"
+            count = "UPDATE inventory_apps SET \(counter) = \(counter) + 1 WHERE app_id = ?"
+            update = "UPDATE \(table) SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), events = events + 1 WHERE app_id = ? AND \(column) = ?"
+        }
+    }
+
+    static let devices = SeenSQL(table: "inventory_devices", column: "agent_id", counter: "devices")
+    static let users = SeenSQL(table: "inventory_users", column: "user", counter: "users")
 }
 
 extension SQLiteStore {

@@ -94,6 +94,12 @@ final class Cluster: @unchecked Sendable {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// What the `bulwark` CLI runs with in tests: this collector, its CA, a new token of `role`,
+    /// and nothing from the runner's own environment or saved login.
+    func cliEnvironment(role: String) throws -> [String: String] {
+        ["PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": root + "/none", "BULWARK_API": apiURL, "BULWARK_CA": caPath, "BULWARK_TOKEN": try apiToken(role: role)]
+    }
+
     func apiToken(role: String = "analyst") throws -> String {
         let result = try collectorCLI(["api-token", "create", "--data", dataDir, "--role", role, "--name", "test-\(role)"])
         guard result.status == 0 else { throw TestFailure.command("api token: \(result.output)") }
