@@ -44,6 +44,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             // The AI app catalog is compiled in: no resource bundle to lose at install time.
             resources: [.embedInCode("Catalog/ai-apps.json")]
@@ -130,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "BulwarkCoreTests",
             dependencies: ["BulwarkCore", "CBulwarkLinux", .product(name: "NIOCore", package: "swift-nio"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-                           .product(name: "Crypto", package: "swift-crypto")]
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "BulwarkCollectorTests",

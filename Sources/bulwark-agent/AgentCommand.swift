@@ -10,7 +10,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-agent",
         abstract: "Bulwark endpoint agent: sensors, DLP enforcement, durable telemetry.",
-        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self, EDMCommand.self, FingerprintCommand.self, ClipboardCommand.self, SessionCommand.self, DoctorCommand.self])
+        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self, EDMCommand.self, FingerprintCommand.self, ClipboardCommand.self, SessionCommand.self, DoctorCommand.self, ConfigCommand.self])
 }
 
 struct StateOption: ParsableArguments {
@@ -21,19 +21,31 @@ struct StateOption: ParsableArguments {
 }
 
 struct Enroll: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Enroll this endpoint with a collector using a one-time token.")
+    static let configuration = CommandConfiguration(
+        abstract: "Enroll this endpoint with a collector using a one-time token.",
+        discussion: "Options not given come from --config (collector, enroll_token, ca_sha256), then BULWARK_COLLECTOR, BULWARK_ENROLL_TOKEN, BULWARK_CA_SHA256.")
     @OptionGroup var state: StateOption
-    @Option(help: "Collector agent endpoint, e.g. https://collector.example:8443.") var collector: String
-    @Option(help: "Enrollment token from 'bulwark-collector enroll-token create'.") var token: String
-    @Option(name: .customLong("ca-sha256"), help: "SHA-256 fingerprint of the collector's CA, printed by 'bulwark-collector init'.") var caSHA256: String
+    @Option(help: "Collector agent endpoint, e.g. https://collector.example:8443.") var collector: String?
+    @Option(help: "Enrollment token from 'bulwark-collector enroll-token create'.") var token: String?
+    @Option(name: .customLong("ca-sha256"), help: "SHA-256 fingerprint of the collector's CA, printed by 'bulwark-collector init'.") var caSHA256: String?
+    @Option(help: "agent.yaml to take unattended enrollment settings from.") var config: String?
     @Flag(help: "Generate a new key (and so a new agent ID) instead of reusing the existing one.") var newKey = false
 
     func run() async throws {
-        guard AgentIdentity.normalizedFingerprint(caSHA256).count == 64 else {
+        var settings = try (config.map(AgentConfiguration.load(path:)) ?? AgentConfiguration()).enrollment
+            .overridden(by: ProcessInfo.processInfo.environment)
+        if let collector { settings.collector = collector }
+        if let token { settings.token = token }
+        if let caSHA256 { settings.caSHA256 = caSHA256 }
+        guard settings.isComplete else {
+            throw ValidationError("give --collector, --token and --ca-sha256 (or set them in --config / BULWARK_COLLECTOR, BULWARK_ENROLL_TOKEN, BULWARK_CA_SHA256)")
+        }
+        guard AgentIdentity.normalizedFingerprint(settings.caSHA256).count == 64 else {
             throw ValidationError("--ca-sha256 must be a SHA-256 fingerprint (64 hex digits, ':' allowed)")
         }
         do {
-            let grant = try await Enroller(state: state.agentState).enroll(collector: collector, token: token, caSHA256: caSHA256, newKey: newKey)
+            let grant = try await Enroller(state: state.agentState).enroll(
+                collector: settings.collector, token: settings.token, caSHA256: settings.caSHA256, newKey: newKey)
             print("enrolled as agent \(grant.agentID); certificate valid until \(WireCoding.string(from: grant.notAfter))")
         } catch let error as CollectorError {
             throw CommandFailure("enrollment failed: \(error)")
@@ -45,12 +57,19 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the agent service until SIGTERM.")
     @OptionGroup var state: StateOption
     @Option(help: "agent.yaml with tunables.") var config: String?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(help: "Log level (overrides log_level): trace, debug, info, notice, warning, error.") var logLevel: String?
+    @Option(help: "Log lines as text, journal or json (overrides log_format; default: journal under systemd, text otherwise).") var logFormat: String?
+
+    func validate() throws {
+        if let logLevel, LogOutput.level(logLevel) == nil { throw ValidationError("--log-level must be trace, debug, info, notice, warning or error") }
+        if let logFormat, LogFormat(rawValue: logFormat) == nil { throw ValidationError("--log-format must be text, journal or json") }
+    }
 
     func run() async throws {
-        var logger = Logger(label: "bulwark-agent")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let configuration = try config.map(AgentConfiguration.load(path:)) ?? AgentConfiguration()
+        let format = LogFormat(rawValue: logFormat ?? configuration.logFormat) ?? LogFormat.automatic()
+        LogOutput.bootstrap(format: format, level: LogOutput.level(logLevel ?? configuration.logLevel) ?? .info)
+        let logger = Logger(label: "bulwark-agent")
         let service = AgentService(state: state.agentState, configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -92,6 +111,31 @@ struct Status: AsyncParsableCommand {
             print(String(decoding: try WireCoding.encoder().encode(report), as: UTF8.self))
         } else {
             print(report.text)
+        }
+    }
+}
+
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Check agent.yaml before the agent loads it.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate agent.yaml: prints 'ok' or each fault as FILE:LINE:COLUMN: what is wrong, and exits 1.")
+        @Argument(help: "The file to check.") var path = "/etc/bulwark/agent.yaml"
+
+        func run() throws {
+            do {
+                let configuration = try AgentConfiguration.load(path: path)
+                let enrollment = configuration.enrollment.overridden(by: ProcessInfo.processInfo.environment)
+                print("\(path): ok")
+                if !enrollment.isEmpty && !enrollment.isComplete {
+                    print("note: unattended enrollment needs collector, enroll_token and ca_sha256 together; it is off until all three are set")
+                }
+            } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ struct CollectorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-collector",
         abstract: "Bulwark collector: enrollment CA, telemetry ingest, inventory and API.",
-        subcommands: [Init.self, Serve.self, EnrollToken.self, APIToken.self, Agent.self, Catalog.self])
+        subcommands: [Init.self, Serve.self, Config.self, EnrollToken.self, APIToken.self, Agent.self, Catalog.self])
 }
 
 struct DataOption: ParsableArguments {
@@ -47,68 +47,75 @@ struct Init: AsyncParsableCommand {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the agent and API listeners until SIGTERM.")
-    @OptionGroup var data: DataOption
-    @Option(help: "Agent listener (mTLS), HOST:PORT.") var agentListen = "0.0.0.0:8443"
-    @Option(help: "Console/API listener (TLS + bearer tokens), HOST:PORT.") var apiListen = "0.0.0.0:9443"
-    @Option(help: "Largest compressed request body, bytes.") var maxCompressedBytes = CollectorLimits().maxCompressedBytes
-    @Option(help: "Largest inflated batch, bytes.") var maxInflatedBytes = CollectorLimits().maxInflatedBytes
-    @Option(help: "Most events in one batch.") var maxEventsPerBatch = CollectorLimits().maxEventsPerBatch
-    @Option(help: "Lifetime of agent certificates, days.") var agentCertDays = CollectorLimits().agentCertificateDays
-    @Option(help: "Days events are kept (types without their own --retention).") var retentionDays = RetentionPolicy().eventDays
+    static let configuration = CommandConfiguration(
+        abstract: "Run the agent and API listeners until SIGTERM.",
+        discussion: "Settings come from --config (collector.yaml, docs/CONFIGURATION.md); options given here win over it.")
+    @Option(help: "collector.yaml to read settings from.") var config: String?
+    @Option(help: "Deployment data directory (default /var/lib/bulwark-collector).") var data: String?
+    @Option(help: "Agent listener (mTLS), HOST:PORT (default 0.0.0.0:8443).") var agentListen: String?
+    @Option(help: "Console/API listener (TLS + bearer tokens), HOST:PORT (default 0.0.0.0:9443).") var apiListen: String?
+    @Option(help: "Largest compressed request body, bytes.") var maxCompressedBytes: Int?
+    @Option(help: "Largest inflated batch, bytes.") var maxInflatedBytes: Int?
+    @Option(help: "Most events in one batch.") var maxEventsPerBatch: Int?
+    @Option(help: "Lifetime of agent certificates, days.") var agentCertDays: Double?
+    @Option(help: "Days events are kept (types without their own --retention).") var retentionDays: Int?
     @Option(name: .customLong("retention"), help: "TYPE=DAYS: a type's own retention, e.g. agent.heartbeat=7 (repeatable).") var typeRetention: [String] = []
-    @Option(help: "Days resolved and false-positive incidents are kept (open ones until handled).") var incidentRetentionDays = RetentionPolicy().incidentDays
-    @Option(help: "Seconds between retention passes.") var retentionInterval = 3600.0
+    @Option(help: "Days resolved and false-positive incidents are kept (open ones until handled).") var incidentRetentionDays: Int?
+    @Option(help: "Seconds between retention passes.") var retentionInterval: Double?
     @Option(help: "Forward every event to this syslog receiver over TLS (RFC 5424/5425), HOST:PORT.") var siemSyslog: String?
     @Option(help: "CA certificate the syslog receiver's certificate is checked against.") var siemSyslogCa: String?
     @Option(help: "Forward every event to this Splunk HEC endpoint, e.g. https://splunk:8088/services/collector/event.") var siemHec: String?
     @Option(help: "File holding the HEC token.") var siemHecTokenFile: String?
     @Option(help: "CA certificate for the HEC endpoint (default: the system's).") var siemHecCa: String?
-    @Option(help: "Seconds without a heartbeat after which an agent is stale (bulwark agents --stale, the console).") var staleAfter = 3600.0
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(help: "Seconds without a heartbeat after which an agent is stale (bulwark agents --stale, the console).") var staleAfter: Double?
+    @Option(help: "The organisation's server certificate chain (PEM, leaf first) instead of the deployment's own.") var tlsCert: String?
+    @Option(help: "Its private key (PEM).") var tlsKey: String?
+    @Option(help: "The CA certificate(s) it chains to, which agents pin with --ca-sha256.") var tlsCa: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
+    @Option(help: "Log lines as text, journal or json (default: journal under systemd, text otherwise).") var logFormat: String?
 
-    /// The SIEMs configured; errors say which option is missing.
-    func siemDestinations() throws -> [SIEMDestination] {
-        var destinations: [SIEMDestination] = []
-        if let siemSyslog {
-            guard let ca = siemSyslogCa else { throw ValidationError("--siem-syslog needs --siem-syslog-ca (the receiver's certificate is always checked)") }
-            let (host, port) = try ListenAddress.parse(siemSyslog)
-            destinations.append(.syslog(host: host, port: port, caPath: ca))
+    /// collector.yaml with the options given here over it, checked.
+    func settings() throws -> CollectorSettings {
+        var settings = try config.map(CollectorSettings.load(path:)) ?? CollectorSettings()
+        func set<T>(_ value: T?, _ keyPath: WritableKeyPath<CollectorSettings, T>) { if let value { settings[keyPath: keyPath] = value } }
+        set(data, \.data)
+        set(agentListen, \.agentListen)
+        set(apiListen, \.apiListen)
+        set(maxCompressedBytes, \.maxCompressedBytes)
+        set(maxInflatedBytes, \.maxInflatedBytes)
+        set(maxEventsPerBatch, \.maxEventsPerBatch)
+        set(agentCertDays, \.agentCertDays)
+        set(retentionDays, \.retentionDays)
+        for entry in typeRetention {
+            guard let (type, days) = RetentionPolicy.parseTypeDays(entry) else {
+                throw ValidationError("--retention takes TYPE=DAYS with DAYS ≥ 1, e.g. agent.heartbeat=7; got '\(entry)'")
+            }
+            settings.retention[type] = days
         }
-        if let siemHec {
-            guard let tokenFile = siemHecTokenFile else { throw ValidationError("--siem-hec needs --siem-hec-token-file") }
-            let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !token.isEmpty else { throw ValidationError("\(tokenFile) holds no HEC token") }
-            destinations.append(.hec(url: siemHec, token: token, caPath: siemHecCa))
+        set(incidentRetentionDays, \.incidentRetentionDays)
+        set(retentionInterval, \.retentionInterval)
+        set(siemSyslog, \.siemSyslog)
+        set(siemSyslogCa, \.siemSyslogCa)
+        set(siemHec, \.siemHec)
+        set(siemHecTokenFile, \.siemHecTokenFile)
+        set(siemHecCa, \.siemHecCa)
+        set(staleAfter, \.staleAfter)
+        set(tlsCert, \.tlsCert)
+        set(tlsKey, \.tlsKey)
+        set(tlsCa, \.tlsCa)
+        set(logLevel, \.logLevel)
+        set(logFormat, \.logFormat)
+        if let broken = settings.violations().first(where: { !$0.holds }) {
+            throw ValidationError("--\(broken.key.replacingOccurrences(of: "_", with: "-")) \(broken.message)")
         }
-        return destinations
-    }
-
-    func validate() throws {
-        guard retentionDays >= 1, incidentRetentionDays >= 1 else { throw ValidationError("retention is at least 1 day") }
-        for entry in typeRetention where RetentionPolicy.parseTypeDays(entry) == nil {
-            throw ValidationError("--retention takes TYPE=DAYS with DAYS ≥ 1, e.g. agent.heartbeat=7; got '\(entry)'")
-        }
-        guard retentionInterval >= 1 else { throw ValidationError("--retention-interval is at least 1 second") }
-        guard staleAfter >= 10 else { throw ValidationError("--stale-after is at least 10 seconds") }
+        return settings
     }
 
     func run() async throws {
-        var logger = Logger(label: "bulwark-collector")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        var limits = CollectorLimits()
-        limits.maxCompressedBytes = maxCompressedBytes
-        limits.maxInflatedBytes = maxInflatedBytes
-        limits.maxEventsPerBatch = maxEventsPerBatch
-        limits.agentCertificateDays = agentCertDays
-        var configuration = CollectorServer.Configuration(
-                agentListen: try ListenAddress.parse(agentListen), apiListen: try ListenAddress.parse(apiListen), limits: limits,
-                retention: RetentionPolicy(
-                    eventDays: retentionDays, eventDaysByType: Dictionary(typeRetention.compactMap(RetentionPolicy.parseTypeDays), uniquingKeysWith: { $1 }),
-                    incidentDays: incidentRetentionDays),
-                retentionInterval: .milliseconds(Int(retentionInterval * 1000)), siem: try siemDestinations())
-        configuration.staleAfter = staleAfter
-        let server = CollectorServer(deployment: try Deployment.load(directory: data.data), configuration: configuration, logger: logger)
+        let settings = try settings()
+        LogOutput.bootstrap(format: LogFormat(rawValue: settings.logFormat) ?? LogFormat.automatic(), level: LogOutput.level(settings.logLevel) ?? .info)
+        let logger = Logger(label: "bulwark-collector")
+        let server = CollectorServer(deployment: try Deployment.load(directory: settings.data), configuration: try settings.serverConfiguration(), logger: logger)
         try await server.run { name, address in
             // One parseable line per listener: tests and scripts read the bound port from it.
             let line = "bulwark-collector: \(name) listener ready on \(address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")\n"
@@ -117,14 +124,29 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-enum ListenAddress {
-    static func parse(_ text: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
-            throw ValidationError("'\(text)' is not HOST:PORT")
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check collector.yaml before the collector loads it.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate collector.yaml: prints 'ok' or the fault as FILE:LINE:COLUMN: what is wrong, and exits 1.")
+        @Argument(help: "The file to check.") var path = "/etc/bulwark/collector.yaml"
+
+        func run() throws {
+            do {
+                let settings = try CollectorSettings.load(path: path)
+                // The files it names must be there for serve to start.
+                for (key, file) in [("tls_cert", settings.tlsCert), ("tls_key", settings.tlsKey), ("tls_ca", settings.tlsCa),
+                                    ("siem_syslog_ca", settings.siemSyslogCa), ("siem_hec_token_file", settings.siemHecTokenFile)]
+                where !file.isEmpty && !FileManager.default.fileExists(atPath: file) {
+                    throw CollectorSettings.Invalid(reason: "\(path): \(key) names \(file), which does not exist")
+                }
+                print("\(path): ok")
+            } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
         }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host, port)
     }
 }
 

@@ -114,18 +114,16 @@ struct Login: AsyncParsableCommand {
         } catch {
             throw Failure(description: "cannot reach the collector at \(api): \(error); check the URL and that the collector runs", status: nil)
         }
-        let pem = String(buffer: body)
-        guard let certificate = try? Certificate(pemEncoded: pem) else {
+        let (match, seen) = AgentIdentity.pinnedCertificate(pinned, inPEMBundle: String(buffer: body))
+        guard !seen.isEmpty else {
             throw Failure(description: "\(url) did not answer a PEM certificate; is \(api) a Bulwark collector's API port?", status: nil)
         }
-        let got = try AgentIdentity.fingerprint(of: certificate)
-        let expected = AgentIdentity.normalizedFingerprint(pinned)
-        guard got == expected else {
+        guard let match else {
             throw Failure(
-                description: "the collector's CA has fingerprint \(got), not the \(expected) you gave: this may not be your collector (or the fingerprint is mistyped); nothing was saved",
+                description: "the collector's CA has fingerprint \(seen.joined(separator: ", ")), not the \(AgentIdentity.normalizedFingerprint(pinned)) you gave: this may not be your collector (or the fingerprint is mistyped); nothing was saved",
                 status: 403)
         }
-        return pem
+        return try match.serializeAsPEM().pemString
     }
 }
 

@@ -28,15 +28,48 @@ struct AgentConfigurationTests {
         #expect(try AgentConfiguration.load(path: try write("heartbeat_interval: 5\n")).sessionSocket == "/run/bulwark-agent/session.sock")
     }
 
-    @Test("invalid values are refused with the file and the reason")
+    @Test("invalid values are refused with the file, line, column and the reason")
     func invalid() throws {
-        let path = try write("batch_max_events: 9000\n")
+        let path = try write("heartbeat_interval: 30\nbatch_max_events: 9000\n")
         #expect {
             try AgentConfiguration.load(path: path)
         } throws: { error in
-            "\(error)".contains(path) && "\(error)".contains("batch_max_events")
+            "\(error)" == "\(path):2:19: batch_max_events must be 1…5000 (the collector's limit)"
         }
-        #expect(throws: AgentConfiguration.Invalid.self) { try AgentConfiguration.load(path: try write("retry_cap: [oops\n")) }
+        let cases: [(String, Int, Int, String)] = [
+            ("retry_cap: [oops\n", 2, 1, "YAML syntax"),
+            ("heartbeat_interval: 5\nhartbeat_interval: 5\n", 2, 1, "unknown key 'hartbeat_interval'"),
+            ("file_guard: maybe\n", 1, 13, "file_guard must be true or false"),
+            ("spool_max_bytes: 12.5\n", 1, 18, "spool_max_bytes must be a whole number"),
+            ("file_paths: [/home, srv]\n", 1, 13, "file_paths must be absolute paths"),
+            ("collector: collector.example:8443\n", 1, 12, "collector must be an https:// URL"),
+            ("ca_sha256: abc\n", 1, 12, "ca_sha256 must be the CA's SHA-256 fingerprint"),
+            ("log_format: xml\n", 1, 13, "log_format must be text, journal or json"),
+            ("retry_base: 10\nretry_cap: 5\n", 2, 12, "retry_cap must be ≥ retry_base"),
+            ("- a\n- b\n", 1, 1, "agent.yaml must be a mapping"),
+        ]
+        for (text, line, column, message) in cases {
+            #expect {
+                try AgentConfiguration(yaml: text, source: "agent.yaml")
+            } throws: { error in
+                guard let fault = error as? YAMLFault else { return false }
+                return fault.line == line && fault.column == column && fault.message.contains(message)
+            }
+        }
+        // A file of comments only means every default.
+        #expect(try AgentConfiguration(yaml: "# nothing set\n").heartbeatInterval == 60)
+    }
+
+    @Test("unattended enrollment settings: the environment wins over agent.yaml")
+    func enrollmentSettings() throws {
+        let fingerprint = String(repeating: "ab", count: 32)
+        let configuration = try AgentConfiguration(yaml: "collector: https://c.example:8443\nenroll_token: bwe_file\nca_sha256: \(fingerprint)\n")
+        #expect(configuration.enrollment.isComplete)
+        let merged = configuration.enrollment.overridden(by: ["BULWARK_ENROLL_TOKEN": "bwe_env", "BULWARK_COLLECTOR": " "])
+        #expect(merged.token == "bwe_env")
+        #expect(merged.collector == "https://c.example:8443")
+        #expect(merged.caSHA256 == fingerprint)
+        #expect(!AgentConfiguration().enrollment.overridden(by: ["BULWARK_COLLECTOR": "https://x:1"]).isComplete)
     }
 
     @Test("backoff grows, is capped and jittered")

@@ -17,7 +17,11 @@ public struct AgentService: Service {
     }
 
     public func run() async throws {
-        let enrollment = try state.loadEnrollment()
+        // A new install may enroll itself first (agent.yaml or BULWARK_* variables).
+        let unattended = UnattendedEnrollment(
+            state: state, settings: configuration.enrollment.overridden(by: ProcessInfo.processInfo.environment),
+            backoff: Backoff(base: configuration.retryBase, cap: configuration.retryCap), logger: logger)
+        guard let enrollment = try await cancelWhenGracefulShutdown({ try await unattended.ensureEnrolled() }) else { return }
         let spool = try SpoolStore(path: state.spoolPath, maxBytes: configuration.spoolMaxBytes)
         try spool.recordRunner(pid: getpid())
         try spool.append([EventDraft(type: EventType.started, data: [

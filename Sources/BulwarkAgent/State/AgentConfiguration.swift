@@ -1,8 +1,8 @@
 import Foundation
-import Yams
+import BulwarkCore
 
 /// `agent.yaml`: tunables of the running agent. Every field is optional; see agent/agent.yaml.
-public struct AgentConfiguration: Sendable, Decodable {
+public struct AgentConfiguration: Sendable {
     /// Seconds between heartbeat events.
     public var heartbeatInterval: Double = 60
     /// Upper bound of the spool on disk, in bytes.
@@ -56,118 +56,136 @@ public struct AgentConfiguration: Sendable, Decodable {
     /// Files larger than this are scanned up to it (and marked partial).
     public var fileScanMaxBytes = 8 * 1024 * 1024
 
+    /// Unattended enrollment (`collector`, `enroll_token`, `ca_sha256`; the `BULWARK_COLLECTOR`,
+    /// `BULWARK_ENROLL_TOKEN` and `BULWARK_CA_SHA256` environment variables win): `run` enrolls
+    /// with these when the state directory is not enrolled yet.
+    public var enrollment = EnrollmentSettings()
+    /// Log level: trace, debug, info, notice, warning, error.
+    public var logLevel = "info"
+    /// `text`, `journal` (syslog priority prefixes for journald) or `json`; empty picks `journal`
+    /// under systemd and `text` otherwise.
+    public var logFormat = ""
+
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
-        case heartbeatInterval = "heartbeat_interval"
-        case spoolMaxBytes = "spool_max_bytes"
-        case batchMaxEvents = "batch_max_events"
-        case batchMaxBytes = "batch_max_bytes"
-        case retryCap = "retry_cap"
-        case retryBase = "retry_base"
-        case pollInterval = "poll_interval"
-        case renewFraction = "renew_fraction"
-        case connectTimeout = "connect_timeout"
-        case sessionSocket = "session_socket"
-        case policyCheckInterval = "policy_check_interval"
-        case processSensor = "process_sensor"
-        case listenerInterval = "listener_interval"
-        case modelSensor = "model_sensor"
-        case modelRoots = "model_roots"
-        case policySyncInterval = "policy_sync_interval"
-        case historyInterval = "history_interval"
-        case historyRoots = "history_roots"
-        case connectionInterval = "connection_interval"
-        case summaryInterval = "summary_interval"
-        case fileGuard = "file_guard"
-        case filePaths = "file_paths"
-        case fileScanBudgetMs = "file_scan_budget_ms"
-        case fileFailMode = "file_fail_mode"
-        case credentialPaths = "credential_paths"
-        case fileScanMaxBytes = "file_scan_max_bytes"
+    /// Where unattended enrollment goes and with what.
+    public struct EnrollmentSettings: Sendable, Equatable {
+        public var collector = ""
+        public var token = ""
+        public var caSHA256 = ""
+
+        public init(collector: String = "", token: String = "", caSHA256: String = "") {
+            self.collector = collector
+            self.token = token
+            self.caSHA256 = caSHA256
+        }
+
+        /// Whether enough is given to enroll without a person.
+        public var isComplete: Bool { !collector.isEmpty && !token.isEmpty && !caSHA256.isEmpty }
+        public var isEmpty: Bool { collector.isEmpty && token.isEmpty && caSHA256.isEmpty }
+
+        /// These settings with the environment's `BULWARK_*` variables taking precedence.
+        public func overridden(by environment: [String: String]) -> EnrollmentSettings {
+            func value(_ name: String, _ fallback: String) -> String {
+                let text = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                return text.isEmpty ? fallback : text
+            }
+            return EnrollmentSettings(
+                collector: value("BULWARK_COLLECTOR", collector), token: value("BULWARK_ENROLL_TOKEN", token),
+                caSHA256: value("BULWARK_CA_SHA256", caSHA256))
+        }
     }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let defaults = AgentConfiguration()
-        heartbeatInterval = try container.decodeIfPresent(Double.self, forKey: .heartbeatInterval) ?? defaults.heartbeatInterval
-        spoolMaxBytes = try container.decodeIfPresent(Int.self, forKey: .spoolMaxBytes) ?? defaults.spoolMaxBytes
-        batchMaxEvents = try container.decodeIfPresent(Int.self, forKey: .batchMaxEvents) ?? defaults.batchMaxEvents
-        batchMaxBytes = try container.decodeIfPresent(Int.self, forKey: .batchMaxBytes) ?? defaults.batchMaxBytes
-        retryCap = try container.decodeIfPresent(Double.self, forKey: .retryCap) ?? defaults.retryCap
-        retryBase = try container.decodeIfPresent(Double.self, forKey: .retryBase) ?? defaults.retryBase
-        pollInterval = try container.decodeIfPresent(Double.self, forKey: .pollInterval) ?? defaults.pollInterval
-        renewFraction = try container.decodeIfPresent(Double.self, forKey: .renewFraction) ?? defaults.renewFraction
-        connectTimeout = try container.decodeIfPresent(Double.self, forKey: .connectTimeout) ?? defaults.connectTimeout
-        // `session_socket: ""` turns the socket off; Yams reads an empty scalar as null, so a key
-        // that is present but null means off too, not "use the default".
-        if container.contains(.sessionSocket) {
-            sessionSocket = try container.decodeNil(forKey: .sessionSocket) ? "" : try container.decode(String.self, forKey: .sessionSocket)
-        } else {
-            sessionSocket = defaults.sessionSocket
-        }
-        policyCheckInterval = try container.decodeIfPresent(Double.self, forKey: .policyCheckInterval) ?? defaults.policyCheckInterval
-        processSensor = try container.decodeIfPresent(Bool.self, forKey: .processSensor) ?? defaults.processSensor
-        listenerInterval = try container.decodeIfPresent(Double.self, forKey: .listenerInterval) ?? defaults.listenerInterval
-        modelSensor = try container.decodeIfPresent(Bool.self, forKey: .modelSensor) ?? defaults.modelSensor
-        modelRoots = try container.decodeIfPresent([String].self, forKey: .modelRoots) ?? defaults.modelRoots
-        policySyncInterval = try container.decodeIfPresent(Double.self, forKey: .policySyncInterval) ?? defaults.policySyncInterval
-        historyInterval = try container.decodeIfPresent(Double.self, forKey: .historyInterval) ?? defaults.historyInterval
-        historyRoots = try container.decodeIfPresent([String].self, forKey: .historyRoots) ?? defaults.historyRoots
-        connectionInterval = try container.decodeIfPresent(Double.self, forKey: .connectionInterval) ?? defaults.connectionInterval
-        summaryInterval = try container.decodeIfPresent(Double.self, forKey: .summaryInterval) ?? defaults.summaryInterval
-        fileGuard = try container.decodeIfPresent(Bool.self, forKey: .fileGuard) ?? defaults.fileGuard
-        filePaths = try container.decodeIfPresent([String].self, forKey: .filePaths) ?? defaults.filePaths
-        fileScanBudgetMs = try container.decodeIfPresent(Double.self, forKey: .fileScanBudgetMs) ?? defaults.fileScanBudgetMs
-        fileFailMode = try container.decodeIfPresent(String.self, forKey: .fileFailMode) ?? defaults.fileFailMode
-        credentialPaths = try container.decodeIfPresent([String].self, forKey: .credentialPaths) ?? defaults.credentialPaths
-        fileScanMaxBytes = try container.decodeIfPresent(Int.self, forKey: .fileScanMaxBytes) ?? defaults.fileScanMaxBytes
+    /// The keys agent.yaml may hold.
+    public static let keys: Set<String> = [
+        "heartbeat_interval", "spool_max_bytes", "batch_max_events", "batch_max_bytes", "retry_cap", "retry_base", "poll_interval",
+        "renew_fraction", "connect_timeout", "session_socket", "policy_check_interval", "process_sensor", "listener_interval",
+        "model_sensor", "model_roots", "policy_sync_interval", "history_interval", "history_roots", "connection_interval",
+        "summary_interval", "file_guard", "file_paths", "file_scan_budget_ms", "file_fail_mode", "credential_paths",
+        "file_scan_max_bytes", "collector", "enroll_token", "ca_sha256", "log_level", "log_format",
+    ]
+
+    /// Parses agent.yaml text strictly: unknown keys, wrong kinds and out-of-range values are
+    /// faults with line and column, because a typo would otherwise silently keep a default.
+    public init(yaml text: String, source: String = "agent.yaml") throws(YAMLFault) {
+        self.init()
+        let yaml = YAMLSource(source: source)
+        guard let root = try yaml.compose(text) else { return }
+        // A file of comments only is an empty document: all defaults.
+        if root.scalar?.string == "" { return }
+        let map = try yaml.map(root, "agent.yaml")
+        try map.allow(Self.keys)
+        heartbeatInterval = try map.double("heartbeat_interval") ?? heartbeatInterval
+        spoolMaxBytes = try map.int("spool_max_bytes") ?? spoolMaxBytes
+        batchMaxEvents = try map.int("batch_max_events") ?? batchMaxEvents
+        batchMaxBytes = try map.int("batch_max_bytes") ?? batchMaxBytes
+        retryCap = try map.double("retry_cap") ?? retryCap
+        retryBase = try map.double("retry_base") ?? retryBase
+        pollInterval = try map.double("poll_interval") ?? pollInterval
+        renewFraction = try map.double("renew_fraction") ?? renewFraction
+        connectTimeout = try map.double("connect_timeout") ?? connectTimeout
+        // `session_socket: ""` (or an empty value) turns the socket off.
+        sessionSocket = try map.string("session_socket") ?? sessionSocket
+        policyCheckInterval = try map.double("policy_check_interval") ?? policyCheckInterval
+        processSensor = try map.bool("process_sensor") ?? processSensor
+        listenerInterval = try map.double("listener_interval") ?? listenerInterval
+        modelSensor = try map.bool("model_sensor") ?? modelSensor
+        if map["model_roots"] != nil { modelRoots = try map.list("model_roots") }
+        policySyncInterval = try map.double("policy_sync_interval") ?? policySyncInterval
+        historyInterval = try map.double("history_interval") ?? historyInterval
+        if map["history_roots"] != nil { historyRoots = try map.list("history_roots") }
+        connectionInterval = try map.double("connection_interval") ?? connectionInterval
+        summaryInterval = try map.double("summary_interval") ?? summaryInterval
+        fileGuard = try map.bool("file_guard") ?? fileGuard
+        if map["file_paths"] != nil { filePaths = try map.list("file_paths") }
+        fileScanBudgetMs = try map.double("file_scan_budget_ms") ?? fileScanBudgetMs
+        fileFailMode = try map.string("file_fail_mode") ?? fileFailMode
+        if map["credential_paths"] != nil { credentialPaths = try map.list("credential_paths") }
+        fileScanMaxBytes = try map.int("file_scan_max_bytes") ?? fileScanMaxBytes
+        enrollment.collector = try map.string("collector") ?? ""
+        enrollment.token = try map.string("enroll_token") ?? ""
+        enrollment.caSHA256 = try map.string("ca_sha256") ?? ""
+        logLevel = try map.string("log_level") ?? logLevel
+        logFormat = try map.string("log_format") ?? logFormat
+        for (key, holds, message) in violations() { try map.require(key, holds, "\(key) \(message)") }
     }
 
-    public struct Invalid: Error, CustomStringConvertible {
-        public var path: String
-        public var reason: String
-        public var description: String { "invalid agent configuration \(path): \(reason)" }
+    /// Each rule a value must keep: (key, whether it holds, what is expected).
+    func violations() -> [(String, Bool, String)] {
+        [
+            ("heartbeat_interval", heartbeatInterval >= 1, "must be at least 1 second"),
+            ("spool_max_bytes", spoolMaxBytes >= 1024 * 1024, "must be at least 1 MiB (1048576)"),
+            ("batch_max_events", (1...5_000).contains(batchMaxEvents), "must be 1…5000 (the collector's limit)"),
+            ("batch_max_bytes", (1024...4 * 1024 * 1024).contains(batchMaxBytes), "must be 1 KiB…4 MiB"),
+            ("retry_base", retryBase > 0, "must be > 0"),
+            ("retry_cap", retryCap >= retryBase, "must be ≥ retry_base"),
+            ("poll_interval", pollInterval > 0, "must be > 0"),
+            ("policy_check_interval", policyCheckInterval >= 0.1, "must be at least 0.1 seconds"),
+            ("policy_sync_interval", policySyncInterval >= 0.5, "must be at least 0.5 seconds"),
+            ("history_interval", historyInterval == 0 || historyInterval >= 0.5, "must be 0 (off) or at least 0.5 seconds"),
+            ("connection_interval", connectionInterval == 0 || connectionInterval >= 0.5, "must be 0 (off) or at least 0.5 seconds"),
+            ("summary_interval", summaryInterval == 0 || summaryInterval >= 1, "must be 0 (off) or at least 1 second"),
+            ("file_paths", filePaths.allSatisfy { $0.hasPrefix("/") }, "must be absolute paths"),
+            ("model_roots", modelRoots.allSatisfy { $0.hasPrefix("/") }, "must be absolute paths"),
+            ("history_roots", historyRoots.allSatisfy { $0.hasPrefix("/") }, "must be absolute paths"),
+            ("file_scan_budget_ms", (1...5_000).contains(fileScanBudgetMs), "must be from 1 to 5000"),
+            ("file_fail_mode", ["open", "closed"].contains(fileFailMode), "must be 'open' or 'closed'"),
+            ("file_scan_max_bytes", fileScanMaxBytes >= 4096, "must be at least 4096"),
+            ("listener_interval", listenerInterval == 0 || listenerInterval >= 0.5, "must be 0 (off) or at least 0.5 seconds"),
+            ("connect_timeout", connectTimeout >= 0.1, "must be at least 0.1 seconds"),
+            ("renew_fraction", renewFraction > 0 && renewFraction < 1, "must be between 0 and 1"),
+            ("collector", enrollment.collector.isEmpty || enrollment.collector.hasPrefix("https://"), "must be an https:// URL such as https://collector.example.com:8443"),
+            ("ca_sha256", enrollment.caSHA256.isEmpty || AgentIdentity.normalizedFingerprint(enrollment.caSHA256).count == 64,
+             "must be the CA's SHA-256 fingerprint (64 hex digits, ':' allowed) printed by 'bulwark-collector init'"),
+            ("log_level", Self.logLevels.contains(logLevel), "must be one of \(Self.logLevels.joined(separator: ", "))"),
+            ("log_format", logFormat.isEmpty || LogFormat(rawValue: logFormat) != nil, "must be text, journal or json"),
+        ]
     }
 
-    /// Loads and checks a YAML configuration file.
-    public static func load(path: String) throws -> AgentConfiguration {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw Invalid(path: path, reason: "cannot read it (\(error.localizedDescription))")
-        }
-        let configuration: AgentConfiguration
-        do {
-            configuration = text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-                ? AgentConfiguration() : try YAMLDecoder().decode(AgentConfiguration.self, from: text)
-        } catch {
-            throw Invalid(path: path, reason: "\(error)")
-        }
-        try configuration.check(path: path)
-        return configuration
-    }
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
-    func check(path: String) throws {
-        func require(_ condition: Bool, _ reason: String) throws {
-            if !condition { throw Invalid(path: path, reason: reason) }
-        }
-        try require(heartbeatInterval >= 1, "heartbeat_interval must be at least 1 second")
-        try require(spoolMaxBytes >= 1024 * 1024, "spool_max_bytes must be at least 1 MiB")
-        try require((1...5_000).contains(batchMaxEvents), "batch_max_events must be 1…5000 (the collector's limit)")
-        try require((1024...4 * 1024 * 1024).contains(batchMaxBytes), "batch_max_bytes must be 1 KiB…4 MiB")
-        try require(retryBase > 0 && retryCap >= retryBase, "retry_base must be > 0 and retry_cap ≥ retry_base")
-        try require(pollInterval > 0, "poll_interval must be > 0")
-        try require(policyCheckInterval >= 0.1, "policy_check_interval must be at least 0.1 seconds")
-        try require(policySyncInterval >= 0.5, "policy_sync_interval must be at least 0.5 seconds")
-        try require(historyInterval == 0 || historyInterval >= 0.5, "history_interval must be 0 (off) or at least 0.5 seconds")
-        try require(connectionInterval == 0 || connectionInterval >= 0.5, "connection_interval must be 0 (off) or at least 0.5 seconds")
-        try require(summaryInterval == 0 || summaryInterval >= 1, "summary_interval must be 0 (off) or at least 1 second")
-        try require(filePaths.allSatisfy { $0.hasPrefix("/") }, "file_paths must be absolute paths")
-        try require((1...5_000).contains(fileScanBudgetMs), "file_scan_budget_ms must be from 1 to 5000")
-        try require(["open", "closed"].contains(fileFailMode), "file_fail_mode must be 'open' or 'closed'")
-        try require(fileScanMaxBytes >= 4096, "file_scan_max_bytes must be at least 4096")
-        try require(listenerInterval == 0 || listenerInterval >= 0.5, "listener_interval must be 0 (off) or at least 0.5 seconds")
-        try require(connectTimeout >= 0.1, "connect_timeout must be at least 0.1 seconds")
-        try require(renewFraction > 0 && renewFraction < 1, "renew_fraction must be between 0 and 1")
+    /// Reads and checks a configuration file; faults carry the path, line and column.
+    public static func load(path: String) throws(YAMLFault) -> AgentConfiguration {
+        try AgentConfiguration(yaml: try YAMLSource.read(path: path, what: "agent configuration"), source: path)
     }
 }

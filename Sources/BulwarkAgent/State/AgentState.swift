@@ -110,8 +110,13 @@ public struct AgentState: Sendable {
 
     /// Stores a granted certificate (enrollment or renewal); the certificate is written last so a
     /// crash leaves either the old or the new pair, never a mix that cannot authenticate.
-    public func save(grant: CertificateGrant, enrollment: Enrollment?) throws {
-        try SecureFile.write(Data(grant.caChain.utf8), to: caPath, mode: .publicReadable)
+    /// Stores a granted certificate. At enrollment `serverCA` is the pinned CA the collector's
+    /// server certificate chains to (the deployment CA, or the organisation's with
+    /// bring-your-own PKI); a renewal keeps the one pinned.
+    public func save(grant: CertificateGrant, enrollment: Enrollment?, serverCA: Certificate? = nil) throws {
+        if let serverCA {
+            try SecureFile.write(Data(try serverCA.serializeAsPEM().pemString.utf8), to: caPath, mode: .publicReadable)
+        }
         if let encoded = grant.hashKey {
             guard let key = Data(base64Encoded: encoded), key.count == 32 else {
                 throw Failure.unreadable("the collector's answer", "hash_key is not 32 bytes of base64")

@@ -78,18 +78,18 @@ public final class CollectorClient: Sendable {
     }
 
     /// Downloads the collector's CA and checks it against `pinnedSHA256`.
+    /// The CA the collector's certificate chains to, chosen from the bundle `/v1/ca` serves by
+    /// the pinned fingerprint (one CA by default; the organisation's with bring-your-own PKI).
     public func fetchPinnedCA(pinnedSHA256: String) async throws -> Certificate {
         let body = try await send(.GET, "/v1/ca", body: nil, headers: [:])
-        let certificate: Certificate
-        do {
-            certificate = try Certificate(pemEncoded: String(buffer: body))
-        } catch {
+        let (match, seen) = AgentIdentity.pinnedCertificate(pinnedSHA256, inPEMBundle: String(buffer: body))
+        guard !seen.isEmpty else {
             throw CollectorError.unreachable("GET /v1/ca did not return a PEM certificate; is \(baseURL) a Bulwark collector's agent port?")
         }
-        let got = try AgentIdentity.fingerprint(of: certificate)
-        let expected = AgentIdentity.normalizedFingerprint(pinnedSHA256)
-        guard got == expected else { throw CollectorError.caMismatch(expected: expected, got: got) }
-        return certificate
+        guard let match else {
+            throw CollectorError.caMismatch(expected: AgentIdentity.normalizedFingerprint(pinnedSHA256), got: seen.joined(separator: ", "))
+        }
+        return match
     }
 
     public func enroll(_ request: EnrollRequest) async throws -> CertificateGrant {

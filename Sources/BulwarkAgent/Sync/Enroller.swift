@@ -41,7 +41,7 @@ public struct Enroller: Sendable {
             throw CollectorError.rejected(status: 200, ErrorBody(code: "certificate_mismatch", message: "the collector returned a certificate that is not for this agent's key"))
         }
         try state.save(grant: grant, enrollment: .init(
-            collector: collector, agentID: grant.agentID, caSHA256: AgentIdentity.normalizedFingerprint(caSHA256), enrolledAt: Date()))
+            collector: collector, agentID: grant.agentID, caSHA256: AgentIdentity.normalizedFingerprint(caSHA256), enrolledAt: Date()), serverCA: ca)
         return grant
     }
 

@@ -21,6 +21,8 @@ public struct CollectorServer: Sendable {
         public var siem: [SIEMDestination]
         /// An agent not heard from for this long is stale.
         public var staleAfter: TimeInterval = 3600
+        /// The organisation's server certificate, key and CA instead of the deployment's own.
+        public var tlsFiles: ServerTLSIdentity.Files?
 
         public init(
             agentListen: (host: String, port: Int), apiListen: (host: String, port: Int), limits: CollectorLimits = CollectorLimits(),
@@ -45,24 +47,6 @@ public struct CollectorServer: Sendable {
         self.logger = logger
     }
 
-    /// TLS 1.2+ with the deployment's server certificate. The agent listener asks for a client
-    /// certificate and verifies any presented one against the deployment CA only; it admits
-    /// connections without one because enrollment happens before the agent has a certificate.
-    func tlsConfiguration(requestClientCertificate: Bool) throws -> TLSConfiguration {
-        let certificate = try NIOSSLCertificate(bytes: Array(try deployment.serverCertificate.serializeAsPEM().pemString.utf8), format: .pem)
-        let key = try NIOSSLPrivateKey(bytes: Array(deployment.serverKeyPEM.utf8), format: .pem)
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
-        tls.minimumTLSVersion = .tlsv12
-        if requestClientCertificate {
-            let ca = try NIOSSLCertificate(bytes: Array(try deployment.authority.certificate.serializeAsPEM().pemString.utf8), format: .pem)
-            tls.trustRoots = .certificates([ca])
-            tls.certificateVerification = .optionalVerification
-            // Advertise our CA so clients with several certificates pick the right one.
-            tls.sendCANameList = true
-        }
-        return tls
-    }
-
     /// Runs until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish and
     /// closes the store.
     public func run(onListening: @escaping @Sendable (String, SocketAddress?) -> Void = { _, _ in }) async throws {
@@ -73,12 +57,17 @@ public struct CollectorServer: Sendable {
         let enrollment = EnrollmentService(store: store, authority: deployment.authority, hashKey: deployment.hmacKey, limits: limits, logger: logger)
         let ingest = IngestService(store: store, limits: limits, logger: logger)
 
-        let caPEM = try deployment.authority.certificate.serializeAsPEM().pemString
+        var identity = ServerTLSIdentity.deployment(deployment)
+        if let files = configuration.tlsFiles {
+            identity = try await ServerTLSIdentity.external(files, deployment: deployment)
+            logger.notice("serving the organisation's certificate", metadata: ["certificate": "\(files.certificate)", "ca": "\(files.authority)"])
+        }
+        let caPEM = try identity.anchorsPEM
         let agentRouter = Router(context: AgentRequestContext.self)
         AgentRoutes(store: store, enrollment: enrollment, ingest: ingest, limits: limits, caPEM: caPEM).register(on: agentRouter)
         let agentApp = Application(
             router: agentRouter,
-            server: try .tls(.http1(), tlsConfiguration: tlsConfiguration(requestClientCertificate: true)),
+            server: try .tls(.http1(), tlsConfiguration: identity.tlsConfiguration(requestClientCertificate: true)),
             configuration: .init(address: .hostname(configuration.agentListen.host, port: configuration.agentListen.port), serverName: "bulwark-collector"),
             onServerRunning: { channel in onListening("agent", channel.localAddress) },
             logger: logger)
@@ -88,7 +77,7 @@ public struct CollectorServer: Sendable {
         WebConsole(store: store, sessions: ConsoleSessions(), health: AgentHealth(staleAfter: configuration.staleAfter)).register(on: consoleRouter)
         let consoleApp = Application(
             router: consoleRouter,
-            server: try .tls(.http1(), tlsConfiguration: tlsConfiguration(requestClientCertificate: false)),
+            server: try .tls(.http1(), tlsConfiguration: identity.tlsConfiguration(requestClientCertificate: false)),
             configuration: .init(address: .hostname(configuration.apiListen.host, port: configuration.apiListen.port), serverName: "bulwark-collector"),
             onServerRunning: { channel in onListening("api", channel.localAddress) },
             logger: logger)

@@ -40,4 +40,15 @@ public enum AgentIdentity {
     public static func normalizedFingerprint(_ text: String) -> String {
         text.lowercased().filter { $0.isHexDigit }
     }
+
+    /// What a collector's CA bundle holds against a pinned fingerprint: the certificate whose
+    /// fingerprint is `pinned` (nil when none is), and every fingerprint seen, for the error.
+    /// The bundle holds one CA by default, the organisation's CA(s) with bring-your-own PKI.
+    public static func pinnedCertificate(_ pinned: String, inPEMBundle text: String) -> (match: Certificate?, seen: [String]) {
+        let certificates = ((try? PEMDocument.parseMultiple(pemString: text)) ?? [])
+            .filter { $0.discriminator == "CERTIFICATE" }.compactMap { try? Certificate(pemDocument: $0) }
+        let seen = certificates.compactMap { try? fingerprint(of: $0) }
+        let expected = normalizedFingerprint(pinned)
+        return (certificates.first { (try? fingerprint(of: $0)) == expected }, seen)
+    }
 }
