@@ -121,12 +121,16 @@ int cbulwark_fanotify_init_notifications(void) {
     return fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
 }
 
-int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long mask) {
-    return fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, path);
+#ifndef FAN_MARK_FILESYSTEM
+#define FAN_MARK_FILESYSTEM 0x00000100
+#endif
+
+int cbulwark_fanotify_mark(int fd, const char *path, unsigned long long mask, int whole_filesystem) {
+    return fanotify_mark(fd, FAN_MARK_ADD | (whole_filesystem ? FAN_MARK_FILESYSTEM : FAN_MARK_MOUNT), mask, AT_FDCWD, path);
 }
 
-int cbulwark_fanotify_unmark_mount(int fd, const char *path, unsigned long long mask) {
-    return fanotify_mark(fd, FAN_MARK_REMOVE | FAN_MARK_MOUNT, mask, AT_FDCWD, path);
+int cbulwark_fanotify_unmark(int fd, const char *path, unsigned long long mask, int whole_filesystem) {
+    return fanotify_mark(fd, FAN_MARK_REMOVE | (whole_filesystem ? FAN_MARK_FILESYSTEM : FAN_MARK_MOUNT), mask, AT_FDCWD, path);
 }
 
 int cbulwark_fanotify_ignore(int fd, int event_fd, unsigned long long mask) {
@@ -142,7 +146,9 @@ int cbulwark_fanotify_unignore(int fd, int event_fd, unsigned long long mask) {
 }
 
 int cbulwark_fanotify_flush(int fd) {
-    return fanotify_mark(fd, FAN_MARK_FLUSH | FAN_MARK_MOUNT, 0, AT_FDCWD, "/");
+    int filesystems = fanotify_mark(fd, FAN_MARK_FLUSH | FAN_MARK_FILESYSTEM, 0, AT_FDCWD, "/");
+    int mounts = fanotify_mark(fd, FAN_MARK_FLUSH | FAN_MARK_MOUNT, 0, AT_FDCWD, "/");
+    return filesystems == 0 || mounts == 0 ? 0 : -1;
 }
 
 int cbulwark_fanotify_read(int fd, cbulwark_fanotify_event *events, int capacity) {

@@ -122,8 +122,8 @@ struct KernelFloor {
                 throw BenchFailure("ignore mark: \(String(cString: strerror(errno)))")
             }
         }
-        guard cbulwark_fanotify_mark_mount(group, directory, UInt64(FAN_OPEN_PERM)) == 0 else {
-            throw BenchFailure("mount mark: \(String(cString: strerror(errno)))")
+        guard cbulwark_fanotify_mark(group, directory, UInt64(FAN_OPEN_PERM), 1) == 0 else {
+            throw BenchFailure("filesystem mark: \(String(cString: strerror(errno)))")
         }
         return try body()
     }

@@ -17,7 +17,7 @@ struct FileGuardTests {
         let store: SQLiteStore
         let agentID: String
 
-        init(name: String = #function, sessionSocket: Bool = false) throws {
+        init(name: String = #function, sessionSocket: Bool = false, launcher: [String] = []) throws {
             cluster = try Cluster.started(name: name)
             guarded = cluster.root + "/guarded"
             try Cluster.mountTmpfs(at: guarded, megabytes: 64)
@@ -29,6 +29,7 @@ struct FileGuardTests {
                 configuration = configuration.replacingOccurrences(of: "session_socket: \"\"", with: "session_socket: \(cluster.root)/run/session.sock")
             }
             agent = try cluster.enrollAgent(configuration: configuration)
+            agent.launcher = launcher
             try agent.startAndSelftest()
             try agent.process?.waitForLog("file guard watching")
             store = try cluster.store()
@@ -130,6 +131,20 @@ struct FileGuardTests {
         let claude = try guarded.tool("claude", from: "/bin/sh")
         let viaChild = try run(claude, ["-c", "/bin/cat '\(cardFile)'"])
         #expect(viaChild.status != 0 && viaChild.stdout.isEmpty, "\(viaChild.output)")
+    }
+
+    @Test("in its own mount namespace, as systemd's ProtectSystem=strict starts it, the agent still stops an AI tool's read (filesystem marks, not mount marks)")
+    func ownMountNamespace() async throws {
+        let guarded = try Guarded(launcher: ["/usr/bin/unshare", "--mount", "--propagation", "private"])
+        defer { guarded.stop() }
+        let agentPID = try #require(guarded.agent.process?.pid)
+        let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(agentPID)/ns/mnt") != own, "the agent runs in a mount namespace of its own")
+        let ollama = try guarded.tool("ollama")
+        let cardFile = try guarded.write(Self.card, to: "customers.txt")
+        let denied = try run(ollama, [cardFile])
+        #expect(denied.status != 0 && denied.stdout.isEmpty, "\(denied.output)")
+        #expect(try await guarded.waitForEvents("blocked").first?.data["path"] == .string(cardFile))
     }
 
     @Test("plain opens are reported only while an AI tool runs: one started from outside the guarded mounts (seen by the kernel's process events) has its reads of harmless files audited; when it is gone, reporting stops")
@@ -253,7 +268,7 @@ struct FileGuardTests {
         }
         #expect(health[0].data["component"] == "file_guard")
         #expect(health[0].data["status"] == "unavailable")
-        #expect(health[0].data["message"]?.stringValue?.contains("cannot watch the mount of /proc") == true, "\(health[0].data)")
+        #expect(health[0].data["message"]?.stringValue?.contains("cannot watch the filesystem of /proc") == true, "\(health[0].data)")
         #expect(try agent.cli(["selftest"]).status == 0, "still delivering")
     }
 

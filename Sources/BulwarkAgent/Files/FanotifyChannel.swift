@@ -1,7 +1,7 @@
 import CBulwarkLinux
 import Foundation
 
-/// The kernel side of the file guard: two fanotify groups with marks on the same mounts. The
+/// The kernel side of the file guard: two fanotify groups with marks on the same filesystems. The
 /// content-class group asks permission to open (and to open for execution); every such event
 /// holds the opening process until it is answered, so whoever reads them must answer each
 /// exactly once (``respond(_:allow:)``), also on errors and at shutdown. The notification group
@@ -34,7 +34,7 @@ public final class FanotifyChannel: @unchecked Sendable {
         public var description: String {
             switch self {
             case .unavailable(let reason): "fanotify is unavailable: \(reason); file access is not monitored or enforced (the rest of the agent runs)"
-            case .mark(let path, let reason): "cannot watch the mount of \(path): \(reason)"
+            case .mark(let path, let reason): "cannot watch the filesystem of \(path): \(reason)"
             }
         }
     }
@@ -49,8 +49,10 @@ public final class FanotifyChannel: @unchecked Sendable {
     private var closed = false
     /// False on kernels before 5.0 (no FAN_OPEN_EXEC_PERM): AI tools' starts are not enforced.
     public let enforcesExec: Bool
+    /// Whether whole filesystems are marked (Linux 4.20+) rather than mounts.
+    public let marksFilesystems: Bool
 
-    /// Marks the mount of every path in `paths` (paths that do not exist are skipped).
+    /// Marks the filesystem of every path in `paths` (paths that do not exist are skipped).
     public init(paths: [String]) throws(Failure) {
         let descriptor = cbulwark_fanotify_init()
         guard descriptor >= 0 else {
@@ -73,12 +75,21 @@ public final class FanotifyChannel: @unchecked Sendable {
         // Writes are always reported (rescans); plain opens only while ``reportOpens(_:)`` says.
         let notified = UInt64(FAN_CLOSE_WRITE)
         var withExec = true
+        // Filesystem marks: a mount mark is on one mount namespace's mount, so an agent that
+        // systemd starts in its own namespace (ProtectSystem=strict) would see no other
+        // process's opens. Mount marks remain for kernels before 4.20.
+        var wholeFilesystem: Int32 = 1
         marked = paths.filter { FileManager.default.fileExists(atPath: $0) }
         for path in marked {
-            var marked = withExec && cbulwark_fanotify_mark_mount(descriptor, path, UInt64(FAN_OPEN_PERM) | UInt64(FAN_OPEN_EXEC_PERM)) == 0
+            var marked = cbulwark_fanotify_mark(descriptor, path, UInt64(FAN_OPEN_PERM) | UInt64(FAN_OPEN_EXEC_PERM), wholeFilesystem) == 0
+            if !marked, errno == EINVAL, wholeFilesystem == 1 {
+                // Before Linux 4.20 (no FAN_MARK_FILESYSTEM) or 5.0 (no FAN_OPEN_EXEC_PERM).
+                marked = cbulwark_fanotify_mark(descriptor, path, UInt64(FAN_OPEN_PERM) | UInt64(FAN_OPEN_EXEC_PERM), 0) == 0
+                if marked { wholeFilesystem = 0 }
+            }
             if !marked, withExec, errno == EINVAL { withExec = false }  // before Linux 5.0
-            if !marked { marked = cbulwark_fanotify_mark_mount(descriptor, path, UInt64(FAN_OPEN_PERM)) == 0 }
-            if marked { marked = cbulwark_fanotify_mark_mount(notifications, path, notified) == 0 }
+            if !marked { marked = cbulwark_fanotify_mark(descriptor, path, UInt64(FAN_OPEN_PERM), wholeFilesystem) == 0 }
+            if marked { marked = cbulwark_fanotify_mark(notifications, path, notified, wholeFilesystem) == 0 }
             guard marked else {
                 let reason = String(cString: strerror(errno))
                 Glibc.close(descriptor)
@@ -87,6 +98,7 @@ public final class FanotifyChannel: @unchecked Sendable {
             }
         }
         enforcesExec = withExec
+        marksFilesystems = wholeFilesystem == 1
     }
 
     /// Blocks for the next events; nil once the channel is closed or broken.
@@ -115,8 +127,8 @@ public final class FanotifyChannel: @unchecked Sendable {
             reportingOpens = on
             for path in marked {
                 _ = on
-                    ? cbulwark_fanotify_mark_mount(notifications, path, UInt64(FAN_OPEN))
-                    : cbulwark_fanotify_unmark_mount(notifications, path, UInt64(FAN_OPEN))
+                    ? cbulwark_fanotify_mark(notifications, path, UInt64(FAN_OPEN), marksFilesystems ? 1 : 0)
+                    : cbulwark_fanotify_unmark(notifications, path, UInt64(FAN_OPEN), marksFilesystems ? 1 : 0)
             }
             return true
         }

@@ -57,10 +57,12 @@ int cbulwark_fanotify_init(void);
 /// read in batches at the reader's pace.
 int cbulwark_fanotify_init_notifications(void);
 
-/// Adds `mask` on the whole mount holding `path`. Returns 0, or -1 with errno set.
-int cbulwark_fanotify_mark_mount(int fd, const char *path, unsigned long long mask);
-/// Removes `mask` from the mark on the mount holding `path`.
-int cbulwark_fanotify_unmark_mount(int fd, const char *path, unsigned long long mask);
+/// Adds `mask` on the whole filesystem holding `path` (`whole_filesystem`, Linux 4.20+: seen from
+/// every mount namespace, so a service in its own namespace, as systemd's ProtectSystem makes
+/// it, still sees other processes' opens) or on its mount only. Returns 0, or -1 with errno set.
+int cbulwark_fanotify_mark(int fd, const char *path, unsigned long long mask, int whole_filesystem);
+/// Removes `mask` from that mark.
+int cbulwark_fanotify_unmark(int fd, const char *path, unsigned long long mask, int whole_filesystem);
 
 /// Adds `mask` to the ignore mask of the file open as `event_fd` (an inode mark, cleared by the
 /// kernel when the file is modified). Returns 0, or -1 with errno set.
@@ -68,7 +70,7 @@ int cbulwark_fanotify_ignore(int fd, int event_fd, unsigned long long mask);
 /// Removes `mask` from that ignore mask again.
 int cbulwark_fanotify_unignore(int fd, int event_fd, unsigned long long mask);
 
-/// Removes every mount mark of the group (the watchdog's way out). Returns 0, or -1 with errno.
+/// Removes every filesystem and mount mark of the group (the watchdog's way out). Returns 0, or -1 with errno.
 int cbulwark_fanotify_flush(int fd);
 
 /// One event: what happened (FAN_* bits), the file (a descriptor the caller must close), who.

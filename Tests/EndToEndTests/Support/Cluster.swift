@@ -167,6 +167,8 @@ final class AgentHandle: @unchecked Sendable {
     let directory: String
     private(set) var process: ChildProcess?
     private var starts = 0
+    /// A command `bulwark-agent run` is started under, e.g. `unshare --mount` (empty: none).
+    var launcher: [String] = []
 
     init(cluster: Cluster, directory: String) {
         self.cluster = cluster
@@ -187,9 +189,8 @@ final class AgentHandle: @unchecked Sendable {
 
     func start() throws {
         starts += 1
-        process = try ChildProcess(
-            Binaries.path("bulwark-agent"), ["run", "--state", directory, "--config", configPath],
-            logPath: "\(directory)/run-\(starts).log")
+        let command = launcher + [Binaries.path("bulwark-agent"), "run", "--state", directory, "--config", configPath]
+        process = try ChildProcess(command[0], Array(command.dropFirst()), logPath: "\(directory)/run-\(starts).log")
     }
 
     /// Starts `bulwark-agent run` and proves the pipeline with one acknowledged selftest.
