@@ -22,6 +22,17 @@ struct AgentConfigurationTests {
         _ = try AgentConfiguration.load(path: example)
     }
 
+    @Test("every key is in the shipped agent.yaml and documented in docs/CONFIGURATION.md")
+    func documented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = try String(contentsOf: root.appendingPathComponent("agent/agent.yaml"), encoding: .utf8)
+        let documentation = try String(contentsOf: root.appendingPathComponent("docs/CONFIGURATION.md"), encoding: .utf8)
+        for key in AgentConfiguration.keys {
+            #expect(shipped.contains("\n\(key):"), "agent/agent.yaml lacks \(key)")
+            #expect(documentation.contains("| `\(key)` |"), "docs/CONFIGURATION.md lacks \(key)")
+        }
+    }
+
     @Test("an empty session_socket turns the session socket off")
     func emptySocket() throws {
         #expect(try AgentConfiguration.load(path: try write("session_socket: \"\"\n")).sessionSocket == "")

@@ -12,6 +12,17 @@ struct CollectorSettingsTests {
         #expect(try CollectorSettings.load(path: example) == CollectorSettings())
     }
 
+    @Test("every key is documented in docs/CONFIGURATION.md")
+    func documented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let documentation = try String(contentsOf: root.appendingPathComponent("docs/CONFIGURATION.md"), encoding: .utf8)
+        let shipped = try String(contentsOf: root.appendingPathComponent("collector/collector.yaml"), encoding: .utf8)
+        for key in CollectorSettings.keys {
+            #expect(documentation.contains("| `\(key)` |"), "docs/CONFIGURATION.md lacks \(key)")
+            #expect(shipped.contains("\n\(key):"), "collector/collector.yaml lacks \(key)")
+        }
+    }
+
     @Test("values reach the server configuration")
     func values() throws {
         let settings = try CollectorSettings(yaml: """

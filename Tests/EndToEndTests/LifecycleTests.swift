@@ -69,7 +69,7 @@ struct LifecycleTests {
         try Cluster.mountTmpfs(at: mount, megabytes: 8)
         cluster.mounts.append(mount)
         // A heartbeat a second, so the running agent itself writes while the disk is full.
-        let agent = try cluster.enrollAgent(name: "agentfs/agent", configuration: Cluster.fastAgentConfig + "\nheartbeat_interval: 1\n")
+        let agent = try cluster.enrollAgent(name: "agentfs/agent", configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "heartbeat_interval: 5", with: "heartbeat_interval: 1"))
         try agent.startAndSelftest()
 
         _ = try run("/bin/sh", ["-c", "dd if=/dev/zero of=\(mount)/filler bs=64k 2>/dev/null; sync"])

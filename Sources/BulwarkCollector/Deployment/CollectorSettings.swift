@@ -91,7 +91,7 @@ public struct CollectorSettings: Sendable, Equatable {
             ("max_compressed_bytes", maxCompressedBytes >= 1024, "must be at least 1024"),
             ("max_inflated_bytes", maxInflatedBytes >= maxCompressedBytes, "must be at least max_compressed_bytes"),
             ("max_events_per_batch", maxEventsPerBatch >= 1, "must be at least 1"),
-            ("agent_cert_days", agentCertDays >= 1 && agentCertDays <= 825, "must be 1…825 days"),
+            ("agent_cert_days", agentCertDays > 0 && agentCertDays <= 825, "must be more than 0 and at most 825 days"),
             ("retention_days", retentionDays >= 1, "must be at least 1 day"),
             ("incident_retention_days", incidentRetentionDays >= 1, "must be at least 1 day"),
             ("retention_interval", retentionInterval >= 1, "must be at least 1 second"),

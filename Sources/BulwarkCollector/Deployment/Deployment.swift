@@ -76,6 +76,9 @@ public struct Deployment: Sendable {
             directory: directory, authority: authority, serverCertificate: serverCertificate,
             serverKeyPEM: serverKey.pemRepresentation, hmacKey: hmacKey)
         _ = try SQLiteStore(path: deployment.databasePath)
+        // Telemetry is owner-only whatever the umask; SQLite gives its -wal and -shm files the
+        // database file's mode.
+        chmod(deployment.databasePath, 0o600)
         return deployment
     }
 

@@ -9,14 +9,15 @@ final class Cluster: @unchecked Sendable {
     let dataDir: String
     let agentPort: Int
     let apiPort: Int
-    private(set) var fingerprint = ""
+    /// The CA agents pin and clients trust: the deployment's, or the organisation's with bring-your-own PKI.
+    var fingerprint = ""
     private(set) var collector: ChildProcess?
     private var collectorStarts = 0
     var collectorArguments: [String] = []
 
     var collectorURL: String { "https://127.0.0.1:\(agentPort)" }
     var apiURL: String { "https://127.0.0.1:\(apiPort)" }
-    var caPath: String { dataDir + "/ca.pem" }
+    lazy var caPath: String = dataDir + "/ca.pem"
 
     /// A tmpfs mounted for the collector's data, when the test needs to fill its disk.
     let filesystem: String?
