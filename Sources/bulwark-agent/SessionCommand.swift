@@ -57,7 +57,6 @@ struct SessionCommand: AsyncParsableCommand {
         }
         clientBox.client = client
         focus.onFocus = { app in client.focused(app: app) }
-        client.start()
         // Logging out or `systemctl --user stop` sends SIGTERM: the current stretch in an AI app
         // and queued events still reach the agent (within 2 s) before the helper exits.
         let signals = TerminationSignals {
@@ -66,7 +65,9 @@ struct SessionCommand: AsyncParsableCommand {
             client.stop()
         }
         defer { signals.retain() }
+        // Events of the first moments queue in the client until it has connected.
         let (watcher, described) = try displayOptions.open(guarding: guardian, focus: focus)
+        client.start(clipboard: described)
         FileHandle.standardError.write(Data("session helper guarding the clipboard of \(user ?? "this user") on \(described)\n".utf8))
         for await _ in watcher.contents() {}
         focus.flush()  // the last stretch in an AI app counts too

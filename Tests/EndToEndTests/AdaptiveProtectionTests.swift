@@ -34,7 +34,7 @@ struct AdaptiveProtectionTests {
         try Data(policy.utf8).write(to: URL(fileURLWithPath: policyFile))
         let pushed = try bulwark(["policy", "push", policyFile, "--comment", "adaptive protection"])
         #expect(pushed.status == 0, "\(pushed.output)")
-        try guarded.agent.process?.waitForLog("source=collector policy v1")
+        try guarded.agent.process?.waitForLog("source=\"collector policy v1\"")
 
         let ollama = try guarded.tool("ollama")
         let medium = try guarded.write("4556 7375 8689 9855\n", to: "numbers.txt")  // a valid card number, no card words: medium

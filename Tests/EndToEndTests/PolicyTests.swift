@@ -41,7 +41,7 @@ struct PolicyTests {
         #expect(pushed.status == 0 && pushed.stdout.contains("version 1"), "\(pushed.output)")
         try await eventually("the agent reporting policy v1", timeout: 30) { try await reported() == 1 }
         #expect(try String(contentsOfFile: agent.directory + "/policy.yaml", encoding: .utf8) == first)
-        try agent.process?.waitForLog("source=collector policy v1")
+        try agent.process?.waitForLog("source=\"collector policy v1\"")
         let agents = try bulwark(["agents"])
         #expect(agents.stdout.contains("v1"), "\(agents.stdout)")
 

@@ -13,7 +13,7 @@ struct SessionDoctorTests {
         let root = scratch.path
         let mutter = try Mutter(directory: root)
         defer { mutter.stop() }
-        let doctor = try run(Binaries.path("bulwark-agent"), ["doctor", "--socket", root + "/none.sock"], environment: mutter.environment, timeout: 30)
+        let doctor = try run(Binaries.path("bulwark-agent"), ["doctor", "--session", "--socket", root + "/none.sock"], environment: mutter.environment, timeout: 30)
         #expect(doctor.status == 1)
         #expect(doctor.stdout.contains("[FAIL] wayland clipboard: wayland-gnome: the compositor (mutter) offers no data-control protocol"))
         #expect(doctor.stdout.contains("(GNOME)"))
@@ -48,11 +48,11 @@ struct SessionDoctorTests {
         environment["HOME"] = root
         let dunst = try ChildProcess("/usr/bin/dunst", [], logPath: root + "/dunst.log", environment: environment)
         defer { dunst.kill9() }
-        var doctor = try run(Binaries.path("bulwark-agent"), ["doctor", "--socket", root + "/none.sock"], environment: environment, timeout: 30)
+        var doctor = try run(Binaries.path("bulwark-agent"), ["doctor", "--session", "--socket", root + "/none.sock"], environment: environment, timeout: 30)
         let deadline = Date().addingTimeInterval(20)
         while !doctor.stdout.contains("[ok] notifications"), Date() < deadline {  // dunst takes a moment to own its name
             usleep(200_000)
-            doctor = try run(Binaries.path("bulwark-agent"), ["doctor", "--socket", root + "/none.sock"], environment: environment, timeout: 30)
+            doctor = try run(Binaries.path("bulwark-agent"), ["doctor", "--session", "--socket", root + "/none.sock"], environment: environment, timeout: 30)
         }
         #expect(doctor.status == 0, "\(doctor.output)")
         #expect(doctor.stdout.contains("[ok] wayland clipboard: \(sway.display): data-control available"))

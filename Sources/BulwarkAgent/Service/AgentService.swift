@@ -45,7 +45,8 @@ public struct AgentService: Service {
                 exceptions: storedBundle?.exceptions, userRisk: storedBundle?.userRisk))
         var sessions: SessionServer?
         if !configuration.sessionSocket.isEmpty {
-            let server = SessionServer(path: configuration.sessionSocket, spool: spool, logger: logger, policy: feed.current)
+            let server = SessionServer(
+                path: configuration.sessionSocket, spool: spool, logger: logger, policy: feed.current, statusPath: state.sessionsPath)
             do {
                 try server.start()
                 sessions = server

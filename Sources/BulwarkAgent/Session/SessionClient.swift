@@ -23,6 +23,8 @@ public final class SessionClient: @unchecked Sendable {
     /// and every new connection).
     private var focus = SessionMessage.FocusReport(app: nil)
     private var focusUnsent = true
+    /// What this helper guards, said in every hello.
+    private var clipboard: String?
     /// Connections whose agent end closed (seen by their policy listener).
     private var lost: Set<Int32> = []
     /// Events dropped because the queue was full while the agent was unreachable.
@@ -61,7 +63,10 @@ public final class SessionClient: @unchecked Sendable {
     }
 
     /// Connects and delivers on a background thread until `stop()`.
-    public func start() {
+    /// Connects (and reconnects) in the background; `clipboard` says what this helper guards, for
+    /// the agent's `doctor`.
+    public func start(clipboard: String? = nil) {
+        condition.withLock { self.clipboard = clipboard }
         let thread = Thread { [self] in run() }
         thread.name = "bulwark-session-client"
         thread.start()
@@ -155,7 +160,8 @@ public final class SessionClient: @unchecked Sendable {
             close(descriptor)
             return nil
         }
-        let hello = SessionMessage.Hello(uid: getuid(), user: ProcessInfo.processInfo.environment["USER"] ?? "", pid: getpid())
+        let hello = SessionMessage.Hello(
+            uid: getuid(), user: ProcessInfo.processInfo.environment["USER"] ?? "", pid: getpid(), clipboard: condition.withLock { clipboard })
         guard let line = try? SessionMessage.encode(.init(hello: hello)), writeAll(descriptor, line) else {
             close(descriptor)
             return nil

@@ -4,19 +4,7 @@ import Foundation
 /// display server, will the user be told about refused pastes, can a warning be overridden with
 /// a reason, and is the agent there. Each check says what it found and what to do.
 public struct SessionDoctor: Sendable {
-    public struct Check: Sendable {
-        public enum Status: String, Sendable {
-            case ok = "ok"
-            /// Works, with less than full protection or comfort.
-            case warning = "warn"
-            /// Protection is missing.
-            case failure = "FAIL"
-        }
-
-        public var name: String
-        public var status: Status
-        public var detail: String
-    }
+    public typealias Check = DoctorCheck
 
     public var environment: [String: String]
     public var socketPath: String

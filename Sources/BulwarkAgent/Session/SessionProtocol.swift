@@ -3,7 +3,7 @@ import Foundation
 
 /// The agent ⇄ session-helper protocol on the agent's Unix socket: one JSON object per line.
 ///
-/// helper → agent: `{"hello": {"uid": 1000, "user": "alice", "pid": 4242}}`, then
+/// helper → agent: `{"hello": {"uid": 1000, "user": "alice", "pid": 4242, "clipboard": "X11 display :0"}}`, then
 /// `{"event": {"type": "paste.blocked", "v": 1, "time": "…", "data": {…}}}` per event,
 /// `{"focus": {"app": "chatgpt"}}` whenever the focused AI app changes (and on connecting).
 /// agent → helper: `{"policy": {"name": "…", "yaml": "…", "catalog": [AIApp…]}}` after a good hello (and on
@@ -15,11 +15,23 @@ public enum SessionMessage {
         public var uid: UInt32
         public var user: String
         public var pid: Int32
-        public init(uid: UInt32, user: String, pid: Int32) {
+        /// What the helper guards, e.g. "X11 display :0" (absent: nothing, as `doctor`'s probe).
+        public var clipboard: String?
+        public init(uid: UInt32, user: String, pid: Int32, clipboard: String? = nil) {
             self.uid = uid
             self.user = user
             self.pid = pid
+            self.clipboard = clipboard
         }
+    }
+
+    /// A connected helper, as the agent records it for `bulwark-agent doctor` (sessions.json).
+    public struct ConnectedHelper: Codable, Sendable, Equatable {
+        public var uid: UInt32
+        public var user: String
+        public var pid: Int32
+        public var clipboard: String?
+        public var since: Date
     }
 
     public struct PolicyPush: Codable, Sendable {

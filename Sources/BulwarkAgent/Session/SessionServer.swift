@@ -27,6 +27,9 @@ public final class SessionServer: @unchecked Sendable {
     /// Helpers that said a good hello, with the uid the kernel vouches for: they get policy
     /// updates and their user's notices.
     private var helpers: [Int32: uid_t] = [:]
+    /// What each connected helper said of itself, written to `statusPath` on every change.
+    private var connected: [Int32: SessionMessage.ConnectedHelper] = [:]
+    private let statusPath: String?
     /// The AI app focused in each helper's session, as last reported (app id).
     private var focused: [Int32: String] = [:]
     /// One writer at a time per connection: the serving thread and policy broadcasts both write.
@@ -34,7 +37,10 @@ public final class SessionServer: @unchecked Sendable {
     private var stopped = false
 
     /// - Parameter policy: what helpers receive when they connect (`update(policy:)` replaces it).
-    public init(path: String, spool: SpoolStore, logger: Logger, policy: SessionMessage.PolicyPush) {
+    /// - Parameter statusPath: where the connected helpers are kept for `bulwark-agent doctor`
+    ///   (JSON, 0600; nil: nowhere).
+    public init(path: String, spool: SpoolStore, logger: Logger, policy: SessionMessage.PolicyPush, statusPath: String? = nil) {
+        self.statusPath = statusPath
         self.path = path
         self.spool = spool
         self.logger = logger
@@ -86,7 +92,10 @@ public final class SessionServer: @unchecked Sendable {
             throw Failure(description: "cannot listen on \(path): \(reason)")
         }
         chmod(path, 0o666)
-        lock.withLock { listener = descriptor }
+        lock.withLock {
+            listener = descriptor
+            writeStatus()  // none yet: what an earlier run left is no longer true
+        }
         let thread = Thread { [self] in acceptLoop(descriptor) }
         thread.name = "bulwark-session-accept"
         thread.start()
@@ -159,6 +168,8 @@ public final class SessionServer: @unchecked Sendable {
         let written = writeLock.withLock { () -> Bool in
             let push = lock.withLock { () -> SessionMessage.PolicyPush in
                 helpers[connection] = uid
+                connected[connection] = SessionMessage.ConnectedHelper(uid: uid, user: user, pid: pid, clipboard: hello.clipboard, since: Date())
+                writeStatus()
                 return policy
             }
             return writeAll(connection, (try? SessionMessage.encode(.init(policy: push))) ?? Data())
@@ -167,6 +178,8 @@ public final class SessionServer: @unchecked Sendable {
             lock.withLock {
                 _ = helpers.removeValue(forKey: connection)
                 _ = focused.removeValue(forKey: connection)
+                _ = connected.removeValue(forKey: connection)
+                writeStatus()
             }
         }
         guard written else { return }
@@ -191,6 +204,21 @@ public final class SessionServer: @unchecked Sendable {
             }
         }
         logger.info("session helper disconnected", metadata: ["user": "\(user)", "pid": "\(pid)"])
+    }
+
+    /// Keeps sessions.json current (called under `lock`).
+    private func writeStatus() {
+        guard let statusPath else { return }
+        let helpers = connected.values.sorted { ($0.since, $0.pid) < ($1.since, $1.pid) }
+        do { try SecureFile.write(try WireCoding.encoder().encode(helpers), to: statusPath, mode: .secret) } catch {
+            logger.warning("cannot record the connected session helpers", metadata: ["path": "\(statusPath)", "reason": "\(error)"])
+        }
+    }
+
+    /// The helpers connected to a running agent, as it last recorded them.
+    public static func connectedHelpers(statusPath: String) -> [SessionMessage.ConnectedHelper]? {
+        guard let data = FileManager.default.contents(atPath: statusPath) else { return nil }
+        return try? WireCoding.decoder().decode([SessionMessage.ConnectedHelper].self, from: data)
     }
 
     static func userName(_ uid: uid_t) -> String? {

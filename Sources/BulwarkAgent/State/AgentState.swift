@@ -20,6 +20,8 @@ public struct AgentState: Sendable {
     public var enrollmentPath: String { path("enrollment.json") }
     public var spoolPath: String { path("spool.db") }
     public var hashKeyPath: String { path("hash.key") }
+    /// The session helpers connected to the running agent (for `doctor`).
+    public var sessionsPath: String { path("sessions.json") }
 
     public func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
 

@@ -124,6 +124,25 @@ public final class CollectorClient: Sendable {
     }
 
     private func send(_ method: HTTPMethod, _ path: String, body: ByteBuffer?, headers: [String: String]) async throws -> ByteBuffer {
+        try await exchange(method, path, body: body, headers: headers).body
+    }
+
+    /// An authenticated request (the policy bundle) for `doctor`: proves the TLS handshake and
+    /// that the collector accepts this agent's certificate; returns the round trip and the
+    /// collector's clock (its `Date` header).
+    public func probe() async throws -> (roundTrip: Duration, serverDate: Date?) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (_, headers) = try await exchange(.GET, "/v1/policy", body: nil, headers: [:])
+        let elapsed = clock.now - start
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return (elapsed, headers.first(name: "date").flatMap(formatter.date(from:)))
+    }
+
+    private func exchange(_ method: HTTPMethod, _ path: String, body: ByteBuffer?, headers: [String: String]) async throws -> (body: ByteBuffer, headers: HTTPHeaders) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -141,7 +160,7 @@ public final class CollectorClient: Sendable {
                 ?? ErrorBody(code: "http_\(response.status.code)", message: String(buffer: payload).prefix(300).description)
             throw CollectorError.rejected(status: Int(response.status.code), body)
         }
-        return payload
+        return (payload, response.headers)
     }
 
     /// Turns transport errors into sentences that say where it failed.
