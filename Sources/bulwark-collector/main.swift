@@ -210,11 +210,11 @@ struct APIToken: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         @OptionGroup var data: DataOption
-        @Option(help: "admin, analyst or helpdesk.") var role: String
+        @Option(help: "admin, analyst, helpdesk, or metrics (GET /metrics only, for a Prometheus server).") var role: String
         @Option(help: "Who or what uses it.") var name: String
 
         func run() async throws {
-            guard let role = Role(rawValue: role) else { throw ValidationError("--role must be admin, analyst or helpdesk") }
+            guard let role = Role(rawValue: role) else { throw ValidationError("--role must be admin, analyst, helpdesk or metrics") }
             let store = try data.store()
             let secret = SecretToken.generate(prefix: "bwa")
             let token = try await store.createAPIToken(hash: SecretToken.hash(secret), name: name, role: role, now: Date())

@@ -22,7 +22,8 @@ public struct AgentService: Service {
             state: state, settings: configuration.enrollment.overridden(by: ProcessInfo.processInfo.environment),
             backoff: Backoff(base: configuration.retryBase, cap: configuration.retryCap), logger: logger)
         guard let enrollment = try await cancelWhenGracefulShutdown({ try await unattended.ensureEnrolled() }) else { return }
-        let spool = try SpoolStore(path: state.spoolPath, maxBytes: configuration.spoolMaxBytes)
+        let metrics = AgentMetrics()
+        let spool = try SpoolStore(path: state.spoolPath, maxBytes: configuration.spoolMaxBytes, onAppend: { metrics.observe($0) })
         try spool.recordRunner(pid: getpid())
         try spool.append([EventDraft(type: EventType.started, data: [
             "agent_version": .string(BulwarkVersion.current),
@@ -102,9 +103,56 @@ public struct AgentService: Service {
         // first) applies now; one already in force is left alone.
         if let distributed = storedBundle?.policy { await applyCollectorPolicy(distributed) }
 
-        let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger)
+        let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger, metrics: metrics)
+        // Prometheus on this host only (metrics_listen, off by default).
+        var metricsServer: MetricsServer?
+        if let (host, port) = configuration.metricsAddress {
+            let server = MetricsServer(host: host, port: port, logger: logger) { metrics.exposition(spool: try? spool.status()) }
+            do {
+                try await server.start()
+                metricsServer = server
+            } catch {
+                logger.error("metrics cannot listen on \(configuration.metricsListen): \(error)")
+            }
+        }
+        defer { if let metricsServer { Task { await metricsServer.stop() } } }
         let heartbeat = HeartbeatSensor(spool: spool, state: state, interval: configuration.heartbeatInterval, logger: logger)
         let discovery = DiscoveryState()
+        // Discovery sensors enforce nothing: the resource watchdog may pause them.
+        var pausableNames: [String] = []
+        if configuration.modelSensor { pausableNames.append("model files") }
+        if configuration.historyInterval > 0 { pausableNames.append("browser history") }
+        if configuration.connectionInterval > 0 { pausableNames.append("AI API connections") }
+        if configuration.listenerInterval > 0 { pausableNames.append("local AI servers") }
+        if configuration.summaryInterval > 0 { pausableNames.append("daily summary") }
+        let pausable = PausableSensors(names: pausableNames, logger: logger) {
+            try await withThrowingTaskGroup(of: Void.self) { sensors in
+                if configuration.modelSensor {
+                    let roots = configuration.modelRoots
+                    sensors.addTask { try await ModelFileSensor(catalog: catalog.current, discovery: discovery, extraRoots: roots, spool: spool, logger: logger).run() }
+                }
+                if configuration.historyInterval > 0 {
+                    let history = BrowserHistorySensor(
+                        catalog: catalog, extraRoots: configuration.historyRoots, cursorPath: state.path("history-cursors.json"), spool: spool, logger: logger,
+                        interval: .milliseconds(Int(configuration.historyInterval * 1000)))
+                    sensors.addTask { try await history.run() }
+                }
+                if configuration.connectionInterval > 0 {
+                    let interval = Duration.milliseconds(Int(configuration.connectionInterval * 1000))
+                    sensors.addTask { try await ConnectionSensor(catalog: catalog, spool: spool, logger: logger, interval: interval, resolveInterval: max(interval, .seconds(600))).run() }
+                }
+                if configuration.listenerInterval > 0 {
+                    let interval = Duration.milliseconds(Int(configuration.listenerInterval * 1000))
+                    sensors.addTask { try await ListenerSensor(catalog: catalog, discovery: discovery, spool: spool, logger: logger, interval: interval).run() }
+                }
+                if configuration.summaryInterval > 0 {
+                    let summary = DailySummary(
+                        state: discovery, spool: spool, logger: logger, interval: .milliseconds(Int(configuration.summaryInterval * 1000)))
+                    sensors.addTask { try await summary.run() }
+                }
+                try await sensors.waitForAll()
+            }
+        }
         do {
             try await cancelWhenGracefulShutdown {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -131,32 +179,16 @@ public struct AgentService: Service {
                     if configuration.processSensor {
                         group.addTask { try await ProcessSensor(catalog: catalog, discovery: discovery, spool: spool, logger: logger).run() }
                     }
-                    if configuration.modelSensor {
-                        let roots = configuration.modelRoots
-                        group.addTask { try await ModelFileSensor(catalog: catalog.current, discovery: discovery, extraRoots: roots, spool: spool, logger: logger).run() }
-                    }
-                    if configuration.historyInterval > 0 {
-                        let history = BrowserHistorySensor(
-                            catalog: catalog, extraRoots: configuration.historyRoots, cursorPath: state.path("history-cursors.json"), spool: spool, logger: logger,
-                            interval: .milliseconds(Int(configuration.historyInterval * 1000)))
-                        group.addTask { try await history.run() }
-                    }
-                    if configuration.connectionInterval > 0 {
-                        let interval = Duration.milliseconds(Int(configuration.connectionInterval * 1000))
-                        group.addTask { try await ConnectionSensor(catalog: catalog, spool: spool, logger: logger, interval: interval, resolveInterval: max(interval, .seconds(600))).run() }
-                    }
-                    if configuration.listenerInterval > 0 {
-                        let interval = Duration.milliseconds(Int(configuration.listenerInterval * 1000))
-                        group.addTask { try await ListenerSensor(catalog: catalog, discovery: discovery, spool: spool, logger: logger, interval: interval).run() }
+                    await pausable.resume()
+                    if let limits = configuration.watchdogLimits {
+                        let watchdog = ResourceWatchdog(limits: limits, sensors: pausable, logger: logger) { status, message in
+                            spool.record(EventType.agentHealth, ["component": "watchdog", "status": .string(status), "message": .string(message)], logger: logger)
+                        }
+                        group.addTask { try await watchdog.run() }
                     }
                     if configuration.fileGuard {
                         let service = FileGuardService(guard: fileGuard, options: .init(paths: configuration.filePaths), logger: logger)
                         group.addTask { try await service.run() }
-                    }
-                    if configuration.summaryInterval > 0 {
-                        let summary = DailySummary(
-                            state: discovery, spool: spool, logger: logger, interval: .milliseconds(Int(configuration.summaryInterval * 1000)))
-                        group.addTask { try await summary.run() }
                     }
                     group.addTask {
                         // A policy installed while the agent runs applies within seconds, and
@@ -179,6 +211,7 @@ public struct AgentService: Service {
         } catch is CancellationError {
             // Graceful shutdown: whatever was not acknowledged stays in the spool for next time.
         }
+        await pausable.pause()
         try? spool.recordRunner(pid: 0)
         logger.info("agent stopped; unsent events stay in the spool", metadata: ["depth": "\((try? spool.status().depth) ?? -1)"])
     }

@@ -70,8 +70,11 @@ public struct SpoolStatus: Sendable, Codable {
 public final class SpoolStore: Sendable {
     private let pool: DatabasePool
     public let maxBytes: Int
+    /// Sees every batch of events once it is stored (the agent's metrics).
+    let onAppend: (@Sendable ([EventDraft]) -> Void)?
 
-    public init(path: String, maxBytes: Int = 256 * 1024 * 1024) throws {
+    public init(path: String, maxBytes: Int = 256 * 1024 * 1024, onAppend: (@Sendable ([EventDraft]) -> Void)? = nil) throws {
+        self.onAppend = onAppend
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         // The agent is resident on every endpoint: keep its memory small. Two readers suffice
@@ -129,6 +132,7 @@ public final class SpoolStore: Sendable {
                 if total > maxBytes { try shed(db, over: total - maxBytes) }
                 return .commit
             }
+            onAppend?(drafts)
             return assigned
         }
     }

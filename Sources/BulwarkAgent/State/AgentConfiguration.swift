@@ -60,6 +60,16 @@ public struct AgentConfiguration: Sendable {
     /// `BULWARK_ENROLL_TOKEN` and `BULWARK_CA_SHA256` environment variables win): `run` enrolls
     /// with these when the state directory is not enrolled yet.
     public var enrollment = EnrollmentSettings()
+    /// Resource watchdog: resident memory limit in MB (0: none).
+    public var watchdogMaxRSSMB: Double = 150
+    /// Resource watchdog: average CPU limit, percent of one core (0: none).
+    public var watchdogMaxCPUPercent: Double = 10
+    /// Seconds usage must stay over (or back under) a limit before the watchdog acts.
+    public var watchdogWindow: Double = 60
+    /// Seconds between the watchdog's samples.
+    public var watchdogInterval: Double = 5
+    /// `HOST:PORT` on a loopback address for Prometheus (`GET /metrics`); empty: off.
+    public var metricsListen = ""
     /// Log level: trace, debug, info, notice, warning, error.
     public var logLevel = "info"
     /// `text`, `journal` (syslog priority prefixes for journald) or `json`; empty picks `journal`
@@ -102,7 +112,8 @@ public struct AgentConfiguration: Sendable {
         "renew_fraction", "connect_timeout", "session_socket", "policy_check_interval", "process_sensor", "listener_interval",
         "model_sensor", "model_roots", "policy_sync_interval", "history_interval", "history_roots", "connection_interval",
         "summary_interval", "file_guard", "file_paths", "file_scan_budget_ms", "file_fail_mode", "credential_paths",
-        "file_scan_max_bytes", "collector", "enroll_token", "ca_sha256", "log_level", "log_format",
+        "file_scan_max_bytes", "collector", "enroll_token", "ca_sha256", "watchdog_max_rss_mb", "watchdog_max_cpu_percent",
+        "watchdog_window", "watchdog_interval", "metrics_listen", "log_level", "log_format",
     ]
 
     /// Parses agent.yaml text strictly: unknown keys, wrong kinds and out-of-range values are
@@ -145,6 +156,11 @@ public struct AgentConfiguration: Sendable {
         enrollment.collector = try map.string("collector") ?? ""
         enrollment.token = try map.string("enroll_token") ?? ""
         enrollment.caSHA256 = try map.string("ca_sha256") ?? ""
+        watchdogMaxRSSMB = try map.double("watchdog_max_rss_mb") ?? watchdogMaxRSSMB
+        watchdogMaxCPUPercent = try map.double("watchdog_max_cpu_percent") ?? watchdogMaxCPUPercent
+        watchdogWindow = try map.double("watchdog_window") ?? watchdogWindow
+        watchdogInterval = try map.double("watchdog_interval") ?? watchdogInterval
+        metricsListen = try map.string("metrics_listen") ?? metricsListen
         logLevel = try map.string("log_level") ?? logLevel
         logFormat = try map.string("log_format") ?? logFormat
         for (key, holds, message) in violations() { try map.require(key, holds, "\(key) \(message)") }
@@ -177,9 +193,29 @@ public struct AgentConfiguration: Sendable {
             ("collector", enrollment.collector.isEmpty || enrollment.collector.hasPrefix("https://"), "must be an https:// URL such as https://collector.example.com:8443"),
             ("ca_sha256", enrollment.caSHA256.isEmpty || AgentIdentity.normalizedFingerprint(enrollment.caSHA256).count == 64,
              "must be the CA's SHA-256 fingerprint (64 hex digits, ':' allowed) printed by 'bulwark-collector init'"),
+            ("watchdog_max_rss_mb", watchdogMaxRSSMB == 0 || watchdogMaxRSSMB >= 1, "must be 0 (no limit) or at least 1"),
+            ("watchdog_max_cpu_percent", (0...400).contains(watchdogMaxCPUPercent), "must be 0 (no limit) to 400"),
+            ("watchdog_window", watchdogWindow >= 0.5, "must be at least 0.5 seconds"),
+            ("watchdog_interval", watchdogInterval >= 0.1 && watchdogInterval <= watchdogWindow, "must be at least 0.1 seconds and at most watchdog_window"),
+            ("metrics_listen", metricsListen.isEmpty || metricsAddress != nil,
+             "must be HOST:PORT on a loopback address (127.0.0.1:9464 or [::1]:9464): the agent's metrics are for this host only"),
             ("log_level", Self.logLevels.contains(logLevel), "must be one of \(Self.logLevels.joined(separator: ", "))"),
             ("log_format", logFormat.isEmpty || LogFormat(rawValue: logFormat) != nil, "must be text, journal or json"),
         ]
+    }
+
+    /// The watchdog's limits; nil when both are off.
+    public var watchdogLimits: ResourceWatchdog.Limits? {
+        guard watchdogMaxRSSMB > 0 || watchdogMaxCPUPercent > 0 else { return nil }
+        return ResourceWatchdog.Limits(
+            rssBytes: Int(watchdogMaxRSSMB * 1_048_576), cpuPercent: watchdogMaxCPUPercent,
+            window: .milliseconds(Int(watchdogWindow * 1000)), interval: .milliseconds(Int(watchdogInterval * 1000)))
+    }
+
+    /// `metrics_listen` as host and port, when it is a loopback address.
+    public var metricsAddress: (host: String, port: Int)? {
+        guard let address = ListenAddress.parse(metricsListen), ListenAddress.isLoopback(address.host) else { return nil }
+        return address
     }
 
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

@@ -15,8 +15,10 @@ public struct Uploader: Sendable {
     let spool: SpoolStore
     let configuration: AgentConfiguration
     let logger: Logger
+    let metrics: AgentMetrics?
 
-    public init(state: AgentState, spool: SpoolStore, configuration: AgentConfiguration, logger: Logger) {
+    public init(state: AgentState, spool: SpoolStore, configuration: AgentConfiguration, logger: Logger, metrics: AgentMetrics? = nil) {
+        self.metrics = metrics
         self.state = state
         self.spool = spool
         self.configuration = configuration
@@ -71,11 +73,13 @@ public struct Uploader: Sendable {
                     throw CollectorError.unreachable("collector acknowledged seq \(ack.acked), below the batch's first seq \(batch.firstSeq)")
                 }
                 try spool.acknowledge(batch, acked: ack.acked)
+                metrics?.upload("acked")
                 if failures > 0 { logger.info("collector reachable again; upload resumed", metadata: ["after_failures": "\(failures)"]) }
                 failures = 0
                 batchLimit = min(configuration.batchMaxEvents, batchLimit * 2)
             } catch let error as CollectorError {
                 try? spool.recordAttempt(error: error.description)
+                metrics?.upload(error.isTransient ? "failed" : "refused")
                 switch error {
                 case .rejected(let status, let body) where [400, 409, 413].contains(status):
                     // The collector stores a batch whole or not at all, so one bad event blocks the

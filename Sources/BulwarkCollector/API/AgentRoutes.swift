@@ -10,13 +10,18 @@ public struct AgentRoutes: Sendable {
     let ingest: IngestService
     let limits: CollectorLimits
     let caPEM: String
+    let metrics: CollectorMetrics?
 
-    public init(store: any CollectorStore, enrollment: EnrollmentService, ingest: IngestService, limits: CollectorLimits, caPEM: String) {
+    public init(
+        store: any CollectorStore, enrollment: EnrollmentService, ingest: IngestService, limits: CollectorLimits, caPEM: String,
+        metrics: CollectorMetrics? = nil
+    ) {
         self.store = store
         self.enrollment = enrollment
         self.ingest = ingest
         self.limits = limits
         self.caPEM = caPEM
+        self.metrics = metrics
     }
 
     public func register(on router: Router<AgentRequestContext>) {
@@ -38,9 +43,17 @@ public struct AgentRoutes: Sendable {
         let authenticated = router.group().add(middleware: AgentAuthenticator(store: store))
         authenticated.post("v1/events") { request, context in
             guard let agent = context.agent else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }
-            let body = try await Self.readBody(request, limit: limits.maxCompressedBytes)
-            let ack = try await ingest.ingest(
-                compressed: body, contentEncoding: request.headers[.contentEncoding], agentID: agent.id)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let ack: EventAck
+            do {
+                let body = try await Self.readBody(request, limit: limits.maxCompressedBytes)
+                ack = try await ingest.ingest(compressed: body, contentEncoding: request.headers[.contentEncoding], agentID: agent.id)
+            } catch let failure as APIFailure {
+                metrics?.rejected(reason: failure.body.code)
+                throw failure
+            }
+            metrics?.accepted(ack, elapsed: clock.now - start)
             // Written by hand: one per batch on the hottest route, and three integers.
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],

@@ -37,6 +37,13 @@ struct WebConsole: Sendable {
                 response.setCookie(Self.cookie(Self.loginCookie, csrf, maxAge: 600))
                 return response
             }
+            guard token.role != .metrics else {
+                try? await store.audit(AuditEntry(actor: "token:\(token.name)", source: context.clientAddress, action: "console.login", target: "", outcome: "refused: metrics token"))
+                let csrf = ConsoleSessions.secret()
+                var response = Self.page(ConsolePages.login(csrf: csrf, problem: "A metrics token can only read /metrics."), status: .forbidden)
+                response.setCookie(Self.cookie(Self.loginCookie, csrf, maxAge: 600))
+                return response
+            }
             let (id, _) = sessions.open(for: token)
             try? await store.audit(AuditEntry(actor: "token:\(token.name)", source: context.clientAddress, action: "console.login", target: "", outcome: "ok"))
             var response = Response(status: .seeOther, headers: [.location: "/console"])

@@ -152,16 +152,3 @@ public struct CollectorSettings: Sendable, Equatable {
         return destinations
     }
 }
-
-/// `HOST:PORT` as listeners and SIEM receivers are given; IPv6 hosts in brackets.
-public enum ListenAddress {
-    public static func parse(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
-            return nil
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return nil }
-        return (host, port)
-    }
-}

@@ -10,8 +10,10 @@ public struct IngestService: Sendable {
     let limits: CollectorLimits
     let catalog: EventCatalog
     let logger: Logger
+    let metrics: CollectorMetrics?
 
-    public init(store: any CollectorStore, limits: CollectorLimits, catalog: EventCatalog = .standard, logger: Logger) {
+    public init(store: any CollectorStore, limits: CollectorLimits, catalog: EventCatalog = .standard, logger: Logger, metrics: CollectorMetrics? = nil) {
+        self.metrics = metrics
         self.committer = IngestCommitter(store: store)
         self.limits = limits
         self.catalog = catalog
@@ -62,7 +64,10 @@ public struct IngestService: Sendable {
         guard !batch.events.isEmpty else { return EventAck(acked: 0, stored: 0, duplicates: 0) }
         let prepared = IngestBatch(agentID: agentID, events: batch.events)
         do {
-            return try await committer.commit(prepared)
+            let ack = try await committer.commit(prepared)
+            // A batch that was all duplicates was counted when it first arrived.
+            if ack.stored > 0 { metrics?.observeDecisions(batch.events) }
+            return ack
         } catch {
             logger.error("cannot persist batch", metadata: ["agent": "\(agentID)", "batch": "\(batch.batch)", "error": "\(error)"])
             throw APIFailure(.serviceUnavailable, "store_unavailable", "the collector cannot persist events right now; keep the batch and retry later", retryAfterSeconds: 5)

@@ -55,7 +55,8 @@ public struct CollectorServer: Sendable {
         logger.info("AI app catalog", metadata: ["version": "\(store.catalog.version)", "apps": "\(store.catalog.apps.count)"])
         let limits = configuration.limits
         let enrollment = EnrollmentService(store: store, authority: deployment.authority, hashKey: deployment.hmacKey, limits: limits, logger: logger)
-        let ingest = IngestService(store: store, limits: limits, logger: logger)
+        let metrics = CollectorMetrics()
+        let ingest = IngestService(store: store, limits: limits, logger: logger, metrics: metrics)
 
         var identity = ServerTLSIdentity.deployment(deployment)
         if let files = configuration.tlsFiles {
@@ -64,7 +65,7 @@ public struct CollectorServer: Sendable {
         }
         let caPEM = try identity.anchorsPEM
         let agentRouter = Router(context: AgentRequestContext.self)
-        AgentRoutes(store: store, enrollment: enrollment, ingest: ingest, limits: limits, caPEM: caPEM).register(on: agentRouter)
+        AgentRoutes(store: store, enrollment: enrollment, ingest: ingest, limits: limits, caPEM: caPEM, metrics: metrics).register(on: agentRouter)
         let agentApp = Application(
             router: agentRouter,
             server: try .tls(.http1(), tlsConfiguration: identity.tlsConfiguration(requestClientCertificate: true)),
@@ -74,6 +75,7 @@ public struct CollectorServer: Sendable {
 
         let consoleRouter = Router(context: ConsoleRequestContext.self)
         ConsoleRoutes(store: store, caPEM: caPEM, staleAfter: configuration.staleAfter).register(on: consoleRouter)
+        MetricsRoute(store: store, metrics: metrics, health: AgentHealth(staleAfter: configuration.staleAfter)).register(on: consoleRouter)
         WebConsole(store: store, sessions: ConsoleSessions(), health: AgentHealth(staleAfter: configuration.staleAfter)).register(on: consoleRouter)
         let consoleApp = Application(
             router: consoleRouter,

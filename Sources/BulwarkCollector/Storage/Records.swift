@@ -71,6 +71,8 @@ public struct EnrollmentToken: Sendable, Codable, Equatable {
 /// Roles of console/API users. Each route names the roles it admits.
 public enum Role: String, Sendable, Codable, CaseIterable {
     case admin, analyst, helpdesk
+    /// A monitoring system's token: `GET /metrics` and nothing else.
+    case metrics
 }
 
 /// A bearer token for the API listener. Only its SHA-256 is stored.

@@ -79,4 +79,9 @@ extension JSONValue {
         if case .number(let value) = self, value.rounded() == value, abs(value) < 9.0e15 { return Int(value) }
         return nil
     }
+
+    public var doubleValue: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
 }
