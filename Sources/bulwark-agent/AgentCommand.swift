@@ -10,7 +10,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-agent",
         abstract: "Bulwark endpoint agent: sensors, DLP enforcement, durable telemetry.",
-        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self, EDMCommand.self, FingerprintCommand.self, ClipboardCommand.self, SessionCommand.self, DoctorCommand.self, ConfigCommand.self])
+        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self, EDMCommand.self, FingerprintCommand.self, ClipboardCommand.self, SessionCommand.self, DoctorCommand.self, ConfigCommand.self, TamperCommand.self])
 }
 
 struct StateOption: ParsableArguments {
@@ -112,6 +112,36 @@ struct Status: AsyncParsableCommand {
         } else {
             print(report.text)
         }
+    }
+}
+
+struct TamperCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tamper",
+        abstract: "Record that the agent is being switched off (agent.tamper) and deliver it now.",
+        discussion: "The package's prerm runs 'tamper --action uninstalling' before the agent is removed. Events that cannot be delivered in time stay in the spool.")
+    @OptionGroup var state: StateOption
+    @Option(help: "agent.yaml (batch sizes, timeouts).") var config = "/etc/bulwark/agent.yaml"
+    @Option(help: "What is happening, e.g. uninstalling.") var action: String
+    @Option(help: "Said with it.") var detail = "the bulwark-agent package is being removed: the agent stops watching and enforcing"
+    @Option(help: "Seconds to try delivering.") var timeout = 5.0
+
+    func run() async throws {
+        let agentState = state.agentState
+        guard FileManager.default.fileExists(atPath: agentState.enrollmentPath) else {
+            print("not enrolled: nothing to report to")
+            return
+        }
+        let configuration = FileManager.default.fileExists(atPath: config) ? try AgentConfiguration.load(path: config) : AgentConfiguration()
+        let spool = try SpoolStore(path: agentState.spoolPath, maxBytes: configuration.spoolMaxBytes)
+        // Who ran it, when sudo says (the package manager runs as root).
+        var data: [String: JSONValue] = ["action": .string(action), "detail": .string(detail)]
+        if let uid = ProcessInfo.processInfo.environment["SUDO_UID"].flatMap(Int.init) { data["uid"] = .number(Double(uid)) }
+        try spool.append([EventDraft(type: EventType.tamper, data: data, priority: .decision)])
+        let logger = Logger(label: "bulwark-agent")
+        let delivered = await Uploader(state: agentState, spool: spool, configuration: configuration, logger: logger).flush(within: .milliseconds(Int(timeout * 1000)))
+        let depth = (try? spool.status().depth) ?? -1
+        print("recorded agent.tamper (\(action)); delivered \(delivered) event(s), \(depth) left in the spool")
     }
 }
 

@@ -205,8 +205,21 @@ struct PackageTests {
         #expect(try run("/usr/bin/bulwark-agent", ["selftest", "--state", Self.agentState]).status == 0)
         agent.stop()
 
-        // Remove: program gone, state and conffiles kept, the unit masked. Purge: all gone.
-        #expect(try run("dpkg", ["--remove", "bulwark-agent"]).status == 0)
+        // Disabling the unit under the running agent is reported (agent.tamper unit_disabled).
+        agent = try ChildProcess(agentCommand[0], Array(agentCommand.dropFirst()), logPath: logDirectory + "/agent-3.log")
+        try agent.waitForLog("agent running")
+        #expect(try run("systemctl", ["disable", "bulwark-agent.service"]).status == 0)  // offline: it edits the links
+        try agent.waitForLog("unit_disabled")
+        agent.stop()
+        #expect(try run("systemctl", ["enable", "bulwark-agent.service"]).status == 0)
+
+        // Remove: the agent reports it first (agent.tamper uninstalling, delivered by prerm);
+        // program gone, state and conffiles kept, the unit masked. Purge: all gone.
+        let removed = try run("dpkg", ["--remove", "bulwark-agent"])
+        #expect(removed.status == 0 && removed.stdout.contains("recorded agent.tamper (uninstalling)"), "\(removed.output)")
+        let tamper = try run("/usr/sbin/runuser", ["-u", user, "--", "sqlite3", Self.collectorData + "/collector.db",
+                                                     "SELECT json_extract(data, '$.action') FROM events WHERE type = 'agent.tamper' ORDER BY id"])
+        #expect(tamper.stdout.split(separator: "\n").map(String.init) == ["service_stopped", "service_stopped", "unit_disabled", "service_stopped", "uninstalling"], "\(tamper.output)")
         #expect(!FileManager.default.fileExists(atPath: "/usr/bin/bulwark-agent"))
         #expect(FileManager.default.fileExists(atPath: Self.agentState + "/agent-key.pem"))
         #expect(FileManager.default.fileExists(atPath: "/etc/bulwark/agent.yaml"))

@@ -219,9 +219,9 @@ public struct AIProgramMatcher: Sendable {
 extension SpoolStore {
     /// Spools one discovery event (telemetry priority); a failure (disk full) is logged, and
     /// the sensor carries on: its next change or summary reports the state then.
-    func record(_ type: String, _ data: [String: JSONValue], logger: Logger) {
+    func record(_ type: String, _ data: [String: JSONValue], priority: EventPriority = .telemetry, logger: Logger) {
         do {
-            try append([EventDraft(type: type, data: data, priority: .telemetry)])
+            try append([EventDraft(type: type, data: data, priority: priority)])
         } catch {
             logger.error("cannot spool \(type)", metadata: ["error": "\(error)"])
         }

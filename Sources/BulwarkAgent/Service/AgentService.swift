@@ -180,6 +180,11 @@ public struct AgentService: Service {
                         group.addTask { try await ProcessSensor(catalog: catalog, discovery: discovery, spool: spool, logger: logger).run() }
                     }
                     await pausable.resume()
+                    let tamper = TamperWatch(state: state) { action, detail in
+                        logger.warning("tampering: \(detail)", metadata: ["action": "\(action)"])
+                        spool.record(EventType.tamper, ["action": .string(action), "detail": .string(detail)], priority: .decision, logger: logger)
+                    }
+                    group.addTask { try await tamper.run() }
                     if let limits = configuration.watchdogLimits {
                         let watchdog = ResourceWatchdog(limits: limits, sensors: pausable, logger: logger) { status, message in
                             spool.record(EventType.agentHealth, ["component": "watchdog", "status": .string(status), "message": .string(message)], logger: logger)
@@ -212,6 +217,18 @@ public struct AgentService: Service {
             // Graceful shutdown: whatever was not acknowledged stays in the spool for next time.
         }
         await pausable.pause()
+        // Say why the agent goes quiet, and try to get that (and what else waits) out first: a
+        // stop while the system runs is someone switching protection off.
+        let shuttingDown = TamperWatch.systemShuttingDown()
+        spool.record(EventType.stopped, ["reason": .string(shuttingDown ? "shutdown" : "stopped")], priority: .decision, logger: logger)
+        if !shuttingDown {
+            spool.record(EventType.tamper, [
+                "action": "service_stopped",
+                "detail": "the agent was stopped while the system was running: nothing is watched or enforced until it starts again",
+            ], priority: .decision, logger: logger)
+        }
+        let delivered = await uploader.flush(within: .seconds(3))
+        logger.info("last delivery before stopping", metadata: ["events": "\(delivered)"])
         try? spool.recordRunner(pid: 0)
         logger.info("agent stopped; unsent events stay in the spool", metadata: ["depth": "\((try? spool.status().depth) ?? -1)"])
     }

@@ -120,6 +120,40 @@ public struct Uploader: Sendable {
         try await Task.sleep(for: .seconds(delay))
     }
 
+    /// Sends what the spool holds, once, for at most `time` (a stopping agent's last words, the
+    /// package's removal): returns the number of events acknowledged. Failures leave the events
+    /// in the spool for the next run.
+    @discardableResult
+    public func flush(within time: Duration) async -> Int {
+        guard let enrollment = try? state.loadEnrollment(), let key = try? state.loadKey(),
+              let client = try? makeClient(enrollment: enrollment, key: key) else { return 0 }
+        let deadline = ContinuousClock.now + time
+        let work = Task { () -> Int in
+            var delivered = 0
+            do {
+                while ContinuousClock.now < deadline, let batch = try spool.nextBatch(maxEvents: configuration.batchMaxEvents, maxBytes: configuration.batchMaxBytes) {
+                    let ack = try await client.postEvents(compressed: try Deflate.compress(Self.assemble(batch, agentID: enrollment.agentID)))
+                    guard ack.acked >= batch.firstSeq else { break }
+                    try spool.acknowledge(batch, acked: ack.acked)
+                    metrics?.upload("acked")
+                    delivered += batch.count
+                }
+            } catch {
+                logger.warning("last delivery before stopping failed; the events stay in the spool", metadata: ["error": "\(error)"])
+            }
+            return delivered
+        }
+        // The HTTP client's own timeouts are longer than a stopping service may take.
+        let timer = Task {
+            try await Task.sleep(until: deadline, clock: .continuous)
+            work.cancel()
+        }
+        let result = await work.value
+        timer.cancel()
+        await client.shutdown()
+        return result
+    }
+
     func makeClient(enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey) throws -> CollectorClient {
         try CollectorClient(
             baseURL: enrollment.collector, trustedCA: try state.loadCA(),

@@ -25,9 +25,10 @@ public struct Deployment: Sendable {
         return try CatalogOverride.load(path: catalogOverridePath)
     }
 
-    /// The deployment's store, naming and scoring apps with the deployment's catalog.
-    public func openStore() throws -> SQLiteStore {
-        try SQLiteStore(path: databasePath, catalogOverride: try catalogOverride())
+    /// The deployment's store, naming and scoring apps with the deployment's catalog;
+    /// `gapAfter`: the silence after which an agent's return is recorded (`agent.gap`).
+    public func openStore(gapAfter: TimeInterval = 3600) throws -> SQLiteStore {
+        try SQLiteStore(path: databasePath, catalogOverride: try catalogOverride(), gapAfter: gapAfter)
     }
 
     public enum Failure: Error, CustomStringConvertible {

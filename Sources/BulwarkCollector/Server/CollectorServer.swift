@@ -50,7 +50,7 @@ public struct CollectorServer: Sendable {
     /// Runs until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish and
     /// closes the store.
     public func run(onListening: @escaping @Sendable (String, SocketAddress?) -> Void = { _, _ in }) async throws {
-        let store = try deployment.openStore()
+        let store = try deployment.openStore(gapAfter: configuration.staleAfter)
         try store.refreshRiskScores()
         logger.info("AI app catalog", metadata: ["version": "\(store.catalog.version)", "apps": "\(store.catalog.apps.count)"])
         let limits = configuration.limits

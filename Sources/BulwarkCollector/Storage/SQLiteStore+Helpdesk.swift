@@ -86,12 +86,7 @@ extension SQLiteStore {
             // exports and SIEM forwarding see it. The note's text stays on the collector.
             var data: [String: JSONValue] = ["incident_id": .string(id), "status": .string(incident.status.rawValue), "by": .string(change.by)]
             if change.note != nil { data["note_added"] = true }
-            try db.execute(
-                sql: """
-                    INSERT INTO events (agent_id, seq, time, received_at, type, v, data)
-                    VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE agent_id = ?), ?, ?, ?, 1, ?)
-                    """,
-                arguments: [EventType.collectorAgent, EventType.collectorAgent, change.at.millis, change.at.millis, EventType.incidentUpdated, JSONValue.object(data).jsonText])
+            try Self.insertCollectorEvent(db, type: EventType.incidentUpdated, time: change.at.millis, data: data)
             return incident
         }
     }

@@ -12,9 +12,14 @@ public final class SQLiteStore: CollectorStore {
     public let catalogOverride: CatalogOverride
     /// Users' risk levels as last sent to agents.
     let riskCache = UserRiskCache()
+    /// Silence after which an agent's return is recorded as `agent.gap`, in seconds.
+    let gapAfter: TimeInterval
 
     /// Opens (creating and migrating when needed) the database at `path`.
-    public init(path: String, catalogOverride: CatalogOverride = CatalogOverride()) throws {
+    /// - Parameter gapAfter: an agent heard from again after a silence longer than this gets an
+    ///   `agent.gap` event of the collector's (serve uses `stale_after`).
+    public init(path: String, catalogOverride: CatalogOverride = CatalogOverride(), gapAfter: TimeInterval = 3600) throws {
+        self.gapAfter = gapAfter
         self.catalogOverride = catalogOverride
         catalog = AIAppCatalog.bundled.applying(catalogOverride)
         var configuration = Configuration()
@@ -372,7 +377,9 @@ public final class SQLiteStore: CollectorStore {
             let incidents = IncidentWriter(db: db)
             let beat = try db.cachedStatement(
                 sql: "UPDATE agents SET agent_version = ?, policy_version = ?, spool_depth = ?, dropped = ? WHERE id = ?")
+            let gapMillis = Int64(gapAfter * 1000)
             return try batches.map { batch in
+                try Self.recordGap(db, agentID: batch.agentID, received: received, gapMillis: gapMillis)
                 var stored = 0
                 for row in batch.rows {
                     try insert.execute(arguments: [batch.agentID, row.seq, row.time, received, row.type, row.v, row.data])
@@ -391,6 +398,34 @@ public final class SQLiteStore: CollectorStore {
                 return EventAck(acked: batch.highestSeq, stored: stored, duplicates: batch.rows.count - stored)
             }
         }
+    }
+
+    /// An `agent.gap` event (of the collector's) when this agent was silent for longer than
+    /// `gapMillis` before now: with when it went quiet and the last thing it said (an
+    /// `agent.stopped` explains a gap; nothing, or `agent.tamper`, does not).
+    static func recordGap(_ db: Database, agentID: String, received: Int64, gapMillis: Int64) throws {
+        guard let previous = try Int64?.fetchOne(db, sql: "SELECT last_seen FROM agents WHERE id = ?", arguments: [agentID]) ?? nil,
+              received - previous > gapMillis
+        else { return }
+        var data: [String: JSONValue] = [
+            "agent_id": .string(agentID), "from": .string(WireCoding.string(from: Date(millis: previous))),
+            "to": .string(WireCoding.string(from: Date(millis: received))), "seconds": .number(Double((received - previous) / 1000)),
+        ]
+        if let last = try String.fetchOne(db, sql: "SELECT type FROM events WHERE agent_id = ? ORDER BY seq DESC LIMIT 1", arguments: [agentID]) {
+            data["last_event"] = .string(last)
+        }
+        try insertCollectorEvent(db, type: EventType.gap, time: received, data: data)
+    }
+
+    /// An event of the collector's own (agent `collector`, next seq), in the caller's
+    /// transaction, so searches, exports and SIEM forwarding see it like any agent's.
+    static func insertCollectorEvent(_ db: Database, type: String, time: Int64, data: [String: JSONValue]) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO events (agent_id, seq, time, received_at, type, v, data)
+                VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE agent_id = ?), ?, ?, ?, 1, ?)
+                """,
+            arguments: [EventType.collectorAgent, EventType.collectorAgent, time, time, type, JSONValue.object(data).jsonText])
     }
 
     public func events(_ query: EventQuery) async throws -> [StoredEvent] {

@@ -139,6 +139,14 @@ public struct EventCatalog: Sendable {
             .optional("hostname", .string),
             .optional("os", .string),
         ]),
+        EventSchema(type: EventType.stopped, version: 1, fields: [
+            .required("reason", .string),
+        ]),
+        EventSchema(type: EventType.tamper, version: 1, fields: [
+            .required("action", .string),
+            .required("detail", .string),
+            .optional("uid", .integer),
+        ]),
         EventSchema(type: EventType.selftest, version: 1, fields: [
             .required("nonce", .string),
             .optional("index", .integer),
@@ -262,6 +270,13 @@ public struct EventCatalog: Sendable {
             .required("by", .string),
             .optional("note_added", .bool),
         ]),
+        EventSchema(type: EventType.gap, version: 1, fields: [
+            .required("agent_id", .string),
+            .required("from", .string),
+            .required("to", .string),
+            .required("seconds", .number),
+            .optional("last_event", .string),
+        ]),
         EventSchema(type: EventType.agentHealth, version: 1, fields: [
             .required("component", .string),
             .required("status", .string),
@@ -352,6 +367,15 @@ public enum EventType {
     /// Recorded by the collector itself (agent `collector`) when helpdesk or an analyst changes
     /// an incident, so searches, exports and SIEMs see incidents' whole life (docs/EVENTS.md).
     public static let incidentUpdated = "incident.updated"
+    /// The agent stopped gracefully: `reason` `shutdown` (the system is going down) or `stopped`
+    /// (its service was stopped while the system runs) (docs/EVENTS.md).
+    public static let stopped = "agent.stopped"
+    /// Someone worked against the agent: stopped, disabled, masked or removed it, or deleted its
+    /// state (docs/EVENTS.md).
+    public static let tamper = "agent.tamper"
+    /// Recorded by the collector when an agent is heard from again after a silence longer than
+    /// `stale_after` (docs/EVENTS.md).
+    public static let gap = "agent.gap"
     /// The agent id the collector's own events carry.
     public static let collectorAgent = "collector"
 }
