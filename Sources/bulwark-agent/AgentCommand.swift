@@ -4,6 +4,7 @@ import BulwarkCore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 @main
 struct AgentCommand: AsyncParsableCommand {
@@ -66,13 +67,43 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = try config.map(AgentConfiguration.load(path:)) ?? AgentConfiguration()
+        var configuration = try config.map(AgentConfiguration.load(path:)) ?? AgentConfiguration()
+        // Logging is set up once: a reload applies every setting but log_level and log_format.
         let format = LogFormat(rawValue: logFormat ?? configuration.logFormat) ?? LogFormat.automatic()
         LogOutput.bootstrap(format: format, level: LogOutput.level(logLevel ?? configuration.logLevel) ?? .info)
         let logger = Logger(label: "bulwark-agent")
-        let service = AgentService(state: state.agentState, configuration: configuration, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        let reloads = ReloadSignal()
+        while true {
+            let lifecycle = AgentLifecycle()
+            let service = AgentService(state: state.agentState, configuration: configuration, logger: logger, lifecycle: lifecycle)
+            let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let next = Mutex<AgentConfiguration?>(nil)
+            let path = config
+            // SIGHUP: a configuration that checks out replaces the running one; one that does not
+            // is logged with its line and column, and the agent carries on as it was.
+            let watcher = Task {
+                for await _ in reloads.requests {
+                    guard let path else {
+                        logger.warning("SIGHUP: the agent runs without --config; nothing to reload")
+                        continue
+                    }
+                    do {
+                        let loaded = try AgentConfiguration.load(path: path)
+                        next.withLock { $0 = loaded }
+                        lifecycle.markReloading()
+                        await group.triggerGracefulShutdown()
+                        return
+                    } catch {
+                        logger.error("SIGHUP: \(error); keeping the configuration in force")
+                    }
+                }
+            }
+            try await group.run()
+            watcher.cancel()
+            guard lifecycle.isReloading, let loaded = next.withLock({ $0 }) else { break }
+            configuration = loaded
+            logger.notice("configuration reloaded", metadata: ["path": "\(path ?? "")"])
+        }
     }
 }
 

@@ -9,8 +9,10 @@ public struct AgentService: Service {
     let state: AgentState
     let configuration: AgentConfiguration
     let logger: Logger
+    let lifecycle: AgentLifecycle
 
-    public init(state: AgentState, configuration: AgentConfiguration, logger: Logger) {
+    public init(state: AgentState, configuration: AgentConfiguration, logger: Logger, lifecycle: AgentLifecycle = AgentLifecycle()) {
+        self.lifecycle = lifecycle
         self.state = state
         self.configuration = configuration
         self.logger = logger
@@ -217,6 +219,12 @@ public struct AgentService: Service {
             // Graceful shutdown: whatever was not acknowledged stays in the spool for next time.
         }
         await pausable.pause()
+        if lifecycle.isReloading {
+            // Back within a moment with the new settings; the spool keeps every event meanwhile.
+            try? spool.recordRunner(pid: 0)
+            logger.notice("stopping to reload the configuration")
+            return
+        }
         // Say why the agent goes quiet, and try to get that (and what else waits) out first: a
         // stop while the system runs is someone switching protection off.
         let shuttingDown = TamperWatch.systemShuttingDown()
