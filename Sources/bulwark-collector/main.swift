@@ -9,7 +9,7 @@ struct CollectorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-collector",
         abstract: "Bulwark collector: enrollment CA, telemetry ingest, inventory and API.",
-        subcommands: [Init.self, Serve.self, Config.self, EnrollToken.self, APIToken.self, Agent.self, Catalog.self])
+        subcommands: [Init.self, Serve.self, Config.self, CA.self, EnrollToken.self, APIToken.self, Agent.self, Catalog.self])
 }
 
 struct DataOption: ParsableArguments {
@@ -145,6 +145,85 @@ struct Config: ParsableCommand {
             } catch {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
                 throw ExitCode(1)
+            }
+        }
+    }
+}
+
+struct CA: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ca",
+        abstract: "Rotate the deployment CA without re-enrolling agents (docs/DEPLOY.md \"CA rotation\").",
+        discussion: "rotate → restart the collector; agents renew onto the new CA (bulwark agents shows when all have) → finish → restart → retire.",
+        subcommands: [Status.self, Rotate.self, Finish.self, Retire.self])
+
+    /// Runs one rotation step and audits it.
+    static func step(_ data: DataOption, _ action: String, _ body: (Deployment) throws -> String) async throws {
+        let deployment = try Deployment.load(directory: data.data)
+        let store = try data.store()
+        do {
+            let message = try body(deployment)
+            try await store.audit(AuditEntry(actor: "cli", action: action, target: "", outcome: "ok"))
+            try await store.close()
+            print(message)
+        } catch {
+            try? await store.audit(AuditEntry(actor: "cli", action: action, target: "", outcome: "refused: \(error)"))
+            try? await store.close()
+            throw ValidationError("\(error)")
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The CAs in use, with their fingerprints.")
+        @OptionGroup var data: DataOption
+        func run() async throws {
+            let deployment = try Deployment.load(directory: data.data)
+            print("current:  \(try deployment.authority.fingerprint)  (server certificate issuer)")
+            if let next = deployment.nextAuthority {
+                print("next:     \(try next.fingerprint)  (signs agent certificates; rotation under way)")
+            }
+            if let previous = deployment.previousCA {
+                print("previous: \(try AgentIdentity.fingerprint(of: previous))  (still trusted for agent certificates)")
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start a rotation: a new CA signs agent certificates; both are trusted.")
+        @OptionGroup var data: DataOption
+        func run() async throws {
+            try await CA.step(data, "ca.rotate") { deployment in
+                let next = try deployment.startRotation()
+                return """
+                    new CA \(try next.fingerprint)
+                    restart the collector: from then on it signs agent certificates with the new CA and agents renew onto it
+                    ('bulwark agents' shows each agent's certificate; new agents may pin either fingerprint)
+                    """
+            }
+        }
+    }
+
+    struct Finish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make the new CA the deployment CA and issue the server certificate from it.")
+        @OptionGroup var data: DataOption
+        func run() async throws {
+            try await CA.step(data, "ca.finish") { deployment in
+                try deployment.finishRotation()
+                return """
+                    the new CA is the deployment CA and issued the server certificate; the old one stays trusted for agent certificates
+                    restart the collector; agents that did not renew meanwhile must re-enroll (they do not trust the new server certificate)
+                    """
+            }
+        }
+    }
+
+    struct Retire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop trusting the CA before the last rotation.")
+        @OptionGroup var data: DataOption
+        func run() async throws {
+            try await CA.step(data, "ca.retire") { deployment in
+                try deployment.retirePrevious()
+                return "the previous CA is no longer trusted after the next collector restart: certificates it signed are refused"
             }
         }
     }

@@ -1,6 +1,7 @@
 import BulwarkCore
 import Crypto
 import Foundation
+import SwiftASN1
 import X509
 
 /// The agent's state directory: its key, certificate, pinned CA, enrollment record and spool.
@@ -93,9 +94,18 @@ public struct AgentState: Sendable {
         }
     }
 
-    public func loadCA() throws -> Certificate {
+    /// The CAs the collector's server certificate may chain to: the one pinned at enrollment,
+    /// and a new deployment CA received with a renewal during a CA rotation.
+    public func loadCA() throws -> [Certificate] {
         guard FileManager.default.fileExists(atPath: caPath) else { throw Failure.notEnrolled(directory) }
-        do { return try Certificate(pemEncoded: try SecureFile.readText(caPath)) } catch {
+        do {
+            let certificates = try PEMDocument.parseMultiple(pemString: try SecureFile.readText(caPath))
+                .filter { $0.discriminator == "CERTIFICATE" }.map { try Certificate(pemDocument: $0) }
+            guard !certificates.isEmpty else { throw Failure.unreadable(caPath, "no certificate in it") }
+            return certificates
+        } catch let failure as Failure {
+            throw failure
+        } catch {
             throw Failure.unreadable(caPath, "\(error)")
         }
     }
@@ -118,6 +128,12 @@ public struct AgentState: Sendable {
     public func save(grant: CertificateGrant, enrollment: Enrollment?, serverCA: Certificate? = nil) throws {
         if let serverCA {
             try SecureFile.write(Data(try serverCA.serializeAsPEM().pemString.utf8), to: caPath, mode: .publicReadable)
+        } else if let issuer = try? Certificate(pemEncoded: grant.caChain), let trusted = try? loadCA(), !trusted.contains(issuer) {
+            // A renewal signed by a new deployment CA (a rotation): it came over TLS verified
+            // against the pinned CA from the authenticated collector, so the agent trusts it too,
+            // for the day the collector's server certificate comes from it.
+            let bundle = try (trusted + [issuer]).map { try $0.serializeAsPEM().pemString }.joined(separator: "\n") + "\n"
+            try SecureFile.write(Data(bundle.utf8), to: caPath, mode: .publicReadable)
         }
         if let encoded = grant.hashKey {
             guard let key = Data(base64Encoded: encoded), key.count == 32 else {

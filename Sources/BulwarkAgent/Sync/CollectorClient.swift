@@ -43,19 +43,20 @@ public final class CollectorClient: Sendable {
     private let http: HTTPClient
 
     /// - Parameters:
-    ///   - trustedCA: the only root trusted for the collector's server certificate; nil only for
-    ///     the first-contact CA download, whose result is checked against the pinned fingerprint.
+    ///   - trustedCA: the only roots trusted for the collector's server certificate (the pinned CA,
+    ///     and a new one during a CA rotation); nil only for the first-contact CA download, whose
+    ///     result is checked against the pinned fingerprint.
     ///   - connectTimeout: seconds for TCP+TLS set-up; the HTTP client retries a refused
     ///     connection within this time, so it bounds how long a dead collector holds an upload.
     public init(
-        baseURL: String, trustedCA: Certificate?, clientCertificate: Certificate? = nil, clientKey: P256.Signing.PrivateKey? = nil,
+        baseURL: String, trustedCA: [Certificate]?, clientCertificate: Certificate? = nil, clientKey: P256.Signing.PrivateKey? = nil,
         connectTimeout: Double = 10
     ) throws {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         if let trustedCA {
-            tls.trustRoots = .certificates([try Self.nio(trustedCA)])
+            tls.trustRoots = .certificates(try trustedCA.map(Self.nio))
         } else {
             tls.certificateVerification = .none
         }

@@ -26,7 +26,7 @@ public struct Enroller: Sendable {
         await probe.shutdown()
 
         let key = try state.loadOrCreateKey(forceNew: newKey)
-        let client = try CollectorClient(baseURL: collector, trustedCA: ca)
+        let client = try CollectorClient(baseURL: collector, trustedCA: [ca])
         let request = EnrollRequest(
             token: token, csr: try Self.csrPEM(for: key), hostname: ProcessInfo.processInfo.hostName,
             os: Self.osDescription(), agentVersion: BulwarkVersion.current)

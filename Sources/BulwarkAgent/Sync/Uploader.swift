@@ -160,9 +160,14 @@ public struct Uploader: Sendable {
             clientCertificate: try state.loadCertificate(), clientKey: key, connectTimeout: configuration.connectTimeout)
     }
 
-    /// True once less than `renewFraction` of the client certificate's lifetime remains.
+    /// True once less than `renewFraction` of the client certificate's lifetime remains, or
+    /// when the collector issues from another CA than the one that signed it (a CA rotation).
     func certificateNeedsRenewal(now: Date = Date()) -> Bool {
         guard let certificate = try? state.loadCertificate() else { return false }
+        if let pem = PolicySync.stored(in: state)?.issuingCA, let issuing = try? Certificate(pemEncoded: pem),
+           !issuing.publicKey.isValidSignature(certificate.signature, for: certificate) {
+            return true
+        }
         let lifetime = certificate.notValidAfter.timeIntervalSince(certificate.notValidBefore)
         return certificate.notValidAfter.timeIntervalSince(now) < lifetime * configuration.renewFraction
     }

@@ -10,12 +10,16 @@ public struct AgentRoutes: Sendable {
     let ingest: IngestService
     let limits: CollectorLimits
     let caPEM: String
+    /// The CA that signs agent certificates now, sent with the policy bundle so agents signed
+    /// by another (before a rotation) renew.
+    let issuingCAPEM: String?
     let metrics: CollectorMetrics?
 
     public init(
         store: any CollectorStore, enrollment: EnrollmentService, ingest: IngestService, limits: CollectorLimits, caPEM: String,
-        metrics: CollectorMetrics? = nil
+        issuingCAPEM: String? = nil, metrics: CollectorMetrics? = nil
     ) {
+        self.issuingCAPEM = issuingCAPEM
         self.store = store
         self.enrollment = enrollment
         self.ingest = ingest
@@ -61,7 +65,9 @@ public struct AgentRoutes: Sendable {
         }
         authenticated.get("v1/policy") { _, context in
             guard context.agent != nil else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }
-            return try Response.json(try await store.policyBundle(agentID: context.agent?.id ?? "", now: Date()))
+            var bundle = try await store.policyBundle(agentID: context.agent?.id ?? "", now: Date())
+            bundle.issuingCA = issuingCAPEM
+            return try Response.json(bundle)
         }
         authenticated.post("v1/renew") { request, context in
             guard let agent = context.agent else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }

@@ -14,6 +14,19 @@ public struct Deployment: Sendable {
     public let serverKeyPEM: String
     /// Per-deployment key for keyed hashes of sensitive values (HMAC-SHA256).
     public let hmacKey: SymmetricKey
+    /// During a CA rotation: the new CA (`ca-next.pem`), which signs agent certificates.
+    public var nextAuthority: CertificateAuthority?
+    /// After a rotation: the CA before (`ca-previous.pem`), still trusted for client
+    /// certificates until `ca retire`.
+    public var previousCA: Certificate?
+
+    /// The CA that signs agent certificates now: the new one during a rotation.
+    public var signingAuthority: CertificateAuthority { nextAuthority ?? authority }
+
+    /// Every CA whose agent certificates the agent listener accepts.
+    public var clientAuthorities: [Certificate] {
+        [authority.certificate] + (nextAuthority.map { [$0.certificate] } ?? []) + (previousCA.map { [$0] } ?? [])
+    }
 
     public var databasePath: String { Self.path(directory, "collector.db") }
     /// The deployment's additions to the bundled AI app catalog (optional).
@@ -35,6 +48,7 @@ public struct Deployment: Sendable {
         case alreadyExists(String)
         case notADeployment(String, missing: String)
         case unreadable(String, String)
+        case rotation(String)
 
         public var description: String {
             switch self {
@@ -44,6 +58,8 @@ public struct Deployment: Sendable {
                 "\(dir) is not a collector deployment (\(missing) is missing); create one with 'bulwark-collector init --data \(dir)'"
             case .unreadable(let path, let reason):
                 "cannot read \(path): \(reason)"
+            case .rotation(let reason):
+                reason
             }
         }
     }
@@ -97,8 +113,55 @@ public struct Deployment: Sendable {
         guard let hmac = FileManager.default.contents(atPath: path(directory, "hmac.key")), hmac.count == 32 else {
             throw Failure.notADeployment(directory, missing: "hmac.key (32 bytes)")
         }
-        return Deployment(
+        guard Certificate.PublicKey(caKey.publicKey) == caCertificate.publicKey else {
+            throw Failure.unreadable(path(directory, "ca-key.pem"), "it does not belong to ca.pem; a CA rotation was interrupted: run 'bulwark-collector ca finish --data \(directory)' again")
+        }
+        var deployment = Deployment(
             directory: directory, authority: CertificateAuthority(certificate: caCertificate, privateKey: caKey),
             serverCertificate: serverCertificate, serverKeyPEM: serverKeyPEM, hmacKey: SymmetricKey(data: hmac))
+        if FileManager.default.fileExists(atPath: path(directory, "ca-next.pem")) {
+            deployment.nextAuthority = CertificateAuthority(
+                certificate: try Certificate(pemEncoded: try read("ca-next.pem")),
+                privateKey: try P256.Signing.PrivateKey(pemRepresentation: try read("ca-next-key.pem")))
+        }
+        if FileManager.default.fileExists(atPath: path(directory, "ca-previous.pem")) {
+            deployment.previousCA = try Certificate(pemEncoded: try read("ca-previous.pem"))
+        }
+        return deployment
+    }
+
+    // MARK: CA rotation (docs/DEPLOY.md "CA rotation")
+
+    /// Starts a rotation: a new CA that signs agent certificates from the next collector start
+    /// on, while both are trusted. Returns it.
+    public func startRotation(now: Date = Date()) throws -> CertificateAuthority {
+        guard nextAuthority == nil else { throw Failure.rotation("a rotation is already under way (ca-next.pem exists); finish it with 'bulwark-collector ca finish'") }
+        guard previousCA == nil else { throw Failure.rotation("the CA before the last rotation is still trusted (ca-previous.pem); retire it first with 'bulwark-collector ca retire'") }
+        let next = try CertificateAuthority.create(name: "Bulwark deployment CA", now: now)
+        try SecureFile.write(Data(next.privateKeyPEM.utf8), to: Self.path(directory, "ca-next-key.pem"), mode: .secret)
+        try SecureFile.write(Data(try next.certificate.serializeAsPEM().pemString.utf8), to: Self.path(directory, "ca-next.pem"), mode: .publicReadable)
+        return next
+    }
+
+    /// Finishes a rotation: the new CA becomes the deployment CA and issues the server
+    /// certificate (same key and names); the old one stays trusted for client certificates
+    /// (`ca-previous.pem`). Safe to run again after an interruption.
+    public func finishRotation(now: Date = Date()) throws {
+        guard let next = nextAuthority else { throw Failure.rotation("no rotation is under way; start one with 'bulwark-collector ca rotate'") }
+        if authority.certificate != next.certificate {
+            try SecureFile.write(Data(try authority.certificate.serializeAsPEM().pemString.utf8), to: Self.path(directory, "ca-previous.pem"), mode: .publicReadable)
+        }
+        let server = try next.reissueServerCertificate(serverCertificate, now: now)
+        try SecureFile.write(Data(try server.serializeAsPEM().pemString.utf8), to: Self.path(directory, "server.pem"), mode: .publicReadable)
+        try SecureFile.write(Data(next.privateKeyPEM.utf8), to: Self.path(directory, "ca-key.pem"), mode: .secret)
+        try SecureFile.write(Data(try next.certificate.serializeAsPEM().pemString.utf8), to: Self.path(directory, "ca.pem"), mode: .publicReadable)
+        try FileManager.default.removeItem(atPath: Self.path(directory, "ca-next-key.pem"))
+        try FileManager.default.removeItem(atPath: Self.path(directory, "ca-next.pem"))
+    }
+
+    /// Ends trust in the CA before the last rotation: its agent certificates are refused.
+    public func retirePrevious() throws {
+        guard previousCA != nil else { throw Failure.rotation("no earlier CA is trusted any more") }
+        try FileManager.default.removeItem(atPath: Self.path(directory, "ca-previous.pem"))
     }
 }

@@ -72,6 +72,22 @@ public struct CertificateAuthority: Sendable {
         )
     }
 
+    /// The collector's server certificate again, from this CA, for the same key and names as
+    /// `previous` (a CA rotation's finish).
+    public func reissueServerCertificate(_ previous: Certificate, days: Int = 825, now: Date = Date()) throws -> Certificate {
+        guard let names = try previous.extensions.subjectAlternativeNames else {
+            throw ErrorBody(code: "no_names", message: "the server certificate names no host (no subjectAltName)")
+        }
+        return try sign(
+            publicKey: previous.publicKey, subject: previous.subject, validity: TimeInterval(days) * 86_400, now: now,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.serverAuth])
+                names
+            })
+    }
+
     /// Issues an agent's client certificate from its CSR. The subject is replaced by the agent ID
     /// derived from the CSR's key, whatever the CSR asked for.
     public func issueAgentCertificate(

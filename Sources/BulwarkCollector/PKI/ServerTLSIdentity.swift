@@ -29,9 +29,11 @@ public struct ServerTLSIdentity: Sendable {
 
     /// The deployment's own server certificate, anchored in its CA.
     public static func deployment(_ deployment: Deployment) -> ServerTLSIdentity {
+        // During a rotation agents may pin either CA.
         ServerTLSIdentity(
             chain: [deployment.serverCertificate], keyPEM: deployment.serverKeyPEM,
-            anchors: [deployment.authority.certificate], clientAuthorities: [deployment.authority.certificate])
+            anchors: [deployment.authority.certificate] + (deployment.nextAuthority.map { [$0.certificate] } ?? []),
+            clientAuthorities: deployment.clientAuthorities)
     }
 
     /// Files of an organisation's own PKI, checked before anything listens.
@@ -82,7 +84,7 @@ public struct ServerTLSIdentity: Sendable {
         guard case .validCertificate = result else {
             throw Invalid(file: files.certificate, reason: "it does not chain to a CA in \(files.authority) (\(result))")
         }
-        return ServerTLSIdentity(chain: chain, keyPEM: keyPEM, anchors: anchors, clientAuthorities: [deployment.authority.certificate])
+        return ServerTLSIdentity(chain: chain, keyPEM: keyPEM, anchors: anchors, clientAuthorities: deployment.clientAuthorities)
     }
 
     /// Every certificate in a PEM file, in order.

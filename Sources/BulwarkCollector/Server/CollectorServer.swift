@@ -54,7 +54,7 @@ public struct CollectorServer: Sendable {
         try store.refreshRiskScores()
         logger.info("AI app catalog", metadata: ["version": "\(store.catalog.version)", "apps": "\(store.catalog.apps.count)"])
         let limits = configuration.limits
-        let enrollment = EnrollmentService(store: store, authority: deployment.authority, hashKey: deployment.hmacKey, limits: limits, logger: logger)
+        let enrollment = EnrollmentService(store: store, authority: deployment.signingAuthority, hashKey: deployment.hmacKey, limits: limits, logger: logger)
         let metrics = CollectorMetrics()
         let ingest = IngestService(store: store, limits: limits, logger: logger, metrics: metrics)
 
@@ -65,7 +65,9 @@ public struct CollectorServer: Sendable {
         }
         let caPEM = try identity.anchorsPEM
         let agentRouter = Router(context: AgentRequestContext.self)
-        AgentRoutes(store: store, enrollment: enrollment, ingest: ingest, limits: limits, caPEM: caPEM, metrics: metrics).register(on: agentRouter)
+        AgentRoutes(
+            store: store, enrollment: enrollment, ingest: ingest, limits: limits, caPEM: caPEM,
+            issuingCAPEM: try deployment.signingAuthority.certificate.serializeAsPEM().pemString, metrics: metrics).register(on: agentRouter)
         let agentApp = Application(
             router: agentRouter,
             server: try .tls(.http1(), tlsConfiguration: identity.tlsConfiguration(requestClientCertificate: true)),

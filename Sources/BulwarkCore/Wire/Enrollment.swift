@@ -78,6 +78,9 @@ public struct PolicyBundle: Sendable, Codable, Equatable {
     public var policy: DistributedPolicy?
     /// Users whose risk level is above low (docs/POLICY.md "Adaptive protection").
     public var userRisk: [String: UserRisk]?
+    /// The CA that issues agent certificates now (PEM). During a CA rotation it is the new CA:
+    /// an agent whose certificate another CA signed renews at once (docs/DEPLOY.md "CA rotation").
+    public var issuingCA: String?
 
     public init(
         version: Int64, appStates: [String: SanctionState], catalogVersion: String? = nil, catalog: CatalogOverride? = nil, exceptions: [GrantedException]? = nil,
@@ -94,7 +97,7 @@ public struct PolicyBundle: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case version, catalog, exceptions, policy
-        case appStates = "app_states", catalogVersion = "catalog_version", userRisk = "user_risk"
+        case appStates = "app_states", catalogVersion = "catalog_version", userRisk = "user_risk", issuingCA = "issuing_ca"
     }
 }
 
