@@ -4,6 +4,7 @@ import BulwarkCore
 import Foundation
 import Logging
 import ServiceLifecycle
+import X509
 import Synchronization
 
 @main
@@ -11,7 +12,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-agent",
         abstract: "Bulwark endpoint agent: sensors, DLP enforcement, durable telemetry.",
-        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self, EDMCommand.self, FingerprintCommand.self, ClipboardCommand.self, SessionCommand.self, DoctorCommand.self, ConfigCommand.self, TamperCommand.self])
+        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self, EDMCommand.self, FingerprintCommand.self, ClipboardCommand.self, SessionCommand.self, DoctorCommand.self, ConfigCommand.self, TamperCommand.self, CSRCommand.self])
 }
 
 struct StateOption: ParsableArguments {
@@ -28,6 +29,7 @@ struct Enroll: AsyncParsableCommand {
     @OptionGroup var state: StateOption
     @Option(help: "Collector agent endpoint, e.g. https://collector.example:8443.") var collector: String?
     @Option(help: "Enrollment token from 'bulwark-collector enroll-token create'.") var token: String?
+    @Option(help: "Instead of a token: a certificate the organisation's CA issued for this agent's key ('bulwark-agent csr'); the collector must trust that CA (tls_client_ca).") var certificate: String?
     @Option(name: .customLong("ca-sha256"), help: "SHA-256 fingerprint of the collector's CA, printed by 'bulwark-collector init'.") var caSHA256: String?
     @Option(help: "agent.yaml to take unattended enrollment settings from.") var config: String?
     @Flag(help: "Generate a new key (and so a new agent ID) instead of reusing the existing one.") var newKey = false
@@ -38,6 +40,20 @@ struct Enroll: AsyncParsableCommand {
         if let collector { settings.collector = collector }
         if let token { settings.token = token }
         if let caSHA256 { settings.caSHA256 = caSHA256 }
+        if let certificate {
+            guard !settings.collector.isEmpty, AgentIdentity.normalizedFingerprint(settings.caSHA256).count == 64 else {
+                throw ValidationError("--certificate needs --collector and --ca-sha256")
+            }
+            let pem: String
+            do { pem = try String(contentsOfFile: certificate, encoding: .utf8) } catch { throw ValidationError("cannot read \(certificate): \(error.localizedDescription)") }
+            do {
+                let grant = try await Enroller(state: state.agentState).enroll(collector: settings.collector, certificatePEM: pem, caSHA256: settings.caSHA256)
+                print("registered as agent \(grant.agentID) with the organisation's certificate, valid until \(WireCoding.string(from: grant.notAfter))")
+                return
+            } catch let error as CollectorError {
+                throw CommandFailure("enrollment failed: \(error)")
+            }
+        }
         guard settings.isComplete else {
             throw ValidationError("give --collector, --token and --ca-sha256 (or set them in --config / BULWARK_COLLECTOR, BULWARK_ENROLL_TOKEN, BULWARK_CA_SHA256)")
         }
@@ -143,6 +159,22 @@ struct Status: AsyncParsableCommand {
         } else {
             print(report.text)
         }
+    }
+}
+
+struct CSRCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "csr",
+        abstract: "Print a certificate signing request for this agent's key (made if missing), for the organisation's CA.",
+        discussion: "Have it signed (certs/issue-agent.sh), then 'bulwark-agent enroll --certificate agent.pem --collector … --ca-sha256 …'.")
+    @OptionGroup var state: StateOption
+
+    func run() throws {
+        let agentState = state.agentState
+        try agentState.prepare()
+        let key = try agentState.loadOrCreateKey()
+        print(try Enroller.csrPEM(for: key), terminator: "")
+        FileHandle.standardError.write(Data("agent \(try AgentIdentity.agentID(for: Certificate.PublicKey(key.publicKey))) (key \(agentState.keyPath))\n".utf8))
     }
 }
 

@@ -71,6 +71,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The organisation's server certificate chain (PEM, leaf first) instead of the deployment's own.") var tlsCert: String?
     @Option(help: "Its private key (PEM).") var tlsKey: String?
     @Option(help: "The CA certificate(s) it chains to, which agents pin with --ca-sha256.") var tlsCa: String?
+    @Option(help: "The organisation's CA(s) whose agent certificates are accepted too (agents register with them).") var tlsClientCa: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
     @Option(help: "Log lines as text, journal or json (default: journal under systemd, text otherwise).") var logFormat: String?
 
@@ -103,6 +104,7 @@ struct Serve: AsyncParsableCommand {
         set(tlsCert, \.tlsCert)
         set(tlsKey, \.tlsKey)
         set(tlsCa, \.tlsCa)
+        set(tlsClientCa, \.tlsClientCa)
         set(logLevel, \.logLevel)
         set(logFormat, \.logFormat)
         if let broken = settings.violations().first(where: { !$0.holds }) {
@@ -136,7 +138,7 @@ struct Config: ParsableCommand {
             do {
                 let settings = try CollectorSettings.load(path: path)
                 // The files it names must be there for serve to start.
-                for (key, file) in [("tls_cert", settings.tlsCert), ("tls_key", settings.tlsKey), ("tls_ca", settings.tlsCa),
+                for (key, file) in [("tls_cert", settings.tlsCert), ("tls_key", settings.tlsKey), ("tls_ca", settings.tlsCa), ("tls_client_ca", settings.tlsClientCa),
                                     ("siem_syslog_ca", settings.siemSyslogCa), ("siem_hec_token_file", settings.siemHecTokenFile)]
                 where !file.isEmpty && !FileManager.default.fileExists(atPath: file) {
                     throw CollectorSettings.Invalid(reason: "\(path): \(key) names \(file), which does not exist")

@@ -83,4 +83,53 @@ struct BringYourOwnPKITests {
         let incomplete = try serve(["--tls-cert", pki + "/a/server.pem"])
         #expect(incomplete.status != 0 && incomplete.stderr.contains("tls_cert, tls_key and tls_ca go together"), "\(incomplete.output)")
     }
+
+    @Test("agent certificates from the organisation's CA: with it as tls_client_ca, an agent registers with one (csr → issue-agent.sh → enroll --certificate, no token), sends, is never renewed onto the deployment CA, and revocation applies; a collector without it refuses the handshake")
+    func organisationAgentCertificates() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        let pki = cluster.root + "/corp"
+        try Self.script("make-test-ca.sh", [pki])
+        cluster.collectorArguments = ["--tls-client-ca", pki + "/ca.pem"]
+        try cluster.startCollector()
+        #expect(cluster.collector?.log.contains("accepting agent certificates of the organisation's CA") == true)
+
+        func issue(_ agent: AgentHandle) throws -> String {
+            let csr = try cluster.agentCLI(["csr", "--state", agent.directory])
+            guard csr.status == 0, csr.stdout.contains("BEGIN CERTIFICATE REQUEST") else { throw TestFailure.command("csr: \(csr.output)") }
+            let request = agent.directory + "/agent.csr"
+            try csr.stdout.write(toFile: request, atomically: true, encoding: .utf8)
+            try Self.script("issue-agent.sh", [pki + "/ca.pem", pki + "/ca-key.pem", request, agent.directory + "/corp.pem"])
+            return agent.directory + "/corp.pem"
+        }
+        let agent = AgentHandle(cluster: cluster, directory: cluster.root + "/corp-agent")
+        let certificate = try issue(agent)
+        let enrolled = try cluster.agentCLI(["enroll", "--state", agent.directory, "--collector", cluster.collectorURL, "--ca-sha256", cluster.fingerprint, "--certificate", certificate])
+        let registeredID = try agent.agentID
+        #expect(enrolled.status == 0 && enrolled.stdout.contains("registered as agent \(registeredID)"), "\(enrolled.output)")
+        try Cluster.fastAgentConfig.write(toFile: agent.configPath, atomically: true, encoding: .utf8)
+        try agent.startAndSelftest()
+        let served = try String(contentsOfFile: agent.certificatePath, encoding: .utf8)
+        #expect(try run("openssl", ["verify", "-CAfile", pki + "/ca.pem", agent.certificatePath]).status == 0, "the agent uses the organisation's certificate")
+        let listed = try cluster.collectorCLI(["agent", "list", "--data", cluster.dataDir]).stdout
+        #expect(listed.contains(registeredID), "\(listed)")
+        let audit = try await cluster.store().auditEntries(.init(actionPrefix: "agent.register"))
+        let agentID = try agent.agentID
+        #expect(audit.first?.outcome == "ok" && audit.first?.target == agentID)
+
+        // Revocation applies as to any agent.
+        #expect(try cluster.collectorCLI(["agent", "revoke", "--data", cluster.dataDir, try agent.agentID]).status == 0)
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(try agent.cli(["selftest", "--timeout", "5"]).status != 0)
+        agent.stop()
+        #expect(try String(contentsOfFile: agent.certificatePath, encoding: .utf8) == served, "never renewed onto the deployment CA")
+
+        // Without tls_client_ca the organisation's certificates fail the handshake.
+        cluster.stopCollector()
+        cluster.collectorArguments = []
+        try cluster.startCollector()
+        let stranger = AgentHandle(cluster: cluster, directory: cluster.root + "/corp-agent-2")
+        let refused = try cluster.agentCLI(["enroll", "--state", stranger.directory, "--collector", cluster.collectorURL, "--ca-sha256", cluster.fingerprint, "--certificate", try issue(stranger)])
+        #expect(refused.status != 0 && refused.stderr.contains("TLS"), "\(refused.output)")
+    }
 }

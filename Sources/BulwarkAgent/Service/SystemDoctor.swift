@@ -78,6 +78,11 @@ public struct SystemDoctor: Sendable {
         }
         if certificate.notValidAfter.timeIntervalSince(now) < Self.certificateWarning {
             let days = Int(certificate.notValidAfter.timeIntervalSince(now) / 86_400)
+            if (try? state.loadEnrollment())?.externalCertificate == true {
+                return DoctorCheck(
+                    name: "certificate", status: .warning,
+                    detail: "expires \(until) (in \(days) day(s)); the organisation's CA issued it: have it renewed for 'bulwark-agent csr' and run 'bulwark-agent enroll --certificate' again")
+            }
             return DoctorCheck(
                 name: "certificate", status: .warning,
                 detail: "expires \(until) (in \(days) day(s)); a running agent renews it when \(Int(configuration.renewFraction * 100))% of its life is left — if it has not, the collector was unreachable")

@@ -32,12 +32,16 @@ public struct AgentState: Sendable {
         public var agentID: String
         public var caSHA256: String
         public var enrolledAt: Date
+        /// The certificate came from the organisation's CA (`enroll --certificate`): the agent
+        /// does not renew it; the organisation does.
+        public var externalCertificate: Bool?
 
         enum CodingKeys: String, CodingKey {
             case collector
             case agentID = "agent_id"
             case caSHA256 = "ca_sha256"
             case enrolledAt = "enrolled_at"
+            case externalCertificate = "external_certificate"
         }
     }
 

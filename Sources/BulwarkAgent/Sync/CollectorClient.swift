@@ -97,6 +97,11 @@ public final class CollectorClient: Sendable {
         try await json(.POST, "/v1/enroll", request)
     }
 
+    /// Makes an agent with a certificate of the organisation's CA known to the collector.
+    public func register(_ request: RegisterRequest) async throws -> CertificateGrant {
+        try await json(.POST, "/v1/register", request)
+    }
+
     public func renew(_ request: RenewRequest) async throws -> CertificateGrant {
         try await json(.POST, "/v1/renew", request)
     }

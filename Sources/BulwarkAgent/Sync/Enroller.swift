@@ -45,6 +45,43 @@ public struct Enroller: Sendable {
         return grant
     }
 
+    /// Enrolls with a certificate the organisation's CA issued for this agent's key (from
+    /// `bulwark-agent csr`): no token; the collector must trust that CA (`tls_client_ca`).
+    public func enroll(collector: String, certificatePEM: String, caSHA256: String) async throws -> CertificateGrant {
+        let key = try state.loadKey()
+        let certificate: Certificate
+        do { certificate = try Certificate(pemEncoded: certificatePEM) } catch {
+            throw CollectorError.rejected(status: 0, ErrorBody(code: "invalid_certificate", message: "not a PEM certificate: \(error)"))
+        }
+        guard certificate.publicKey == Certificate.PublicKey(key.publicKey) else {
+            throw CollectorError.rejected(status: 0, ErrorBody(code: "certificate_mismatch", message: "the certificate is not for this agent's key (\(state.keyPath)); have it issued for the CSR 'bulwark-agent csr' prints"))
+        }
+        guard let agentID = try AgentIdentity.agentID(of: certificate) else {
+            throw CollectorError.rejected(status: 0, ErrorBody(code: "certificate_not_agent", message: "the certificate's CN is not this agent's ID; issue it with certs/issue-agent.sh"))
+        }
+        let probe = try CollectorClient(baseURL: collector, trustedCA: nil)
+        let ca: Certificate
+        do { ca = try await probe.fetchPinnedCA(pinnedSHA256: caSHA256) } catch {
+            await probe.shutdown()
+            throw error
+        }
+        await probe.shutdown()
+        let client = try CollectorClient(baseURL: collector, trustedCA: [ca], clientCertificate: certificate, clientKey: key)
+        let grant: CertificateGrant
+        do {
+            grant = try await client.register(RegisterRequest(hostname: ProcessInfo.processInfo.hostName, os: Self.osDescription(), agentVersion: BulwarkVersion.current))
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+        var enrollment = AgentState.Enrollment(
+            collector: collector, agentID: agentID, caSHA256: AgentIdentity.normalizedFingerprint(caSHA256), enrolledAt: Date())
+        enrollment.externalCertificate = true
+        try state.save(grant: grant, enrollment: enrollment, serverCA: ca)
+        return grant
+    }
+
     /// A PKCS#10 request for `key`, subject = the agent ID.
     public static func csrPEM(for key: P256.Signing.PrivateKey) throws -> String {
         let publicKey = Certificate.PublicKey(key.publicKey)

@@ -163,6 +163,8 @@ public struct Uploader: Sendable {
     /// True once less than `renewFraction` of the client certificate's lifetime remains, or
     /// when the collector issues from another CA than the one that signed it (a CA rotation).
     func certificateNeedsRenewal(now: Date = Date()) -> Bool {
+        // The organisation renews the certificates its CA issued.
+        if (try? state.loadEnrollment())?.externalCertificate == true { return false }
         guard let certificate = try? state.loadCertificate() else { return false }
         if let pem = PolicySync.stored(in: state)?.issuingCA, let issuing = try? Certificate(pemEncoded: pem),
            !issuing.publicKey.isValidSignature(certificate.signature, for: certificate) {

@@ -2,6 +2,8 @@ import BulwarkCore
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOSSL
+import X509
 
 /// Routes of the agent listener (docs/PROTOCOL.md).
 public struct AgentRoutes: Sendable {
@@ -42,6 +44,29 @@ public struct AgentRoutes: Sendable {
                 throw APIFailure(.badRequest, "invalid_json", "enrollment request is not valid JSON of the documented shape: \(IngestService.describe(error))")
             }
             return try Response.json(try await enrollment.enroll(enrollRequest, clientAddress: context.clientAddress))
+        }
+
+        // An agent with a certificate of the organisation's CA (tls_client_ca) is not in the
+        // agents table yet: the verified certificate is its credential here.
+        router.post("v1/register") { request, context in
+            let peer: Certificate
+            do {
+                guard let presented = try await context.channel.nioSSL_peerCertificate().get() else { throw APIFailure(.unauthorized, "client_certificate_required", "") }
+                peer = try Certificate(derEncoded: try presented.toDERBytes())
+            } catch {
+                throw APIFailure(.unauthorized, "client_certificate_required", "registration needs the agent's certificate from the organisation's CA in the TLS handshake")
+            }
+            guard let agentID = try? AgentIdentity.agentID(of: peer) else {
+                throw APIFailure(.forbidden, "certificate_not_agent", "the client certificate's CN is not the agent ID of its key; issue it with certs/issue-agent.sh")
+            }
+            let body = try await Self.readBody(request, limit: 64 * 1024)
+            let registration: RegisterRequest
+            do {
+                registration = try WireCoding.decoder().decode(RegisterRequest.self, from: body)
+            } catch {
+                throw APIFailure(.badRequest, "invalid_json", "registration request is not valid JSON of the documented shape: \(IngestService.describe(error))")
+            }
+            return try Response.json(try await enrollment.register(registration, certificate: peer, agentID: agentID, clientAddress: context.clientAddress))
         }
 
         let authenticated = router.group().add(middleware: AgentAuthenticator(store: store))

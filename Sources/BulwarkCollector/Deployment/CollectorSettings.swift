@@ -25,6 +25,8 @@ public struct CollectorSettings: Sendable, Equatable {
     public var tlsCert = ""
     public var tlsKey = ""
     public var tlsCa = ""
+    /// The organisation's CA(s) whose agent certificates are accepted besides the deployment's.
+    public var tlsClientCa = ""
     public var logLevel = "info"
     /// Empty: `journal` under systemd, `text` otherwise.
     public var logFormat = ""
@@ -35,7 +37,7 @@ public struct CollectorSettings: Sendable, Equatable {
     public static let keys: Set<String> = [
         "data", "agent_listen", "api_listen", "max_compressed_bytes", "max_inflated_bytes", "max_events_per_batch", "agent_cert_days",
         "retention_days", "retention", "incident_retention_days", "retention_interval", "siem_syslog", "siem_syslog_ca", "siem_hec",
-        "siem_hec_token_file", "siem_hec_ca", "stale_after", "tls_cert", "tls_key", "tls_ca", "log_level", "log_format",
+        "siem_hec_token_file", "siem_hec_ca", "stale_after", "tls_cert", "tls_key", "tls_ca", "tls_client_ca", "log_level", "log_format",
     ]
 
     /// Parses collector.yaml strictly; faults carry line and column.
@@ -71,6 +73,7 @@ public struct CollectorSettings: Sendable, Equatable {
         tlsCert = try map.string("tls_cert") ?? ""
         tlsKey = try map.string("tls_key") ?? ""
         tlsCa = try map.string("tls_ca") ?? ""
+        tlsClientCa = try map.string("tls_client_ca") ?? ""
         logLevel = try map.string("log_level") ?? logLevel
         logFormat = try map.string("log_format") ?? logFormat
         for (key, holds, message) in violations() { try map.require(key, holds, "\(key) \(message)") }
@@ -124,6 +127,7 @@ public struct CollectorSettings: Sendable, Equatable {
         if !tlsCert.isEmpty {
             configuration.tlsFiles = ServerTLSIdentity.Files(certificate: tlsCert, key: tlsKey, authority: tlsCa)
         }
+        if !tlsClientCa.isEmpty { configuration.clientCAFile = tlsClientCa }
         return configuration
     }
 

@@ -72,6 +72,30 @@ public struct EnrollmentService: Sendable {
         }
     }
 
+    /// Records an agent that presented a certificate of the organisation's CA (verified in the
+    /// TLS handshake against `tls_client_ca`, bound to its key by the agent ID): no token, no new
+    /// certificate; it gets the deployment's hash key like an enrolled agent.
+    public func register(_ request: RegisterRequest, certificate: Certificate, agentID: String, clientAddress: String, now: Date = Date()) async throws(APIFailure) -> CertificateGrant {
+        guard await rateLimiter.allow(clientAddress, now: now) else {
+            throw APIFailure(.tooManyRequests, "enroll_rate_limited", "too many enrollment attempts from \(clientAddress); wait and retry", retryAfterSeconds: 10)
+        }
+        return try await mapFailures(action: "registration") {
+            let record = AgentRecord(
+                id: agentID, hostname: String(request.hostname.prefix(255)), os: String(request.os.prefix(255)),
+                agentVersion: String(request.agentVersion.prefix(64)), enrolledAt: now,
+                certificateSerial: String(describing: certificate.serialNumber), certificateNotAfter: certificate.notValidAfter)
+            do {
+                _ = try await store.register(agent: record, now: now)
+            } catch let refusal as EnrollmentRefusal {
+                try? await store.audit(AuditEntry(time: now, actor: "agent:\(agentID)", source: clientAddress, action: "agent.register", target: agentID, outcome: "refused: \(refusal.errorBody.code)"))
+                throw APIFailure(refusal.status, refusal.errorBody)
+            }
+            try? await store.audit(AuditEntry(time: now, actor: "agent:\(agentID)", source: clientAddress, action: "agent.register", target: agentID, outcome: "ok"))
+            logger.info("agent registered with the organisation's certificate", metadata: ["agent": "\(agentID)", "hostname": "\(record.hostname)"])
+            return try grant(certificate, agentID: agentID)
+        }
+    }
+
     private func grant(_ certificate: Certificate, agentID: String) throws -> CertificateGrant {
         CertificateGrant(
             agentID: agentID, certificate: try certificate.serializeAsPEM().pemString, caChain: try caPEM,

@@ -88,7 +88,7 @@ public struct ServerTLSIdentity: Sendable {
     }
 
     /// Every certificate in a PEM file, in order.
-    static func certificates(in path: String) throws -> [Certificate] {
+    public static func certificates(in path: String) throws -> [Certificate] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw Invalid(file: path, reason: "cannot read it (\(error.localizedDescription))")

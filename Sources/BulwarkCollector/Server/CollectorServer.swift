@@ -23,6 +23,8 @@ public struct CollectorServer: Sendable {
         public var staleAfter: TimeInterval = 3600
         /// The organisation's server certificate, key and CA instead of the deployment's own.
         public var tlsFiles: ServerTLSIdentity.Files?
+        /// CAs of the organisation whose agent certificates the agent listener accepts too.
+        public var clientCAFile: String?
 
         public init(
             agentListen: (host: String, port: Int), apiListen: (host: String, port: Int), limits: CollectorLimits = CollectorLimits(),
@@ -62,6 +64,10 @@ public struct CollectorServer: Sendable {
         if let files = configuration.tlsFiles {
             identity = try await ServerTLSIdentity.external(files, deployment: deployment)
             logger.notice("serving the organisation's certificate", metadata: ["certificate": "\(files.certificate)", "ca": "\(files.authority)"])
+        }
+        if let clientCAFile = configuration.clientCAFile {
+            identity.clientAuthorities += try ServerTLSIdentity.certificates(in: clientCAFile)
+            logger.notice("accepting agent certificates of the organisation's CA", metadata: ["ca": "\(clientCAFile)"])
         }
         let caPEM = try identity.anchorsPEM
         let agentRouter = Router(context: AgentRequestContext.self)

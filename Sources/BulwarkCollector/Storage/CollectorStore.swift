@@ -17,6 +17,9 @@ public protocol CollectorStore: Sendable {
     func enroll(tokenHash: String, agent: AgentRecord, now: Date) async throws -> AgentRecord
 
     // Agents
+    /// Records an agent that authenticated with a certificate of the organisation's CA (no
+    /// token); refuses a revoked one.
+    func register(agent: AgentRecord, now: Date) async throws -> AgentRecord
     func agent(id: String) async throws -> AgentRecord?
     func agents() async throws -> [AgentRecord]
     /// Revokes an agent; false when no such agent exists.

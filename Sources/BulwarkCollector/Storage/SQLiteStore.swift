@@ -319,21 +319,34 @@ public final class SQLiteStore: CollectorStore {
                 if token.uses >= token.maxUses { throw EnrollmentRefusal.tokenUsedUp(token.uses) }
                 try db.execute(sql: "UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ?", arguments: [token.id])
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO agents (id, hostname, os, agent_version, enrolled_at, last_seen, cert_serial, cert_not_after)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, os = excluded.os,
-                        agent_version = excluded.agent_version, last_seen = excluded.last_seen,
-                        cert_serial = excluded.cert_serial, cert_not_after = excluded.cert_not_after
-                    """,
-                arguments: [agent.id, agent.hostname, agent.os, agent.agentVersion, (existing?.enrolledAt ?? now).millis,
-                            now.millis, agent.certificateSerial, agent.certificateNotAfter.millis])
-            guard let stored = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agent.id]) else {
-                throw DatabaseError(message: "agent row vanished inside its own transaction")
-            }
-            return Self.agent(stored)
+            return try Self.upsertAgent(db, agent, existing: existing, now: now)
         }
+    }
+
+    public func register(agent: AgentRecord, now: Date) async throws -> AgentRecord {
+        try await pool.write { db in
+            let existing = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agent.id]).map(Self.agent)
+            if let existing, existing.revokedAt != nil { throw EnrollmentRefusal.agentRevoked(agent.id) }
+            return try Self.upsertAgent(db, agent, existing: existing, now: now)
+        }
+    }
+
+    /// Inserts an agent or refreshes what it says of itself and its certificate.
+    private static func upsertAgent(_ db: Database, _ agent: AgentRecord, existing: AgentRecord?, now: Date) throws -> AgentRecord {
+        try db.execute(
+            sql: """
+                INSERT INTO agents (id, hostname, os, agent_version, enrolled_at, last_seen, cert_serial, cert_not_after)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, os = excluded.os,
+                    agent_version = excluded.agent_version, last_seen = excluded.last_seen,
+                    cert_serial = excluded.cert_serial, cert_not_after = excluded.cert_not_after
+                """,
+            arguments: [agent.id, agent.hostname, agent.os, agent.agentVersion, (existing?.enrolledAt ?? now).millis,
+                        now.millis, agent.certificateSerial, agent.certificateNotAfter.millis])
+        guard let stored = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agent.id]) else {
+            throw DatabaseError(message: "agent row vanished inside its own transaction")
+        }
+        return Self.agent(stored)
     }
 
     // MARK: Agents

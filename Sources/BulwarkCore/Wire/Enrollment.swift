@@ -23,6 +23,26 @@ public struct EnrollRequest: Sendable, Codable {
     }
 }
 
+/// `POST /v1/register` request: an agent whose certificate the organisation's CA issued (a CA
+/// in the collector's `tls_client_ca`) makes itself known; the TLS client certificate is the
+/// credential, so there is no token and no CSR.
+public struct RegisterRequest: Sendable, Codable {
+    public var hostname: String
+    public var os: String
+    public var agentVersion: String
+
+    public init(hostname: String, os: String, agentVersion: String) {
+        self.hostname = hostname
+        self.os = os
+        self.agentVersion = agentVersion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case hostname, os
+        case agentVersion = "agent_version"
+    }
+}
+
 /// `POST /v1/renew` request: a fresh CSR for the agent's existing key.
 public struct RenewRequest: Sendable, Codable {
     public var csr: String
