@@ -15,15 +15,7 @@ public struct Enroller: Sendable {
 
     public func enroll(collector: String, token: String, caSHA256: String, newKey: Bool = false) async throws -> CertificateGrant {
         try state.prepare()
-        // First contact: TLS without verification only to fetch the CA, which must then match the
-        // pinned fingerprint. Everything after trusts that CA alone.
-        let probe = try CollectorClient(baseURL: collector, trustedCA: nil)
-        let ca: Certificate
-        do { ca = try await probe.fetchPinnedCA(pinnedSHA256: caSHA256) } catch {
-            await probe.shutdown()
-            throw error
-        }
-        await probe.shutdown()
+        let ca = try await pinnedCA(collector: collector, caSHA256: caSHA256)
 
         let key = try state.loadOrCreateKey(forceNew: newKey)
         let client = try CollectorClient(baseURL: collector, trustedCA: [ca])
@@ -59,13 +51,7 @@ public struct Enroller: Sendable {
         guard let agentID = try AgentIdentity.agentID(of: certificate) else {
             throw CollectorError.rejected(status: 0, ErrorBody(code: "certificate_not_agent", message: "the certificate's CN is not this agent's ID; issue it with certs/issue-agent.sh"))
         }
-        let probe = try CollectorClient(baseURL: collector, trustedCA: nil)
-        let ca: Certificate
-        do { ca = try await probe.fetchPinnedCA(pinnedSHA256: caSHA256) } catch {
-            await probe.shutdown()
-            throw error
-        }
-        await probe.shutdown()
+        let ca = try await pinnedCA(collector: collector, caSHA256: caSHA256)
         let client = try CollectorClient(baseURL: collector, trustedCA: [ca], clientCertificate: certificate, clientKey: key)
         let grant: CertificateGrant
         do {
@@ -80,6 +66,20 @@ public struct Enroller: Sendable {
         enrollment.externalCertificate = true
         try state.save(grant: grant, enrollment: enrollment, serverCA: ca)
         return grant
+    }
+
+    /// First contact: TLS without verification only to fetch the CA, which must match the pinned
+    /// fingerprint; everything after trusts that CA alone.
+    private func pinnedCA(collector: String, caSHA256: String) async throws -> Certificate {
+        let probe = try CollectorClient(baseURL: collector, trustedCA: nil)
+        do {
+            let ca = try await probe.fetchPinnedCA(pinnedSHA256: caSHA256)
+            await probe.shutdown()
+            return ca
+        } catch {
+            await probe.shutdown()
+            throw error
+        }
     }
 
     /// A PKCS#10 request for `key`, subject = the agent ID.
