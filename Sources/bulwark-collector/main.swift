@@ -3,6 +3,7 @@ import BulwarkCollector
 import BulwarkCore
 import Foundation
 import Logging
+import Synchronization
 
 @main
 struct CollectorCommand: AsyncParsableCommand {
@@ -114,14 +115,41 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try settings()
+        var settings = try settings()
+        // Logging is set up once: a reload applies every setting but log_level and log_format.
         LogOutput.bootstrap(format: LogFormat(rawValue: settings.logFormat) ?? LogFormat.automatic(), level: LogOutput.level(settings.logLevel) ?? .info)
         let logger = Logger(label: "bulwark-collector")
-        let server = CollectorServer(deployment: try Deployment.load(directory: settings.data), configuration: try settings.serverConfiguration(), logger: logger)
-        try await server.run { name, address in
-            // One parseable line per listener: tests and scripts read the bound port from it.
-            let line = "bulwark-collector: \(name) listener ready on \(address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")\n"
-            FileHandle.standardOutput.write(Data(line.utf8))
+        let reloads = ReloadSignal()
+        while true {
+            let server = CollectorServer(deployment: try Deployment.load(directory: settings.data), configuration: try settings.serverConfiguration(), logger: logger)
+            // SIGHUP: collector.yaml (with the options over it) is checked; a valid one restarts
+            // the listeners with it after in-flight batches finish (agents retry and lose
+            // nothing); an invalid one is logged with its line and column and changes nothing.
+            let (stops, stop) = AsyncStream<Void>.makeStream()
+            let next = Mutex<CollectorSettings?>(nil)
+            let command = self
+            let watcher = Task {
+                for await _ in reloads.requests {
+                    do {
+                        let loaded = try command.settings()
+                        _ = try loaded.serverConfiguration()
+                        next.withLock { $0 = loaded }
+                        stop.yield()
+                        return
+                    } catch {
+                        logger.error("SIGHUP: \(error); keeping the configuration in force")
+                    }
+                }
+            }
+            try await server.run(stopRequests: stops) { name, address in
+                // One parseable line per listener: tests and scripts read the bound port from it.
+                let line = "bulwark-collector: \(name) listener ready on \(address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?")\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            }
+            watcher.cancel()
+            guard let loaded = next.withLock({ $0 }) else { break }
+            settings = loaded
+            logger.notice("configuration reloaded", metadata: ["config": "\(config ?? "-")"])
         }
     }
 }

@@ -46,4 +46,36 @@ struct ConfigurationReloadTests {
         #expect(try run("curl", ["-sS", "http://127.0.0.1:\(port)/metrics"]).status == 0, "still serving under the settings in force")
         #expect(try agent.cli(["selftest"]).status == 0)
     }
+
+    @Test("collector: SIGHUP applies a changed collector.yaml (a smaller batch limit, seen in its metrics) after in-flight batches finish, on the same ports, while agents lose nothing; a broken file is refused and it keeps serving")
+    func collectorReload() async throws {
+        let cluster = try Cluster()
+        let config = cluster.root + "/collector.yaml"
+        try "stale_after: 600\n".write(toFile: config, atomically: true, encoding: .utf8)
+        cluster.collectorArguments = ["--config", config]
+        try cluster.startCollector()
+        defer { cluster.shutdown() }
+        let agent = try cluster.enrollAgent()
+        try agent.startAndSelftest()
+        defer { agent.stop() }
+        let collector = try #require(cluster.collector)
+
+        try "stale_after: 600\nmax_events_per_batch: 50\n".write(toFile: config, atomically: true, encoding: .utf8)
+        collector.signal(SIGHUP)
+        try collector.waitForLog("configuration reloaded")
+        try await eventually("the listeners again", timeout: 20) { collector.log.components(separatedBy: "api listener ready").count - 1 == 2 }
+        #expect(try agent.cli(["selftest", "--count", "300"]).status == 0, "every event delivered under the new limit")
+        let metrics = try cluster.curl(["\(cluster.apiURL)/metrics"]).body
+        #expect(metrics.contains("bulwark_collector_batches_rejected_total{reason=\"too_many_events\"}"), "the 50-event limit is in force")
+        let store = try cluster.store()
+        let agentID = try agent.agentID
+        #expect(try await store.events(EventQuery(type: EventType.selftest, agent: agentID, limit: 1000)).count == 301)
+
+        try "stale_after: 600\nmax_events_per_batch: 50\nretention_dayz: 3\n".write(toFile: config, atomically: true, encoding: .utf8)
+        collector.signal(SIGHUP)
+        try collector.waitForLog("keeping the configuration in force")
+        #expect(collector.log.contains("SIGHUP: \(config):3:1: unknown key 'retention_dayz'"), "\(collector.log.suffix(1500))")
+        #expect(collector.isRunning)
+        #expect(try agent.cli(["selftest"]).status == 0)
+    }
 }

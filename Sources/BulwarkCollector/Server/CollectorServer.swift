@@ -49,9 +49,11 @@ public struct CollectorServer: Sendable {
         self.logger = logger
     }
 
-    /// Runs until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish and
-    /// closes the store.
-    public func run(onListening: @escaping @Sendable (String, SocketAddress?) -> Void = { _, _ in }) async throws {
+    /// Runs until SIGTERM or SIGINT (or the first of `stopRequests`: a reload), then stops
+    /// accepting, lets in-flight requests finish and closes the store.
+    public func run(
+        stopRequests: AsyncStream<Void>? = nil, onListening: @escaping @Sendable (String, SocketAddress?) -> Void = { _, _ in }
+    ) async throws {
         let store = try deployment.openStore(gapAfter: configuration.staleAfter)
         try store.refreshRiskScores()
         logger.info("AI app catalog", metadata: ["version": "\(store.catalog.version)", "apps": "\(store.catalog.apps.count)"])
@@ -99,6 +101,14 @@ public struct CollectorServer: Sendable {
                     RetentionService(store: store, policy: configuration.retention, interval: configuration.retentionInterval, logger: logger),
                 ] + (try configuration.siem.map { SIEMForwarder(store: store, transport: try $0.transport(), logger: logger) as any Service }),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let stopper = Task {
+            guard let stopRequests else { return }
+            for await _ in stopRequests {
+                await group.triggerGracefulShutdown()
+                return
+            }
+        }
+        defer { stopper.cancel() }
         do {
             try await group.run()
         } catch {
