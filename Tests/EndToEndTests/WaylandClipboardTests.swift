@@ -16,7 +16,9 @@ struct WaylandClipboardTests {
             let guardian = try ChildProcess(
                 Binaries.path("bulwark-agent"), ["clipboard", "guard", "--no-notify", "--policy", directory + "/policy.yaml"],
                 logPath: directory + "/guard.log", environment: sway.environment)
-            try guardian.waitForLog("guarding CLIPBOARD and PRIMARY on Wayland display \(sway.display)")
+            // The protocol is named (what `bulwark-agent doctor` reports per session helper).
+            try guardian.waitForLog("guarding CLIPBOARD and PRIMARY on Wayland display \(sway.display) via ")
+            #expect(guardian.log.contains("_data_control_manager_v1"), "\(guardian.log)")
             return (sway, guardian)
         } catch {
             sway.stop()

@@ -31,7 +31,8 @@ public enum ClipboardBackend: String, Sendable, CaseIterable {
             return (try X11ClipboardWatcher(displayName: x11Display, guarding: guarding, focus: focus), "X11 display \(x11Display ?? environment["DISPLAY"] ?? "")")
         case .wayland:
             let name = waylandDisplay ?? environment["WAYLAND_DISPLAY"] ?? "wayland-0"
-            return (try WaylandClipboardWatcher(displayName: waylandDisplay, guarding: guarding, focus: focus), "Wayland display \(name)")
+            let watcher = try WaylandClipboardWatcher(displayName: waylandDisplay, guarding: guarding, focus: focus)
+            return (watcher, "Wayland display \(name) via \(watcher.dataControlProtocol)")
         case .auto:
             guard waylandDisplay != nil || environment["WAYLAND_DISPLAY"].map({ !$0.isEmpty }) == true else {
                 return try ClipboardBackend.x11.open(x11Display: x11Display, waylandDisplay: nil, guarding: guarding, focus: focus, environment: environment)
@@ -41,7 +42,8 @@ public enum ClipboardBackend: String, Sendable, CaseIterable {
             } catch let failure as WaylandClipboardWatcher.Failure {
                 guard x11Display != nil || environment["DISPLAY"] != nil else { throw failure }
                 notice("\(failure); guarding X11 (XWayland) apps only")
-                return try ClipboardBackend.x11.open(x11Display: x11Display, waylandDisplay: nil, guarding: guarding, focus: focus, environment: environment)
+                let (watcher, described) = try ClipboardBackend.x11.open(x11Display: x11Display, waylandDisplay: nil, guarding: guarding, focus: focus, environment: environment)
+                return (watcher, described + " (XWayland only: the Wayland compositor offers no data-control protocol)")
             }
         }
     }

@@ -82,6 +82,7 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
         device = session.device
         manager = session.manager
         supportsPrimary = session.supportsPrimary
+        dataControlProtocol = session.protocolName
         self.maxBytes = maxBytes
         self.timeout = timeout
         self.guarding = guarding
@@ -95,7 +96,7 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
     }
 
     /// Connects, binds a seat and the data-control manager, and asks for the seat's device.
-    private static func open(displayName: String?) throws(Failure) -> (connection: WaylandConnection, device: UInt32, manager: UInt32, supportsPrimary: Bool) {
+    private static func open(displayName: String?) throws(Failure) -> (connection: WaylandConnection, device: UInt32, manager: UInt32, supportsPrimary: Bool, protocolName: String) {
         do {
             let connection = try WaylandConnection(path: try WaylandConnection.socketPath(display: displayName))
             // Globals: ask for the registry, then sync so that all of them have arrived.
@@ -149,7 +150,7 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
             try connection.send(managerID, Request.managerGetDevice, arguments)
             // Primary selection came with version 2 of the wlr protocol (ext has it from 1).
             let primary = manager.interface == "ext_data_control_manager_v1" || manager.version >= 2
-            return (connection, device, managerID, primary)
+            return (connection, device, managerID, primary, manager.interface)
         } catch let failure as Failure {
             throw failure
         } catch let failure as WaylandConnection.Failure {
@@ -160,6 +161,9 @@ public final class WaylandClipboardWatcher: @unchecked Sendable {
     }
 
     private let manager: UInt32
+    /// The data-control protocol the compositor offered (`ext_data_control_manager_v1`, or
+    /// wlroots' `zwlr_data_control_manager_v1`).
+    public let dataControlProtocol: String
 
     /// Copies as they happen, until `stop()`. Call once.
     public func contents() -> AsyncStream<ClipboardContent> {
