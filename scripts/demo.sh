@@ -95,6 +95,11 @@ AGENT_ID=$(sed -n 's/.*"agent_id":"\([0-9a-f]*\)".*/\1/p' "$DATA/agent/enrollmen
 step "bulwark-agent status"
 "$BIN/bulwark-agent" status --state "$DATA/agent"
 
+step "bulwark-agent doctor: each dependency of the agent, ok / warn / FAIL with the fix"
+"$BIN/bulwark-agent" doctor --system --state "$DATA/agent" --config "$DATA/agent.yaml" || true
+step "Prometheus metrics of the collector (from its own host no token is needed)"
+curl -sS --cacert "$BULWARK_CA" "$BULWARK_API/metrics" | grep -E '^bulwark_collector_(events_stored_total|batches_accepted_total|agents_connected) ' || true
+
 step "DLP: what the default policy does with a paste of customer data into ChatGPT"
 cat >"$DATA/customer.txt" <<'SAMPLE'
 Refund for Jane Roe, card number 4556 7375 8689 9855 exp 12/28, SSN 536-22-1904.
@@ -233,6 +238,8 @@ The collector and the agent keep running. Try, in another terminal:
   $BIN/bulwark-agent scan --json any.docx|.xlsx|.pdf|.zip      # extraction + classification
   $BIN/bulwark-agent policy default > my-policy.yaml             # edit, then: policy check my-policy.yaml
   $BIN/bulwark-collector agent revoke --data $DATA/collector $AGENT_ID   # then: selftest fails with agent_revoked
+  $BIN/bulwark-collector config check collector/collector.yaml   # FILE:LINE:COLUMN on a fault; also bulwark-agent config check
+  make deb                                                       # the .deb packages IT installs (docs/DEPLOY.md)
 ${GUARDED:+  $GUARDED/tools/ollama $GUARDED/customers.txt      # refused; then: $BIN/bulwark events --type file.blocked
 }${CLIP_HINT:-}
 Logs: $DATA/collector.log, $DATA/agent.log and $DATA/session.log.   Ctrl-C stops everything.
