@@ -44,14 +44,21 @@ public struct Uploader: Sendable {
         var failures = 0
         var batchLimit = configuration.batchMaxEvents
         var lastRenewalAttempt: ContinuousClock.Instant?
+        var lastRenewalCheck: ContinuousClock.Instant?
         while !Task.isCancelled {
-            // At most one renewal attempt a minute, so a collector that issues certificates shorter
-            // than the renewal threshold cannot put the agent into a renewal loop.
-            if lastRenewalAttempt.map({ ContinuousClock.now - $0 > .seconds(60) }) ?? true, certificateNeedsRenewal() {
-                lastRenewalAttempt = .now
-                if let renewed = await renew(client: client, enrollment: enrollment, key: key) {
-                    await client.shutdown()
-                    client = renewed
+            // The certificate is looked at every few seconds, not per batch (it reads files and
+            // checks a signature); at most one renewal attempt a minute, so a collector that issues
+            // certificates shorter than the renewal threshold cannot put the agent into a loop.
+            let now = ContinuousClock.now
+            if lastRenewalCheck.map({ now - $0 >= Self.renewalCheckInterval }) ?? true,
+               lastRenewalAttempt.map({ now - $0 > .seconds(60) }) ?? true {
+                lastRenewalCheck = now
+                if certificateNeedsRenewal(enrollment: enrollment) {
+                    lastRenewalAttempt = now
+                    if let renewed = await renew(client: client, enrollment: enrollment, key: key) {
+                        await client.shutdown()
+                        client = renewed
+                    }
                 }
             }
             let next: SpoolBatch?
@@ -67,13 +74,7 @@ public struct Uploader: Sendable {
                 continue
             }
             do {
-                let body = try Deflate.compress(Self.assemble(batch, agentID: enrollment.agentID))
-                let ack = try await client.postEvents(compressed: body)
-                guard ack.acked >= batch.firstSeq else {
-                    throw CollectorError.unreachable("collector acknowledged seq \(ack.acked), below the batch's first seq \(batch.firstSeq)")
-                }
-                try spool.acknowledge(batch, acked: ack.acked)
-                metrics?.upload("acked")
+                try await deliver(batch, client: client, agentID: enrollment.agentID)
                 if failures > 0 { logger.info("collector reachable again; upload resumed", metadata: ["after_failures": "\(failures)"]) }
                 failures = 0
                 batchLimit = min(configuration.batchMaxEvents, batchLimit * 2)
@@ -132,10 +133,7 @@ public struct Uploader: Sendable {
             var delivered = 0
             do {
                 while ContinuousClock.now < deadline, let batch = try spool.nextBatch(maxEvents: configuration.batchMaxEvents, maxBytes: configuration.batchMaxBytes) {
-                    let ack = try await client.postEvents(compressed: try Deflate.compress(Self.assemble(batch, agentID: enrollment.agentID)))
-                    guard ack.acked >= batch.firstSeq else { break }
-                    try spool.acknowledge(batch, acked: ack.acked)
-                    metrics?.upload("acked")
+                    try await deliver(batch, client: client, agentID: enrollment.agentID)
                     delivered += batch.count
                 }
             } catch {
@@ -154,6 +152,19 @@ public struct Uploader: Sendable {
         return result
     }
 
+    /// Posts one batch and, once the collector acknowledged it, removes it from the spool.
+    private func deliver(_ batch: SpoolBatch, client: CollectorClient, agentID: String) async throws {
+        let ack = try await client.postEvents(compressed: try Deflate.compress(Self.assemble(batch, agentID: agentID)))
+        guard ack.acked >= batch.firstSeq else {
+            throw CollectorError.unreachable("collector acknowledged seq \(ack.acked), below the batch's first seq \(batch.firstSeq)")
+        }
+        try spool.acknowledge(batch, acked: ack.acked)
+        metrics?.upload("acked")
+    }
+
+    /// How often the client certificate is looked at for renewal.
+    static let renewalCheckInterval = Duration.seconds(5)
+
     func makeClient(enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey) throws -> CollectorClient {
         try CollectorClient(
             baseURL: enrollment.collector, trustedCA: try state.loadCA(),
@@ -162,9 +173,9 @@ public struct Uploader: Sendable {
 
     /// True once less than `renewFraction` of the client certificate's lifetime remains, or
     /// when the collector issues from another CA than the one that signed it (a CA rotation).
-    func certificateNeedsRenewal(now: Date = Date()) -> Bool {
+    func certificateNeedsRenewal(enrollment: AgentState.Enrollment, now: Date = Date()) -> Bool {
         // The organisation renews the certificates its CA issued.
-        if (try? state.loadEnrollment())?.externalCertificate == true { return false }
+        if enrollment.externalCertificate == true { return false }
         guard let certificate = try? state.loadCertificate() else { return false }
         if let pem = PolicySync.stored(in: state)?.issuingCA, let issuing = try? Certificate(pemEncoded: pem),
            !issuing.publicKey.isValidSignature(certificate.signature, for: certificate) {
