@@ -33,6 +33,10 @@ public struct AgentService: Service {
             "hostname": .string(ProcessInfo.processInfo.hostName),
             "os": .string(Enroller.osDescription()),
         ])])
+        let tamper = TamperWatch(state: state) { action, detail in
+            logger.warning("tampering: \(detail)", metadata: ["action": "\(action)"])
+            spool.record(EventType.tamper, ["action": .string(action), "detail": .string(detail)], priority: .decision, logger: logger)
+        }
         logger.info("agent running", metadata: ["agent": "\(enrollment.agentID)", "collector": "\(enrollment.collector)"])
 
         // Session helpers (one per logged-in user) get the policy and send clipboard events.
@@ -182,10 +186,6 @@ public struct AgentService: Service {
                         group.addTask { try await ProcessSensor(catalog: catalog, discovery: discovery, spool: spool, logger: logger).run() }
                     }
                     await pausable.resume()
-                    let tamper = TamperWatch(state: state) { action, detail in
-                        logger.warning("tampering: \(detail)", metadata: ["action": "\(action)"])
-                        spool.record(EventType.tamper, ["action": .string(action), "detail": .string(detail)], priority: .decision, logger: logger)
-                    }
                     group.addTask { try await tamper.run() }
                     if let limits = configuration.watchdogLimits {
                         let watchdog = ResourceWatchdog(limits: limits, sensors: pausable, logger: logger) { status, message in

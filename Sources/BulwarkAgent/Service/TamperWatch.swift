@@ -22,16 +22,23 @@ public struct TamperWatch: Sendable {
     let unit: UnitPaths
     let interval: Duration
     let record: @Sendable (_ action: String, _ detail: String) -> Void
+    let baseline: Baseline
 
+    /// Takes the baseline now: create the watch before the agent says it is running, so a change
+    /// made right after that is a change, not the baseline.
     public init(state: AgentState, unit: UnitPaths = UnitPaths(), interval: Duration = .seconds(2), record: @escaping @Sendable (String, String) -> Void) {
         self.state = state
         self.unit = unit
         self.interval = interval
         self.record = record
+        let watched = [state.keyPath, state.certificatePath, state.enrollmentPath]
+        self.baseline = Baseline(
+            files: Dictionary(uniqueKeysWithValues: watched.compactMap { path in Self.inode(path).map { (path, $0) } }),
+            unitEnabled: FileManager.default.fileExists(atPath: unit.wantsLink))
     }
 
     /// What is watched, as first seen.
-    struct Baseline {
+    struct Baseline: Sendable {
         var files: [String: UInt64]  // path → inode
         var unitEnabled: Bool
     }
@@ -43,10 +50,6 @@ public struct TamperWatch: Sendable {
 
     /// Checks until cancelled; each finding is reported once until it is undone.
     public func run() async throws {
-        let watched = [state.keyPath, state.certificatePath, state.enrollmentPath]
-        let baseline = Baseline(
-            files: Dictionary(uniqueKeysWithValues: watched.compactMap { path in Self.inode(path).map { (path, $0) } }),
-            unitEnabled: FileManager.default.fileExists(atPath: unit.wantsLink))
         var reported: Set<String> = []
         func report(_ key: String, _ action: String, _ detail: String) {
             guard reported.insert(key).inserted else { return }
