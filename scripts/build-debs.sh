@@ -45,6 +45,7 @@ docs() {
   put README.md "usr/share/doc/$1/README.md" 0644
   put docs/DEPLOY.md "usr/share/doc/$1/DEPLOY.md" 0644
   put docs/CONFIGURATION.md "usr/share/doc/$1/CONFIGURATION.md" 0644
+  [[ $1 == bulwark-agent ]] && put docs/BROWSER.md "usr/share/doc/$1/BROWSER.md" 0644
   cat > "$root/usr/share/doc/$1/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: Bulwark
@@ -63,6 +64,18 @@ put agent/bulwark-session.service usr/lib/systemd/user/bulwark-session.service 0
 put agent/bulwark-session.desktop etc/xdg/autostart/bulwark-session.desktop 0644
 # agent.yaml may hold an enrollment token: root only.
 put agent/agent.yaml etc/bulwark/agent.yaml 0600
+# The browser extension (docs/BROWSER.md): its files, its native messaging host for each browser
+# family's system directory, and enterprise policy examples.
+for file in agent/browser-extension/*.{json,js,html,css}; do
+  put "$file" "usr/share/bulwark-agent/browser-extension/$(basename "$file")" 0644
+done
+put agent/browser-extension/native-host/native-host usr/lib/bulwark-agent/native-host 0755
+for dir in etc/chromium/native-messaging-hosts etc/opt/chrome/native-messaging-hosts etc/opt/edge/native-messaging-hosts; do
+  put agent/browser-extension/native-host/chromium.json "$dir/dev.bulwark.agent.json" 0644
+done
+put agent/browser-extension/native-host/firefox.json usr/lib/mozilla/native-messaging-hosts/dev.bulwark.agent.json 0644
+put agent/browser-extension/deploy/chromium-policy.json usr/share/doc/bulwark-agent/examples/chromium-policy.json 0644
+put agent/browser-extension/deploy/firefox-policies.json usr/share/doc/bulwark-agent/examples/firefox-policies.json 0644
 docs bulwark-agent
 control bulwark-agent "$common_depends, init-system-helpers (>= 1.58)" "libx11-6, libxfixes3, libxres1, libnotify-bin" \
   "Bulwark endpoint agent: DLP for AI apps on Linux" \

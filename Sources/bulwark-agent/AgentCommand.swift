@@ -12,7 +12,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-agent",
         abstract: "Bulwark endpoint agent: sensors, DLP enforcement, durable telemetry.",
-        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self, EDMCommand.self, FingerprintCommand.self, ClipboardCommand.self, SessionCommand.self, DoctorCommand.self, ConfigCommand.self, TamperCommand.self, CSRCommand.self])
+        subcommands: [Enroll.self, Run.self, SelfTestCommand.self, Status.self, Scan.self, PolicyCommand.self, EDMCommand.self, FingerprintCommand.self, ClipboardCommand.self, SessionCommand.self, NativeHostCommand.self, DoctorCommand.self, ConfigCommand.self, TamperCommand.self, CSRCommand.self])
 }
 
 struct StateOption: ParsableArguments {

@@ -9,6 +9,9 @@ struct SessionCommand: AsyncParsableCommand {
         abstract: "Run as the logged-in user: guard the user's clipboard with the agent's policy and send the events to the agent.")
     @Option(help: "The agent's session socket.") var socket = "/run/bulwark-agent/session.sock"
     @OptionGroup var displayOptions: DisplayOptions
+    @Option(help: "Where browser extensions reach this helper (through `bulwark-agent native-host`); default $XDG_RUNTIME_DIR/bulwark/browser.sock; 'none' for no browser bridge.")
+    var browserSocket: String?
+    @Flag(help: "Do not guard the clipboard: enforce in browsers through the extension only.") var noClipboard = false
 
     /// The last policy and catalog the agent sent, so the helper enforces them even when the
     /// agent is down.
@@ -18,6 +21,8 @@ struct SessionCommand: AsyncParsableCommand {
     }
     static var cachePath: String { (cacheDirectory as NSString).appendingPathComponent("policy.yaml") }
     static var catalogCachePath: String { (cacheDirectory as NSString).appendingPathComponent("catalog.json") }
+    /// When this user accepted each monitored AI site's terms.
+    static var termsAcceptancePath: String { (cacheDirectory as NSString).appendingPathComponent("terms-accepted.json") }
 
     func run() async throws {
         let user = ProcessInfo.processInfo.environment["USER"]
@@ -26,14 +31,39 @@ struct SessionCommand: AsyncParsableCommand {
         // events carry no keyed hashes, and it applies the policy's inline classifiers
         // (keywords, regex) but not those backed by the agent's files (EDM, fingerprints).
         let clientBox = ClientBox()
+        let bridgeBox = BridgeBox()
         let cachedCatalog = (try? Data(contentsOf: URL(fileURLWithPath: Self.catalogCachePath)))
             .flatMap { try? JSONDecoder().decode([AIApp].self, from: $0) }.map { AIAppCatalog(apps: $0) } ?? AIAppCatalog()
         let notifier = DesktopNotifier()
+        let browserFocus = BrowserFocus()
+        let servedToBrowsers = ServedPasteLedger()
         let guardian = ClipboardGuard(
-            policy: cached, classifier: Self.classifier(for: cached), catalog: cachedCatalog, keyedHash: nil, user: user, notifier: notifier
+            policy: cached, classifier: Self.classifier(for: cached), catalog: cachedCatalog, keyedHash: nil, user: user, notifier: notifier,
+            browserFocus: browserFocus, servedToBrowsers: servedToBrowsers
         ) { type, data in
             clientBox.client?.send(type: type, data: data)
         }
+        // Browser extensions (native messaging → this helper): exact sites, in-page checks.
+        let browserGuard = BrowserGuard(
+            policy: cached, classifier: Self.classifier(for: cached), catalog: cachedCatalog, user: user, acceptancePath: Self.termsAcceptancePath,
+            servedByClipboardGuard: servedToBrowsers
+        ) { type, data in
+            clientBox.client?.send(type: type, data: data)
+        }
+        var bridge: BrowserBridge?
+        if browserSocket != "none" {
+            let candidate = BrowserBridge(path: browserSocket ?? BrowserBridge.defaultPath(), guard: browserGuard, focus: browserFocus) { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            do {
+                try candidate.start()
+                bridge = candidate
+                FileHandle.standardError.write(Data("browser extensions connect at \(candidate.path)\n".utf8))
+            } catch {
+                FileHandle.standardError.write(Data("browser extensions cannot connect: \(error)\n".utf8))
+            }
+        }
+        defer { bridge?.stop() }
         let focus = FocusTracker(catalog: cachedCatalog, user: user) { type, data in clientBox.client?.send(type: type, data: data) }
         let cachePath = Self.cachePath
         let catalogCachePath = Self.catalogCachePath
@@ -44,18 +74,26 @@ struct SessionCommand: AsyncParsableCommand {
                 return
             }
             guardian.update(policy: policy, classifier: Self.classifier(for: policy))
+            browserGuard.update(policy: policy, classifier: Self.classifier(for: policy))
             try? FileManager.default.createDirectory(atPath: (cachePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? Data(push.yaml.utf8).write(to: URL(fileURLWithPath: cachePath), options: .atomic)
-            if let states = push.appStates { guardian.update(appStates: states) }
+            if let states = push.appStates {
+                guardian.update(appStates: states)
+                browserGuard.update(appStates: states)
+            }
             guardian.update(userRisk: user.flatMap { push.userRisk?[$0] } ?? .low)
+            browserGuard.update(userRisk: user.flatMap { push.userRisk?[$0] } ?? .low)
             if let apps = push.catalog, !apps.isEmpty {
                 guardian.update(catalog: AIAppCatalog(apps: apps))
+                browserGuard.update(catalog: AIAppCatalog(apps: apps))
                 focus.update(catalog: AIAppCatalog(apps: apps))
                 try? JSONEncoder().encode(apps).write(to: URL(fileURLWithPath: catalogCachePath), options: .atomic)
             }
+            bridgeBox.bridge?.broadcastConfig()
             FileHandle.standardError.write(Data("policy '\(push.name)' from the agent\n".utf8))
         }
         clientBox.client = client
+        bridgeBox.bridge = bridge
         focus.onFocus = { app in client.focused(app: app) }
         // Logging out or `systemctl --user stop` sends SIGTERM: the current stretch in an AI app
         // and queued events still reach the agent (within 2 s) before the helper exits.
@@ -66,11 +104,17 @@ struct SessionCommand: AsyncParsableCommand {
         }
         defer { signals.retain() }
         // Events of the first moments queue in the client until it has connected.
-        let (watcher, described) = try displayOptions.open(guarding: guardian, focus: focus)
-        client.start(clipboard: described)
-        FileHandle.standardError.write(Data("session helper guarding the clipboard of \(user ?? "this user") on \(described)\n".utf8))
-        for await _ in watcher.contents() {}
-        focus.flush()  // the last stretch in an AI app counts too
+        if noClipboard {
+            client.start(clipboard: "not guarded (--no-clipboard)")
+            FileHandle.standardError.write(Data("session helper for \(user ?? "this user"): browser extensions only, the clipboard is not guarded\n".utf8))
+            while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+        } else {
+            let (watcher, described) = try displayOptions.open(guarding: guardian, focus: focus)
+            client.start(clipboard: described)
+            FileHandle.standardError.write(Data("session helper guarding the clipboard of \(user ?? "this user") on \(described)\n".utf8))
+            for await _ in watcher.contents() {}
+            focus.flush()  // the last stretch in an AI app counts too
+        }
         client.stop()
     }
 
@@ -83,6 +127,12 @@ struct SessionCommand: AsyncParsableCommand {
             }
         }
         return ContentClassifier(custom: (try? CustomClassifiers.load(inline, directory: "/", keyedHash: nil)) ?? .none)
+    }
+
+    /// Lets the agent's policy pushes reach the bridge started after the client is made.
+    final class BridgeBox: @unchecked Sendable {
+        // Set once before the client starts; read afterwards.
+        var bridge: BrowserBridge?
     }
 
     /// Lets the guard's recorder reach the client created after it.

@@ -281,3 +281,44 @@ struct PolicyTests {
         }
     }
 }
+
+@Suite("Policy language: the browser section")
+struct BrowserSettingsTests {
+    func parse(_ text: String) throws -> Policy { try PolicyParser(source: "p.yaml").parse(text) }
+
+    func error(_ text: String) -> PolicyError? {
+        do {
+            _ = try parse(text)
+            return nil
+        } catch {
+            return error as? PolicyError
+        }
+    }
+
+    @Test("defaults when absent; every key read when present")
+    func settings() throws {
+        let plain = try parse("rules: []\n")
+        #expect(plain.browser == BrowserSettings())
+        #expect(!plain.browser.typedPrompts && plain.browser.withoutHelper == .allow && plain.browser.terms.everySeconds == 30 * 86_400)
+        let full = try parse("""
+            rules: []
+            browser:
+              typed_prompts: yes
+              without_helper: block
+              terms: {text: "  No customer data.  ", every: 12h}
+              request_access: "Ask IT (4242)."
+            """)
+        #expect(full.browser == BrowserSettings(typedPrompts: true, withoutHelper: .block, terms: .init(text: "No customer data.", everySeconds: 43_200),
+                                                requestAccess: "Ask IT (4242)."))
+    }
+
+    @Test("mistakes are refused with line, column and what to write")
+    func mistakes() {
+        #expect(error("rules: []\nbrowser:\n  typed_prompt: true\n")?.description.hasPrefix("p.yaml:3:3: unknown key 'typed_prompt' in browser") == true)
+        #expect(error("rules: []\nbrowser:\n  without_helper: maybe\n")?.description == "p.yaml:3:19: unknown without_helper 'maybe' (expected allow or block)")
+        #expect(error("rules: []\nbrowser:\n  terms: {text: x, every: fortnight}\n")?.message == "'fortnight' is not a duration; use a number with s, m, h or d, e.g. 24h")
+        #expect(error("rules: []\nbrowser:\n  terms: {text: '  '}\n")?.message == "terms text is empty")
+        #expect(error("rules: []\nbrowser:\n  terms: {every: 1d}\n")?.message == "terms needs 'text'")
+        #expect(error("rules: []\nbrowser:\n  typed_prompts: sometimes\n")?.message == "typed_prompts must be true or false")
+    }
+}

@@ -87,6 +87,10 @@ struct PackageTests {
             ("-rwxr-xr-x", "./usr/bin/bulwark-agent"), ("-rw-r--r--", "./lib/systemd/system/bulwark-agent.service"),
             ("-rw-r--r--", "./usr/lib/systemd/user/bulwark-session.service"), ("-rw-r--r--", "./etc/xdg/autostart/bulwark-session.desktop"),
             ("-rw-------", "./etc/bulwark/agent.yaml"), ("-rw-r--r--", "./usr/share/doc/bulwark-agent/DEPLOY.md"),
+            ("-rwxr-xr-x", "./usr/lib/bulwark-agent/native-host"), ("-rw-r--r--", "./usr/share/bulwark-agent/browser-extension/manifest.json"),
+            ("-rw-r--r--", "./usr/share/bulwark-agent/browser-extension/content.js"), ("-rw-r--r--", "./usr/lib/mozilla/native-messaging-hosts/dev.bulwark.agent.json"),
+            ("-rw-r--r--", "./etc/chromium/native-messaging-hosts/dev.bulwark.agent.json"), ("-rw-r--r--", "./usr/share/doc/bulwark-agent/BROWSER.md"),
+            ("-rw-r--r--", "./usr/share/doc/bulwark-agent/examples/chromium-policy.json"),
         ] {
             #expect(agentFiles.split(separator: "\n").contains { $0.hasPrefix(mode + " root/root") && $0.hasSuffix(" " + path) }, "\(mode) \(path) in:\n\(agentFiles)")
         }
@@ -97,7 +101,14 @@ struct PackageTests {
         ] {
             #expect(collectorFiles.split(separator: "\n").contains { $0.hasPrefix(mode + " root/root") && $0.hasSuffix(" " + path) }, "\(mode) \(path) in:\n\(collectorFiles)")
         }
-        #expect(try run("dpkg-deb", ["--info", packages.agent, "conffiles"]).stdout == "/etc/bulwark/agent.yaml\n/etc/xdg/autostart/bulwark-session.desktop\n")
+        #expect(try run("dpkg-deb", ["--info", packages.agent, "conffiles"]).stdout == """
+            /etc/bulwark/agent.yaml
+            /etc/chromium/native-messaging-hosts/dev.bulwark.agent.json
+            /etc/opt/chrome/native-messaging-hosts/dev.bulwark.agent.json
+            /etc/opt/edge/native-messaging-hosts/dev.bulwark.agent.json
+            /etc/xdg/autostart/bulwark-session.desktop
+
+            """)
         #expect(try run("dpkg-deb", ["--info", packages.collector, "conffiles"]).stdout == "/etc/bulwark/collector.yaml\n")
         let depends = try run("dpkg-deb", ["--field", packages.collector, "Depends"]).stdout
         #expect(depends.contains("adduser") && depends.contains("libsqlite3-0"), "\(depends)")

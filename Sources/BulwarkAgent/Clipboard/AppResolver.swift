@@ -16,7 +16,7 @@ public struct AppResolver: Sendable {
     public struct Resolved: Sendable {
         public var app: AIApp?
         public var executable: String?
-        /// `executable`, `parent_process`, `terminal_process`, `window_title` or `unknown`.
+        /// `executable`, `parent_process`, `terminal_process`, `browser_extension`, `window_title` or `unknown`.
         public var identifiedBy: String
         /// What the user is told (`ChatGPT`, `xclip`).
         public var label: String
@@ -24,8 +24,9 @@ public struct AppResolver: Sendable {
         public var key: String
     }
 
-    /// Which app `pid` (showing `window`) is.
-    public func resolve(pid: pid_t?, window: WindowIdentity?) -> Resolved {
+    /// Which app `pid` (showing `window`) is. `focus` knows the front tab of browsers whose
+    /// extension is connected.
+    public func resolve(pid: pid_t?, window: WindowIdentity?, focus: BrowserFocus? = nil) -> Resolved {
         let executable = pid.flatMap(ProcessLineage.executablePath(of:))
         var app = executable.flatMap(catalog.app(executable:))
         var identifiedBy = app == nil ? "unknown" : "executable"
@@ -49,16 +50,23 @@ public struct AppResolver: Sendable {
                 }
             }
         }
-        // A browser (or a requestor the server cannot name) is as good as its active tab's title.
-        if app == nil, executable.map(AIAppCatalog.isBrowser(executable:)) ?? true, let title = window?.title,
+        // A browser whose extension is connected says which site is in front: that is exact.
+        var site: String?
+        if app == nil, let pid, let reported = focus?.origin(requestor: pid) {
+            identifiedBy = "browser_extension"
+            site = reported.flatMap(BrowserFocus.host(of:))
+            app = site.flatMap(catalog.app(host:))
+        }
+        // Otherwise a browser (or a requestor the server cannot name) is as good as its active tab's title.
+        if app == nil, identifiedBy != "browser_extension", executable.map(AIAppCatalog.isBrowser(executable:)) ?? true, let title = window?.title,
             let titled = catalog.app(windowTitle: title)
         {
             app = titled
             identifiedBy = "window_title"
         }
         let program = executable.map { ($0 as NSString).lastPathComponent }
-        let label = app?.name ?? program ?? "an unidentified app"
+        let label = app?.name ?? site ?? program ?? "an unidentified app"
         return Resolved(
-            app: app, executable: executable, identifiedBy: identifiedBy, label: label, key: app?.id ?? executable ?? "unknown")
+            app: app, executable: executable, identifiedBy: identifiedBy, label: label, key: app?.id ?? site ?? executable ?? "unknown")
     }
 }

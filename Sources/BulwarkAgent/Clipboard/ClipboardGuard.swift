@@ -25,6 +25,10 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     private let user: String?
     private let notifier: (any UserNotifier)?
     private let record: Recorder
+    /// The front tab of browsers whose extension is connected (the session helper's bridge).
+    private let browserFocus: BrowserFocus?
+    /// Where pastes served to such a browser are noted, so its extension does not decide them again.
+    private let servedToBrowsers: ServedPasteLedger?
     private let lock = NSLock()
     private var copies: [ClipboardContent.Selection: (scan: ScanResult, generation: Int)] = [:]
     private var generation = 0
@@ -62,8 +66,11 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
 
     public init(
         policy: Policy, classifier: ContentClassifier, catalog: AIAppCatalog = AIAppCatalog(), keyedHash: KeyedHash?, user: String?,
-        notifier: (any UserNotifier)? = nil, overrideWindow: Duration = .seconds(60), record: @escaping Recorder
+        notifier: (any UserNotifier)? = nil, overrideWindow: Duration = .seconds(60), browserFocus: BrowserFocus? = nil,
+        servedToBrowsers: ServedPasteLedger? = nil, record: @escaping Recorder
     ) {
+        self.browserFocus = browserFocus
+        self.servedToBrowsers = servedToBrowsers
         evaluator = PolicyEvaluator(policy: policy)
         scanner = ContentScanner(classifier: classifier)
         self.catalog = catalog
@@ -117,7 +124,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     }
 
     func destination(of request: PasteRequest) -> AppResolver.Resolved {
-        AppResolver(catalog: lock.withLock { catalog }).resolve(pid: request.requestorPID, window: request.window)
+        AppResolver(catalog: lock.withLock { catalog }).resolve(pid: request.requestorPID, window: request.window, focus: browserFocus)
     }
 
     public func pasteRequested(_ request: PasteRequest) -> PasteVerdict {
@@ -146,17 +153,27 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         if let pid = request.requestorPID { data["requestor_pid"] = .number(Double(pid)) }
         if let executable = destination.executable { data["requestor_exe"] = .string(executable) }
         if let wmClass = request.window?.wmClass.last { data["window_class"] = .string(wmClass) }
+        var browserOrigin: String?  // set once, before `noted` reads it
+        if destination.identifiedBy == "browser_extension", let pid = request.requestorPID, let origin = browserFocus?.origin(requestor: pid) ?? nil {
+            data["origin"] = .string(origin)
+            browserOrigin = origin
+        }
+        /// Served to a browser with the extension: its page's paste event needs no second decision.
+        func noted(_ verdict: PasteVerdict) -> PasteVerdict {
+            if verdict.serve, let browserOrigin { servedToBrowsers?.note(request.content.text, origin: browserOrigin) }
+            return verdict
+        }
 
         if decision.action == .warn, let granted = useOverride(for: request, destination: destination, generation: cached?.generation) {
-            guard let granted else { return PasteVerdict(serve: true) }  // the rest of an overridden paste
+            guard let granted else { return noted(PasteVerdict(serve: true)) }  // the rest of an overridden paste
             data["incident_id"] = .string(granted.incidentID)
             data["justification"] = .string(granted.justification)
-            return answered(serve: true, outcome: "overridden", data: data)
+            return noted(answered(serve: true, outcome: "overridden", data: data))
         }
         let refused = decision.action > .audit
         if !refused, request.requestorPID != nil {  // an unidentified reader is recorded every time
             let key = RecordedPaste(pid: request.requestorPID, selection: request.selection, generation: cached?.generation ?? -1)
-            guard lock.withLock({ recorded.insert(key).inserted }) else { return PasteVerdict(serve: true) }
+            guard lock.withLock({ recorded.insert(key).inserted }) else { return noted(PasteVerdict(serve: true)) }
         }
         let repeated = lock.withLock { () -> Bool in
             defer { if refused { lastRefusal = (request.requestorPID, request.selection, .now) } }
@@ -178,7 +195,7 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
                 self?.grant(pending, justification: justification)
             }
         }
-        return answered(serve: !refused, outcome: EventType.outcome(of: decision.action), data: data)
+        return noted(answered(serve: !refused, outcome: EventType.outcome(of: decision.action), data: data))
     }
 
     /// The verdict, recording the event once the reply is out (with its latency).

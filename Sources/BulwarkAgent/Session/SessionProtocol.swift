@@ -163,6 +163,30 @@ func withUnixAddress<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, sockle
     }
 }
 
+/// A listening Unix stream socket at `path` (whatever was there is replaced), given `mode`;
+/// `what` names it in errors (`session socket`).
+func listenOnUnixSocket(_ path: String, mode: mode_t, backlog: Int32 = 16, what: String) throws(UnixSocketFailure) -> Int32 {
+    unlink(path)
+    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard descriptor >= 0 else { throw UnixSocketFailure(description: "cannot create the \(what): \(String(cString: strerror(errno)))") }
+    guard let bound = withUnixAddress(path, { bind(descriptor, $0, $1) }) else {
+        close(descriptor)
+        throw UnixSocketFailure(description: "\(what) path too long: \(path)")
+    }
+    guard bound == 0, listen(descriptor, backlog) == 0 else {
+        let reason = String(cString: strerror(errno))
+        close(descriptor)
+        throw UnixSocketFailure(description: "cannot listen on \(path): \(reason)")
+    }
+    chmod(path, mode)
+    return descriptor
+}
+
+/// Why a Unix socket could not be made to listen.
+struct UnixSocketFailure: Error, CustomStringConvertible {
+    public var description: String
+}
+
 /// Writes all of `data` to a descriptor; false when the other end is gone.
 func writeAll(_ descriptor: Int32, _ data: Data) -> Bool {
     data.withUnsafeBytes { raw in

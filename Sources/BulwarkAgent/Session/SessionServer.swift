@@ -79,19 +79,8 @@ public final class SessionServer: @unchecked Sendable {
     public func start() throws {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        unlink(path)
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw Failure(description: "cannot create the session socket: \(String(cString: strerror(errno)))") }
-        guard let bound = withUnixAddress(path, { bind(descriptor, $0, $1) }) else {
-            close(descriptor)
-            throw Failure(description: "session socket path too long: \(path)")
-        }
-        guard bound == 0, listen(descriptor, 16) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            throw Failure(description: "cannot listen on \(path): \(reason)")
-        }
-        chmod(path, 0o666)
+        let descriptor: Int32
+        do { descriptor = try listenOnUnixSocket(path, mode: 0o666, what: "session socket") } catch { throw Failure(description: error.description) }
         lock.withLock {
             listener = descriptor
             writeStatus()  // none yet: what an earlier run left is no longer true

@@ -103,7 +103,7 @@ enum OpenAPIDocument {
         query("user", "Events naming this user."), query("app", "Events naming this app id."), query("category", "Events naming this app category."),
         query("info_type", "Events with a finding of this information type (credit_card, ...)."),
         query("hash", "Events with a match of this keyed hash (the same value elsewhere)."),
-        query("action", "allow, audit, warn or block: dlp.decision by its action, paste.*/file.* by their outcome."),
+        query("action", "allow, audit, warn or block: dlp.decision by its action, paste.*/upload.*/file.* by their outcome."),
         query("after", "Events with a larger id (paging cursor).", type: "integer"),
     ]
 

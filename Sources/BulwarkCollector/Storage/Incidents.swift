@@ -78,9 +78,9 @@ public struct IncidentDraft: Sendable, Equatable {
         guard let id = data["incident_id"]?.stringValue, !id.isEmpty else { return nil }
         let action: String
         switch type {
-        case EventType.paste("blocked"), EventType.file("blocked"): action = "block"
-        case EventType.paste("warned"): action = "warn"
-        case EventType.paste("overridden"): action = "override"
+        case EventType.paste("blocked"), EventType.file("blocked"), EventType.upload("blocked"): action = "block"
+        case EventType.paste("warned"), EventType.upload("warned"): action = "warn"
+        case EventType.paste("overridden"), EventType.upload("overridden"): action = "override"
         case EventType.dlpDecision:
             guard let decided = data["action"]?.stringValue, decided == "block" || decided == "warn" else { return nil }
             action = decided
@@ -89,13 +89,18 @@ public struct IncidentDraft: Sendable, Equatable {
         self.id = id
         self.type = type
         self.action = action
-        activity = data["activity"]?.stringValue ?? (type.hasPrefix("paste.") ? "paste" : nil)
+        activity = data["activity"]?.stringValue ?? (type.hasPrefix("paste.") ? "paste" : type.hasPrefix("upload.") ? Activity.fileUpload.rawValue : nil)
         app = data["app"]?.stringValue
         category = data["category"]?.stringValue
         user = data["user"]?.stringValue
         rule = data["rule"]?.stringValue
         findings = (data["findings"] ?? .array([])).jsonText
-        file = data["path"]?.stringValue
+        // A browser upload names its files (the first decides nothing: all were checked).
+        if case .array(let files)? = data["files"] {
+            file = files.compactMap { if case .object(let file) = $0 { file["name"]?.stringValue } else { nil } }.joined(separator: ", ")
+        } else {
+            file = data["path"]?.stringValue
+        }
         fileSHA256 = data["file_sha256"]?.stringValue
         justification = data["justification"]?.stringValue
     }

@@ -24,6 +24,9 @@ public struct InventorySighting: Sendable, Equatable {
         if event.type.hasPrefix("paste.") {
             action = String(event.type.dropFirst("paste.".count))
             evidence = "paste"
+        } else if event.type.hasPrefix("upload.") {
+            action = String(event.type.dropFirst("upload.".count))
+            evidence = "upload"
         } else if event.type == EventType.dlpDecision {
             action = data["action"]?.stringValue
             evidence = "dlp"

@@ -143,7 +143,7 @@ public struct EventQuery: Sendable {
     public var infoType: String?
     /// Only events with a match whose keyed hash is this (the same value seen elsewhere).
     public var contentHash: String?
-    /// Only DLP outcomes with this action: `dlp.decision` by its `action`, `paste.*` and `file.*`
+    /// Only DLP outcomes with this action: `dlp.decision` by its `action`, `paste.*`, `upload.*` and `file.*`
     /// by their outcome (`block` ↔ `blocked`...).
     public var action: PolicyAction?
     public var limit: Int

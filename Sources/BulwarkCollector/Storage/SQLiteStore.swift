@@ -479,8 +479,8 @@ public final class SQLiteStore: CollectorStore {
         if let action = query.action {
             let outcome = EventType.outcome(of: action)
             // Each side of the OR has an index: the partial one on dlp.decision's action, and type.
-            clauses.append("((type = ? AND json_extract(data, '$.action') = ?) OR type IN (?, ?))")
-            arguments += [EventType.dlpDecision, action.rawValue, EventType.paste(outcome), EventType.file(outcome)]
+            clauses.append("((type = ? AND json_extract(data, '$.action') = ?) OR type IN (?, ?, ?))")
+            arguments += [EventType.dlpDecision, action.rawValue, EventType.paste(outcome), EventType.file(outcome), EventType.upload(outcome)]
         }
         if let hash = query.contentHash {
             clauses.append("""

@@ -298,8 +298,39 @@ public struct EventCatalog: Sendable {
             .optional("identified_by", .string),
             .optional("window_class", .string),
             .optional("exceptions", .array),
+            .optional("origin", .string),
+            .optional("browser", .string),
+            .optional("channel", .string),
+            .optional("user_risk", .string),
+        ])
+    } + EventType.pasteOutcomes.map { outcome in
+        EventSchema(type: EventType.upload(outcome), version: 1, fields: [
+            .required("incident_id", .string),
+            .required("origin", .string),
+            .required("channel", .string),
+            .required("files", .array),
+            .required("findings", .array),
+            .required("latency_ms", .number),
+            .optional("browser", .string),
+            .optional("app", .string),
+            .optional("category", .string),
+            .optional("rule", .string),
+            .optional("partial", .bool),
+            .optional("justification", .string),
+            .optional("exceptions", .array),
+            .optional("user_risk", .string),
         ])
     } + [
+        EventSchema(type: EventType.browserNavigation, version: 1, fields: [
+            .required("origin", .string),
+            .required("outcome", .string),
+            .required("app", .string),
+            .required("category", .string),
+            .required("sanction", .string),
+            .required("evidence", .string),
+            .optional("browser", .string),
+        ]),
+    ] + [
         EventSchema(type: EventType.dlpDecision, version: 1, fields: [
             .required("incident_id", .string),
             .required("activity", .string),
@@ -333,6 +364,12 @@ public enum EventType {
     /// A paste of guarded content and what happened to it (docs/EVENTS.md).
     public static func paste(_ outcome: String) -> String { "paste.\(outcome)" }
     public static let pasteOutcomes = ["allowed", "audited", "warned", "overridden", "blocked"]
+    /// Files a browser page was given (file input, drop, form), decided by the browser
+    /// extension with the session helper; the outcomes are the paste ones (docs/EVENTS.md).
+    public static func upload(_ outcome: String) -> String { "upload.\(outcome)" }
+    /// An AI site's page in a browser with the extension: visited, blocked (unsanctioned), its
+    /// terms shown or accepted (monitored) (docs/EVENTS.md).
+    public static let browserNavigation = "browser.navigation"
     /// The outcome word a decided action gives `paste.*` and `file.*` events (`block` → `blocked`).
     public static func outcome(of action: PolicyAction) -> String {
         switch action {

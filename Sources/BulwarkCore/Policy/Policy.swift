@@ -7,11 +7,14 @@ public struct Policy: Sendable, Equatable {
     public var name: String
     public var classifiers: [CustomClassifierDefinition]
     public var rules: [PolicyRule]
+    /// What the browser extension does beyond the rules (`browser:`).
+    public var browser: BrowserSettings
 
-    public init(name: String, classifiers: [CustomClassifierDefinition] = [], rules: [PolicyRule]) {
+    public init(name: String, classifiers: [CustomClassifierDefinition] = [], rules: [PolicyRule], browser: BrowserSettings = BrowserSettings()) {
         self.name = name
         self.classifiers = classifiers
         self.rules = rules
+        self.browser = browser
     }
 }
 

@@ -20,7 +20,7 @@ public struct PolicyParser: Sendable {
         let root = try yaml.compose(text)
         guard let root else { throw PolicyError(source: source, line: 1, column: 1, message: "the policy is empty") }
         let top = try yaml.map(root, "the policy")
-        try top.allow(["version", "name", "classifiers", "rules"])
+        try top.allow(["version", "name", "classifiers", "rules", "browser"])
         if let version = top["version"] {
             guard try yaml.scalar(version, "version") == "1" else { throw yaml.fail(version, "unsupported policy version (this agent reads version 1)") }
         }
@@ -43,7 +43,8 @@ public struct PolicyParser: Sendable {
             if rules.contains(where: { $0.id == rule.id }) { throw yaml.fail(item, "duplicate rule id '\(rule.id)'") }
             rules.append(rule)
         }
-        return Policy(name: name, classifiers: classifiers, rules: rules)
+        let browser = try top["browser"].map { node throws(PolicyError) in try parseBrowser(node) } ?? BrowserSettings()
+        return Policy(name: name, classifiers: classifiers, rules: rules, browser: browser)
     }
 
     /// Reads and parses a policy file.
@@ -52,6 +53,34 @@ public struct PolicyParser: Sendable {
     }
 
     // MARK: Sections
+
+    private func parseBrowser(_ node: Node) throws(PolicyError) -> BrowserSettings {
+        let entry = try yaml.map(node, "browser")
+        try entry.allow(["typed_prompts", "without_helper", "terms", "request_access"])
+        var settings = BrowserSettings()
+        settings.typedPrompts = try entry.bool("typed_prompts") ?? false
+        if let value = entry["without_helper"] {
+            let name = try yaml.scalar(value, "without_helper")
+            guard let mode = BrowserSettings.WithoutHelper(rawValue: name) else {
+                throw yaml.fail(value, "unknown without_helper '\(name)' (expected allow or block)")
+            }
+            settings.withoutHelper = mode
+        }
+        if let value = entry["terms"] {
+            let terms = try yaml.map(value, "terms")
+            try terms.allow(["text", "every"])
+            let text = try yaml.scalar(terms.required("text"), "text").trimmingCharacters(in: .whitespacesAndNewlines)
+            try terms.require("text", !text.isEmpty, "terms text is empty")
+            var every = BrowserSettings.defaultTerms.everySeconds
+            if let period = terms["every"] {
+                let text = try yaml.scalar(period, "every")
+                do throws(DurationText.Invalid) { every = try DurationText.seconds(text) } catch { throw yaml.fail(period, error.description) }
+            }
+            settings.terms = BrowserSettings.Terms(text: text, everySeconds: every)
+        }
+        settings.requestAccess = try entry.string("request_access")
+        return settings
+    }
 
     private func parseClassifier(_ node: Node) throws(PolicyError) -> CustomClassifierDefinition {
         let entry = try yaml.map(node, "a classifier")

@@ -53,7 +53,8 @@ final class XServer: @unchecked Sendable {
     func window(titled title: String, timeout: Double = 20, whileWaiting describe: () -> String = { "" }) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            let found = try run("/usr/bin/xdotool", ["search", "--name", "^\(title)$"], environment: ["DISPLAY": display], timeout: 10).stdout
+            // UTF-8, so titles with characters beyond Latin-1 (Firefox's "—") match as written.
+            let found = try run("/usr/bin/xdotool", ["search", "--name", "^\(title)$"], environment: ["DISPLAY": display, "LC_ALL": "C.UTF-8"], timeout: 10).stdout
             if let window = found.split(separator: "\n").first { return String(window) }
             if Date() > deadline { throw TestFailure.timeout("a window titled \(title)\n\(describe())") }
             usleep(100_000)

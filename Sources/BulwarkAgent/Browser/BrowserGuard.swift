@@ -1,0 +1,232 @@
+import BulwarkCore
+import Foundation
+
+/// The browser extension's policy side, in the session helper: decides pastes, drops, typed
+/// prompts (text) and uploads (files) in AI pages by the exact origin, records `paste.*`,
+/// `upload.*` and `browser.navigation` events, keeps the user's acceptance of the monitored
+/// sites' terms, and builds the `config` every connected extension gets (docs/BROWSER.md).
+/// Content arrives from the extension, is classified here and is never stored or sent on.
+public final class BrowserGuard: @unchecked Sendable {
+    // Policy state is replaced by the agent's pushes while connection threads decide, behind `lock`.
+
+    public typealias Recorder = ClipboardGuard.Recorder
+
+    /// What the extension asks about.
+    public struct Check: Sendable, Decodable {
+        public struct File: Sendable, Decodable {
+            public var name: String
+            public var type: String?
+            public var size: Int
+            /// Base64 of the file (its first `max_file_bytes` when `truncated`).
+            public var data: String
+            public var truncated: Bool?
+        }
+
+        public var id: Int
+        /// `paste`, `drop`, `prompt` or `upload`.
+        public var channel: String
+        public var origin: String
+        public var text: String?
+        public var files: [File]?
+    }
+
+    /// The most of each file the extension sends; more is scanned as partial.
+    public let maxFileBytes: Int
+    /// How long a warning waits for the user's reason.
+    public let warningLifetime: Duration = .seconds(600)
+    private let lock = NSLock()
+    private var policy: Policy
+    private var evaluator: PolicyEvaluator
+    private var scanner: ContentScanner
+    private var catalog: AIAppCatalog
+    private var appStates: [String: SanctionState] = [:]
+    private var userRisk = UserRisk.low
+    private let user: String?
+    private let record: Recorder
+    private let acceptancePath: String?
+    private var accepted: [String: Double]
+    /// Pastes the clipboard guard already decided and served to the browser.
+    private let servedByClipboardGuard: ServedPasteLedger?
+    /// Warned decisions waiting for the user's reason, by incident id: the event to repeat as
+    /// `*.overridden`.
+    private var warnings: [String: (type: String, data: [String: JSONValue], expires: ContinuousClock.Instant)] = [:]
+    /// The last `visited` recorded per app, so a tab reloaded all day is one visit an hour.
+    private var visits: [String: ContinuousClock.Instant] = [:]
+
+    /// - Parameter acceptancePath: where the user's acceptance of monitored sites' terms is kept
+    ///   (JSON, app id → Unix time); nil keeps it in memory.
+    public init(
+        policy: Policy, classifier: ContentClassifier, catalog: AIAppCatalog = AIAppCatalog(), user: String?, acceptancePath: String? = nil,
+        maxFileBytes: Int = 16 * 1024 * 1024, servedByClipboardGuard: ServedPasteLedger? = nil, record: @escaping Recorder
+    ) {
+        self.servedByClipboardGuard = servedByClipboardGuard
+        self.policy = policy
+        evaluator = PolicyEvaluator(policy: policy)
+        scanner = ContentScanner(classifier: classifier)
+        self.catalog = catalog
+        self.user = user
+        self.record = record
+        self.acceptancePath = acceptancePath
+        self.maxFileBytes = maxFileBytes
+        accepted = acceptancePath.flatMap { FileManager.default.contents(atPath: $0) }
+            .flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]
+    }
+
+    public func update(policy: Policy, classifier: ContentClassifier) {
+        lock.withLock {
+            self.policy = policy
+            evaluator = PolicyEvaluator(policy: policy)
+            scanner = ContentScanner(classifier: classifier)
+        }
+    }
+
+    public func update(catalog: AIAppCatalog) { lock.withLock { self.catalog = catalog } }
+    public func update(appStates: [String: SanctionState]) { lock.withLock { self.appStates = appStates } }
+    public func update(userRisk: UserRisk) { lock.withLock { self.userRisk = userRisk } }
+
+    /// The `config` message: the AI sites with their sanction states, the policy's browser
+    /// settings and the terms this user accepted.
+    public func config() -> [String: JSONValue] {
+        lock.withLock {
+            let apps: [JSONValue] = catalog.apps.filter { !$0.domains.isEmpty }.map { app in
+                .object([
+                    "id": .string(app.id), "name": .string(app.name), "category": .string(app.category),
+                    "domains": .array(app.domains.map { .string($0.lowercased()) }),
+                    "sanction": .string((appStates[app.id] ?? .unreviewed).rawValue),
+                ])
+            }
+            var browser: [String: JSONValue] = [
+                "typed_prompts": .bool(policy.browser.typedPrompts),
+                "without_helper": .string(policy.browser.withoutHelper.rawValue),
+                "terms": .object(["text": .string(policy.browser.terms.text), "every_s": .number(policy.browser.terms.everySeconds)]),
+            ]
+            if let request = policy.browser.requestAccess { browser["request_access"] = .string(request) }
+            return [
+                "type": .string("config"), "policy": .string(policy.name), "apps": .array(apps), "browser": .object(browser),
+                "accepted": .object(accepted.mapValues(JSONValue.number)), "max_file_bytes": .number(Double(maxFileBytes)),
+            ]
+        }
+    }
+
+    /// Decides one check and records it; the answer is the extension's `verdict`.
+    public func decide(_ check: Check, browser: String) -> [String: JSONValue] {
+        let started = ContinuousClock.now
+        // The clipboard guard decided this very paste for this site moments ago (and recorded it).
+        if check.channel == "paste", check.files?.isEmpty ?? true, let text = check.text, servedByClipboardGuard?.take(text, origin: check.origin) == true {
+            return ["type": .string("verdict"), "id": .number(Double(check.id)), "action": .string(PolicyAction.allow.rawValue), "decided_by": .string("clipboard_guard")]
+        }
+        let (evaluator, scanner, catalog, appStates, risk) = lock.withLock { (self.evaluator, self.scanner, self.catalog, self.appStates, self.userRisk) }
+        let host = BrowserFocus.host(of: check.origin)
+        let app = host.flatMap(catalog.app(host:))
+        let destination = Destination(appID: app?.id, category: app?.category, sanction: app.flatMap { appStates[$0.id] } ?? .unreviewed)
+        func evaluate(_ activity: Activity, _ scan: ScanResult) -> PolicyDecision {
+            evaluator.evaluate(PolicyRequest(activity: activity, destination: destination, user: user, content: scan, userRisk: risk))
+        }
+
+        var data: [String: JSONValue] = ["origin": .string(check.origin), "browser": .string(browser), "channel": .string(check.channel)]
+        if let app {
+            data["app"] = .string(app.id)
+            data["category"] = .string(app.category)
+        }
+        if risk != .low { data["user_risk"] = .string(risk.rawValue) }
+        let decision: PolicyDecision
+        let scan: ScanResult
+        let type: (String) -> String
+        if let files = check.files, !files.isEmpty {
+            // Every file is decided; the strictest decision is the upload's.
+            var worst: (decision: PolicyDecision, scan: ScanResult)?
+            var described: [JSONValue] = []
+            for file in files {
+                var result = scanner.scan(Data(base64Encoded: file.data) ?? Data(), hint: .fileName(file.name))
+                if file.truncated == true || file.size > maxFileBytes {
+                    result.partial = true
+                    result.partialReason = result.partialReason ?? "the browser sent the first \(maxFileBytes) of \(file.size) bytes"
+                }
+                let fileDecision = evaluate(.fileUpload, result)
+                described.append(.object([
+                    "name": .string(file.name), "bytes": .number(Double(file.size)), "findings": ClipboardCopyRecord.findings(result),
+                    "partial": .bool(result.partial),
+                ]))
+                if fileDecision.action > worst?.decision.action ?? .allow || worst == nil { worst = (fileDecision, result) }
+            }
+            data["files"] = .array(described)
+            let empty = ScanResult(findings: [])
+            (decision, scan) = worst ?? (evaluate(.fileUpload, empty), empty)
+            if scan.partial { data["partial"] = .bool(true) }
+            type = EventType.upload
+        } else {
+            scan = scanner.scan(Data((check.text ?? "").utf8))
+            decision = evaluate(.paste, scan)
+            data["selection"] = .string("browser")
+            data["target"] = .string(check.channel)
+            data["identified_by"] = .string("browser_extension")
+            type = EventType.paste
+        }
+        data["findings"] = ClipboardCopyRecord.findings(scan)
+        if let rule = decision.rule { data["rule"] = .string(rule) }
+        if !decision.exceptionsApplied.isEmpty { data["exceptions"] = .array(decision.exceptionsApplied.map(JSONValue.string)) }
+
+        var verdict: [String: JSONValue] = ["type": .string("verdict"), "id": .number(Double(check.id)), "action": .string(decision.action.rawValue)]
+        // Content with nothing found and nothing decided is nobody's business.
+        guard decision.action != .allow || !scan.findings.isEmpty || scan.partial else { return verdict }
+        let incidentID = DLPEvent.newIncidentID()
+        data["incident_id"] = .string(incidentID)
+        let elapsed = ContinuousClock.now - started
+        data["latency_ms"] = .number(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+        record(type(EventType.outcome(of: decision.action)), data)
+        if decision.action == .warn {
+            lock.withLock {
+                let now = ContinuousClock.now
+                warnings = warnings.filter { $0.value.expires > now }
+                warnings[incidentID] = (type(EventType.outcome(of: .warn)), data, now + warningLifetime)
+            }
+        }
+        verdict["incident_id"] = .string(incidentID)
+        verdict["types"] = .array(scan.findings.map { .string($0.type) })
+        if let message = decision.message { verdict["message"] = .string(message) }
+        if let rule = decision.rule { verdict["rule"] = .string(rule) }
+        return verdict
+    }
+
+    /// The user went ahead after a warning, saying why: recorded as `*.overridden` with the
+    /// warning's incident id. False for an incident that was not warned here (or expired).
+    @discardableResult
+    public func override(incidentID: String, justification: String) -> Bool {
+        guard let warning = lock.withLock({ warnings.removeValue(forKey: incidentID) }), warning.expires > .now else { return false }
+        var data = warning.data
+        data["justification"] = .string(String(justification.prefix(1000)))
+        record(warning.type.replacingOccurrences(of: ".warned", with: ".overridden"), data)
+        return true
+    }
+
+    /// A page of an AI site was visited, blocked, or its terms shown or accepted. Returns true
+    /// when the extensions need a new `config` (terms accepted).
+    @discardableResult
+    public func navigation(origin: String, outcome: String, browser: String) -> Bool {
+        guard ["visited", "blocked", "terms_shown", "terms_accepted"].contains(outcome) else { return false }
+        let (catalog, appStates) = lock.withLock { (self.catalog, self.appStates) }
+        guard let app = BrowserFocus.host(of: origin).flatMap(catalog.app(host:)) else { return false }
+        if outcome == "visited" {
+            let fresh = lock.withLock { () -> Bool in
+                if let last = visits[app.id], ContinuousClock.now - last < .seconds(3600) { return false }
+                visits[app.id] = .now
+                return true
+            }
+            guard fresh else { return false }
+        }
+        record(EventType.browserNavigation, [
+            "origin": .string(origin), "outcome": .string(outcome), "app": .string(app.id), "category": .string(app.category),
+            "sanction": .string((appStates[app.id] ?? .unreviewed).rawValue), "browser": .string(browser), "evidence": .string("browser_extension"),
+        ])
+        guard outcome == "terms_accepted" else { return false }
+        let snapshot = lock.withLock { () -> [String: Double] in
+            accepted[app.id] = Date().timeIntervalSince1970
+            return accepted
+        }
+        if let acceptancePath, let encoded = try? JSONEncoder().encode(snapshot) {
+            try? FileManager.default.createDirectory(atPath: (acceptancePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try? SecureFile.write(encoded, to: acceptancePath, mode: .secret)
+        }
+        return true
+    }
+}
