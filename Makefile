@@ -43,8 +43,8 @@ test: build test-deps deb
 	# --no-parallel: the end-to-end suites start real services; run them one at a time.
 	BULWARK_BIN_DIR=$$($(SWIFT) build --show-bin-path) BULWARK_DEB_DIR=$(DEB_DIR) $(SWIFT) test --no-parallel
 
-# The demo shows a paste blocked live when it can start an X server and xclip.
-DEMO_DEBS := xvfb xclip
+# The demo shows a paste blocked live when it can start an X server and xclip, and the browser extension in Chromium.
+DEMO_DEBS := xvfb xclip chromium openssl python3
 
 demo: build
 	@./scripts/ensure-debs.sh $(DEMO_DEBS) || echo "(without them the demo skips the live clipboard part)"

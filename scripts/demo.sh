@@ -122,7 +122,8 @@ if command -v Xvfb >/dev/null && command -v xclip >/dev/null; then
   pids+=($!)
   for _ in $(seq 1 100); do [[ -s "$DATA/xvfb.display" ]] && break; sleep 0.1; done
   DISPLAY_NUMBER=":$(head -n 1 "$DATA/xvfb.display")"
-  "$BIN/bulwark-agent" session --backend x11 --display "$DISPLAY_NUMBER" --socket "$DATA/session.sock" >"$DATA/session.log" 2>&1 &
+  "$BIN/bulwark-agent" session --backend x11 --display "$DISPLAY_NUMBER" --socket "$DATA/session.sock" \
+    --browser-socket "$DATA/browser/browser.sock" >"$DATA/session.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do grep -q "from the agent" "$DATA/session.log" 2>/dev/null && break; sleep 0.1; done
   echo "session helper on $DISPLAY_NUMBER: $(grep -m1 'from the agent' "$DATA/session.log")"
@@ -144,6 +145,46 @@ if command -v Xvfb >/dev/null && command -v xclip >/dev/null; then
   CLIP_HINT="  DISPLAY=$DISPLAY_NUMBER xclip -selection clipboard <<< 'token ghp_4Jd8s2KqLm9Xv3Tb7Wn1Pz6Yc5Rf0Hg2Ea8U'; DISPLAY=$DISPLAY_NUMBER $DATA/claude -o -selection clipboard"
 else
   echo "(install xvfb and xclip to see a paste blocked live: apt-get install -y xvfb xclip)"
+fi
+
+step "Browser extension: Chromium with Bulwark's extension; a paste into chatgpt.com, an unsanctioned AI site"
+PEERS="$(cd "$(dirname "$0")/.." && pwd)/Tests/EndToEndTests/Peers"
+EXTENSION="$(cd "$(dirname "$0")/.." && pwd)/agent/browser-extension"
+if [[ -n "${DISPLAY_NUMBER:-}" ]] && command -v chromium >/dev/null && "$(dirname "$0")/ensure-python-peers.sh" >/dev/null 2>&1; then
+  # chatgpt.com and chat.deepseek.com are a local HTTPS server here (the browser maps the names).
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$DATA/site.key" -out "$DATA/site.pem" -days 2 \
+    -subj /CN=chatgpt.com -addext "subjectAltName=DNS:chatgpt.com,DNS:chat.deepseek.com" >/dev/null 2>&1
+  python3 "$PEERS/ai_site.py" "$DATA/site.pem" "$DATA/site.key" >"$DATA/site.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 50); do grep -q listening "$DATA/site.log" && break; sleep 0.1; done
+  SITE_PORT=$(awk '/listening/{print $2; exit}' "$DATA/site.log")
+  # The native messaging host, as the package installs it (here for the demo's browser profile).
+  mkdir -p "$DATA/chromium/NativeMessagingHosts"
+  printf '#!/bin/sh\nexec %s native-host --socket %s "$@"\n' "$BIN/bulwark-agent" "$DATA/browser/browser.sock" >"$DATA/native-host"
+  chmod 755 "$DATA/native-host"
+  sed "s#/usr/lib/bulwark-agent/native-host#$DATA/native-host#" "$EXTENSION/native-host/chromium.json" >"$DATA/chromium/NativeMessagingHosts/dev.bulwark.agent.json"
+  DISPLAY=$DISPLAY_NUMBER chromium --no-sandbox --user-data-dir="$DATA/chromium" --no-first-run --disable-gpu --password-store=basic \
+    --ignore-certificate-errors --remote-debugging-port=0 --load-extension="$EXTENSION" \
+    --host-resolver-rules="MAP chatgpt.com 127.0.0.1:$SITE_PORT, MAP chat.deepseek.com 127.0.0.1:$SITE_PORT" about:blank >"$DATA/chromium.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do grep -q "browser extension connected" "$DATA/session.log" && break; sleep 0.2; done
+  grep -m1 "browser extension connected" "$DATA/session.log" || echo "(the extension has not connected yet)"
+  "$BIN/bulwark" apps set-state deepseek unsanctioned --reason "demo: data stored in CN, no DPA" >/dev/null
+  sleep 3   # the agent's next policy pull carries the new state to the helper and the extension
+  WS=$(grep -o 'ws://[^ ]*' "$DATA/chromium.log" | head -n 1)
+  PYTHONPATH="$(cd "$(dirname "$0")/.." && pwd)/.build/test-peers/python" python3 "$PEERS/devtools.py" "$WS" >"$DATA/browser.out" 2>"$DATA/devtools.log" <<'STEPS' || true
+{"op": "navigate", "url": "https://chatgpt.com/c/budget-review"}
+{"op": "eval", "expr": "(async () => { const box = document.getElementById('box'); box.focus(); const data = new DataTransfer(); data.setData('text/plain', 'Refund card 4556 7375 8689 9855 exp 12/28'); box.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true})); await new Promise(r => setTimeout(r, 1500)); return 'text box after the paste: [' + box.value + ']'; })()"}
+{"op": "navigate", "url": "https://chat.deepseek.com/"}
+{"op": "eval", "expr": "document.title + ': ' + document.querySelector('main p').textContent"}
+STEPS
+  sed -n 's/^{"value": "\(.*\)"}$/\1/p; s/^{"url": "\(.*\)"}$/tab at \1/p' "$DATA/browser.out"
+  echo "--- the collector has the paste (origin https://chatgpt.com, selection browser) and the blocked visit:"
+  for _ in $(seq 1 50); do "$BIN/bulwark" events --type browser.navigation --since "$DEMO_START" --limit 1 | grep -q deepseek && break; sleep 0.2; done
+  "$BIN/bulwark" events --type paste.blocked --since "$DEMO_START" --limit 1
+  "$BIN/bulwark" events --type browser.navigation --since "$DEMO_START" --limit 1
+else
+  echo "(needs the live clipboard scene's X server, chromium and python3: apt-get install -y chromium python3-pip; docs/BROWSER.md)"
 fi
 
 step "AI app discovery: a local LLM runtime starts, the agent notices, the inventory lists it"

@@ -11,13 +11,14 @@ struct DoctorCommand: AsyncParsableCommand {
             As root: the system agent — enrollment and certificate, the collector (TLS, clock skew), the service, \
             the spool, the policy, fanotify, process events, connected session helpers. In a user's session \
             (--session, the default for other users): can this session's clipboard be guarded (X11, Wayland \
-            data-control; GNOME's gap), notifications, override prompts, the agent's socket. Exits 1 when a check fails.
+            data-control; GNOME's gap), notifications, override prompts, the agent's socket, browser extensions. Exits 1 when a check fails.
             """)
     @OptionGroup var state: StateOption
     @Option(help: "agent.yaml the agent runs with.") var config = "/etc/bulwark/agent.yaml"
     @Flag(help: "Check this user session instead of the system agent.") var session = false
     @Flag(help: "Check the system agent even when not root.") var system = false
     @Option(help: "The agent's session socket (session checks).") var socket = "/run/bulwark-agent/session.sock"
+    @Option(help: "The session helper's browser socket (session checks; default $XDG_RUNTIME_DIR/bulwark/browser.sock).") var browserSocket: String?
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -27,7 +28,7 @@ struct DoctorCommand: AsyncParsableCommand {
     func run() async throws {
         let checks: [DoctorCheck]
         if session || (!system && getuid() != 0) {
-            checks = SessionDoctor(socketPath: socket).run()
+            checks = SessionDoctor(socketPath: socket, browserSocketPath: browserSocket).run()
         } else {
             // A missing agent.yaml means the defaults, as for the service; a broken one is a failure.
             var configuration = AgentConfiguration()

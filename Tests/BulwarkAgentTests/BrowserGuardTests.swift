@@ -198,3 +198,69 @@ extension JSONValue {
         if case .object(let object) = self { object[key] } else { nil }
     }
 }
+
+@Suite("Browser bridge: the helper's socket")
+struct BrowserBridgeTests {
+    /// A bridge on a fresh socket, with a recorder for what its guard records.
+    func start() throws -> (BrowserBridge, String, BrowserGuardTests.Recorder) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-\(UUID().uuidString.prefix(8))").path
+        let recorder = BrowserGuardTests.Recorder()
+        let guardian = BrowserGuard(policy: try PolicyParser(source: "unit").parse(BrowserGuardTests.policy), classifier: ContentClassifier(), catalog: .bundled,
+                                    user: "u") { recorder.record($0, $1) }
+        let bridge = BrowserBridge(path: directory + "/bulwark/browser.sock", guard: guardian, focus: BrowserFocus()) { _ in }
+        try bridge.start()
+        return (bridge, directory, recorder)
+    }
+
+    func connect(_ path: String) throws -> Int32 {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard withUnixAddress(path, { Glibc.connect(descriptor, $0, $1) }) == 0 else { throw NativeMessageFrame.Failure.closed }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return descriptor
+    }
+
+    func exchange(_ descriptor: Int32, _ message: String) throws -> [String: JSONValue] {
+        #expect(NativeMessageFrame.write(Data(message.utf8), to: descriptor))
+        guard case .object(let answer) = try JSONReader.parse(String(decoding: try NativeMessageFrame.read(from: descriptor), as: UTF8.self)) else { return [:] }
+        return answer
+    }
+
+    @Test("the socket is the user's alone (0600 in a 0700 directory); hello gets the config; status counts browsers that said hello")
+    func helloAndStatus() throws {
+        let (bridge, directory, _) = try start()
+        defer { bridge.stop(); try? FileManager.default.removeItem(atPath: directory) }
+        #expect(SecureFile.permissions(of: bridge.path) == 0o600)
+        #expect(SecureFile.permissions(of: directory + "/bulwark") == 0o700)
+        #expect(BrowserBridge.status(socketPath: bridge.path) == .success([]))
+        let browser = try connect(bridge.path)
+        defer { close(browser) }
+        let config = try exchange(browser, #"{"type":"hello","browser":"firefox","version":"0.1.0"}"#)
+        #expect(config["type"] == .string("config") && config["policy"] == .string("unit-browser"))
+        #expect(BrowserBridge.status(socketPath: bridge.path) == .success(["firefox"]))
+    }
+
+    @Test("bad input: not JSON and unknown types are ignored, a check it cannot read is answered 'error' with its id, an oversized frame ends that connection only")
+    func badInput() throws {
+        let (bridge, directory, recorder) = try start()
+        defer { bridge.stop(); try? FileManager.default.removeItem(atPath: directory) }
+        let browser = try connect(bridge.path)
+        defer { close(browser) }
+        _ = try exchange(browser, #"{"type":"hello","browser":"chromium"}"#)
+        #expect(NativeMessageFrame.write(Data("not json {".utf8), to: browser))
+        #expect(NativeMessageFrame.write(Data(#"{"type":"launch-missiles"}"#.utf8), to: browser))
+        let unreadable = try exchange(browser, #"{"type":"check","id":41,"channel":"paste"}"#)
+        #expect(unreadable["id"] == .number(41) && unreadable["action"] == .string("error"))
+        let decided = try exchange(browser, #"{"type":"check","id":42,"channel":"paste","origin":"https://chatgpt.com","text":"card 4556 7375 8689 9855 exp 12/28"}"#)
+        #expect(decided["id"] == .number(42) && decided["action"] == .string("block"))
+        #expect(recorder.events.map(\.type) == ["paste.blocked"])
+
+        let hostile = try connect(bridge.path)
+        defer { close(hostile) }
+        _ = Data([0x00, 0x00, 0x00, 0x7f]).withUnsafeBytes { write(hostile, $0.baseAddress, 4) }  // 2 GiB announced
+        var byte: UInt8 = 0
+        #expect(read(hostile, &byte, 1) == 0, "the helper hangs up")
+        let still = try exchange(browser, #"{"type":"check","id":43,"channel":"paste","origin":"https://chatgpt.com","text":"hello"}"#)
+        #expect(still["action"] == .string("allow"), "the other browser is unaffected")
+    }
+}

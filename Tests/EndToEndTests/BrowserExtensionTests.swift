@@ -135,6 +135,11 @@ struct BrowserExtensionTests {
         let outcomes = navigation.map { "\($0.data["app"]?.stringValue ?? "?") \($0.data["outcome"]?.stringValue ?? "?")" }
         #expect(outcomes == ["deepseek blocked", "claude terms_shown", "claude terms_accepted"])
         #expect(navigation.allSatisfy { $0.data["user"] == .string("root") && $0.data["browser"] == .string(kind.name) })
+        // Discovery without history files: the visits (and the pastes, uploads) put the sites in the inventory.
+        _ = try await scenario.arrived(EventType.browserNavigation) { $0["outcome"] == .string("visited") && $0["app"] == .string("chatgpt") }
+        let inventory = try await store.inventoryApps(InventoryQuery())
+        let chatgpt = try #require(inventory.first { $0.id == "chatgpt" })
+        #expect(chatgpt.evidence["browser_extension"] ?? 0 >= 1 && chatgpt.evidence["upload"] ?? 0 >= 1, "\(chatgpt.evidence)")
         let incidents = try await store.incidents(IncidentQuery())
         #expect(incidents.contains { $0.type == EventType.upload("blocked") && $0.file == "customers.csv" && $0.activity == "file_upload" })
     }
@@ -208,6 +213,38 @@ struct BrowserExtensionTests {
             usleep(200_000)
         }
         #expect(try browser.devtools.string("document.body.dataset.sent") == "what is a good name for a cat")
+
+        // Files a page submits with a form without a file choice the extension saw (set by script).
+        #expect(try browser.devtools.navigate("https://chatgpt.com/c/6") == "https://chatgpt.com/c/6")
+        _ = try browser.devtools.evaluate("submitWith('cards.txt', 'card 4556 7375 8689 9855 exp 12/28')")
+        let submitted = try await scenario.arrived(EventType.upload("blocked")) { $0["files"].map { "\($0)".contains("cards.txt") } == true }
+        #expect(submitted[0].data["origin"] == .string("https://chatgpt.com"))
+        #expect(try browser.devtools.evaluate("document.getElementById('file').files.length") == .number(0), "taken back")
+        #expect(!browser.site.log.contains("POST"), "nothing was sent")
+        _ = try browser.devtools.evaluate("submitWith('notes.txt', 'nothing to see')")
+        let posted = Date().addingTimeInterval(15)
+        while !browser.site.log.contains("POST chatgpt.com /upload") {
+            if Date() > posted { throw TestFailure.timeout("the harmless form reaching the site:\n\(browser.site.log)") }
+            usleep(200_000)
+        }
+        if kind == .chromium {
+            // A drop (made in the page: Firefox does not show page-made drag data to extensions,
+            // while a real drag is the browser's own and is).
+            #expect(try browser.devtools.navigate("https://chatgpt.com/c/7") == "https://chatgpt.com/c/7")
+            _ = try browser.devtools.evaluate("""
+                (() => { const data = new DataTransfer(); data.setData('text/plain', 'card 4556 7375 8689 9855 exp 12/28');
+                  document.getElementById('box').dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true})); })()
+                """)
+            let drops = try await scenario.arrived(EventType.paste("blocked")) { $0["target"] == .string("drop") }
+            #expect(drops[0].data["origin"] == .string("https://chatgpt.com"))
+            #expect(try browser.devtools.string("document.body.dataset.drops") == "0", "the page never saw the drop")
+        }
+
+        // bulwark-agent doctor --session sees the connected browser.
+        let doctor = try run(Binaries.path("bulwark-agent"), ["doctor", "--session", "--browser-socket", root + "/xdg-runtime/bulwark/browser.sock"],
+                             environment: ["DISPLAY": x.display, "HOME": root, "PATH": "/usr/bin:/bin"])
+        // ok, or warn when this machine has no system-wide native host for an installed browser (the test installs its own per profile).
+        #expect(doctor.stdout.contains("] browser extension: connected: \(kind.name)"), "\(doctor.output)")
 
         // The helper gone: the extension lets pastes through (without_helper: allow, the default).
         browser.helper.kill9()
@@ -289,8 +326,8 @@ final class ExtensionBrowser {
 
     static let hosts = ["chatgpt.com", "chat.deepseek.com", "claude.ai", "intranet.example"]
 
-    /// The title of the browser window showing the test page (a pattern: Firefox ESR names itself variously).
-    var pageWindowTitle: String { kind == .chromium ? "AI site - Chromium" : "AI site — Mozilla Firefox" }
+    /// The title of the browser window showing the test page: nothing in it names the AI site.
+    var pageWindowTitle: String { kind == .chromium ? "Budget review - Chromium" : "Budget review — Mozilla Firefox" }
 
     init(_ kind: Kind = .chromium, root: String, x: XServer, socket: String, helperArguments: [String] = []) throws {
         self.kind = kind

@@ -208,14 +208,19 @@
     if (replayed.has(event) || !(form instanceof HTMLFormElement)) return;
     const unchecked = Array.from(form.querySelectorAll("input[type=file]"))
       .filter((input) => input.files?.length && approved.get(input) !== input.files);
-    if (!unchecked.length || (site && !site.ai)) return;
+    // With typed prompts on, a form's text fields are the prompt it sends.
+    const prompt = site?.typedPrompts ? Array.from(form.querySelectorAll("textarea")).map((field) => field.value).join("\n").trim() : "";
+    const promptUnchecked = prompt !== "" && prompt !== promptCleared;
+    if ((!unchecked.length && !promptUnchecked) || (site && !site.ai)) return;
     hold(event);
     const files = unchecked.flatMap((input) => Array.from(input.files));
     inAISite().then(async (ai) => {
-      if (ai && !await decide("upload", "", files)) {
+      if (ai && promptUnchecked && !await decide("prompt", prompt, [])) return;
+      if (ai && unchecked.length && !await decide("upload", "", files)) {
         for (const input of unchecked) input.value = "";
         return;
       }
+      promptCleared = prompt;
       for (const input of unchecked) approved.set(input, input.files);
       form.requestSubmit(event.submitter ?? undefined);
     });

@@ -138,6 +138,8 @@ public final class BrowserBridge: @unchecked Sendable {
                 lock.withLock { connections[connection] = browser }
                 log("browser extension connected: \(browser) \(message["version"]?.stringValue ?? "")")
                 send(.object(browserGuard.config()), to: connection)
+            case "status":  // bulwark-agent doctor --session
+                send(.object(["type": .string("status"), "browsers": .array(connectedBrowsers.map(JSONValue.string))]), to: connection)
             case "focus":
                 focus.report(connection: connection, origin: message["origin"]?.stringValue)
             case "check":
@@ -166,5 +168,46 @@ public final class BrowserBridge: @unchecked Sendable {
             }
         }
         if browser != "unknown" { log("browser extension disconnected: \(browser)") }
+    }
+
+    /// The browsers connected to the helper listening at `socketPath`, or why it cannot be asked.
+    public static func status(socketPath: String) -> Result<[String], StatusFailure> {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { return .failure(StatusFailure(description: "cannot create a socket")) }
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard withUnixAddress(socketPath, { connect(descriptor, $0, $1) }) == 0 else {
+            return .failure(StatusFailure(description: "\(socketPath): \(String(cString: strerror(errno)))"))
+        }
+        guard NativeMessageFrame.write(Data(#"{"type":"status"}"#.utf8), to: descriptor),
+              let answer = try? NativeMessageFrame.read(from: descriptor),
+              case .object(let status)? = try? JSONReader.parse(String(decoding: answer, as: UTF8.self)),
+              case .array(let browsers)? = status["browsers"]
+        else { return .failure(StatusFailure(description: "\(socketPath): the helper did not answer")) }
+        return .success(browsers.compactMap(\.stringValue))
+    }
+
+    public struct StatusFailure: Error, Equatable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Browsers installed here (by their program) with no native messaging host manifest for
+    /// the extension, system-wide or in `home`.
+    public static func nativeHostGaps(home: String, fileManager: FileManager = .default) -> [String] {
+        let name = "dev.bulwark.agent.json"
+        let browsers: [(browser: String, programs: [String], directories: [String])] = [
+            ("Chromium", ["/usr/bin/chromium"], ["/etc/chromium/native-messaging-hosts", home + "/.config/chromium/NativeMessagingHosts"]),
+            ("Chrome", ["/usr/bin/google-chrome", "/opt/google/chrome/chrome"],
+             ["/etc/opt/chrome/native-messaging-hosts", home + "/.config/google-chrome/NativeMessagingHosts"]),
+            ("Edge", ["/usr/bin/microsoft-edge", "/opt/microsoft/msedge/msedge"],
+             ["/etc/opt/edge/native-messaging-hosts", home + "/.config/microsoft-edge/NativeMessagingHosts"]),
+            ("Firefox", ["/usr/bin/firefox", "/usr/bin/firefox-esr"],
+             ["/usr/lib/mozilla/native-messaging-hosts", home + "/.mozilla/native-messaging-hosts"]),
+        ]
+        return browsers.filter { browser in
+            browser.programs.contains { fileManager.isExecutableFile(atPath: $0) }
+                && !browser.directories.contains { fileManager.fileExists(atPath: $0 + "/" + name) }
+        }.map(\.browser)
     }
 }

@@ -8,14 +8,34 @@ public struct SessionDoctor: Sendable {
 
     public var environment: [String: String]
     public var socketPath: String
+    /// The session helper's browser socket (default: `BrowserBridge.defaultPath`).
+    public var browserSocketPath: String
 
-    public init(socketPath: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(socketPath: String, browserSocketPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.socketPath = socketPath
         self.environment = environment
+        self.browserSocketPath = browserSocketPath ?? BrowserBridge.defaultPath(environment: environment)
     }
 
     public func run() -> [Check] {
-        clipboardChecks() + [notifications(), justification(), agent()]
+        clipboardChecks() + [notifications(), justification(), agent(), browserExtensions()]
+    }
+
+    /// Whether browser extensions reach this user's helper, and which browsers lack the native host.
+    func browserExtensions() -> Check {
+        let missingHosts = BrowserBridge.nativeHostGaps(home: environment["HOME"] ?? NSHomeDirectory())
+        let hostNote = missingHosts.isEmpty ? "" : "; no native messaging host for \(missingHosts.joined(separator: ", ")) (install the bulwark-agent package)"
+        switch BrowserBridge.status(socketPath: browserSocketPath) {
+        case .failure(let reason):
+            return Check(name: "browser extension", status: .warning,
+                         detail: "\(reason): the session helper is not taking browser extensions, so browsers fall back to window titles\(hostNote)")
+        case .success(let browsers) where browsers.isEmpty:
+            return Check(name: "browser extension", status: .warning,
+                         detail: "no browser extension connected to \(browserSocketPath): force-install it (docs/BROWSER.md) or start the browser\(hostNote)")
+        case .success(let browsers):
+            return Check(name: "browser extension", status: missingHosts.isEmpty ? .ok : .warning,
+                         detail: "connected: \(browsers.joined(separator: ", "))\(hostNote)")
+        }
     }
 
     func clipboardChecks() -> [Check] {

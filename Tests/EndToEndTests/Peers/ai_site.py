@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
-"""Serves one test page over HTTPS for every host name (the browser maps AI sites' names to it
+"""Serves one test page (a conversation titled "Budget review", as AI chats name theirs) over HTTPS for every host name (the browser maps AI sites' names to it
 with --host-resolver-rules): a text box and a file input, each reporting what it received in
 the page (data-* attributes on <body>), and logs every request line to stdout.
 
 usage: ai_site.py CERT KEY [ADDRESS [PORT]]  (default 127.0.0.1 and a free port; prints "listening PORT" once ready)"""
 import http.server, ssl, sys
 
-PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>AI site</title></head><body data-pastes="0" data-files="">
+PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>Budget review</title></head><body data-pastes="0" data-drops="0" data-files="">
 <textarea id="box" autofocus style="display:block;width:95vw;height:60vh"></textarea>
 <form id="form" method="post" action="/upload" enctype="multipart/form-data"><input type="file" id="file" name="file"></form>
 <script>
 document.getElementById('box').addEventListener('paste', () => { document.body.dataset.pastes = String(Number(document.body.dataset.pastes) + 1); });
+document.getElementById('box').addEventListener('drop', () => { document.body.dataset.drops = String(Number(document.body.dataset.drops) + 1); });
+// Files set by script (no file choice, no change event), then the form sent.
+window.submitWith = (name, text) => {
+  const data = new DataTransfer();
+  data.items.add(new File([text], name, {type: 'text/plain'}));
+  document.getElementById('file').files = data.files;
+  document.getElementById('form').requestSubmit();
+};
 document.getElementById('box').addEventListener('keydown', (event) => { if (event.key === 'Enter') document.body.dataset.sent = event.target.value; });
 document.getElementById('file').addEventListener('change', (event) => {
   document.body.dataset.files = Array.from(event.target.files).map((file) => file.name).join(',');
