@@ -179,10 +179,12 @@ if [[ -n "${DISPLAY_NUMBER:-}" ]] && command -v chromium >/dev/null && "$(dirnam
 {"op": "eval", "expr": "document.title + ': ' + document.querySelector('main p').textContent"}
 STEPS
   sed -n 's/^{"value": "\(.*\)"}$/\1/p; s/^{"url": "\(.*\)"}$/tab at \1/p' "$DATA/browser.out"
-  echo "--- the collector has the paste (origin https://chatgpt.com, selection browser) and the blocked visit:"
-  for _ in $(seq 1 50); do "$BIN/bulwark" events --type browser.navigation --since "$DEMO_START" --limit 1 | grep -q deepseek && break; sleep 0.2; done
-  "$BIN/bulwark" events --type paste.blocked --since "$DEMO_START" --limit 1
-  "$BIN/bulwark" events --type browser.navigation --since "$DEMO_START" --limit 1
+  BROWSER_HINT="  $BIN/bulwark events --type browser.navigation           # AI sites the browser extension saw (docs/BROWSER.md)
+"
+  echo "--- the collector has the pastes (the browser's with origin https://chatgpt.com, selection browser) and the visits:"
+  for _ in $(seq 1 50); do "$BIN/bulwark" events --type browser.navigation --since "$DEMO_START" | grep -q deepseek && break; sleep 0.2; done
+  "$BIN/bulwark" events --type paste.blocked --since "$DEMO_START"
+  "$BIN/bulwark" events --type browser.navigation --since "$DEMO_START"
 else
   echo "(needs the live clipboard scene's X server, chromium and python3: apt-get install -y chromium python3-pip; docs/BROWSER.md)"
 fi
@@ -282,7 +284,7 @@ The collector and the agent keep running. Try, in another terminal:
   $BIN/bulwark-collector config check collector/collector.yaml   # FILE:LINE:COLUMN on a fault; also bulwark-agent config check
   make deb                                                       # the .deb packages IT installs (docs/DEPLOY.md)
 ${GUARDED:+  $GUARDED/tools/ollama $GUARDED/customers.txt      # refused; then: $BIN/bulwark events --type file.blocked
-}${CLIP_HINT:-}
+}${BROWSER_HINT:-}${CLIP_HINT:-}
 Logs: $DATA/collector.log, $DATA/agent.log and $DATA/session.log.   Ctrl-C stops everything.
 TEXT
 wait
