@@ -70,7 +70,8 @@ for file in agent/browser-extension/*.{json,js,html,css}; do
   put "$file" "usr/share/bulwark-agent/browser-extension/$(basename "$file")" 0644
 done
 put agent/browser-extension/native-host/native-host usr/lib/bulwark-agent/native-host 0755
-for dir in etc/chromium/native-messaging-hosts etc/opt/chrome/native-messaging-hosts etc/opt/edge/native-messaging-hosts; do
+# Brave's system directory is not documented: both places it has been reported to read.
+for dir in etc/chromium/native-messaging-hosts etc/opt/chrome/native-messaging-hosts etc/opt/edge/native-messaging-hosts etc/opt/brave/native-messaging-hosts; do
   put agent/browser-extension/native-host/chromium.json "$dir/dev.bulwark.agent.json" 0644
 done
 put agent/browser-extension/native-host/firefox.json usr/lib/mozilla/native-messaging-hosts/dev.bulwark.agent.json 0644

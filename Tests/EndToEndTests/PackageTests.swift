@@ -1,3 +1,4 @@
+import BulwarkCore
 import Foundation
 import Testing
 
@@ -104,6 +105,7 @@ struct PackageTests {
         #expect(try run("dpkg-deb", ["--info", packages.agent, "conffiles"]).stdout == """
             /etc/bulwark/agent.yaml
             /etc/chromium/native-messaging-hosts/dev.bulwark.agent.json
+            /etc/opt/brave/native-messaging-hosts/dev.bulwark.agent.json
             /etc/opt/chrome/native-messaging-hosts/dev.bulwark.agent.json
             /etc/opt/edge/native-messaging-hosts/dev.bulwark.agent.json
             /etc/xdg/autostart/bulwark-session.desktop
@@ -174,6 +176,22 @@ struct PackageTests {
         #expect(FileManager.default.fileExists(atPath: "/etc/systemd/user/graphical-session.target.wants/bulwark-session.service"))
         try Self.verify("/lib/systemd/system/bulwark-agent.service")
         try Self.verify("/usr/lib/systemd/user/bulwark-session.service", user: true)
+        // The native host as a browser starts it (the manifest's path, the extension's origin as
+        // argument): no session helper here, so it says so in a native messaging frame, and ends
+        // when the browser closes the pipe.
+        for manifestPath in ["/etc/chromium/native-messaging-hosts/dev.bulwark.agent.json", "/usr/lib/mozilla/native-messaging-hosts/dev.bulwark.agent.json"] {
+            guard case .object(let manifest)? = try? JSONReader.parse(String(contentsOfFile: manifestPath, encoding: .utf8)),
+                  let hostPath = manifest["path"]?.stringValue
+            else {
+                Issue.record("\(manifestPath) is not a native messaging manifest")
+                continue
+            }
+            // The browser's end of the pipe stays open for a second, then closes.
+            let host = try run("/bin/sh", ["-c", "sleep 1 | '\(hostPath)' chrome-extension://gbjfkmfmmaheijbapiinpghlpfialnjn/"],
+                               environment: ["XDG_RUNTIME_DIR": "/nonexistent", "PATH": "/usr/bin:/bin"], timeout: 20)
+            #expect(host.status == 0, "\(host.output)")
+            #expect(host.stdout.contains(#""connected":false"#) && host.stdout.contains("the session helper is not running"), "\(host.output)")
+        }
 
         // The admin changes the conffile (here: no file guard, so this test does not hold every
         // open on the machine); an upgrade must keep that.

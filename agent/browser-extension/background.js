@@ -29,6 +29,18 @@ function browserName() {
   return agent.includes("Chrome/") ? "chromium" : "unknown";
 }
 
+/** Resolves once the helper is connected, or after `ms` (the background may have just woken up
+ * and be connecting: a check then should not be decided as if the helper were away). */
+const helperWaiters = [];
+function helperConnected(ms) {
+  if (helperUp) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const waiter = (up) => { clearTimeout(timer); resolve(up); };
+    const timer = setTimeout(() => { helperWaiters.splice(helperWaiters.indexOf(waiter), 1); resolve(false); }, ms);
+    helperWaiters.push(waiter);
+  });
+}
+
 function post(message) {
   if (!port || !helperUp) return false;
   try { port.postMessage(message); return true; } catch (error) { return false; }
@@ -83,6 +95,7 @@ async function onHostMessage(message) {
         port.postMessage({type: "hello", browser: browserName(), version: api.runtime.getManifest().version});
         focusedOrigin = undefined;
         reportFocus();
+        for (const waiter of helperWaiters.splice(0)) waiter(true);
       } else {
         lost(message.reason ?? "session helper not running");
       }
@@ -191,6 +204,7 @@ api.runtime.onMessage.addListener((message, sender, reply) => {
       case "check": {
         const id = nextID++;
         const request = {type: "check", id, channel: message.channel, origin: message.origin, text: message.text, files: message.files};
+        if (!helperUp && helperReason === "starting") await helperConnected(3000);  // just woken up, still connecting
         if (!post(request)) { badge(); return offlineVerdict(); }
         return await new Promise((resolve) => {
           pending.set(id, resolve);
