@@ -133,25 +133,9 @@ public final class BrowserGuard: @unchecked Sendable {
         let scan: ScanResult
         let type: (String) -> String
         if let files = check.files, !files.isEmpty {
-            // Every file is decided; the strictest decision is the upload's.
-            var worst: (decision: PolicyDecision, scan: ScanResult)?
-            var described: [JSONValue] = []
-            for file in files {
-                var result = scanner.scan(Data(base64Encoded: file.data) ?? Data(), hint: .fileName(file.name))
-                if file.truncated == true || file.size > maxFileBytes {
-                    result.partial = true
-                    result.partialReason = result.partialReason ?? "the browser sent the first \(maxFileBytes) of \(file.size) bytes"
-                }
-                let fileDecision = evaluate(.fileUpload, result)
-                described.append(.object([
-                    "name": .string(file.name), "bytes": .number(Double(file.size)), "findings": ClipboardCopyRecord.findings(result),
-                    "partial": .bool(result.partial),
-                ]))
-                if fileDecision.action > worst?.decision.action ?? .allow || worst == nil { worst = (fileDecision, result) }
-            }
-            data["files"] = .array(described)
-            let empty = ScanResult(findings: [])
-            (decision, scan) = worst ?? (evaluate(.fileUpload, empty), empty)
+            let upload = decide(files, scanner: scanner, evaluate: evaluate)
+            (decision, scan) = (upload.decision, upload.scan)
+            data["files"] = .array(upload.files)
             if scan.partial { data["partial"] = .bool(true) }
             type = EventType.upload
         } else {
@@ -186,6 +170,32 @@ public final class BrowserGuard: @unchecked Sendable {
         if let message = decision.message { verdict["message"] = .string(message) }
         if let rule = decision.rule { verdict["rule"] = .string(rule) }
         return verdict
+    }
+
+    /// Every file of an upload classified and decided; the strictest decision is the upload's
+    /// (its file's scan goes with it). `files` describes each: name, size, findings, partial.
+    private func decide(
+        _ files: [Check.File], scanner: ContentScanner, evaluate: (Activity, ScanResult) -> PolicyDecision
+    ) -> (decision: PolicyDecision, scan: ScanResult, files: [JSONValue]) {
+        var strictest: (decision: PolicyDecision, scan: ScanResult)?
+        var described: [JSONValue] = []
+        for file in files {
+            var result = scanner.scan(Data(base64Encoded: file.data) ?? Data(), hint: .fileName(file.name))
+            if file.truncated == true || file.size > maxFileBytes {
+                result.partial = true
+                result.partialReason = result.partialReason ?? "the browser sent the first \(maxFileBytes) of \(file.size) bytes"
+            }
+            let decision = evaluate(.fileUpload, result)
+            described.append(.object([
+                "name": .string(file.name), "bytes": .number(Double(file.size)), "findings": ClipboardCopyRecord.findings(result),
+                "partial": .bool(result.partial),
+            ]))
+            if let current = strictest, decision.action <= current.decision.action { continue }
+            strictest = (decision, result)
+        }
+        let empty = ScanResult(findings: [])
+        let chosen = strictest ?? (evaluate(.fileUpload, empty), empty)
+        return (chosen.decision, chosen.scan, described)
     }
 
     /// The user went ahead after a warning, saying why: recorded as `*.overridden` with the
