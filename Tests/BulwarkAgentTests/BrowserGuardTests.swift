@@ -264,3 +264,34 @@ struct BrowserBridgeTests {
         #expect(still["action"] == .string("allow"), "the other browser is unaffected")
     }
 }
+
+@Suite("Served paste ledger")
+struct ServedPasteLedgerTests {
+    @Test("a paste the clipboard guard served answers the page's check once, for the same site, within the window; CRLF and LF are the same text")
+    func ledger() async throws {
+        let ledger = ServedPasteLedger(window: .milliseconds(300))
+        ledger.note(Array("line one\r\nline two".utf8), origin: "https://chatgpt.com")
+        #expect(!ledger.take("line one\nline two", origin: "https://claude.ai"), "another site")
+        #expect(ledger.take("line one\nline two", origin: "https://chatgpt.com"))
+        #expect(!ledger.take("line one\nline two", origin: "https://chatgpt.com"), "used once")
+        ledger.note(Array("later".utf8), origin: "https://chatgpt.com")
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(!ledger.take("later", origin: "https://chatgpt.com"), "too late: the page's check is its own paste")
+    }
+
+    @Test("the browser guard answers a served paste without recording it; the same text not served is decided and recorded")
+    func guardUsesLedger() throws {
+        let ledger = ServedPasteLedger()
+        let recorder = BrowserGuardTests.Recorder()
+        let guardian = BrowserGuard(policy: try PolicyParser(source: "unit").parse(BrowserGuardTests.policy), classifier: ContentClassifier(),
+                                    catalog: .bundled, user: "u", servedByClipboardGuard: ledger) { recorder.record($0, $1) }
+        let text = "mail jane.doe@example.com"
+        let check = try JSONDecoder().decode(BrowserGuard.Check.self, from: Data(
+            #"{"id":1,"channel":"paste","origin":"https://chatgpt.com","text":"mail jane.doe@example.com"}"#.utf8))
+        ledger.note(Array(text.utf8), origin: "https://chatgpt.com")
+        #expect(guardian.decide(check, browser: "chromium")["decided_by"] == .string("clipboard_guard"))
+        #expect(recorder.events.isEmpty)
+        #expect(guardian.decide(check, browser: "chromium")["action"] == .string("warn"))
+        #expect(recorder.events.map(\.type) == ["paste.warned"])
+    }
+}
