@@ -47,6 +47,11 @@
    * When asking fails (a file that cannot be read, the extension reloading), the policy's
    * `without_helper` decides, as when the helper is away. */
   async function decide(channel, text, files) {
+    const unchecked = (reason) => {
+      const block = site?.withoutHelper === "block";
+      return {action: block ? "block" : "allow", offline: true,
+              message: `Bulwark could not check this (${reason})${block ? "; your organisation's policy blocks it until it can" : ""}.`};
+    };
     let verdict;
     try {
       verdict = await api.runtime.sendMessage({
@@ -54,10 +59,9 @@
         files: files.length ? await describeFiles(files) : undefined,
       });
     } catch (error) {
-      const block = site?.withoutHelper === "block";
-      verdict = {action: block ? "block" : "allow", offline: true,
-                 message: `Bulwark could not check this (${error.message ?? error})${block ? "; your organisation's policy blocks it until it can" : ""}.`};
+      verdict = unchecked(error.message ?? String(error));
     }
+    verdict ??= unchecked("no answer from the extension");
     if (verdict.action === "block") {
       notice(verdict, false);
       return false;
