@@ -295,3 +295,33 @@ struct ServedPasteLedgerTests {
         #expect(recorder.events.map(\.type) == ["paste.warned"])
     }
 }
+
+@Suite("Browser process of a native host")
+struct BrowserProcessTests {
+    @Test("the host's parent is the browser; a shell between is looked through; nothing further up counts")
+    func lineage() throws {
+        // This test process starts a child as a browser starts its native host.
+        let direct = Process()
+        direct.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        direct.arguments = ["5"]
+        try direct.run()
+        defer { direct.terminate() }
+        #expect(BrowserBridge.browserProcess(ofHost: direct.processIdentifier) == [getpid()])
+
+        // A wrapper script that does not exec: sh between this process and the host.
+        let wrapped = Process()
+        wrapped.executableURL = URL(fileURLWithPath: "/bin/sh")
+        wrapped.arguments = ["-c", "sleep 5; true"]
+        try wrapped.run()
+        defer { wrapped.terminate() }
+        var host: pid_t?
+        let deadline = Date().addingTimeInterval(5)
+        while host == nil, Date() < deadline {
+            host = ProcessLineage.descendants(of: wrapped.processIdentifier).first
+            if host == nil { usleep(20_000) }
+        }
+        let sleeper = try #require(host)
+        #expect(BrowserBridge.browserProcess(ofHost: sleeper) == [wrapped.processIdentifier, getpid()])
+        #expect(!BrowserBridge.browserProcess(ofHost: direct.processIdentifier).contains(getppid()), "not whatever started the browser")
+    }
+}

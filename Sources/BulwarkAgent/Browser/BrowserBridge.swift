@@ -117,8 +117,7 @@ public final class BrowserBridge: @unchecked Sendable {
             log("browser bridge refused pid \(pid): uid \(uid) is not this session's user (uid \(getuid()))")
             return
         }
-        // The native host is the browser's child: the browser's processes are its ancestors.
-        focus.register(connection: connection, browserPIDs: Set(ProcessLineage.ancestors(of: pid)))
+        focus.register(connection: connection, browserPIDs: Self.browserProcess(ofHost: pid))
         var browser = "unknown"
         while true {
             let body: Data
@@ -168,6 +167,19 @@ public final class BrowserBridge: @unchecked Sendable {
             }
         }
         if browser != "unknown" { log("browser extension disconnected: \(browser)") }
+    }
+
+    /// The browser a native host speaks for: its parent (browsers start hosts themselves), or
+    /// the parent's parent when a shell stands between (a wrapper script without `exec`). Never
+    /// further up: whatever started the browser (a terminal, the session) is not the browser.
+    static func browserProcess(ofHost pid: pid_t) -> Set<pid_t> {
+        let chain = ProcessLineage.ancestors(of: pid, limit: 2)
+        guard let parent = chain.first else { return [] }
+        let shells: Set<String> = ["sh", "dash", "bash", "zsh"]
+        if let program = ProcessLineage.executablePath(of: parent).map({ ($0 as NSString).lastPathComponent }), shells.contains(program), chain.count > 1 {
+            return [parent, chain[1]]
+        }
+        return [parent]
     }
 
     /// The browsers connected to the helper listening at `socketPath`, or why it cannot be asked.
