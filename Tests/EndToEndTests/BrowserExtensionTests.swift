@@ -117,7 +117,13 @@ struct BrowserExtensionTests {
         usleep(500_000)
         #expect(try devtools.string("document.title") == "Blocked: DeepSeek")
         #expect(try devtools.string("document.getElementById('request').textContent") == "Ask for access at https://it.acme.example/ai (helpdesk 4242).")
-        #expect(!site.log.contains("chat.deepseek.com"), "the blocked site was never asked for anything")
+        // Navigations before the policy arrived may have reached the site; once the rule is in, a
+        // navigation never does.
+        usleep(1_000_000)
+        let asked = site.log.components(separatedBy: "chat.deepseek.com").count
+        #expect(try devtools.navigate("https://chat.deepseek.com/a/chat/2").hasSuffix("/blocked.html#https://chat.deepseek.com/a/chat/2"))
+        usleep(500_000)
+        #expect(site.log.components(separatedBy: "chat.deepseek.com").count == asked, "the blocked site is never asked for anything:\n\(site.log)")
 
         let terms = try devtools.navigate("https://claude.ai/new")
         #expect(terms.contains("/terms.html#https://claude.ai/new"))
@@ -131,9 +137,9 @@ struct BrowserExtensionTests {
         }
         #expect(try devtools.navigate("https://claude.ai/chat/2") == "https://claude.ai/chat/2", "the terms are shown once")
 
-        let navigation = try await scenario.arrived(EventType.browserNavigation, count: 3) { $0["outcome"] != .string("visited") }
+        let navigation = try await scenario.arrived(EventType.browserNavigation, count: 4) { $0["outcome"] != .string("visited") }
         let outcomes = navigation.map { "\($0.data["app"]?.stringValue ?? "?") \($0.data["outcome"]?.stringValue ?? "?")" }
-        #expect(outcomes == ["deepseek blocked", "claude terms_shown", "claude terms_accepted"])
+        #expect(outcomes == ["deepseek blocked", "deepseek blocked", "claude terms_shown", "claude terms_accepted"], "each blocked navigation is one event")
         #expect(navigation.allSatisfy { $0.data["user"] == .string("root") && $0.data["browser"] == .string(kind.name) })
         // Discovery without history files: the visits (and the pastes, uploads) put the sites in the inventory.
         _ = try await scenario.arrived(EventType.browserNavigation) { $0["outcome"] == .string("visited") && $0["app"] == .string("chatgpt") }
