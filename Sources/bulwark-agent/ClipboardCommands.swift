@@ -83,7 +83,7 @@ struct ClipboardCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(line + Data("\n".utf8))
             }
             let guardian = ClipboardGuard(
-                policy: loaded.policy, classifier: ContentClassifier(keyedHash: keyedHash, custom: custom), keyedHash: keyedHash, user: user,
+                policy: SessionPolicy(policy: loaded.policy, classifier: ContentClassifier(keyedHash: keyedHash, custom: custom)), keyedHash: keyedHash, user: user,
                 notifier: notify ? DesktopNotifier() : nil, record: printEvent)
             let focus = FocusTracker(user: user, record: printEvent)
             // Stopping ends the current stretch in an AI app: it is printed before exit.

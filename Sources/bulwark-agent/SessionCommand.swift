@@ -37,16 +37,16 @@ struct SessionCommand: AsyncParsableCommand {
         let notifier = DesktopNotifier()
         let browserFocus = BrowserFocus()
         let servedToBrowsers = ServedPasteLedger()
+        // One policy for the clipboard guard and the browser guard: each push reaches both.
+        let enforced = SessionPolicy(policy: cached, classifier: Self.classifier(for: cached), catalog: cachedCatalog)
         let guardian = ClipboardGuard(
-            policy: cached, classifier: Self.classifier(for: cached), catalog: cachedCatalog, keyedHash: nil, user: user, notifier: notifier,
-            browserFocus: browserFocus, servedToBrowsers: servedToBrowsers
+            policy: enforced, keyedHash: nil, user: user, notifier: notifier, browserFocus: browserFocus, servedToBrowsers: servedToBrowsers
         ) { type, data in
             clientBox.client?.send(type: type, data: data)
         }
         // Browser extensions (native messaging → this helper): exact sites, in-page checks.
         let browserGuard = BrowserGuard(
-            policy: cached, classifier: Self.classifier(for: cached), catalog: cachedCatalog, user: user, acceptancePath: Self.termsAcceptancePath,
-            servedByClipboardGuard: servedToBrowsers
+            policy: enforced, user: user, acceptancePath: Self.termsAcceptancePath, servedByClipboardGuard: servedToBrowsers
         ) { type, data in
             clientBox.client?.send(type: type, data: data)
         }
@@ -73,19 +73,13 @@ struct SessionCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("policy '\(push.name)' from the agent does not parse; keeping the one in force\n".utf8))
                 return
             }
-            guardian.update(policy: policy, classifier: Self.classifier(for: policy))
-            browserGuard.update(policy: policy, classifier: Self.classifier(for: policy))
+            enforced.update(policy: policy, classifier: Self.classifier(for: policy))
             try? FileManager.default.createDirectory(atPath: (cachePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? Data(push.yaml.utf8).write(to: URL(fileURLWithPath: cachePath), options: .atomic)
-            if let states = push.appStates {
-                guardian.update(appStates: states)
-                browserGuard.update(appStates: states)
-            }
-            guardian.update(userRisk: user.flatMap { push.userRisk?[$0] } ?? .low)
-            browserGuard.update(userRisk: user.flatMap { push.userRisk?[$0] } ?? .low)
+            if let states = push.appStates { enforced.update(appStates: states) }
+            enforced.update(userRisk: user.flatMap { push.userRisk?[$0] } ?? .low)
             if let apps = push.catalog, !apps.isEmpty {
-                guardian.update(catalog: AIAppCatalog(apps: apps))
-                browserGuard.update(catalog: AIAppCatalog(apps: apps))
+                enforced.update(catalog: AIAppCatalog(apps: apps))
                 focus.update(catalog: AIAppCatalog(apps: apps))
                 try? JSONEncoder().encode(apps).write(to: URL(fileURLWithPath: catalogCachePath), options: .atomic)
             }

@@ -32,7 +32,7 @@ struct BrowserGuardTests {
     }
 
     func makeGuard(_ recorder: Recorder, acceptancePath: String? = nil, maxFileBytes: Int = 1024) throws -> BrowserGuard {
-        BrowserGuard(policy: try PolicyParser(source: "unit").parse(Self.policy), classifier: ContentClassifier(), catalog: .bundled, user: "u",
+        BrowserGuard(policy: SessionPolicy(policy: try PolicyParser(source: "unit").parse(Self.policy), classifier: ContentClassifier(), catalog: .bundled), user: "u",
                      acceptancePath: acceptancePath, maxFileBytes: maxFileBytes) { recorder.record($0, $1) }
     }
 
@@ -112,11 +112,11 @@ struct BrowserGuardTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let recorder = Recorder()
         let guardian = try makeGuard(recorder, acceptancePath: directory + "/terms.json")
-        guardian.update(appStates: ["claude": .monitored, "deepseek": .unsanctioned])
-        #expect(!guardian.navigation(origin: "https://chatgpt.com", outcome: "visited", browser: "chromium"))
-        guardian.navigation(origin: "https://chatgpt.com", outcome: "visited", browser: "chromium")
-        guardian.navigation(origin: "https://intranet.example", outcome: "visited", browser: "chromium")
-        #expect(guardian.navigation(origin: "https://claude.ai", outcome: "terms_accepted", browser: "chromium"), "a new config is due")
+        guardian.policy.update(appStates: ["claude": .monitored, "deepseek": .unsanctioned])
+        #expect(!guardian.navigation(origin: "https://chatgpt.com", outcome: .visited, browser: "chromium"))
+        guardian.navigation(origin: "https://chatgpt.com", outcome: .visited, browser: "chromium")
+        guardian.navigation(origin: "https://intranet.example", outcome: .visited, browser: "chromium")
+        #expect(guardian.navigation(origin: "https://claude.ai", outcome: .termsAccepted, browser: "chromium"), "a new config is due")
         #expect(recorder.events.map { "\($0.type) \($0.data["app"]?.stringValue ?? "") \($0.data["outcome"]?.stringValue ?? "")" }
             == ["browser.navigation chatgpt visited", "browser.navigation claude terms_accepted"])
         #expect(recorder.events[1].data["sanction"] == .string("monitored"))
@@ -205,7 +205,7 @@ struct BrowserBridgeTests {
     func start() throws -> (BrowserBridge, String, BrowserGuardTests.Recorder) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-\(UUID().uuidString.prefix(8))").path
         let recorder = BrowserGuardTests.Recorder()
-        let guardian = BrowserGuard(policy: try PolicyParser(source: "unit").parse(BrowserGuardTests.policy), classifier: ContentClassifier(), catalog: .bundled,
+        let guardian = BrowserGuard(policy: SessionPolicy(policy: try PolicyParser(source: "unit").parse(BrowserGuardTests.policy), classifier: ContentClassifier(), catalog: .bundled),
                                     user: "u") { recorder.record($0, $1) }
         let bridge = BrowserBridge(path: directory + "/bulwark/browser.sock", guard: guardian, focus: BrowserFocus()) { _ in }
         try bridge.start()
@@ -283,8 +283,8 @@ struct ServedPasteLedgerTests {
     func guardUsesLedger() throws {
         let ledger = ServedPasteLedger()
         let recorder = BrowserGuardTests.Recorder()
-        let guardian = BrowserGuard(policy: try PolicyParser(source: "unit").parse(BrowserGuardTests.policy), classifier: ContentClassifier(),
-                                    catalog: .bundled, user: "u", servedByClipboardGuard: ledger) { recorder.record($0, $1) }
+        let guardian = BrowserGuard(policy: SessionPolicy(policy: try PolicyParser(source: "unit").parse(BrowserGuardTests.policy), classifier: ContentClassifier(),
+                                    catalog: .bundled), user: "u", servedByClipboardGuard: ledger) { recorder.record($0, $1) }
         let text = "mail jane.doe@example.com"
         let check = try JSONDecoder().decode(BrowserGuard.Check.self, from: Data(
             #"{"id":1,"channel":"paste","origin":"https://chatgpt.com","text":"mail jane.doe@example.com"}"#.utf8))

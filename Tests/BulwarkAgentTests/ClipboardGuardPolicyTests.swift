@@ -31,7 +31,7 @@ struct ClipboardGuardPolicyTests {
     }
 
     func makeGuard(_ recorder: Recorder, notifier: (any UserNotifier)? = nil) throws -> ClipboardGuard {
-        ClipboardGuard(policy: try PolicyParser(source: "unit").parse(Self.policy), classifier: ContentClassifier(), keyedHash: nil, user: "u",
+        ClipboardGuard(policy: SessionPolicy(policy: try PolicyParser(source: "unit").parse(Self.policy), classifier: ContentClassifier()), keyedHash: nil, user: "u",
                        notifier: notifier) { recorder.record($0, $1) }
     }
 
@@ -49,7 +49,7 @@ struct ClipboardGuardPolicyTests {
         #expect(guardian.pasteRequested(request).serve)  // an unknown program: served
         var apps = AIAppCatalog.bundled.apps
         apps.append(AIApp(id: "test-tool", name: "Test Tool", vendor: "Tests", category: "ai_coding", domains: [], executables: [myExecutable]))
-        guardian.update(catalog: AIAppCatalog(apps: apps))
+        guardian.policy.update(catalog: AIAppCatalog(apps: apps))
         let verdict = guardian.pasteRequested(request)
         #expect(!verdict.serve)
         verdict.answered?(.milliseconds(1))
@@ -63,10 +63,10 @@ struct ClipboardGuardPolicyTests {
         let guardian = try makeGuard(recorder)
         var apps = AIAppCatalog.bundled.apps
         apps.append(AIApp(id: "test-tool", name: "Test Tool", vendor: "Tests", category: "ai_coding", domains: [], executables: [myExecutable]))
-        guardian.update(catalog: AIAppCatalog(apps: apps))
+        guardian.policy.update(catalog: AIAppCatalog(apps: apps))
         let policy = try PolicyParser(source: "unit").parse(Self.policy)
         let exception = GrantedException(id: "EX-TEST000001", rule: "confirm-cards", user: "u", app: "test-tool", until: Date().addingTimeInterval(60), reason: "r")
-        guardian.update(policy: policy.granting([exception]), classifier: ContentClassifier())
+        guardian.policy.update(policy: policy.granting([exception]), classifier: ContentClassifier())
         #expect(guardian.copied(me), "still guarded: other AI coding tools get the warning")
         let verdict = guardian.pasteRequested(PasteRequest(selection: .clipboard, target: "UTF8_STRING", requestorPID: getpid(), content: me))
         #expect(verdict.serve)
@@ -74,10 +74,10 @@ struct ClipboardGuardPolicyTests {
         #expect(recorder.events.last?.0 == EventType.paste("allowed"))
         #expect(recorder.events.last?.1["exceptions"] == .array(["EX-TEST000001"]))
 
-        let other = ClipboardGuard(policy: policy.granting([exception]), classifier: ContentClassifier(), keyedHash: nil, user: "someone-else", notifier: nil) {
+        let other = ClipboardGuard(policy: SessionPolicy(policy: policy.granting([exception]), classifier: ContentClassifier()), keyedHash: nil, user: "someone-else", notifier: nil) {
             recorder.record($0, $1)
         }
-        other.update(catalog: AIAppCatalog(apps: apps))
+        other.policy.update(catalog: AIAppCatalog(apps: apps))
         #expect(!other.pasteRequested(PasteRequest(selection: .clipboard, target: "UTF8_STRING", requestorPID: getpid(), content: me)).serve)
     }
 
@@ -87,7 +87,7 @@ struct ClipboardGuardPolicyTests {
         let guardian = try makeGuard(recorder, notifier: AgreeingNotifier())
         var apps = AIAppCatalog.bundled.apps
         apps.append(AIApp(id: "test-tool", name: "Test Tool", vendor: "Tests", category: "ai_coding", domains: [], executables: [myExecutable]))
-        guardian.update(catalog: AIAppCatalog(apps: apps))
+        guardian.policy.update(catalog: AIAppCatalog(apps: apps))
         _ = guardian.copied(me)
         let request = PasteRequest(selection: .clipboard, target: "UTF8_STRING", requestorPID: getpid(), content: me)
         let warned = guardian.pasteRequested(request)
@@ -103,5 +103,40 @@ struct ClipboardGuardPolicyTests {
         // A new copy is a new question.
         _ = guardian.copied(me)
         #expect(!guardian.pasteRequested(request).serve)
+    }
+
+    @Test("one session policy for both guards: a policy and sanction states pushed once reach the clipboard guard and the browser guard; the new policy ends an override granted under the old one")
+    func sharedPolicy() throws {
+        let recorder = Recorder()
+        var apps = AIAppCatalog.bundled.apps
+        apps.append(AIApp(id: "test-tool", name: "Test Tool", vendor: "Tests", category: "ai_coding", domains: [], executables: [myExecutable]))
+        let shared = SessionPolicy(policy: try PolicyParser(source: "unit").parse(Self.policy), classifier: ContentClassifier(), catalog: AIAppCatalog(apps: apps))
+        let clipboard = ClipboardGuard(policy: shared, keyedHash: nil, user: "u", notifier: AgreeingNotifier()) { recorder.record($0, $1) }
+        let browser = BrowserGuard(policy: shared, user: "u") { recorder.record($0, $1) }
+        let card = try JSONDecoder().decode(BrowserGuard.Check.self, from: Data(
+            #"{"id":1,"channel":"paste","origin":"https://chatgpt.com","text":"card 4556 7375 8689 9855"}"#.utf8))
+        #expect(browser.decide(card, browser: "chromium")["action"] == .string("allow"), "the first policy has no rule for consumer AI")
+
+        _ = clipboard.copied(me)
+        let request = PasteRequest(selection: .clipboard, target: "UTF8_STRING", requestorPID: getpid(), content: me)
+        #expect(!clipboard.pasteRequested(request).serve, "warned; the notifier grants an override at once")
+
+        let stricter = try PolicyParser(source: "unit").parse(Self.policy + """
+
+              - id: block-cards
+                when: {types: credit_card}
+                destinations: {categories: [consumer_ai]}
+                action: block
+            """)
+        shared.update(policy: stricter, classifier: ContentClassifier())
+        shared.update(appStates: ["chatgpt": .unsanctioned])
+        #expect(!clipboard.pasteRequested(request).serve, "the override ended with the policy it was granted under")
+        #expect(browser.decide(card, browser: "chromium")["action"] == .string("block"), "the browser guard decides by the new policy")
+        guard case .array(let sites)? = browser.config()["apps"] else { Issue.record("config without apps"); return }
+        let chatgpt = sites.compactMap { site -> [String: JSONValue]? in
+            guard case .object(let fields) = site, fields["id"] == .string("chatgpt") else { return nil }
+            return fields
+        }
+        #expect(chatgpt.first?["sanction"] == .string("unsanctioned"), "the browser's config carries the new state")
     }
 }

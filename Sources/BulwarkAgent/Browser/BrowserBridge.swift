@@ -157,11 +157,12 @@ public final class BrowserBridge: @unchecked Sendable {
                     log("override for \(incident.isEmpty ? "no incident" : incident) refused: not a warning this helper gave (or it expired)")
                 }
             case "navigation":
-                if let origin = message["origin"]?.stringValue, let outcome = message["outcome"]?.stringValue,
-                   browserGuard.navigation(origin: origin, outcome: outcome, browser: browser)
-                {
-                    broadcastConfig()
+                let raw = message["outcome"]?.stringValue ?? ""
+                guard let origin = message["origin"]?.stringValue, let outcome = BrowserGuard.NavigationOutcome(rawValue: raw) else {
+                    log("browser sent a navigation without an origin or with an unknown outcome '\(raw.prefix(40))'; ignored")
+                    break
                 }
+                if browserGuard.navigation(origin: origin, outcome: outcome, browser: browser) { broadcastConfig() }
             default:
                 log("browser sent an unknown message type '\(type.prefix(40))'; ignored")
             }

@@ -7,7 +7,7 @@ import Foundation
 /// sites' terms, and builds the `config` every connected extension gets (docs/BROWSER.md).
 /// Content arrives from the extension, is classified here and is never stored or sent on.
 public final class BrowserGuard: @unchecked Sendable {
-    // Policy state is replaced by the agent's pushes while connection threads decide, behind `lock`.
+    // Connection threads decide concurrently; warnings, visits and acceptance are behind `lock`.
 
     public typealias Recorder = ClipboardGuard.Recorder
 
@@ -30,17 +30,21 @@ public final class BrowserGuard: @unchecked Sendable {
         public var files: [File]?
     }
 
+    /// What happened on a page of an AI site, as the extension reports it (`browser.navigation`'s `outcome`).
+    public enum NavigationOutcome: String, Sendable, CaseIterable {
+        case visited
+        case blocked
+        case termsShown = "terms_shown"
+        case termsAccepted = "terms_accepted"
+    }
+
     /// The most of each file the extension sends; more is scanned as partial.
     public let maxFileBytes: Int
     /// How long a warning waits for the user's reason.
     public let warningLifetime: Duration = .seconds(600)
+    /// What is enforced; shared with the session's clipboard guard.
+    public let policy: SessionPolicy
     private let lock = NSLock()
-    private var policy: Policy
-    private var evaluator: PolicyEvaluator
-    private var scanner: ContentScanner
-    private var catalog: AIAppCatalog
-    private var appStates: [String: SanctionState] = [:]
-    private var userRisk = UserRisk.low
     private let user: String?
     private let record: Recorder
     private let acceptancePath: String?
@@ -56,14 +60,11 @@ public final class BrowserGuard: @unchecked Sendable {
     /// - Parameter acceptancePath: where the user's acceptance of monitored sites' terms is kept
     ///   (JSON, app id → Unix time); nil keeps it in memory.
     public init(
-        policy: Policy, classifier: ContentClassifier, catalog: AIAppCatalog = AIAppCatalog(), user: String?, acceptancePath: String? = nil,
-        maxFileBytes: Int = 16 * 1024 * 1024, servedByClipboardGuard: ServedPasteLedger? = nil, record: @escaping Recorder
+        policy: SessionPolicy, user: String?, acceptancePath: String? = nil, maxFileBytes: Int = 16 * 1024 * 1024,
+        servedByClipboardGuard: ServedPasteLedger? = nil, record: @escaping Recorder
     ) {
         self.servedByClipboardGuard = servedByClipboardGuard
         self.policy = policy
-        evaluator = PolicyEvaluator(policy: policy)
-        scanner = ContentScanner(classifier: classifier)
-        self.catalog = catalog
         self.user = user
         self.record = record
         self.acceptancePath = acceptancePath
@@ -72,40 +73,27 @@ public final class BrowserGuard: @unchecked Sendable {
             .flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]
     }
 
-    public func update(policy: Policy, classifier: ContentClassifier) {
-        lock.withLock {
-            self.policy = policy
-            evaluator = PolicyEvaluator(policy: policy)
-            scanner = ContentScanner(classifier: classifier)
-        }
-    }
-
-    public func update(catalog: AIAppCatalog) { lock.withLock { self.catalog = catalog } }
-    public func update(appStates: [String: SanctionState]) { lock.withLock { self.appStates = appStates } }
-    public func update(userRisk: UserRisk) { lock.withLock { self.userRisk = userRisk } }
-
     /// The `config` message: the AI sites with their sanction states, the policy's browser
     /// settings and the terms this user accepted.
     public func config() -> [String: JSONValue] {
-        lock.withLock {
-            let apps: [JSONValue] = catalog.apps.filter { !$0.domains.isEmpty }.map { app in
-                .object([
-                    "id": .string(app.id), "name": .string(app.name), "category": .string(app.category),
-                    "domains": .array(app.domains.map { .string($0.lowercased()) }),
-                    "sanction": .string((appStates[app.id] ?? .unreviewed).rawValue),
-                ])
-            }
-            var browser: [String: JSONValue] = [
-                "typed_prompts": .bool(policy.browser.typedPrompts),
-                "without_helper": .string(policy.browser.withoutHelper.rawValue),
-                "terms": .object(["text": .string(policy.browser.terms.text), "every_s": .number(policy.browser.terms.everySeconds)]),
-            ]
-            if let request = policy.browser.requestAccess { browser["request_access"] = .string(request) }
-            return [
-                "type": .string("config"), "policy": .string(policy.name), "apps": .array(apps), "browser": .object(browser),
-                "accepted": .object(accepted.mapValues(JSONValue.number)), "max_file_bytes": .number(Double(maxFileBytes)),
-            ]
+        let state = policy.current
+        let apps: [JSONValue] = state.catalog.apps.filter { !$0.domains.isEmpty }.map { app in
+            .object([
+                "id": .string(app.id), "name": .string(app.name), "category": .string(app.category),
+                "domains": .array(app.domains.map { .string($0.lowercased()) }), "sanction": .string(state.sanction(of: app).rawValue),
+            ])
         }
+        let settings = state.policy.browser
+        var browser: [String: JSONValue] = [
+            "typed_prompts": .bool(settings.typedPrompts),
+            "without_helper": .string(settings.withoutHelper.rawValue),
+            "terms": .object(["text": .string(settings.terms.text), "every_s": .number(settings.terms.everySeconds)]),
+        ]
+        if let request = settings.requestAccess { browser["request_access"] = .string(request) }
+        return [
+            "type": .string("config"), "policy": .string(state.policy.name), "apps": .array(apps), "browser": .object(browser),
+            "accepted": .object(lock.withLock { accepted }.mapValues(JSONValue.number)), "max_file_bytes": .number(Double(maxFileBytes)),
+        ]
     }
 
     /// Decides one check and records it; the answer is the extension's `verdict`.
@@ -115,12 +103,13 @@ public final class BrowserGuard: @unchecked Sendable {
         if check.channel == "paste", check.files?.isEmpty ?? true, let text = check.text, servedByClipboardGuard?.take(text, origin: check.origin) == true {
             return ["type": .string("verdict"), "id": .number(Double(check.id)), "action": .string(PolicyAction.allow.rawValue), "decided_by": .string("clipboard_guard")]
         }
-        let (evaluator, scanner, catalog, appStates, risk) = lock.withLock { (self.evaluator, self.scanner, self.catalog, self.appStates, self.userRisk) }
-        let host = BrowserFocus.host(of: check.origin)
-        let app = host.flatMap(catalog.app(host:))
-        let destination = Destination(appID: app?.id, category: app?.category, sanction: app.flatMap { appStates[$0.id] } ?? .unreviewed)
+        let state = policy.current
+        let scanner = state.scanner
+        let risk = state.userRisk
+        let app = BrowserFocus.host(of: check.origin).flatMap(state.catalog.app(host:))
+        let destination = Destination(appID: app?.id, category: app?.category, sanction: state.sanction(of: app))
         func evaluate(_ activity: Activity, _ scan: ScanResult) -> PolicyDecision {
-            evaluator.evaluate(PolicyRequest(activity: activity, destination: destination, user: user, content: scan, userRisk: risk))
+            state.evaluator.evaluate(PolicyRequest(activity: activity, destination: destination, user: user, content: scan, userRisk: risk))
         }
 
         var data: [String: JSONValue] = ["origin": .string(check.origin), "browser": .string(browser), "channel": .string(check.channel)]
@@ -212,11 +201,10 @@ public final class BrowserGuard: @unchecked Sendable {
     /// A page of an AI site was visited, blocked, or its terms shown or accepted. Returns true
     /// when the extensions need a new `config` (terms accepted).
     @discardableResult
-    public func navigation(origin: String, outcome: String, browser: String) -> Bool {
-        guard ["visited", "blocked", "terms_shown", "terms_accepted"].contains(outcome) else { return false }
-        let (catalog, appStates) = lock.withLock { (self.catalog, self.appStates) }
-        guard let app = BrowserFocus.host(of: origin).flatMap(catalog.app(host:)) else { return false }
-        if outcome == "visited" {
+    public func navigation(origin: String, outcome: NavigationOutcome, browser: String) -> Bool {
+        let state = policy.current
+        guard let app = BrowserFocus.host(of: origin).flatMap(state.catalog.app(host:)) else { return false }
+        if outcome == .visited {
             let fresh = lock.withLock { () -> Bool in
                 if let last = visits[app.id], ContinuousClock.now - last < .seconds(3600) { return false }
                 visits[app.id] = .now
@@ -225,10 +213,10 @@ public final class BrowserGuard: @unchecked Sendable {
             guard fresh else { return false }
         }
         record(EventType.browserNavigation, [
-            "origin": .string(origin), "outcome": .string(outcome), "app": .string(app.id), "category": .string(app.category),
-            "sanction": .string((appStates[app.id] ?? .unreviewed).rawValue), "browser": .string(browser), "evidence": .string("browser_extension"),
+            "origin": .string(origin), "outcome": .string(outcome.rawValue), "app": .string(app.id), "category": .string(app.category),
+            "sanction": .string(state.sanction(of: app).rawValue), "browser": .string(browser), "evidence": .string("browser_extension"),
         ])
-        guard outcome == "terms_accepted" else { return false }
+        guard outcome == .termsAccepted else { return false }
         let snapshot = lock.withLock { () -> [String: Double] in
             accepted[app.id] = Date().timeIntervalSince1970
             return accepted

@@ -22,6 +22,8 @@ public struct AppResolver: Sendable {
         public var label: String
         /// What an override is bound to.
         public var key: String
+        /// The front tab's origin (`https://chatgpt.com`), when a browser's extension reported it.
+        public var origin: String? = nil
     }
 
     /// Which app `pid` (showing `window`) is. `focus` knows the front tab of browsers whose
@@ -52,8 +54,10 @@ public struct AppResolver: Sendable {
         }
         // A browser whose extension is connected says which site is in front: that is exact.
         var site: String?
+        var origin: String?
         if app == nil, let pid, let reported = focus?.origin(requestor: pid) {
             identifiedBy = "browser_extension"
+            origin = reported
             site = reported.flatMap(BrowserFocus.host(of:))
             app = site.flatMap(catalog.app(host:))
         }
@@ -67,6 +71,6 @@ public struct AppResolver: Sendable {
         let program = executable.map { ($0 as NSString).lastPathComponent }
         let label = app?.name ?? site ?? program ?? "an unidentified app"
         return Resolved(
-            app: app, executable: executable, identifiedBy: identifiedBy, label: label, key: app?.id ?? site ?? executable ?? "unknown")
+            app: app, executable: executable, identifiedBy: identifiedBy, label: label, key: app?.id ?? site ?? executable ?? "unknown", origin: origin)
     }
 }

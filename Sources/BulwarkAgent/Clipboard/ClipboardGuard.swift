@@ -15,12 +15,8 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
 
     /// How long "Paste anyway" stays good for.
     public let overrideWindow: Duration
-    private var evaluator: PolicyEvaluator
-    private var scanner: ContentScanner
-    private var catalog: AIAppCatalog
-    /// Sanction states admins gave apps on the collector; unknown apps are `unreviewed`.
-    private var appStates: [String: SanctionState] = [:]
-    private var userRisk = UserRisk.low
+    /// What is enforced; shared with the session's browser guard.
+    public let policy: SessionPolicy
     private let keyedHash: KeyedHash?
     private let user: String?
     private let notifier: (any UserNotifier)?
@@ -30,6 +26,8 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     /// Where pastes served to such a browser are noted, so its extension does not decide them again.
     private let servedToBrowsers: ServedPasteLedger?
     private let lock = NSLock()
+    /// The policy revision `copies` and `overrides` were made under: a new policy ends them.
+    private var revision: Int
     private var copies: [ClipboardContent.Selection: (scan: ScanResult, generation: Int)] = [:]
     private var generation = 0
     /// The last refused paste, so a client retrying other formats (UTF8_STRING, then STRING,
@@ -65,15 +63,13 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
     }
 
     public init(
-        policy: Policy, classifier: ContentClassifier, catalog: AIAppCatalog = AIAppCatalog(), keyedHash: KeyedHash?, user: String?,
-        notifier: (any UserNotifier)? = nil, overrideWindow: Duration = .seconds(60), browserFocus: BrowserFocus? = nil,
-        servedToBrowsers: ServedPasteLedger? = nil, record: @escaping Recorder
+        policy: SessionPolicy, keyedHash: KeyedHash?, user: String?, notifier: (any UserNotifier)? = nil, overrideWindow: Duration = .seconds(60),
+        browserFocus: BrowserFocus? = nil, servedToBrowsers: ServedPasteLedger? = nil, record: @escaping Recorder
     ) {
         self.browserFocus = browserFocus
         self.servedToBrowsers = servedToBrowsers
-        evaluator = PolicyEvaluator(policy: policy)
-        scanner = ContentScanner(classifier: classifier)
-        self.catalog = catalog
+        self.policy = policy
+        revision = policy.current.revision
         self.keyedHash = keyedHash
         self.user = user
         self.notifier = notifier
@@ -81,60 +77,45 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         self.record = record
     }
 
-    /// A new policy (from the agent) applies to the next copy and paste; overrides granted
-    /// under the old one end.
-    public func update(policy: Policy, classifier: ContentClassifier) {
+    /// What is in force, ending the copies classified and overrides granted under an older
+    /// policy: a new policy applies to the next copy and paste.
+    private func current() -> SessionPolicy.Snapshot {
+        let snapshot = policy.current
         lock.withLock {
-            evaluator = PolicyEvaluator(policy: policy)
-            scanner = ContentScanner(classifier: classifier)
+            guard snapshot.revision != revision else { return }
+            revision = snapshot.revision
             copies = [:]
             overrides = []
         }
-    }
-
-    /// A new catalog (from the agent) maps the next paste's program or site.
-    public func update(catalog: AIAppCatalog) {
-        lock.withLock { self.catalog = catalog }
-    }
-
-    /// New app sanction states (from the collector, through the agent) apply to the next paste.
-    public func update(appStates: [String: SanctionState]) {
-        lock.withLock { self.appStates = appStates }
-    }
-
-    /// This user's risk level (from the collector, through the agent) applies to the next copy
-    /// and paste.
-    public func update(userRisk: UserRisk) {
-        lock.withLock { self.userRisk = userRisk }
+        return snapshot
     }
 
     public func copied(_ content: ClipboardContent) -> Bool {
-        let (scanner, evaluator, risk) = lock.withLock { (self.scanner, self.evaluator, self.userRisk) }
-        let scan = scanner.scan(content)
+        let state = current()
+        let scan = state.scanner.scan(content)
         lock.withLock {
             generation += 1
             copies[content.selection] = (scan, generation)
             recorded = recorded.filter { $0.selection != content.selection }
         }
-        record(EventType.clipboardCopy, ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash, user: user, catalog: lock.withLock { catalog }))
+        record(EventType.clipboardCopy, ClipboardCopyRecord.data(content, scan: scan, keyedHash: keyedHash, user: user, catalog: state.catalog))
         // Guard when some paste to an AI destination would be warned about or blocked.
         return Self.aiDestinations.contains { destination in
-            evaluator.evaluate(PolicyRequest(activity: .paste, destination: destination, user: user, content: scan, userRisk: risk)).action >= .warn
+            state.evaluator.evaluate(PolicyRequest(activity: .paste, destination: destination, user: user, content: scan, userRisk: state.userRisk))
+                .action >= .warn
         }
     }
 
-    func destination(of request: PasteRequest) -> AppResolver.Resolved {
-        AppResolver(catalog: lock.withLock { catalog }).resolve(pid: request.requestorPID, window: request.window, focus: browserFocus)
-    }
-
     public func pasteRequested(_ request: PasteRequest) -> PasteVerdict {
-        let (cached, scanner, evaluator, risk) = lock.withLock { (copies[request.selection], self.scanner, self.evaluator, self.userRisk) }
-        let scan = cached?.scan ?? scanner.scan(request.content)
-        let destination = destination(of: request)
-        let sanction = destination.app.flatMap { app in lock.withLock { appStates[app.id] } } ?? .unreviewed
-        let decision = evaluator.evaluate(
+        let state = current()
+        let cached = lock.withLock { copies[request.selection] }
+        let scan = cached?.scan ?? state.scanner.scan(request.content)
+        let destination = AppResolver(catalog: state.catalog).resolve(pid: request.requestorPID, window: request.window, focus: browserFocus)
+        let risk = state.userRisk
+        let decision = state.evaluator.evaluate(
             PolicyRequest(
-                activity: .paste, destination: Destination(appID: destination.app?.id, category: destination.app?.category, sanction: sanction),
+                activity: .paste,
+                destination: Destination(appID: destination.app?.id, category: destination.app?.category, sanction: state.sanction(of: destination.app)),
                 user: user, content: scan, userRisk: risk))
         var data: [String: JSONValue] = [
             "selection": .string(request.selection.rawValue),
@@ -153,14 +134,10 @@ public final class ClipboardGuard: ClipboardGuarding, @unchecked Sendable {
         if let pid = request.requestorPID { data["requestor_pid"] = .number(Double(pid)) }
         if let executable = destination.executable { data["requestor_exe"] = .string(executable) }
         if let wmClass = request.window?.wmClass.last { data["window_class"] = .string(wmClass) }
-        var browserOrigin: String?  // set once, before `noted` reads it
-        if destination.identifiedBy == "browser_extension", let pid = request.requestorPID, let origin = browserFocus?.origin(requestor: pid) ?? nil {
-            data["origin"] = .string(origin)
-            browserOrigin = origin
-        }
+        if let origin = destination.origin { data["origin"] = .string(origin) }
         /// Served to a browser with the extension: its page's paste event needs no second decision.
         func noted(_ verdict: PasteVerdict) -> PasteVerdict {
-            if verdict.serve, let browserOrigin { servedToBrowsers?.note(request.content.text, origin: browserOrigin) }
+            if verdict.serve, let origin = destination.origin { servedToBrowsers?.note(request.content.text, origin: origin) }
             return verdict
         }
 

@@ -6,7 +6,7 @@ violation the browser reported) as one JSON object.
 
 usage: console_browser.py BASE_URL TOKEN INCIDENT_ID ARTIFACTS_DIR"""
 import base64, json, os, re, subprocess, sys, tempfile, time
-import websocket
+from cdp import DevToolsConnection
 
 base, token, incident, artifacts = sys.argv[1:5]
 os.makedirs(artifacts, exist_ok=True)
@@ -27,39 +27,22 @@ if url is None:
     print(json.dumps({"error": "chromium did not start"}))
     sys.exit(1)
 
-ws = websocket.create_connection(url, timeout=30)
-next_id = 0
 console_errors = []
 
 
-def call(method, params=None, session=None):
-    global next_id
-    next_id += 1
-    message = {"id": next_id, "method": method, "params": params or {}}
-    if session:
-        message["sessionId"] = session
-    ws.send(json.dumps(message))
-    while True:
-        answer = json.loads(ws.recv())
-        if answer.get("method") in ("Log.entryAdded",):
-            entry = answer["params"]["entry"]
-            if entry.get("level") == "error":
-                console_errors.append(entry.get("text", ""))
-        if answer.get("id") == next_id:
-            if "error" in answer:
-                raise RuntimeError(f"{method}: {answer['error']}")
-            return answer.get("result", {})
+def log_error(event):
+    if event.get("method") == "Log.entryAdded" and event["params"]["entry"].get("level") == "error":
+        console_errors.append(event["params"]["entry"].get("text", ""))
 
 
-target = call("Target.createTarget", {"url": "about:blank"})["targetId"]
-session = call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-call("Page.enable", session=session)
+cdp = DevToolsConnection(url, on_event=log_error)
+call = cdp.call
+session = cdp.attach(call("Target.createTarget", {"url": "about:blank"})["targetId"])
 call("Log.enable", session=session)
 
 
 def evaluate(expression):
-    result = call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session)
-    return result.get("result", {}).get("value")
+    return cdp.evaluate(session, expression, await_promise=False)
 
 
 def wait_for(expression, timeout=15):
@@ -118,6 +101,6 @@ result["agents_page"] = evaluate("document.body.innerText")
 screenshot("console-agents.png")
 result["console_errors"] = console_errors
 print(json.dumps(result))
-ws.close()
+cdp.close()
 browser.terminate()
 browser.wait(timeout=10)

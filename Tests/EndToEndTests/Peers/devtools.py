@@ -8,42 +8,16 @@ command per line on stdin, answers one JSON object per line on stdout.
 
 usage: devtools.py WS_URL  (the browser's "DevTools listening on ws://…" endpoint)"""
 import json, sys, time
-import websocket
+from cdp import DevToolsConnection
 
-ws = websocket.create_connection(sys.argv[1], timeout=30)
-next_id = 0
-events = []
-
-
-def call(method, params=None, session=None):
-    global next_id
-    next_id += 1
-    message = {"id": next_id, "method": method, "params": params or {}}
-    if session:
-        message["sessionId"] = session
-    ws.send(json.dumps(message))
-    while True:
-        answer = json.loads(ws.recv())
-        if "method" in answer:
-            events.append(answer)
-            continue
-        if answer.get("id") == next_id:
-            if "error" in answer:
-                raise RuntimeError(f"{method}: {answer['error'].get('message')}")
-            return answer.get("result", {})
-
-
+cdp = DevToolsConnection(sys.argv[1])
+call = cdp.call
 pages = [target for target in call("Target.getTargets")["targetInfos"] if target["type"] == "page"]
-target = pages[0]["targetId"] if pages else call("Target.createTarget", {"url": "about:blank"})["targetId"]
-session = call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-call("Page.enable", session=session)
+session = cdp.attach(pages[0]["targetId"] if pages else call("Target.createTarget", {"url": "about:blank"})["targetId"])
 
 
 def evaluate(expression):
-    result = call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}, session=session)
-    if "exceptionDetails" in result:
-        raise RuntimeError(result["exceptionDetails"].get("exception", {}).get("description", "exception"))
-    return result.get("result", {}).get("value")
+    return cdp.evaluate(session, expression)
 
 
 def navigate(url):
