@@ -11,8 +11,9 @@ DEB_DEBS := binutils
 # What the tests start besides our binaries: a real X server, window manager and clipboard
 # clients, a session bus and notification server, a browser, a terminal, a clipboard manager,
 # a Wayland compositor and its clipboard clients; the sqlite3 shell as a second writer; GNU
-# patch to apply the policy diffs the collector makes; rsyslog with TLS as a SIEM.
-TEST_DEBS := systemd adduser init-system-helpers file sqlite3 patch rsyslog rsyslog-gnutls xvfb xclip dbus-daemon dbus-bin dunst openbox xdotool chromium firefox-esr parcellite python3-xlib sway wl-clipboard xterm mutter foot
+# patch to apply the policy diffs the collector makes; rsyslog with TLS as a SIEM; PostgreSQL,
+# whose server the store tests start as a private cluster on loopback (Tests/TestSupport).
+TEST_DEBS := postgresql systemd adduser init-system-helpers file sqlite3 patch rsyslog rsyslog-gnutls xvfb xclip dbus-daemon dbus-bin dunst openbox xdotool chromium firefox-esr parcellite python3-xlib sway wl-clipboard xterm mutter foot
 
 .PHONY: deps test-deps build release deb test demo bench clean
 

@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
     ],
     targets: [
         .target(name: "CBulwarkLinux"),
@@ -64,6 +65,7 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -134,6 +136,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What several test targets share: a real PostgreSQL server, free ports.
+        .target(name: "BulwarkTestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "BulwarkCoreTests",
             dependencies: ["BulwarkCore", "CBulwarkLinux", .product(name: "NIOCore", package: "swift-nio"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
@@ -141,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BulwarkCollectorTests",
-            dependencies: ["BulwarkCollector", "BulwarkCore", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["BulwarkCollector", "BulwarkCore", "BulwarkTestSupport", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "BulwarkAgentTests",
@@ -149,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["BulwarkCore", "BulwarkCollector", "BulwarkAgent",
+            dependencies: ["BulwarkCore", "BulwarkCollector", "BulwarkAgent", "BulwarkTestSupport",
                            .product(name: "X509", package: "swift-certificates"),
                            .product(name: "Crypto", package: "swift-crypto")]
         ),

@@ -1,19 +1,53 @@
 import BulwarkCollector
 import BulwarkCore
+import BulwarkTestSupport
 import Foundation
 import Testing
 
-@Suite("SQLite store")
+/// The backends every store test runs against: the embedded SQLite file and a real PostgreSQL
+/// server (TestPostgres).
+enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue }
+}
+
+/// A fresh store of one backend, with a second client on the same database.
+struct StoreUnderTest {
+    let store: any CollectorStore
+    /// Runs one SQL statement through another client than the store (the sqlite3 shell, psql):
+    /// exit status and output.
+    let otherClient: @Sendable (String) throws -> (status: Int32, output: String)
+    /// A second store on the same database: what another collector process would open.
+    let another: @Sendable () async throws -> any CollectorStore
+
+    static func open(_ backend: StoreBackend) async throws -> StoreUnderTest {
+        switch backend {
+        case .sqlite:
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID())").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let path = dir + "/collector.db"
+            return StoreUnderTest(
+                store: try SQLiteStore(path: path), otherClient: { statement in try StoreTests.sqlite(path, statement) },
+                another: { try SQLiteStore(path: path) })
+        case .postgres:
+            let url = try TestPostgres.database("store")
+            let store = try await PostgresStore(location: try PostgresLocation(url: url), migrate: true)
+            let server = try TestPostgres.server.get()
+            let database = String(url.split(separator: "/").last ?? "")
+            return StoreUnderTest(
+                store: store, otherClient: { statement in try TestPostgres.psql(server, database: database, statement, check: false) },
+                another: { try await PostgresStore(location: try PostgresLocation(url: url)) })
+        }
+    }
+}
+
+@Suite("Store (SQLite and PostgreSQL)")
 struct StoreTests {
-    let store: SQLiteStore
-    let path: String
     let now = Date(millis: 1_795_000_000_000)
 
-    init() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        path = dir + "/collector.db"
-        store = try SQLiteStore(path: path)
+    func open(_ backend: StoreBackend) async throws -> any CollectorStore {
+        try await StoreUnderTest.open(backend).store
     }
 
     func agent(_ id: String) -> AgentRecord {
@@ -25,8 +59,9 @@ struct StoreTests {
         Event(seq: seq, time: now, type: EventType.selftest, v: 1, data: ["nonce": "n", "index": .number(Double(seq))])
     }
 
-    @Test("ingest stores a batch once: replays and overlaps count as duplicates")
-    func dedup() async throws {
+    @Test("ingest stores a batch once: replays and overlaps count as duplicates", arguments: StoreBackend.allCases)
+    func dedup(_ backend: StoreBackend) async throws {
+        let store = try await open(backend)
         _ = try await store.createEnrollmentToken(hash: "h1", label: "", maxUses: 5, expiresAt: now.addingTimeInterval(60), now: now)
         _ = try await store.enroll(tokenHash: "h1", agent: agent("a"), now: now)
         let first = try await store.ingest(agentID: "a", events: (1...5).map(selftest), now: now)
@@ -39,8 +74,9 @@ struct StoreTests {
         #expect(try await store.ingest(agentID: "b", events: [selftest(1)], now: now).stored == 1)
     }
 
-    @Test("the inventory counts each stored event once: a replayed batch adds nothing; first and last seen span the events")
-    func inventoryOnIngest() async throws {
+    @Test("the inventory counts each stored event once: a replayed batch adds nothing; first and last seen span the events", arguments: StoreBackend.allCases)
+    func inventoryOnIngest(_ backend: StoreBackend) async throws {
+        let store = try await open(backend)
         _ = try await store.createEnrollmentToken(hash: "h1", label: "", maxUses: 5, expiresAt: now.addingTimeInterval(60), now: now)
         _ = try await store.enroll(tokenHash: "h1", agent: agent("a"), now: now)
         func started(_ seq: UInt64, at time: Date, user: String) -> Event {
@@ -78,8 +114,9 @@ struct StoreTests {
         #expect(try await store.inventoryApps(InventoryQuery(state: .monitored)).map(\.id) == ["ollama"])
     }
 
-    @Test("heartbeats update the agent's row")
-    func heartbeat() async throws {
+    @Test("heartbeats update the agent's row", arguments: StoreBackend.allCases)
+    func heartbeat(_ backend: StoreBackend) async throws {
+        let store = try await open(backend)
         _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 1, expiresAt: now.addingTimeInterval(60), now: now)
         _ = try await store.enroll(tokenHash: "h", agent: agent("a"), now: now)
         let beat = Event(seq: 1, time: now, type: EventType.heartbeat, v: 1, data: [
@@ -94,8 +131,9 @@ struct StoreTests {
         #expect(row.lastSeen == now.addingTimeInterval(5))
     }
 
-    @Test("enrollment: uses counted once per new agent; expiry, revocation and revoked agents refused")
-    func enrollmentRules() async throws {
+    @Test("enrollment: uses counted once per new agent; expiry, revocation and revoked agents refused", arguments: StoreBackend.allCases)
+    func enrollmentRules(_ backend: StoreBackend) async throws {
+        let store = try await open(backend)
         let token = try await store.createEnrollmentToken(hash: "t", label: "lab", maxUses: 2, expiresAt: now.addingTimeInterval(60), now: now)
         _ = try await store.enroll(tokenHash: "t", agent: agent("a"), now: now)
         _ = try await store.enroll(tokenHash: "t", agent: agent("a"), now: now)  // idempotent
@@ -112,8 +150,9 @@ struct StoreTests {
         #expect(try await store.enrollmentTokens().first?.uses == 2)
     }
 
-    @Test("event queries filter by type, agent, time and cursor")
-    func queries() async throws {
+    @Test("event queries filter by type, agent, time and cursor", arguments: StoreBackend.allCases)
+    func queries(_ backend: StoreBackend) async throws {
+        let store = try await open(backend)
         _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 2, expiresAt: now.addingTimeInterval(60), now: now)
         _ = try await store.enroll(tokenHash: "h", agent: agent("a"), now: now)
         let events = (1...10).map { seq in
@@ -130,8 +169,9 @@ struct StoreTests {
         #expect(try await store.events(EventQuery(agent: "zzz")).isEmpty)
     }
 
-    @Test("event search by user, app, category, information type, keyed hash and time range")
-    func search() async throws {
+    @Test("event search by user, app, category, information type, keyed hash and time range", arguments: StoreBackend.allCases)
+    func search(_ backend: StoreBackend) async throws {
+        let store = try await open(backend)
         _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 2, expiresAt: now.addingTimeInterval(60), now: now)
         _ = try await store.enroll(tokenHash: "h", agent: agent("a"), now: now)
         func decision(_ seq: UInt64, user: String, app: String, category: String, type: String, hash: String) -> Event {
@@ -180,8 +220,10 @@ struct StoreTests {
         #expect(try await seqs(query).isEmpty, "values are bound, never spliced into SQL")
     }
 
-    @Test("the audit log: searched by actor, action and outcome prefix (wildcards mean themselves), time, newest first in pages; nothing can update or delete it, even through SQL")
-    func auditTrail() async throws {
+    @Test("the audit log: searched by actor, action and outcome prefix (wildcards mean themselves), time, newest first in pages; nothing can update or delete it, even through SQL", arguments: StoreBackend.allCases)
+    func auditTrail(_ backend: StoreBackend) async throws {
+        let tested = try await StoreUnderTest.open(backend)
+        let store = tested.store
         let entries = [
             AuditEntry(time: now, actor: "token:ann", source: "10.0.0.1", action: "GET /api/v1/incidents/BW-1", target: "", outcome: "ok"),
             AuditEntry(time: now.addingTimeInterval(1), actor: "token:bob", source: "10.0.0.2", action: "PATCH /api/v1/incidents/BW-1", target: "", outcome: "ok"),
@@ -201,15 +243,15 @@ struct StoreTests {
         let rest = try await store.auditEntries(AuditQuery(beforeID: first.last?.id, limit: 3))
         #expect(first.count == 3 && rest.map(\.action) == ["GET /api/v1/incidents/BW-1"])
 
-        for statement in ["UPDATE audit SET outcome = 'ok'", "DELETE FROM audit"] {
-            let edit = try Self.sqlite(path, statement)
-            #expect(edit.status != 0 && edit.stderr.contains("append-only"), "\(statement): \(edit.stderr)")
+        for statement in ["UPDATE audit SET outcome = 'ok'", "DELETE FROM audit"] + (backend == .postgres ? ["TRUNCATE audit"] : []) {
+            let edit = try tested.otherClient(statement)
+            #expect(edit.status != 0 && edit.output.contains("append-only"), "\(statement): \(edit.output)")
         }
         #expect(try await store.auditEntries(AuditQuery()) == all)
     }
 
     /// The `sqlite3` shell on the store's file: another writer than the store itself.
-    static func sqlite(_ path: String, _ statement: String) throws -> (status: Int32, stderr: String) {
+    static func sqlite(_ path: String, _ statement: String) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         process.arguments = [path, statement]
@@ -222,13 +264,9 @@ struct StoreTests {
     }
 }
 
-@Suite("SQLite store: incidents")
+@Suite("Store (SQLite and PostgreSQL): incidents")
 struct IncidentStoreTests {
-    let base: StoreTests
-
-    init() throws {
-        base = try StoreTests()
-    }
+    let base = StoreTests()
 
     func paste(_ seq: UInt64, _ outcome: String, incident: String, at offset: Double, justification: String? = nil, user: String = "alice") -> Event {
         var data: [String: JSONValue] = [
@@ -247,9 +285,9 @@ struct IncidentStoreTests {
         ])
     }
 
-    @Test("every warn and block is an incident by the id the user saw; an override updates it; audits are not incidents; status and notes are kept")
-    func incidents() async throws {
-        let store = base.store
+    @Test("every warn and block is an incident by the id the user saw; an override updates it; audits are not incidents; status and notes are kept", arguments: StoreBackend.allCases)
+    func incidents(_ backend: StoreBackend) async throws {
+        let store = try await base.open(backend)
         _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 5, expiresAt: base.now.addingTimeInterval(60), now: base.now)
         _ = try await store.enroll(tokenHash: "h", agent: base.agent("a"), now: base.now)
         _ = try await store.ingest(agentID: "a", events: [
@@ -286,9 +324,9 @@ struct IncidentStoreTests {
         #expect(try await store.updateIncident(id: "BW-NOPE", change: IncidentChange(status: .resolved, note: nil, by: "x", at: base.now)) == nil)
     }
 
-    @Test("user risk: 3 blocks in 24 h elevated, 10 high, 5 overrides elevated; older incidents and false positives do not count")
-    func userRisk() async throws {
-        let store = base.store
+    @Test("user risk: 3 blocks in 24 h elevated, 10 high, 5 overrides elevated; older incidents and false positives do not count", arguments: StoreBackend.allCases)
+    func userRisk(_ backend: StoreBackend) async throws {
+        let store = try await base.open(backend)
         _ = try await store.createEnrollmentToken(hash: "risk", label: "", maxUses: 1, expiresAt: base.now.addingTimeInterval(60), now: base.now)
         _ = try await store.enroll(tokenHash: "risk", agent: base.agent("a"), now: base.now)
         var seq: UInt64 = 0

@@ -3,6 +3,7 @@ import BulwarkCore
 import Crypto
 import Foundation
 import Testing
+import BulwarkTestSupport
 
 /// The `bulwark` CLI as an analyst's workstation uses it against a running collector: login with
 /// a pinned CA fingerprint, the saved login, output formats, exit statuses and the audit log.

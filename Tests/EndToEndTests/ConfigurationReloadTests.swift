@@ -2,6 +2,7 @@ import BulwarkCollector
 import BulwarkCore
 import Foundation
 import Testing
+import BulwarkTestSupport
 
 /// `systemctl reload bulwark-agent` (SIGHUP): a valid agent.yaml applies without a restart and
 /// without losing an event; an invalid one is refused with its line and column and the agent

@@ -3,6 +3,7 @@ import BulwarkCore
 import Foundation
 import NIOCore
 import Testing
+import BulwarkTestSupport
 
 /// Prometheus metrics of the collector (API listener) and the agent (loopback), read by curl and
 /// parsed with prometheus_client's own text-format parser.

@@ -1,6 +1,7 @@
 import BulwarkCore
 import Foundation
 import Testing
+import BulwarkTestSupport
 
 /// The .deb packages `make deb` builds (make test passes their directory in BULWARK_DEB_DIR),
 /// installed with dpkg on this machine itself, as IT would: files, modes, conffiles, the

@@ -2,6 +2,7 @@ import BulwarkCollector
 import BulwarkCore
 import Foundation
 import Testing
+import BulwarkTestSupport
 
 /// SIEM forwarding against real receivers: Debian's rsyslog listening with TLS (gtls driver,
 /// RFC 5425 framing) and an HTTPS Splunk HEC stand-in, both with certificates from their own CA.

@@ -57,6 +57,9 @@ public protocol CollectorStore: Sendable {
     func inventoryUser(name: String) async throws -> InventoryUser?
     /// The catalog the inventory names and scores apps by (bundled + deployment override).
     var catalog: AIAppCatalog { get }
+    /// Rescores the apps already in the inventory with `catalog` (risk is kept on the row so
+    /// filtering by it is a query): `serve` calls it at start for a new catalog or override.
+    func refreshRiskScores() async throws
     /// Sets an app's sanction state (the app need not have been seen yet); false if unchanged.
     func setAppState(id: String, change: AppStateChange) async throws -> Bool
     /// Every app state an admin set and the exceptions in force for `agentID`, versioned by the

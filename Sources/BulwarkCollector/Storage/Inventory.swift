@@ -167,3 +167,11 @@ public struct InventoryQuery: Sendable {
         self.minRisk = minRisk
     }
 }
+
+extension AIAppCatalog {
+    /// An app's risk score as the inventory keeps it: the catalog's, or for an app it lacks,
+    /// the score of an app nothing is known about.
+    func riskScore(of app: String, category: String?) -> Double {
+        (self.app(id: app) ?? AIApp(id: app, name: app, vendor: "", category: category ?? "consumer_ai")).riskScore
+    }
+}

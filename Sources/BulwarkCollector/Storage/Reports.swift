@@ -69,3 +69,61 @@ public struct AIUsageReport: Sendable, Codable, Equatable {
         case generatedAt = "generated_at", topUsers = "top_users", dataTypes = "data_types", incidentsByApp = "incidents_by_app"
     }
 }
+
+/// The incident and coverage parts of an AI usage report, added up a row at a time (both
+/// stores read the rows; the sums are the same code).
+struct UsageReportTally {
+    private var users: [String: AIUsageReport.User] = [:]
+    private var apps: [String: AIUsageReport.AppIncidents] = [:]
+    private var types: [String: AIUsageReport.DataType] = [:]
+    private var coverage = AIUsageReport.Coverage(agents: 0, reporting: 0, silent: 0, revoked: 0, policies: [:])
+
+    /// One incident of the period (not a false positive); `findings` is its JSON text.
+    mutating func incident(user: String?, app: String?, action: String, findings: String) {
+        let (block, warn, override) = (action == "block" ? 1 : 0, action == "warn" ? 1 : 0, action == "override" ? 1 : 0)
+        let app = app ?? "unknown"
+        if let user {
+            var entry = users[user] ?? AIUsageReport.User(user: user, incidents: 0, blocks: 0, warnings: 0, overrides: 0, apps: [])
+            entry.incidents += 1
+            entry.blocks += block
+            entry.warnings += warn
+            entry.overrides += override
+            if !entry.apps.contains(app) { entry.apps.append(app) }
+            users[user] = entry
+        }
+        var byApp = apps[app] ?? AIUsageReport.AppIncidents(app: app, blocks: 0, warnings: 0, overrides: 0, total: 0)
+        byApp.blocks += block
+        byApp.warnings += warn
+        byApp.overrides += override
+        byApp.total += 1
+        apps[app] = byApp
+        guard case .array(let findings)? = try? JSONReader.parse(findings) else { return }
+        for case .object(let finding) in findings {
+            guard case .string(let type)? = finding["type"] else { continue }
+            var entry = types[type] ?? AIUsageReport.DataType(type: type, incidents: 0, matches: 0)
+            entry.incidents += 1
+            if case .number(let count)? = finding["count"] { entry.matches += Int(count) }
+            types[type] = entry
+        }
+    }
+
+    /// One agent enrolled before the period's end (milliseconds `from` to `to`).
+    mutating func agent(lastSeen: Int64?, policyVersion: Int, revoked: Bool, from: Int64, to: Int64, now: Int64) {
+        if revoked {
+            coverage.revoked += 1
+            return
+        }
+        coverage.agents += 1
+        if let lastSeen, lastSeen >= from { coverage.reporting += 1 }
+        if (lastSeen ?? 0) < min(to, now) - 86_400_000 { coverage.silent += 1 }
+        coverage.policies[policyVersion == 0 ? "local" : "v\(policyVersion)", default: 0] += 1
+    }
+
+    func report(from: Date, to: Date, now: Date, inventory: [AIUsageReport.App]) -> AIUsageReport {
+        AIUsageReport(
+            from: from, to: to, generatedAt: now, inventory: inventory,
+            topUsers: Array(users.values.sorted { ($0.incidents, $1.user) > ($1.incidents, $0.user) }.prefix(10)),
+            dataTypes: types.values.sorted { ($0.incidents, $1.type) > ($1.incidents, $0.type) },
+            incidentsByApp: apps.values.sorted { ($0.total, $1.app) > ($1.total, $0.app) }, coverage: coverage)
+    }
+}

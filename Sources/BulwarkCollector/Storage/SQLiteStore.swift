@@ -40,15 +40,10 @@ public final class SQLiteStore: CollectorStore {
         let catalog = catalog
         try pool.write { db in
             for row in try Row.fetchAll(db, sql: "SELECT app_id, category, risk FROM inventory_apps") {
-                let risk = Self.risk(of: row["app_id"], category: row["category"], catalog: catalog)
+                let risk = catalog.riskScore(of: row["app_id"], category: row["category"])
                 if risk != row["risk"] { try db.execute(sql: "UPDATE inventory_apps SET risk = ? WHERE app_id = ?", arguments: [risk, row["app_id"]]) }
             }
         }
-    }
-
-    /// The catalog's score, or for an app it lacks, the score of an app nothing is known about.
-    static func risk(of app: String, category: String?, catalog: AIAppCatalog) -> Double {
-        (catalog.app(id: app) ?? AIApp(id: app, name: app, vendor: "", category: category ?? "consumer_ai")).riskScore
     }
 
     /// Schema versions, oldest first; never edit one that has shipped, append a new one.
@@ -420,10 +415,7 @@ public final class SQLiteStore: CollectorStore {
         guard let previous = try Int64?.fetchOne(db, sql: "SELECT last_seen FROM agents WHERE id = ?", arguments: [agentID]) ?? nil,
               received - previous > gapMillis
         else { return }
-        var data: [String: JSONValue] = [
-            "agent_id": .string(agentID), "from": .string(WireCoding.string(from: Date(millis: previous))),
-            "to": .string(WireCoding.string(from: Date(millis: received))), "seconds": .number(Double((received - previous) / 1000)),
-        ]
+        var data = AgentGap.data(agentID: agentID, from: previous, to: received)
         if let last = try String.fetchOne(db, sql: "SELECT type FROM events WHERE agent_id = ? ORDER BY seq DESC LIMIT 1", arguments: [agentID]) {
             data["last_event"] = .string(last)
         }
@@ -652,7 +644,7 @@ struct InventoryWriter {
                     first_seen = min(coalesce(first_seen, excluded.first_seen), excluded.first_seen),
                     last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen),
                     events = events + 1
-                """).execute(arguments: [sighting.app, category, SQLiteStore.risk(of: sighting.app, category: category, catalog: catalog), time, time])
+                """).execute(arguments: [sighting.app, category, catalog.riskScore(of: sighting.app, category: category), time, time])
         try seen(Self.devices, app: sighting.app, id: agentID, time: time)
         if let user = sighting.user { try seen(Self.users, app: sighting.app, id: user, time: time) }
         var counts: [(String, String)] = [("evidence", sighting.evidence), ("day", sighting.day)]
@@ -774,7 +766,7 @@ extension SQLiteStore {
                     WHERE state IS NOT excluded.state OR state_reason IS NOT excluded.state_reason
                     """,
                 arguments: [
-                    id, catalog.app(id: id)?.category, Self.risk(of: id, category: nil, catalog: catalog), change.state.rawValue, change.reason, change.by,
+                    id, catalog.app(id: id)?.category, catalog.riskScore(of: id, category: nil), change.state.rawValue, change.reason, change.by,
                     change.at.millis,
                 ])
             return db.changesCount > 0

@@ -53,8 +53,22 @@ final class UserRiskCache: Sendable {
     }
 
     func levels(now: Date, compute: () throws -> [UserRiskRecord]) rethrows -> [String: UserRisk] {
-        if let cached = entry.withLock({ $0 }), abs(now.timeIntervalSince(cached.at)) < lifetime { return cached.levels }
-        let levels = Dictionary(try compute().map { ($0.user, $0.level) }, uniquingKeysWith: max)
+        if let cached = cached(now: now) { return cached }
+        return store(try compute(), now: now)
+    }
+
+    func levels(now: Date, compute: () async throws -> [UserRiskRecord]) async rethrows -> [String: UserRisk] {
+        if let cached = cached(now: now) { return cached }
+        return store(try await compute(), now: now)
+    }
+
+    private func cached(now: Date) -> [String: UserRisk]? {
+        guard let cached = entry.withLock({ $0 }), abs(now.timeIntervalSince(cached.at)) < lifetime else { return nil }
+        return cached.levels
+    }
+
+    private func store(_ records: [UserRiskRecord], now: Date) -> [String: UserRisk] {
+        let levels = Dictionary(records.map { ($0.user, $0.level) }, uniquingKeysWith: max)
         entry.withLock { $0 = (now, levels) }
         return levels
     }

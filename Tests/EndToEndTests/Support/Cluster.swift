@@ -2,6 +2,7 @@ import BulwarkAgent
 import BulwarkCollector
 import BulwarkCore
 import Foundation
+import BulwarkTestSupport
 
 /// A real collector deployment and agents on loopback, in a temporary directory.
 final class Cluster: @unchecked Sendable {
