@@ -12,8 +12,9 @@ DEB_DEBS := binutils
 # clients, a session bus and notification server, a browser, a terminal, a clipboard manager,
 # a Wayland compositor and its clipboard clients; the sqlite3 shell as a second writer; GNU
 # patch to apply the policy diffs the collector makes; rsyslog with TLS as a SIEM; PostgreSQL,
-# whose server the store tests start as a private cluster on loopback (Tests/TestSupport).
-TEST_DEBS := postgresql systemd adduser init-system-helpers file sqlite3 patch rsyslog rsyslog-gnutls xvfb xclip dbus-daemon dbus-bin dunst openbox xdotool chromium firefox-esr parcellite python3-xlib sway wl-clipboard xterm mutter foot
+# whose server the store tests start as a private cluster on loopback (Tests/TestSupport), and
+# HAProxy in front of several collectors.
+TEST_DEBS := postgresql haproxy systemd adduser init-system-helpers file sqlite3 patch rsyslog rsyslog-gnutls xvfb xclip dbus-daemon dbus-bin dunst openbox xdotool chromium firefox-esr parcellite python3-xlib sway wl-clipboard xterm mutter foot
 
 .PHONY: deps test-deps build release deb test demo bench clean
 

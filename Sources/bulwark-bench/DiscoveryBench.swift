@@ -125,7 +125,7 @@ struct DiscoveryBench: AsyncParsableCommand {
         let cpu = (cpuSeconds(agent.processIdentifier) ?? 0) - cpuStart
         let pss = smapsRollup(agent.processIdentifier, "Pss")
         try await Task.sleep(for: .seconds(2))
-        let store = try bench.deployment.openStore()
+        let store = try await bench.deployment.openStore()
         let events = try await store.events(EventQuery(type: EventType.aiProcessStarted, limit: 10_000))
         for (pid, at) in started {
             if let event = events.first(where: { $0.data["pid"] == .number(Double(pid)) }) { latencies.append(event.time.timeIntervalSince(at) * 1000) }
@@ -198,7 +198,7 @@ struct InventoryBench: AsyncParsableCommand {
 
     func run() async throws {
         let bench = try await BenchDeployment(scratch: scratch, uses: 1)
-        let store = try bench.deployment.openStore()
+        let store = try await bench.deployment.openStore()
         let catalog = AIAppCatalog.bundled.apps
         let ids = (0..<apps).map { $0 < catalog.count ? catalog[$0].id : String(format: "custom-app-%04d", $0) }
         let device0 = try await store.enroll(
@@ -252,7 +252,7 @@ struct InventoryBench: AsyncParsableCommand {
 
         // Through the collector: HTTPS, bearer token, role check, audit, JSON.
         let secret = SecretToken.generate(prefix: "bwa")
-        let tokens = try bench.deployment.openStore()
+        let tokens = try await bench.deployment.openStore()
         _ = try await tokens.createAPIToken(hash: SecretToken.hash(secret), name: "bench", role: .analyst, now: Date())
         try await tokens.close()
         let apiPort = try freePort()
@@ -284,7 +284,7 @@ struct InventoryBench: AsyncParsableCommand {
         }
     }
 
-    func measureStore(_ store: SQLiteStore, ids: [String], _ measure: (String, () async throws -> Int) async throws -> Void) async {
+    func measureStore(_ store: any CollectorStore, ids: [String], _ measure: (String, () async throws -> Int) async throws -> Void) async {
         do {
             try await measure("inventory apps (all)") {
                 let apps = try await store.inventoryApps(InventoryQuery())

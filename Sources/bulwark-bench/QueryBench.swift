@@ -35,7 +35,7 @@ struct QueryBench: AsyncParsableCommand {
         } else {
             let bench = try await BenchDeployment(scratch: scratch, uses: agents)
             (dataDir, agentPort) = (bench.dataDir, bench.agentPort)
-            let store = try bench.deployment.openStore()
+            let store = try await bench.deployment.openStore()
             let start = clock.now
             incidentIDs = try await fill(store, token: bench.token)
             let took = clock.now - start
@@ -118,7 +118,7 @@ struct QueryBench: AsyncParsableCommand {
 
     /// Writes the events through the store's ingest (inventory and incidents as in production),
     /// in time order; returns the incident ids.
-    func fill(_ store: SQLiteStore, token: String) async throws -> [String] {
+    func fill(_ store: any CollectorStore, token: String) async throws -> [String] {
         let now = Date()
         let hash = SecretToken.hash(token)
         for agent in 0..<agents {

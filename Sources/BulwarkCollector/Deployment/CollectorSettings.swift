@@ -30,6 +30,11 @@ public struct CollectorSettings: Sendable, Equatable {
     public var logLevel = "info"
     /// Empty: `journal` under systemd, `text` otherwise.
     public var logFormat = ""
+    /// The store: empty for the deployment's SQLite file; `postgres://USER@HOST/DB?sslmode=…`
+    /// for PostgreSQL, which several collectors can share.
+    public var database = ""
+    /// A file holding the PostgreSQL password (not in the URL, not on a command line).
+    public var databasePasswordFile = ""
 
     public init() {}
 
@@ -38,6 +43,7 @@ public struct CollectorSettings: Sendable, Equatable {
         "data", "agent_listen", "api_listen", "max_compressed_bytes", "max_inflated_bytes", "max_events_per_batch", "agent_cert_days",
         "retention_days", "retention", "incident_retention_days", "retention_interval", "siem_syslog", "siem_syslog_ca", "siem_hec",
         "siem_hec_token_file", "siem_hec_ca", "stale_after", "tls_cert", "tls_key", "tls_ca", "tls_client_ca", "log_level", "log_format",
+        "database", "database_password_file",
     ]
 
     /// Parses collector.yaml strictly; faults carry line and column.
@@ -76,6 +82,8 @@ public struct CollectorSettings: Sendable, Equatable {
         tlsClientCa = try map.string("tls_client_ca") ?? ""
         logLevel = try map.string("log_level") ?? logLevel
         logFormat = try map.string("log_format") ?? logFormat
+        database = try map.string("database") ?? ""
+        databasePasswordFile = try map.string("database_password_file") ?? ""
         for (key, holds, message) in violations() { try map.require(key, holds, "\(key) \(message)") }
     }
 
@@ -106,6 +114,9 @@ public struct CollectorSettings: Sendable, Equatable {
             ("tls_cert", tls.allSatisfy(\.isEmpty) || tls.allSatisfy { !$0.isEmpty }, "tls_cert, tls_key and tls_ca go together (the organisation's server certificate, its key, and the CA agents pin)"),
             ("log_level", LogOutput.level(logLevel) != nil, "must be trace, debug, info, notice, warning, error or critical"),
             ("log_format", logFormat.isEmpty || LogFormat(rawValue: logFormat) != nil, "must be text, journal or json"),
+            ("database", database.isEmpty || database.hasPrefix("sqlite:") || (try? PostgresLocation(url: database)) != nil,
+             "must be sqlite:PATH or postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|require|verify-full&sslrootcert=CA.pem]"),
+            ("database_password_file", databasePasswordFile.isEmpty || PostgresLocation.isPostgresURL(database), "goes with a postgres:// database"),
         ]
     }
 
@@ -128,6 +139,8 @@ public struct CollectorSettings: Sendable, Equatable {
             configuration.tlsFiles = ServerTLSIdentity.Files(certificate: tlsCert, key: tlsKey, authority: tlsCa)
         }
         if !tlsClientCa.isEmpty { configuration.clientCAFile = tlsClientCa }
+        configuration.database = database
+        configuration.databasePasswordFile = databasePasswordFile.isEmpty ? nil : databasePasswordFile
         return configuration
     }
 

@@ -38,10 +38,18 @@ public struct Deployment: Sendable {
         return try CatalogOverride.load(path: catalogOverridePath)
     }
 
-    /// The deployment's store, naming and scoring apps with the deployment's catalog;
-    /// `gapAfter`: the silence after which an agent's return is recorded (`agent.gap`).
-    public func openStore(gapAfter: TimeInterval = 3600) throws -> SQLiteStore {
-        try SQLiteStore(path: databasePath, catalogOverride: try catalogOverride(), gapAfter: gapAfter)
+    /// The deployment's store — its own SQLite file unless `database` names another store —
+    /// naming and scoring apps with the deployment's catalog; `gapAfter`: the silence after
+    /// which an agent's return is recorded (`agent.gap`).
+    public func openStore(
+        database: String = "", passwordFile: String? = nil, gapAfter: TimeInterval = 3600, migrate: Bool = false
+    ) async throws -> any CollectorStore {
+        try await storeLocation(database: database, passwordFile: passwordFile).open(catalogOverride: try catalogOverride(), gapAfter: gapAfter, migrate: migrate)
+    }
+
+    /// Where `database` (empty: this deployment's `collector.db`) is.
+    public func storeLocation(database: String, passwordFile: String? = nil) throws -> StoreLocation {
+        try StoreLocation(database, passwordFile: passwordFile, deploymentDirectory: directory)
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -70,7 +78,8 @@ public struct Deployment: Sendable {
 
     /// Creates a new deployment in `directory`, refusing to touch an existing one.
     @discardableResult
-    public static func initialize(directory: String, hostnames: [String], now: Date = Date()) throws -> Deployment {
+    /// - Parameter createDatabase: false when the deployment's store is elsewhere (PostgreSQL).
+    public static func initialize(directory: String, hostnames: [String], now: Date = Date(), createDatabase: Bool = true) throws -> Deployment {
         let fileManager = FileManager.default
         if fileManager.fileExists(atPath: path(directory, "ca.pem")) { throw Failure.alreadyExists(directory) }
         try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -92,10 +101,12 @@ public struct Deployment: Sendable {
         let deployment = Deployment(
             directory: directory, authority: authority, serverCertificate: serverCertificate,
             serverKeyPEM: serverKey.pemRepresentation, hmacKey: hmacKey)
-        _ = try SQLiteStore(path: deployment.databasePath)
-        // Telemetry is owner-only whatever the umask; SQLite gives its -wal and -shm files the
-        // database file's mode.
-        chmod(deployment.databasePath, 0o600)
+        if createDatabase {
+            _ = try SQLiteStore(path: deployment.databasePath)
+            // Telemetry is owner-only whatever the umask; SQLite gives its -wal and -shm files the
+            // database file's mode.
+            chmod(deployment.databasePath, 0o600)
+        }
         return deployment
     }
 

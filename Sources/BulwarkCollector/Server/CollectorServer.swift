@@ -25,6 +25,10 @@ public struct CollectorServer: Sendable {
         public var tlsFiles: ServerTLSIdentity.Files?
         /// CAs of the organisation whose agent certificates the agent listener accepts too.
         public var clientCAFile: String?
+        /// The store: empty for the deployment's SQLite file, else `sqlite:PATH` or `postgres://…`.
+        public var database = ""
+        /// Where the PostgreSQL password is, when not in `database`.
+        public var databasePasswordFile: String?
 
         public init(
             agentListen: (host: String, port: Int), apiListen: (host: String, port: Int), limits: CollectorLimits = CollectorLimits(),
@@ -54,8 +58,10 @@ public struct CollectorServer: Sendable {
     public func run(
         stopRequests: AsyncStream<Void>? = nil, onListening: @escaping @Sendable (String, SocketAddress?) -> Void = { _, _ in }
     ) async throws {
-        let store = try deployment.openStore(gapAfter: configuration.staleAfter)
-        try store.refreshRiskScores()
+        let location = try deployment.storeLocation(database: configuration.database, passwordFile: configuration.databasePasswordFile)
+        let store = try await location.open(catalogOverride: try deployment.catalogOverride(), gapAfter: configuration.staleAfter, logger: logger)
+        logger.notice("store", metadata: ["database": "\(location)"])
+        try await store.refreshRiskScores()
         logger.info("AI app catalog", metadata: ["version": "\(store.catalog.version)", "apps": "\(store.catalog.apps.count)"])
         let limits = configuration.limits
         let enrollment = EnrollmentService(store: store, authority: deployment.signingAuthority, hashKey: deployment.hmacKey, limits: limits, logger: logger)

@@ -16,15 +16,22 @@ final class Cluster: @unchecked Sendable {
     private var collectorStarts = 0
     var collectorArguments: [String] = []
 
-    var collectorURL: String { "https://127.0.0.1:\(agentPort)" }
+    /// Where agents reach the collector: its agent listener, or a load balancer in front of several.
+    lazy var collectorURL = "https://127.0.0.1:\(agentPort)"
     var apiURL: String { "https://127.0.0.1:\(apiPort)" }
     lazy var caPath: String = dataDir + "/ca.pem"
 
     /// A tmpfs mounted for the collector's data, when the test needs to fill its disk.
     let filesystem: String?
+    /// The PostgreSQL database the collectors share (nil: the deployment's SQLite file).
+    let database: String?
+    /// `--data DIR`, with `--database URL` when the store is PostgreSQL: what every collector command takes.
+    var dataArguments: [String] { ["--data", dataDir] + (database.map { ["--database", $0] } ?? []) }
 
     /// - Parameter tmpfsMegabytes: put the collector's data on a tmpfs of this size (needs root).
-    init(name: String = #function, tmpfsMegabytes: Int? = nil) throws {
+    /// - Parameter database: a PostgreSQL URL for the store (`init` migrates it).
+    init(name: String = #function, tmpfsMegabytes: Int? = nil, database: String? = nil) throws {
+        self.database = database
         let base = FileManager.default.temporaryDirectory.path
         root = "\(base)/bulwark-e2e-\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -39,7 +46,7 @@ final class Cluster: @unchecked Sendable {
         }
         agentPort = freePort()
         apiPort = freePort()
-        let result = try collectorCLI(["init", "--data", dataDir, "--hostname", "localhost", "--hostname", "127.0.0.1"])
+        let result = try collectorCLI(["init"] + dataArguments + ["--hostname", "localhost", "--hostname", "127.0.0.1"])
         guard result.status == 0, let last = result.stdout.split(separator: "\n").last else {
             throw TestFailure.command("init failed: \(result.output)")
         }
@@ -77,7 +84,7 @@ final class Cluster: @unchecked Sendable {
         collectorStarts += 1
         let process = try ChildProcess(
             Binaries.path("bulwark-collector"),
-            ["serve", "--data", dataDir, "--agent-listen", "127.0.0.1:\(agentPort)", "--api-listen", "127.0.0.1:\(apiPort)"] + collectorArguments,
+            ["serve"] + dataArguments + ["--agent-listen", "127.0.0.1:\(agentPort)", "--api-listen", "127.0.0.1:\(apiPort)"] + collectorArguments,
             logPath: "\(root)/collector-\(collectorStarts).log")
         try process.waitForLog("agent listener ready")
         try process.waitForLog("api listener ready")
@@ -91,7 +98,7 @@ final class Cluster: @unchecked Sendable {
 
     /// A new enrollment token.
     func enrollToken(uses: Int = 1, ttl: String = "1h") throws -> String {
-        let result = try collectorCLI(["enroll-token", "create", "--data", dataDir, "--uses", "\(uses)", "--ttl", ttl])
+        let result = try collectorCLI(["enroll-token", "create"] + dataArguments + ["--uses", "\(uses)", "--ttl", ttl])
         guard result.status == 0 else { throw TestFailure.command("token: \(result.output)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -103,7 +110,7 @@ final class Cluster: @unchecked Sendable {
     }
 
     func apiToken(role: String = "analyst") throws -> String {
-        let result = try collectorCLI(["api-token", "create", "--data", dataDir, "--role", role, "--name", "test-\(role)"])
+        let result = try collectorCLI(["api-token", "create"] + dataArguments + ["--role", role, "--name", "test-\(role)"])
         guard result.status == 0 else { throw TestFailure.command("api token: \(result.output)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -26,6 +26,8 @@ public final class PostgresStore: CollectorStore {
     /// Silence after which an agent's return is recorded as `agent.gap`, in seconds.
     let gapAfter: TimeInterval
     let partitions = EventPartitions()
+    /// The schema version the database had when this store opened it (before migrating).
+    public let foundSchemaVersion: Int
 
     /// The schema version this build writes.
     public static var schemaVersion: Int { PostgresSchema.migrations.count }
@@ -50,39 +52,43 @@ public final class PostgresStore: CollectorStore {
         catalog = AIAppCatalog.bundled.applying(catalogOverride)
         self.gapAfter = gapAfter
         self.logger = logger
-        // One connection first: an unreachable server, a wrong password or a TLS failure is
-        // reported now, with the server's reason.
+        // One connection first, for the schema: an unreachable server, a wrong password or a
+        // TLS failure is reported now with the server's reason (the pool would retry quietly).
         do {
-            let probe = try await PostgresConnection.connect(configuration: try location.connectionConfiguration(), id: 0, logger: logger)
-            try await probe.close()
+            let connection = try await PostgresConnection.connect(configuration: try location.connectionConfiguration(), id: 0, logger: logger)
+            do {
+                let found = try await Self.schemaVersion(connection, logger)
+                foundSchemaVersion = found
+                if migrate, found != Self.schemaVersion { _ = try await Self.migrate(connection, logger) }
+                let version = migrate ? try await Self.schemaVersion(connection, logger) : found
+                guard version == Self.schemaVersion else {
+                    throw PostgresStoreError(
+                        version < Self.schemaVersion
+                            ? "the database \(location) has schema version \(version) and this collector needs \(Self.schemaVersion); run 'bulwark-collector migrate --database …' once (collectors on the old version keep running until then)"
+                            : "the database \(location) has schema version \(version), newer than this collector knows (\(Self.schemaVersion)); upgrade this collector")
+                }
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
         } catch {
-            throw PostgresStoreError.explaining(error, doing: "connecting to \(location)")
+            throw PostgresStoreError.explaining(error, doing: "opening \(location)")
         }
         let client = PostgresClient(configuration: try location.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger)
         self.client = client
         running = Task { await client.run() }
-        do {
-            if migrate { _ = try await self.migrate() }
-            let version = try await schemaVersion()
-            guard version == Self.schemaVersion else {
-                throw PostgresStoreError(
-                    version < Self.schemaVersion
-                        ? "the database \(location) has schema version \(version) and this collector needs \(Self.schemaVersion); run 'bulwark-collector migrate --database …' once (collectors on the old version keep running until then)"
-                        : "the database \(location) has schema version \(version), newer than this collector knows (\(Self.schemaVersion)); upgrade this collector")
-            }
-        } catch {
-            running.cancel()
-            throw PostgresStoreError.explaining(error, doing: "opening the store")
-        }
     }
 
     /// The schema version the database is at (0 for an empty database).
     public func schemaVersion() async throws -> Int {
-        try await connected("reading the schema version") { connection, logger in
-            let exists = try await connection.rows("SELECT to_regclass('bulwark_schema') IS NOT NULL AS present", logger: logger)
-            guard try exists.first?.value("present", as: Bool.self) == true else { return 0 }
-            return try await connection.rows("SELECT coalesce(max(version), 0) AS version FROM bulwark_schema", logger: logger).first?.value("version", as: Int.self) ?? 0
-        }
+        try await connected("reading the schema version") { connection, logger in try await Self.schemaVersion(connection, logger) }
+    }
+
+    static func schemaVersion(_ connection: PostgresConnection, _ logger: Logger) async throws -> Int {
+        let exists = try await connection.rows("SELECT to_regclass('bulwark_schema') IS NOT NULL AS present", logger: logger)
+        guard try exists.first?.value("present", as: Bool.self) == true else { return 0 }
+        return try await connection.rows("SELECT coalesce(max(version), 0) AS version FROM bulwark_schema", logger: logger).first?.value("version", as: Int.self) ?? 0
     }
 
     /// Applies the migrations the database lacks, each in its own transaction, under an
@@ -90,29 +96,31 @@ public final class PostgresStore: CollectorStore {
     /// and after.
     @discardableResult
     public func migrate() async throws -> (from: Int, to: Int) {
+        try await connected("migrating the schema") { connection, logger in try await Self.migrate(connection, logger) }
+    }
+
+    static func migrate(_ connection: PostgresConnection, _ logger: Logger) async throws -> (from: Int, to: Int) {
         let migrations = PostgresSchema.migrations
-        return try await connected("migrating the schema") { connection, logger in
-            try await connection.run("SELECT pg_advisory_lock(\(Lock.migration.rawValue))", logger: logger)
-            do {
-                try await connection.run("CREATE TABLE IF NOT EXISTS bulwark_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)", logger: logger)
-                let from = try await connection.rows("SELECT coalesce(max(version), 0) AS version FROM bulwark_schema", logger: logger).first?.value("version", as: Int.self) ?? 0
-                guard from <= migrations.count else {
-                    throw PostgresStoreError("the database has schema version \(from), newer than this collector knows (\(migrations.count)); upgrade this collector")
-                }
-                for (index, script) in migrations.enumerated().dropFirst(from) {
-                    try await connection.withTransaction(logger: logger) { connection in
-                        for statement in PostgresSQL.statements(script) {
-                            try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
-                        }
-                        try await connection.run("INSERT INTO bulwark_schema (version, applied_at) VALUES (\(index + 1), \(Date().millis))", logger: logger)
-                    }
-                }
-                try await connection.run("SELECT pg_advisory_unlock(\(Lock.migration.rawValue))", logger: logger)
-                return (from, migrations.count)
-            } catch {
-                try? await connection.run("SELECT pg_advisory_unlock(\(Lock.migration.rawValue))", logger: logger)
-                throw error
+        try await connection.run("SELECT pg_advisory_lock(\(Lock.migration.rawValue))", logger: logger)
+        do {
+            try await connection.run("CREATE TABLE IF NOT EXISTS bulwark_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)", logger: logger)
+            let from = try await schemaVersion(connection, logger)
+            guard from <= migrations.count else {
+                throw PostgresStoreError("the database has schema version \(from), newer than this collector knows (\(migrations.count)); upgrade this collector")
             }
+            for (index, script) in migrations.enumerated().dropFirst(from) {
+                try await connection.withTransaction(logger: logger) { connection in
+                    for statement in PostgresSQL.statements(script) {
+                        try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.run("INSERT INTO bulwark_schema (version, applied_at) VALUES (\(index + 1), \(Date().millis))", logger: logger)
+                }
+            }
+            try await connection.run("SELECT pg_advisory_unlock(\(Lock.migration.rawValue))", logger: logger)
+            return (from, migrations.count)
+        } catch {
+            try? await connection.run("SELECT pg_advisory_unlock(\(Lock.migration.rawValue))", logger: logger)
+            throw error
         }
     }
 

@@ -10,20 +10,23 @@ struct CollectorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-collector",
         abstract: "Bulwark collector: enrollment CA, telemetry ingest, inventory and API.",
-        subcommands: [Init.self, Serve.self, Config.self, CA.self, EnrollToken.self, APIToken.self, Agent.self, Catalog.self])
+        subcommands: [Init.self, Serve.self, Migrate.self, MigrateStore.self, Config.self, CA.self, EnrollToken.self, APIToken.self, Agent.self, Catalog.self])
 }
 
 struct DataOption: ParsableArguments {
     @Option(name: .long, help: "Deployment data directory.")
     var data: String
+    @Option(help: "The store, when not the deployment's own SQLite file: postgres://USER@HOST[:PORT]/DATABASE[?sslmode=…] (docs/SCALING.md).")
+    var database = ""
+    @Option(help: "File holding the PostgreSQL password.") var databasePasswordFile: String?
 
-    func store() throws -> SQLiteStore {
-        try Deployment.load(directory: data).openStore()
+    func store() async throws -> any CollectorStore {
+        try await Deployment.load(directory: data).openStore(database: database, passwordFile: databasePasswordFile)
     }
 
     /// Revokes one thing by ID, audits the attempt, and fails clearly when the ID is unknown.
-    func revoke(_ id: String, action: String, unknown: String, revoke: (SQLiteStore) async throws -> Bool) async throws {
-        let store = try store()
+    func revoke(_ id: String, action: String, unknown: String, revoke: (any CollectorStore) async throws -> Bool) async throws {
+        let store = try await store()
         let found = try await revoke(store)
         try await store.audit(AuditEntry(actor: "cli", action: action, target: id, outcome: found ? "ok" : "not found"))
         try await store.close()
@@ -39,7 +42,14 @@ struct Init: AsyncParsableCommand {
 
     func run() async throws {
         let names = hostnames.isEmpty ? ["localhost", "127.0.0.1", "::1", ProcessInfo.processInfo.hostName] : hostnames
-        let deployment = try Deployment.initialize(directory: data.data, hostnames: names)
+        if !data.database.isEmpty {
+            // A shared database: its schema first (a database that cannot be used stops init
+            // before any file is written), so every collector pointed at it can start.
+            let location = try StoreLocation(data.database, passwordFile: data.databasePasswordFile, deploymentDirectory: data.data)
+            try await location.open(migrate: true).close()
+            print("database \(location) is ready")
+        }
+        let deployment = try Deployment.initialize(directory: data.data, hostnames: names, createDatabase: data.database.isEmpty)
         print("created deployment in \(data.data)")
         print("server certificate names: \(names.joined(separator: ", "))")
         print("CA SHA-256 fingerprint (give agents --ca-sha256 with this):")
@@ -75,6 +85,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The organisation's CA(s) whose agent certificates are accepted too (agents register with them).") var tlsClientCa: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
     @Option(help: "Log lines as text, journal or json (default: journal under systemd, text otherwise).") var logFormat: String?
+    @Option(help: "The store: postgres://USER@HOST[:PORT]/DATABASE[?sslmode=…] for PostgreSQL (several collectors share it); default the deployment's SQLite file.")
+    var database: String?
+    @Option(help: "File holding the PostgreSQL password.") var databasePasswordFile: String?
 
     /// collector.yaml with the options given here over it, checked.
     func settings() throws -> CollectorSettings {
@@ -108,6 +121,8 @@ struct Serve: AsyncParsableCommand {
         set(tlsClientCa, \.tlsClientCa)
         set(logLevel, \.logLevel)
         set(logFormat, \.logFormat)
+        set(database, \.database)
+        set(databasePasswordFile, \.databasePasswordFile)
         if let broken = settings.violations().first(where: { !$0.holds }) {
             throw ValidationError("--\(broken.key.replacingOccurrences(of: "_", with: "-")) \(broken.message)")
         }
@@ -190,7 +205,7 @@ struct CA: AsyncParsableCommand {
     /// Runs one rotation step and audits it.
     static func step(_ data: DataOption, _ action: String, _ body: (Deployment) throws -> String) async throws {
         let deployment = try Deployment.load(directory: data.data)
-        let store = try data.store()
+        let store = try await data.store()
         do {
             let message = try body(deployment)
             try await store.audit(AuditEntry(actor: "cli", action: action, target: "", outcome: "ok"))
@@ -273,7 +288,7 @@ struct EnrollToken: AsyncParsableCommand {
         func run() async throws {
             guard uses >= 1 else { throw ValidationError("--uses must be at least 1") }
             let seconds = try DurationText.seconds(ttl)
-            let store = try data.store()
+            let store = try await data.store()
             let secret = SecretToken.generate(prefix: "bwe")
             let now = Date()
             let token = try await store.createEnrollmentToken(
@@ -288,7 +303,7 @@ struct EnrollToken: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         @OptionGroup var data: DataOption
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let tokens = try await store.enrollmentTokens()
             try await store.close()
             print("ID            USES  EXPIRES                   STATE     LABEL")
@@ -324,7 +339,7 @@ struct APIToken: AsyncParsableCommand {
 
         func run() async throws {
             guard let role = Role(rawValue: role) else { throw ValidationError("--role must be admin, analyst, helpdesk or metrics") }
-            let store = try data.store()
+            let store = try await data.store()
             let secret = SecretToken.generate(prefix: "bwa")
             let token = try await store.createAPIToken(hash: SecretToken.hash(secret), name: name, role: role, now: Date())
             try await store.audit(AuditEntry(actor: "cli", action: "api_token.create", target: "\(token.id) \(name) \(role.rawValue)", outcome: "ok"))
@@ -337,7 +352,7 @@ struct APIToken: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         @OptionGroup var data: DataOption
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let tokens = try await store.apiTokens()
             try await store.close()
             print("ID            ROLE      STATE    CREATED                   NAME")
@@ -365,7 +380,7 @@ struct Agent: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         @OptionGroup var data: DataOption
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let agents = try await store.agents()
             try await store.close()
             for agent in agents {
