@@ -95,6 +95,24 @@ struct SharedStoreTests {
         #expect(try await store.siemCursor("syslog") == 40)
     }
 
+    @Test("console sessions live in the store: any store on the database finds one; expiry, logout and revoking the token end it", arguments: StoreBackend.allCases)
+    func consoleSessions(_ backend: StoreBackend) async throws {
+        let tested = try await StoreUnderTest.open(backend)
+        let (first, second) = (tested.store, try await tested.another())
+        let token = try await first.createAPIToken(hash: "token-hash", name: "ann", role: .helpdesk, now: now)
+        try await first.openConsoleSession(idHash: "s1", tokenID: token.id, csrf: "c1", expires: now.addingTimeInterval(60), now: now)
+        try await first.openConsoleSession(idHash: "s2", tokenID: token.id, csrf: "c2", expires: now.addingTimeInterval(60), now: now)
+        let found = try await second.consoleSession(idHash: "s1", now: now)
+        #expect(found?.token.name == "ann" && found?.token.role == .helpdesk && found?.csrf == "c1")
+        #expect(try await second.consoleSession(idHash: "s1", now: now.addingTimeInterval(61)) == nil, "expired")
+        #expect(try await second.consoleSession(idHash: "nope", now: now) == nil)
+        try await second.closeConsoleSession(idHash: "s1")
+        #expect(try await first.consoleSession(idHash: "s1", now: now) == nil, "logged out on the other collector")
+        #expect(try await first.consoleSession(idHash: "s2", now: now) != nil)
+        #expect(try await first.revokeAPIToken(id: token.id, now: now))
+        #expect(try await second.consoleSession(idHash: "s2", now: now) == nil, "the token revoked: its sessions end at once")
+    }
+
     @Test("retention: events older than their type's period go (whole days at once on PostgreSQL), newer ones and open incidents stay", arguments: StoreBackend.allCases)
     func retention(_ backend: StoreBackend) async throws {
         let tested = try await StoreUnderTest.open(backend)

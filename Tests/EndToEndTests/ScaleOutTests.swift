@@ -103,6 +103,23 @@ struct ScaleOutTests {
         #expect(answer.status == 200)
         let listed = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
         #expect((listed?["agents"] as? [Any])?.count == 2)
+
+        // A console session made on one collector is good on the other (sessions are in the
+        // store), and logging out on that other ends it everywhere.
+        let restarted = try startCollector(cluster, name: "first-again")
+        defer { restarted.process.kill9() }
+        let jar = cluster.root + "/cookies"
+        let consoleA = "https://127.0.0.1:\(restarted.apiPort)/console", consoleB = "https://127.0.0.1:\(second.apiPort)/console"
+        let login = try cluster.curl(["-c", jar, "\(consoleA)/login"])
+        let csrf = try #require(login.body.firstMatch(of: /name="csrf" value="([^"]+)"/)?.1)
+        let helpdesk = try cluster.apiToken(role: "helpdesk")
+        let signedIn = try cluster.curl(["-b", jar, "-c", jar, "--data-urlencode", "token=\(helpdesk)", "--data-urlencode", "csrf=\(csrf)", "\(consoleA)/login"])
+        #expect(signedIn.status == 303, "\(signedIn.body)")
+        let dashboard = try cluster.curl(["-b", jar, consoleB])
+        #expect(dashboard.status == 200 && dashboard.body.contains("logout"), "the other collector knows the session")
+        let sessionCSRF = try #require(dashboard.body.firstMatch(of: /name="csrf" value="([^"]+)"/)?.1)
+        _ = try cluster.curl(["-b", jar, "--data-urlencode", "csrf=\(sessionCSRF)", "\(consoleB)/logout"])
+        #expect(try cluster.curl(["-b", jar, consoleA]).status == 303, "logged out on one collector, out on both")
         try await store.close()
     }
 

@@ -1,47 +1,39 @@
 import Foundation
-import Synchronization
 
-/// Web console sessions, in memory: a session is made at login from a valid API token (its role
-/// is the token's), lasts at most `lifetime`, and carries the CSRF token every form must echo. A
-/// collector restart logs everyone out, which is the safe way round.
-final class ConsoleSessions: Sendable {
+/// Web console sessions: made at login from a valid API token (the session's role is the
+/// token's), lasting at most `lifetime`, each with the CSRF token every form must echo. Kept in
+/// the store by the SHA-256 of their id, so every collector behind a load balancer knows them
+/// and revoking the token ends them at once.
+struct ConsoleSessions: Sendable {
     struct Session: Sendable {
         var token: APIToken
         var csrf: String
         var expires: Date
     }
 
-    private let sessions = Mutex<[String: Session]>([:])
+    let store: any CollectorStore
     let lifetime: TimeInterval
 
-    init(lifetime: TimeInterval = 8 * 3600) {
+    init(store: any CollectorStore, lifetime: TimeInterval = 8 * 3600) {
+        self.store = store
         self.lifetime = lifetime
     }
 
     /// A new session; returns its id (the cookie's value).
-    func open(for token: APIToken, now: Date = Date()) -> (id: String, session: Session) {
+    func open(for token: APIToken, now: Date = Date()) async throws -> (id: String, session: Session) {
         let id = Self.secret()
         let session = Session(token: token, csrf: Self.secret(), expires: now.addingTimeInterval(lifetime))
-        sessions.withLock { sessions in
-            if sessions.count > 10_000 { sessions = sessions.filter { $0.value.expires > now } }
-            sessions[id] = session
-        }
+        try await store.openConsoleSession(idHash: SecretToken.hash(id), tokenID: token.id, csrf: session.csrf, expires: session.expires, now: now)
         return (id, session)
     }
 
-    func session(_ id: String, now: Date = Date()) -> Session? {
-        sessions.withLock { sessions in
-            guard let session = sessions[id] else { return nil }
-            guard session.expires > now else {
-                sessions[id] = nil
-                return nil
-            }
-            return session
-        }
+    /// The session of a cookie's id; nil when unknown, expired or its token revoked.
+    func session(_ id: String, now: Date = Date()) async throws -> Session? {
+        try await store.consoleSession(idHash: SecretToken.hash(id), now: now).map { Session(token: $0.token, csrf: $0.csrf, expires: $0.expires) }
     }
 
-    func close(_ id: String) {
-        _ = sessions.withLock { $0.removeValue(forKey: id) }
+    func close(_ id: String) async throws {
+        try await store.closeConsoleSession(idHash: SecretToken.hash(id))
     }
 
     /// 32 random bytes (the system's CSPRNG), base64url.

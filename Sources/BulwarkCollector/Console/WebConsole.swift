@@ -44,15 +44,15 @@ struct WebConsole: Sendable {
                 response.setCookie(Self.cookie(Self.loginCookie, csrf, maxAge: 600))
                 return response
             }
-            let (id, _) = sessions.open(for: token)
+            let (id, _) = try await sessions.open(for: token)
             try? await store.audit(AuditEntry(actor: "token:\(token.name)", source: context.clientAddress, action: "console.login", target: "", outcome: "ok"))
             var response = Response(status: .seeOther, headers: [.location: "/console"])
             response.setCookie(Self.cookie(Self.sessionCookie, id, maxAge: Int(sessions.lifetime)))
             return response
         }
         router.post("console/logout") { request, context in
-            if let (id, session) = session(request), let form = try? await Self.form(request), ConsoleSessions.same(form["csrf"] ?? "", session.csrf) {
-                sessions.close(id)
+            if let (id, session) = try await session(request), let form = try? await Self.form(request), ConsoleSessions.same(form["csrf"] ?? "", session.csrf) {
+                try await sessions.close(id)
                 try? await store.audit(AuditEntry(actor: "token:\(session.token.name)", source: context.clientAddress, action: "console.logout", target: "", outcome: "ok"))
             }
             var response = Response(status: .seeOther, headers: [.location: "/console/login"])
@@ -127,7 +127,7 @@ struct WebConsole: Sendable {
         _ request: Request, _ context: ConsoleRequestContext, _ action: String, target: String = "", csrf: String? = nil,
         _ render: (ConsoleSessions.Session) async throws -> HTMLPage
     ) async throws -> Response {
-        guard let (_, session) = session(request) else {
+        guard let (_, session) = try await session(request) else {
             return Response(status: .seeOther, headers: [.location: "/console/login"])
         }
         let actor = "token:\(session.token.name)"
@@ -140,8 +140,8 @@ struct WebConsole: Sendable {
         return Self.page(page)
     }
 
-    func session(_ request: Request) -> (String, ConsoleSessions.Session)? {
-        guard let id = request.cookies[Self.sessionCookie]?.value, let session = sessions.session(id) else { return nil }
+    func session(_ request: Request) async throws -> (String, ConsoleSessions.Session)? {
+        guard let id = request.cookies[Self.sessionCookie]?.value, let session = try await sessions.session(id) else { return nil }
         return (id, session)
     }
 

@@ -92,7 +92,7 @@ public struct CollectorServer: Sendable {
         let consoleRouter = Router(context: ConsoleRequestContext.self)
         ConsoleRoutes(store: store, caPEM: caPEM, staleAfter: configuration.staleAfter).register(on: consoleRouter)
         MetricsRoute(store: store, metrics: metrics, health: AgentHealth(staleAfter: configuration.staleAfter)).register(on: consoleRouter)
-        WebConsole(store: store, sessions: ConsoleSessions(), health: AgentHealth(staleAfter: configuration.staleAfter)).register(on: consoleRouter)
+        WebConsole(store: store, sessions: ConsoleSessions(store: store), health: AgentHealth(staleAfter: configuration.staleAfter)).register(on: consoleRouter)
         let consoleApp = Application(
             router: consoleRouter,
             server: try .tls(.http1(), tlsConfiguration: identity.tlsConfiguration(requestClientCertificate: false)),

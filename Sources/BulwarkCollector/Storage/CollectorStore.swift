@@ -108,6 +108,13 @@ public protocol CollectorStore: Sendable {
     /// Applies a status change and/or adds a note; nil when no such incident exists.
     func updateIncident(id: String, change: IncidentChange) async throws -> IncidentRecord?
 
+    // Web console sessions (in the store, so any collector behind a load balancer knows them)
+    /// Records a new session by the SHA-256 of its id; drops expired ones.
+    func openConsoleSession(idHash: String, tokenID: String, csrf: String, expires: Date, now: Date) async throws
+    /// The session and its API token, nil when unknown, expired, or its token revoked.
+    func consoleSession(idHash: String, now: Date) async throws -> (token: APIToken, csrf: String, expires: Date)?
+    func closeConsoleSession(idHash: String) async throws
+
     /// Appends to the audit trail (nothing updates or deletes it).
     func audit(_ entry: AuditEntry) async throws
     /// Newest first.

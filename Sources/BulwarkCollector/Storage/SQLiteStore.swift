@@ -274,6 +274,13 @@ public final class SQLiteStore: CollectorStore {
                 ALTER TABLE exceptions ADD COLUMN file_sha256 TEXT;
                 """)
         },
+        { db in
+            // Web console sessions in the store (issue 10): any collector knows them, and a
+            // revoked token ends its sessions at once.
+            try db.execute(sql: """
+                CREATE TABLE console_sessions (id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, csrf TEXT NOT NULL, expires INTEGER NOT NULL);
+                """)
+        },
     ]
 
 
@@ -566,6 +573,33 @@ public final class SQLiteStore: CollectorStore {
     }
 
     // MARK: Audit
+
+    // MARK: Console sessions
+
+    public func openConsoleSession(idHash: String, tokenID: String, csrf: String, expires: Date, now: Date) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM console_sessions WHERE expires <= ?", arguments: [now.millis])
+            try db.execute(
+                sql: "INSERT INTO console_sessions (id_hash, token_id, csrf, expires) VALUES (?, ?, ?, ?)", arguments: [idHash, tokenID, csrf, expires.millis])
+        }
+    }
+
+    public func consoleSession(idHash: String, now: Date) async throws -> (token: APIToken, csrf: String, expires: Date)? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: """
+                    SELECT s.csrf, s.expires, t.* FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id
+                    WHERE s.id_hash = ? AND s.expires > ? AND t.revoked_at IS NULL
+                    """, arguments: [idHash, now.millis]),
+                let token = Self.apiToken(row)
+            else { return nil }
+            return (token, row["csrf"], Date(millis: row["expires"]))
+        }
+    }
+
+    public func closeConsoleSession(idHash: String) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM console_sessions WHERE id_hash = ?", arguments: [idHash]) }
+    }
 
     public func audit(_ entry: AuditEntry) async throws {
         try await pool.write { db in

@@ -170,5 +170,9 @@ enum PostgresSchema {
         );
         CREATE TABLE siem_cursors (destination TEXT PRIMARY KEY, event_id BIGINT NOT NULL, updated BIGINT NOT NULL);
         """,
+        """
+        -- Web console sessions, shared by every collector; a revoked token ends its sessions.
+        CREATE TABLE console_sessions (id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, csrf TEXT NOT NULL, expires BIGINT NOT NULL);
+        """,
     ]
 }

@@ -256,6 +256,30 @@ public final class PostgresStore: CollectorStore {
         try await !rows("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, \(now.millis)) WHERE id = \(id) RETURNING id", "revoking an API token").isEmpty
     }
 
+    // MARK: Console sessions
+
+    public func openConsoleSession(idHash: String, tokenID: String, csrf: String, expires: Date, now: Date) async throws {
+        try await transaction("opening a console session") { connection, logger in
+            try await connection.run("DELETE FROM console_sessions WHERE expires <= \(now.millis)", logger: logger)
+            try await connection.run(
+                "INSERT INTO console_sessions (id_hash, token_id, csrf, expires) VALUES (\(idHash), \(tokenID), \(csrf), \(expires.millis))", logger: logger)
+        }
+    }
+
+    public func consoleSession(idHash: String, now: Date) async throws -> (token: APIToken, csrf: String, expires: Date)? {
+        guard let row = try await rows(
+            """
+            SELECT s.csrf, s.expires, t.* FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id
+            WHERE s.id_hash = \(idHash) AND s.expires > \(now.millis) AND t.revoked_at IS NULL
+            """, "reading a console session"
+        ).first, let token = Self.apiToken(row) else { return nil }
+        return (token, try row.value("csrf"), try row.date("expires"))
+    }
+
+    public func closeConsoleSession(idHash: String) async throws {
+        _ = try await rows("DELETE FROM console_sessions WHERE id_hash = \(idHash)", "closing a console session")
+    }
+
     // MARK: Audit
 
     public func audit(_ entry: AuditEntry) async throws {
