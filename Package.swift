@@ -128,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "bulwark-bench",
             dependencies: [
-                "BulwarkCore", "BulwarkCollector", "BulwarkAgent", "CBulwarkLinux",
+                "BulwarkCore", "BulwarkCollector", "BulwarkAgent", "BulwarkTestSupport", "CBulwarkLinux",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -136,7 +136,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // What several test targets share: a real PostgreSQL server, free ports.
+        // What the test targets and the benchmarks share: a real PostgreSQL server, free ports.
         .target(name: "BulwarkTestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "BulwarkCoreTests",

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import BulwarkAgent
 import BulwarkCollector
 import BulwarkCore
+import BulwarkTestSupport
 import Crypto
 import Foundation
 import NIOCore
@@ -14,7 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulwark-bench",
         abstract: "Benchmarks of the real components (results go to docs/BENCHMARKS.md).",
-        subcommands: [Ingest.self, AgentIdle.self, Classify.self, ClassifyLines.self, PasteLatency.self, DiscoveryBench.self, InventoryBench.self, QueryBench.self, FileGuardBench.self, OpenLoop.self])
+        subcommands: [Ingest.self, IdleFleet.self, PolicyFanout.self, AgentIdle.self, Classify.self, ClassifyLines.self, PasteLatency.self, DiscoveryBench.self, InventoryBench.self, QueryBench.self, FileGuardBench.self, OpenLoop.self])
 }
 
 /// The directory of this executable, where the release `bulwark-collector` and `bulwark-agent` are.
@@ -85,38 +86,42 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
     return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
 }
 
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    guard bound == 0 else { throw BenchFailure("cannot bind a loopback port") }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-/// A fresh deployment in `scratch` with an enrollment token for `uses` agents, and a collector
-/// process serving it on free loopback ports.
+/// A fresh deployment in `scratch` with an enrollment token for `uses` agents, on the store
+/// `database` names (see `FleetOptions.database`), and collector processes serving it.
 struct BenchDeployment {
     let deployment: Deployment
     let dataDir: String
     let token: String
     let agentPort: Int
+    /// The collector's `--database`: empty for the deployment's SQLite file.
+    let database: String
 
-    init(scratch: String, uses: Int) async throws {
+    init(scratch: String, uses: Int, database: String = "sqlite") async throws {
         try? FileManager.default.removeItem(atPath: scratch)
         dataDir = scratch + "/collector"
-        deployment = try Deployment.initialize(directory: dataDir, hostnames: ["127.0.0.1"])
+        self.database = try Self.databaseURL(database)
+        deployment = try Deployment.initialize(directory: dataDir, hostnames: ["127.0.0.1"], createDatabase: self.database.isEmpty)
         token = SecretToken.generate(prefix: "bwe")
-        let store = try SQLiteStore(path: deployment.databasePath)
+        let store = try await deployment.openStore(database: self.database, migrate: true)
         _ = try await store.createEnrollmentToken(
             hash: SecretToken.hash(token), label: "bench", maxUses: uses, expiresAt: Date().addingTimeInterval(3_600), now: Date())
         try await store.close()
-        agentPort = try freePort()
+        agentPort = freePort()
     }
+
+    /// `sqlite`, `postgres` (a private cluster, stopped when the benchmark exits) or a URL.
+    static func databaseURL(_ option: String) throws -> String {
+        switch option {
+        case "sqlite": return ""
+        case "postgres": return try TestPostgres.database("bench")
+        case let url where url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"): return url
+        default: throw BenchFailure("--database is sqlite, postgres or a postgres:// URL, not \(option)")
+        }
+    }
+
+    var databaseArguments: [String] { database.isEmpty ? [] : ["--database", database] }
+
+    func openStore() async throws -> any CollectorStore { try await deployment.openStore(database: database) }
 
     /// Enrolls an agent in `state` and runs it with `configuration` (agent.yaml) until
     /// `readyLine` appears in `log`.
@@ -130,90 +135,74 @@ struct BenchDeployment {
     func startCollector(log: String, extra: [String] = []) throws -> Process {
         try launch(
             siblingBinary("bulwark-collector"),
-            ["serve", "--data", dataDir, "--agent-listen", "127.0.0.1:\(agentPort)", "--api-listen", "127.0.0.1:\(try freePort())"] + extra,
+            ["serve", "--data", dataDir, "--agent-listen", "127.0.0.1:\(agentPort)", "--api-listen", "127.0.0.1:\(freePort())"] + databaseArguments + extra,
             log: log, readyLine: "agent listener ready")
     }
 }
 
 struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "N simulated agents, each with its own certificate and TLS connection, post batches to a real collector.")
+        abstract: "N simulated agents, each with its own certificate and TLS connection, post batches of a realistic event mix to real collectors.")
     @Option(help: "Concurrent simulated agents.") var agents = 100
     @Option(help: "Total events across all agents.") var events = 200_000
     @Option(help: "Events per batch.") var batchSize = 1_000
     @Option(help: "Offered load per agent in events/s (open loop: a batch every batch-size/rate seconds); omit to send as fast as acks come back.") var rate: Double?
+    @Option(help: "Store: sqlite, postgres (a private cluster started for the run) or a postgres:// URL of an empty database.") var database = "sqlite"
+    @Option(help: "Collector instances sharing the store; agent i posts to collector i mod N, as behind a round-robin load balancer.") var collectors = 1
+    @Flag(help: "Events of one type only (agent.selftest, as the figures before issue 10) instead of the realistic mix.") var selftestOnly = false
     @Option(help: "Scratch directory (a fresh deployment is created in it).") var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-ingest").path
 
+    func validate() throws {
+        guard collectors == 1 || database != "sqlite" else { throw ValidationError("several collectors share a PostgreSQL database (--database postgres)") }
+    }
+
     func run() async throws {
-        let bench = try await BenchDeployment(scratch: scratch, uses: agents)
-        let deployment = bench.deployment
-        let token = bench.token
-        // Register the agents straight in the store: enrollment is rate limited by design and is
-        // not what this measures. Each agent still gets its own key and CA-issued certificate.
-        let store = try SQLiteStore(path: deployment.databasePath)
-        struct SimulatedAgent { var id: String; var certificate: NIOSSLCertificate; var key: NIOSSLPrivateKey; var bodies: [ByteBuffer]; var lastSeqs: [UInt64] }
-        var simulated: [SimulatedAgent] = []
+        try raiseOpenFileLimit(needed: agents * 2 + 1_000)
+        let bench = try await BenchDeployment(scratch: scratch, uses: agents, database: database)
+        struct Prepared { var agent: SimulatedAgent; var bodies: [ByteBuffer]; var lastSeqs: [UInt64] }
         let perAgent = events / agents
         let batchesPerAgent = (perAgent + batchSize - 1) / batchSize
         let encoder = WireCoding.encoder()
-        print("preparing \(agents) agents × \(perAgent) events in batches of \(batchSize)…")
-        for index in 0..<agents {
-            let key = P256.Signing.PrivateKey()
-            let csr = try CertificateSigningRequest(
-                version: .v1, subject: try DistinguishedName { CommonName("bench") }, privateKey: .init(key),
-                attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
-            let (certificate, agentID) = try deployment.authority.issueAgentCertificate(csr: csr, validity: 86_400)
-            _ = try await store.enroll(tokenHash: SecretToken.hash(token), agent: AgentRecord(
-                id: agentID, hostname: "bench-\(index)", os: "bench", agentVersion: BulwarkVersion.current, enrolledAt: Date(),
-                certificateSerial: "\(certificate.serialNumber)", certificateNotAfter: certificate.notValidAfter), now: Date())
+        print("preparing \(agents) agents × \(perAgent) events in batches of \(batchSize) (\(selftestOnly ? "agent.selftest only" : "realistic mix")), \(bench.database.isEmpty ? "SQLite" : "PostgreSQL"), \(collectors) collector(s)…")
+        var simulated: [Prepared] = []
+        for agent in try await bench.simulatedAgents(agents) {
             var bodies: [ByteBuffer] = []
             var lastSeqs: [UInt64] = []
             var seq: UInt64 = 1
             for _ in 0..<batchesPerAgent {
                 var batch: [Event] = []
                 while batch.count < batchSize, seq <= UInt64(perAgent) {
-                    batch.append(Event(seq: seq, time: Date(), type: EventType.selftest, v: 1,
-                                       data: ["nonce": .string("bench-\(index)"), "index": .number(Double(seq))]))
+                    batch.append(
+                        selftestOnly
+                            ? Event(seq: seq, time: Date(), type: EventType.selftest, v: 1, data: ["nonce": .string("bench-\(agent.index)"), "index": .number(Double(seq))])
+                            : batch.isEmpty ? BenchEvents.heartbeat(seq: seq, time: Date(), policyVersion: 0) : BenchEvents.event(seq: seq, agent: agent.index, time: Date()))
                     seq += 1
                 }
-                let json = try encoder.encode(EventBatch(agent: agentID, batch: "b\(seq)", events: batch))
+                let json = try encoder.encode(EventBatch(agent: agent.id, batch: "b\(seq)", events: batch))
                 bodies.append(try Deflate.compress(ByteBuffer(bytes: json)))
                 lastSeqs.append(seq - 1)
             }
-            simulated.append(SimulatedAgent(
-                id: agentID,
-                certificate: try NIOSSLCertificate(bytes: Array(try certificate.serializeAsPEM().pemString.utf8), format: .pem),
-                key: try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem), bodies: bodies, lastSeqs: lastSeqs))
+            simulated.append(Prepared(agent: agent, bodies: bodies, lastSeqs: lastSeqs))
         }
-        try await store.close()
 
-        let port = bench.agentPort
-        let collector = try bench.startCollector(log: scratch + "/collector.log", extra: ["--log-level", "warning"])
-        defer { collector.terminate() }
-        let ca = try NIOSSLCertificate(bytes: Array(try deployment.authority.certificate.serializeAsPEM().pemString.utf8), format: .pem)
-
-        // Peak RSS sampler: VmHWM is the kernel's high-water mark of the collector process.
-        let pid = collector.processIdentifier
+        let started = try bench.startCollectors(collectors, scratch: scratch, extra: ["--log-level", "warning"])
+        defer { started.forEach { $0.process.terminate() } }
+        let ca = try bench.caCertificate()
+        let pids = started.map(\.process.processIdentifier)
+        let machineBefore = machineJiffies()
         let start = ContinuousClock.now
         let interval = rate.map { Duration.seconds(Double(batchSize) / $0) }
         // Each agent's first batch also pays its TLS handshake; steady state leaves it out.
         let (latencies, steadyLatencies) = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for agent in simulated {
+            for prepared in simulated {
+                let port = started[prepared.agent.index % started.count].agentPort
                 group.addTask {
-                    var tls = TLSConfiguration.makeClientConfiguration()
-                    tls.minimumTLSVersion = .tlsv12
-                    tls.trustRoots = .certificates([ca])
-                    tls.certificateChain = [.certificate(agent.certificate)]
-                    tls.privateKey = .privateKey(agent.key)
-                    var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-                    configuration.httpVersion = .http1Only
-                    configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
-                    let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+                    let client = prepared.agent.client(trusting: ca)
                     var samples: [Double] = []
                     do {
                         // Spread agents' first batches over one interval, as a real fleet is.
                         let offset = interval.map { $0 * Double.random(in: 0..<1) } ?? .zero
-                        for (number, (body, last)) in zip(agent.bodies, agent.lastSeqs).enumerated() {
+                        for (number, (body, last)) in zip(prepared.bodies, prepared.lastSeqs).enumerated() {
                             if let interval {
                                 let due = start + offset + interval * number
                                 if due > ContinuousClock.now { try await Task.sleep(until: due) }
@@ -228,8 +217,7 @@ struct Ingest: AsyncParsableCommand {
                             guard response.status == .ok else { throw BenchFailure("collector answered \(response.status): \(String(buffer: payload))") }
                             let ack = try WireCoding.decoder().decode(EventAck.self, from: Data(buffer: payload))
                             guard ack.acked == last else { throw BenchFailure("acked \(ack.acked), expected \(last)") }
-                            let elapsed = ContinuousClock.now - sent
-                            samples.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                            samples.append(inSeconds(ContinuousClock.now - sent) * 1000)
                         }
                     } catch {
                         try? await client.shutdown()
@@ -247,23 +235,27 @@ struct Ingest: AsyncParsableCommand {
             }
             return (all.sorted(), steady.sorted())
         }
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let peakRSS = procStatus(pid, "VmHWM") ?? 0
-        let collectorCPU = cpuSeconds(pid) ?? 0
-        collector.terminate()
-        collector.waitUntilExit()
+        let seconds = inSeconds(ContinuousClock.now - start)
+        let machineAfter = machineJiffies()
+        let peakRSS = pids.map { procStatus($0, "VmHWM") ?? 0 }
+        let collectorCPU = pids.map { cpuSeconds($0) ?? 0 }
+        for collector in started {
+            collector.process.terminate()
+            collector.process.waitUntilExit()
+        }
 
-        let verify = try SQLiteStore(path: deployment.databasePath)
+        let verify = try await bench.openStore()
         let stored = try await verify.eventCount(agentID: nil)
         try await verify.close()
         let total = perAgent * agents
-        guard stored == total else { throw BenchFailure("collector stored \(stored) events, expected \(total)") }
+        guard stored == total else { throw BenchFailure("collectors stored \(stored) events, expected \(total)") }
         if let rate { print(String(format: "offered load: %.0f events/s (%d agents × %.1f events/s)", rate * Double(agents), agents, rate)) }
-        print(String(format: "agents %d, events %d, batch %d: %.0f events/s over %.2f s; batch ack latency p50 %.1f ms, p99 %.1f ms, max %.1f ms (without first batches: p50 %.1f ms, p99 %.1f ms); collector peak RSS %.1f MiB, CPU %.1f s (%.0f%% of the 2 cores' time); all %d events stored once",
-                     agents, total, batchSize, Double(total) / seconds, seconds, percentile(latencies, 0.5), percentile(latencies, 0.99),
-                     latencies.last ?? 0, percentile(steadyLatencies, 0.5), percentile(steadyLatencies, 0.99),
-                     Double(peakRSS) / 1024, collectorCPU, collectorCPU / (seconds * 2) * 100, stored))
+        let busy = (machineAfter.busy - machineBefore.busy) / max(machineAfter.total - machineBefore.total, 1)
+        print(String(format: "agents %d, events %d, batch %d, %@, %d collector(s): %.0f events/s over %.2f s; batch ack latency p50 %.1f ms, p99 %.1f ms, max %.1f ms (without first batches: p50 %.1f ms, p99 %.1f ms); collectors' peak RSS %@ MiB, CPU %@ s; machine %.0f%% busy; all %d events stored once",
+                     agents, total, batchSize, bench.database.isEmpty ? "SQLite" : "PostgreSQL", collectors, Double(total) / seconds, seconds,
+                     percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.last ?? 0, percentile(steadyLatencies, 0.5), percentile(steadyLatencies, 0.99),
+                     peakRSS.map { String($0 / 1024) }.joined(separator: " + "), collectorCPU.map { String(format: "%.1f", $0) }.joined(separator: " + "),
+                     busy * 100, stored))
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import BulwarkAgent
 import BulwarkCollector
 import BulwarkCore
+import BulwarkTestSupport
 import Foundation
 import GRDB
 import Logging
@@ -255,7 +256,7 @@ struct InventoryBench: AsyncParsableCommand {
         let tokens = try await bench.deployment.openStore()
         _ = try await tokens.createAPIToken(hash: SecretToken.hash(secret), name: "bench", role: .analyst, now: Date())
         try await tokens.close()
-        let apiPort = try freePort()
+        let apiPort = freePort()
         let collector = try launch(
             siblingBinary("bulwark-collector"),
             ["serve", "--data", bench.dataDir, "--agent-listen", "127.0.0.1:\(bench.agentPort)", "--api-listen", "127.0.0.1:\(apiPort)"],

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BulwarkCollector
 import BulwarkCore
+import BulwarkTestSupport
 import Foundation
 import Synchronization
 
@@ -29,7 +30,7 @@ struct QueryBench: AsyncParsableCommand {
         var incidentIDs: [String] = []
         if reuse, FileManager.default.fileExists(atPath: marker) {
             dataDir = scratch + "/collector"
-            agentPort = try freePort()
+            agentPort = freePort()
             incidentIDs = try String(contentsOfFile: marker, encoding: .utf8).split(separator: "\n").map(String.init)
             print("reusing the store in \(dataDir)")
         } else {
@@ -40,7 +41,7 @@ struct QueryBench: AsyncParsableCommand {
             incidentIDs = try await fill(store, token: bench.token)
             let took = clock.now - start
             try await store.close()
-            print("filled: \(events) events from \(agents) agents over \(days) days in \(took) (\(Int(Double(events) / seconds(took))) events/s through the store's ingest)")
+            print("filled: \(events) events from \(agents) agents over \(days) days in \(took) (\(Int(Double(events) / inSeconds(took))) events/s through the store's ingest)")
             try incidentIDs.prefix(1000).joined(separator: "\n").write(toFile: marker, atomically: true, encoding: .utf8)
         }
         let databaseBytes = (try? FileManager.default.attributesOfItem(atPath: dataDir + "/collector.db")[.size] as? Int) ?? 0
@@ -50,7 +51,7 @@ struct QueryBench: AsyncParsableCommand {
         let tokens = try SQLiteStore(path: dataDir + "/collector.db")
         _ = try await tokens.createAPIToken(hash: SecretToken.hash(secret), name: "bench-\(UUID().uuidString.prefix(6))", role: .admin, now: Date())
         try await tokens.close()
-        let apiPort = try freePort()
+        let apiPort = freePort()
         let collector = try launch(
             siblingBinary("bulwark-collector"),
             ["serve", "--data", dataDir, "--agent-listen", "127.0.0.1:\(agentPort)", "--api-listen", "127.0.0.1:\(apiPort)"],
@@ -180,9 +181,6 @@ struct QueryBench: AsyncParsableCommand {
         return incidents
     }
 
-    func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }
 
 /// Samples a process's resident memory every 50 ms until stopped; the peak in kB.

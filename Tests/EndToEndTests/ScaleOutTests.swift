@@ -123,6 +123,76 @@ struct ScaleOutTests {
         try await store.close()
     }
 
+    @Test("policy long-poll: a request waiting at one collector gets a sanction change made through the other within seconds; an unchanged bundle answers 304 when its wait ends; stopping a collector ends the requests waiting there at once")
+    func policyLongPoll() async throws {
+        let cluster = try Cluster(database: try TestPostgres.database("longpoll"))
+        try cluster.startCollector()
+        let second = try startCollector(cluster, name: "second")
+        defer { second.process.kill9() }
+        let agent = try cluster.enrollAgent()
+        let admin = try cluster.apiToken(role: "admin")
+        let headers = cluster.root + "/policy-headers"
+        /// GET /v1/policy as the agent (curl, its certificate) on the collector at `port`.
+        @Sendable func policy(port: Int, wait: Int, etag: String?) throws -> (status: Int, body: String, etag: String, seconds: Double) {
+            let started = Date()
+            let answer = try cluster.curl(
+                ["--cert", agent.certificatePath, "--key", agent.keyPath, "-D", headers + "-\(port)-\(wait)"] + (etag.map { ["-H", "If-None-Match: \($0)"] } ?? [])
+                    + ["https://127.0.0.1:\(port)/v1/policy?wait=\(wait)"])
+            let header = (try? String(contentsOfFile: headers + "-\(port)-\(wait)", encoding: .utf8)) ?? ""
+            let tag = header.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") }.map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) } ?? ""
+            return (answer.status, answer.body, tag, Date().timeIntervalSince(started))
+        }
+
+        let first = try policy(port: cluster.agentPort, wait: 0, etag: nil)
+        #expect(first.status == 200)
+        #expect(first.etag.count == 34, "a quoted 32-digit ETag: \(first.etag)")
+        let unchanged = try policy(port: cluster.agentPort, wait: 2, etag: first.etag)
+        #expect(unchanged.status == 304)
+        #expect(unchanged.seconds >= 1.8 && unchanged.seconds < 10, "answered after \(unchanged.seconds) s")
+        #expect(try policy(port: second.agentPort, wait: 2, etag: first.etag).status == 304, "both collectors cut the same bundle")
+
+        // A change through the second collector's API wakes the request waiting at the first.
+        let waiting = Task.detached { try policy(port: cluster.agentPort, wait: 60, etag: first.etag) }
+        try await Task.sleep(for: .seconds(1))
+        let changedAt = Date()
+        let put = try cluster.curl([
+            "-X", "PUT", "-H", "Authorization: Bearer \(admin)", "-H", "Content-Type: application/json", "--data", #"{"state":"unsanctioned","reason":"long-poll test"}"#,
+            "https://127.0.0.1:\(second.apiPort)/api/v1/apps/chatgpt/state",
+        ])
+        #expect(put.status == 200, "\(put.body)")
+        let woken = try await waiting.value
+        #expect(woken.status == 200)
+        let bundle = try WireCoding.decoder().decode(PolicyBundle.self, from: Data(woken.body.utf8))
+        #expect(bundle.appStates["chatgpt"] == .unsanctioned, "\(woken.body)")
+        #expect(woken.etag != first.etag)
+        #expect(Date().timeIntervalSince(changedAt) < 5, "the change took \(Date().timeIntervalSince(changedAt)) s to arrive")
+
+        // SIGTERM: the waiting request is answered (304) at once and the collector exits 0.
+        let held = Task.detached { try policy(port: second.agentPort, wait: 60, etag: woken.etag) }
+        try await Task.sleep(for: .seconds(1))
+        let stopping = Date()
+        #expect(second.process.stop() == 0)
+        let ended = try await held.value
+        #expect(ended.status == 304)
+        #expect(Date().timeIntervalSince(stopping) < 10, "stopping took \(Date().timeIntervalSince(stopping)) s")
+    }
+
+    @Test("a second collector on a SQLite deployment is refused with what to do (SQLite is one collector's); CLI commands still work beside the running one")
+    func secondCollectorOnSQLiteRefused() async throws {
+        let cluster = try Cluster()
+        try cluster.startCollector()
+        let (agentPort, apiPort) = (freePort(), freePort())
+        let second = try run(
+            Binaries.path("bulwark-collector"),
+            ["serve"] + cluster.dataArguments + ["--agent-listen", "127.0.0.1:\(agentPort)", "--api-listen", "127.0.0.1:\(apiPort)"], timeout: 30)
+        #expect(second.status != 0)
+        #expect(second.output.contains("another bulwark-collector already serves"), "\(second.output)")
+        #expect(second.output.contains("migrate-store"), "\(second.output)")
+        #expect(try cluster.enrollToken().hasPrefix("bwe_"))
+        // The first one serves on.
+        #expect(try cluster.curl(["\(cluster.collectorURL)/v1/ca"]).status == 200)
+    }
+
     @Test("migrate-store moves a SQLite deployment into PostgreSQL, every table's count checked; the collector then serves from it: the same agent keeps sending, the same API token works, nothing is counted twice; a non-empty target is refused")
     func migrateStore() async throws {
         let cluster = try Cluster.started()

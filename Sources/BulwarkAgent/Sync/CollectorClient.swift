@@ -114,6 +114,30 @@ public final class CollectorClient: Sendable {
         }
     }
 
+    /// A policy answer to a waiting request: the bundle when it differs from the one with `etag`.
+    public struct PolicyPoll: Sendable {
+        public var bundle: PolicyBundle?
+        public var etag: String?
+        /// The collector holds waiting requests: ask again at once.
+        public var collectorWaits: Bool
+    }
+
+    /// Asks for the policy bundle, waiting up to `wait` seconds at the collector for it to
+    /// differ from the one with `etag` (a collector that does not wait answers at once).
+    public func policyBundle(wait: Int, etag: String?) async throws -> PolicyPoll {
+        var headers: [String: String] = [:]
+        if let etag { headers["If-None-Match"] = etag }
+        let (body, responseHeaders, status) = try await exchange(.GET, "/v1/policy?wait=\(wait)", body: nil, headers: headers, timeout: .seconds(Int64(wait) + 20))
+        let waits = responseHeaders.first(name: "Bulwark-Policy-Wait") != nil
+        let tag = responseHeaders.first(name: "ETag")
+        guard status != 304 else { return PolicyPoll(bundle: nil, etag: tag ?? etag, collectorWaits: waits) }
+        do {
+            return PolicyPoll(bundle: try WireCoding.decoder().decode(PolicyBundle.self, from: body), etag: tag, collectorWaits: waits)
+        } catch {
+            throw CollectorError.unreachable("collector answered /v1/policy with an unreadable body")
+        }
+    }
+
     /// Posts an already compressed batch; returns the collector's acknowledgement.
     public func postEvents(compressed: ByteBuffer) async throws -> EventAck {
         let body = try await send(.POST, "/v1/events", body: compressed, headers: ["Content-Encoding": "deflate", "Content-Type": "application/json"])
@@ -139,7 +163,7 @@ public final class CollectorClient: Sendable {
     public func probe() async throws -> (roundTrip: Duration, serverDate: Date?) {
         let clock = ContinuousClock()
         let start = clock.now
-        let (_, headers) = try await exchange(.GET, "/v1/policy", body: nil, headers: [:])
+        let (_, headers, _) = try await exchange(.GET, "/v1/policy", body: nil, headers: [:])
         let elapsed = clock.now - start
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -148,7 +172,10 @@ public final class CollectorClient: Sendable {
         return (elapsed, headers.first(name: "date").flatMap(formatter.date(from:)))
     }
 
-    private func exchange(_ method: HTTPMethod, _ path: String, body: ByteBuffer?, headers: [String: String]) async throws -> (body: ByteBuffer, headers: HTTPHeaders) {
+    /// One request; any 2xx answer, or 304 (Not Modified), is returned with its status.
+    private func exchange(
+        _ method: HTTPMethod, _ path: String, body: ByteBuffer?, headers: [String: String], timeout: TimeAmount = .seconds(60)
+    ) async throws -> (body: ByteBuffer, headers: HTTPHeaders, status: UInt) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -156,17 +183,17 @@ public final class CollectorClient: Sendable {
         let response: HTTPClientResponse
         let payload: ByteBuffer
         do {
-            response = try await http.execute(request, timeout: .seconds(60))
+            response = try await http.execute(request, timeout: timeout)
             payload = try await response.body.collect(upTo: 4 * 1024 * 1024)
         } catch {
             throw CollectorError.unreachable(Self.explain(error))
         }
-        guard (200..<300).contains(response.status.code) else {
+        guard (200..<300).contains(response.status.code) || response.status.code == 304 else {
             let body = (try? WireCoding.decoder().decode(ErrorBody.self, from: payload))
                 ?? ErrorBody(code: "http_\(response.status.code)", message: String(buffer: payload).prefix(300).description)
             throw CollectorError.rejected(status: Int(response.status.code), body)
         }
-        return (payload, response.headers)
+        return (payload, response.headers, response.status.code)
     }
 
     /// Turns transport errors into sentences that say where it failed.

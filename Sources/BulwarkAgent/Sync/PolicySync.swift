@@ -2,8 +2,9 @@ import BulwarkCore
 import Crypto
 import Foundation
 import Logging
+import X509
 
-/// Pulls the collector's policy bundle (app sanction states, catalog override) every `interval` over mTLS and
+/// Keeps the collector's policy bundle (app sanction states, exceptions, DLP policy, catalog override) current over mTLS, waiting at the collector for each change (`GET /v1/policy?wait=`), and
 /// hands each new version to `onChange`; the last one is kept in the state directory
 /// (`app-states.json`), so a restarted agent enforces it before the collector answers.
 public struct PolicySync: Sendable {
@@ -28,27 +29,38 @@ public struct PolicySync: Sendable {
         (try? Data(contentsOf: URL(fileURLWithPath: storedPath(state)))).flatMap { try? WireCoding.decoder().decode(PolicyBundle.self, from: $0) }
     }
 
+    /// How long each request waits at the collector for a change, seconds: below the idle
+    /// timeouts load balancers commonly have (60 s).
+    public static let longPollSeconds = 50
+
     public func run() async throws {
         var last = Self.stored(in: state)
+        var etag: String?
         var failing = false
+        // One client while the certificate stays the same: a waiting request is a connection
+        // held open, not a handshake per minute.
+        var connection: (client: CollectorClient, certificate: Certificate)?
+        defer { if let client = connection?.client { Task { await client.shutdown() } } }
         while !Task.isCancelled {
+            var askAgainAtOnce = false
             do {
                 let enrollment = try state.loadEnrollment()
-                // A client per pull: it picks up a certificate the uploader renewed meanwhile.
-                let client = try CollectorClient(
-                    baseURL: enrollment.collector, trustedCA: try state.loadCA(), clientCertificate: try state.loadCertificate(),
-                    clientKey: try state.loadKey(), connectTimeout: configuration.connectTimeout)
-                let bundle: PolicyBundle
-                do {
-                    bundle = try await client.policyBundle()
-                    await client.shutdown()
-                } catch {
-                    await client.shutdown()
-                    throw error
+                let certificate = try state.loadCertificate()
+                if connection?.certificate != certificate {
+                    if let old = connection?.client { await old.shutdown() }
+                    connection = (
+                        try CollectorClient(
+                            baseURL: enrollment.collector, trustedCA: try state.loadCA(), clientCertificate: certificate, clientKey: try state.loadKey(),
+                            connectTimeout: configuration.connectTimeout), certificate
+                    )
                 }
+                guard let client = connection?.client else { continue }
+                let poll = try await client.policyBundle(wait: Self.longPollSeconds, etag: etag)
+                etag = poll.etag
+                askAgainAtOnce = poll.collectorWaits
                 if failing { logger.info("policy bundle reachable again") }
                 failing = false
-                if bundle != last {
+                if let bundle = poll.bundle, bundle != last {
                     try SecureFile.write(try WireCoding.encoder().encode(bundle), to: storedPath, mode: .publicReadable)
                     last = bundle
                     logger.info(
@@ -56,11 +68,16 @@ public struct PolicySync: Sendable {
                         metadata: ["version": "\(bundle.version)", "apps": "\(bundle.appStates.count)", "catalog": "\(bundle.catalogVersion ?? "-")"])
                     onChange(bundle)
                 }
+            } catch is CancellationError {
+                return
             } catch {
                 if !failing { logger.warning("cannot pull the policy bundle; keeping the last one", metadata: ["error": "\(error)"]) }
                 failing = true
+                etag = nil
+                if let old = connection?.client { await old.shutdown() }
+                connection = nil
             }
-            try await Task.sleep(for: .milliseconds(Int(configuration.policySyncInterval * 1000)))
+            if !askAgainAtOnce { try await Task.sleep(for: .milliseconds(Int(configuration.policySyncInterval * 1000))) }
         }
     }
 }

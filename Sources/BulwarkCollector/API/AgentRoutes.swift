@@ -1,5 +1,7 @@
 import BulwarkCore
+import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOSSL
@@ -16,11 +18,17 @@ public struct AgentRoutes: Sendable {
     /// by another (before a rotation) renew.
     let issuingCAPEM: String?
     let metrics: CollectorMetrics?
+    /// Policy snapshots for agents that wait for a change.
+    let policyFeed: PolicyFeed
 
-    public init(
+    /// The longest an agent may wait on `GET /v1/policy?wait=S`, seconds.
+    static let longestPolicyWait = 120.0
+
+    init(
         store: any CollectorStore, enrollment: EnrollmentService, ingest: IngestService, limits: CollectorLimits, caPEM: String,
-        issuingCAPEM: String? = nil, metrics: CollectorMetrics? = nil
+        issuingCAPEM: String? = nil, metrics: CollectorMetrics? = nil, policyFeed: PolicyFeed
     ) {
+        self.policyFeed = policyFeed
         self.issuingCAPEM = issuingCAPEM
         self.store = store
         self.enrollment = enrollment
@@ -29,6 +37,10 @@ public struct AgentRoutes: Sendable {
         self.caPEM = caPEM
         self.metrics = metrics
     }
+
+    /// Says on a policy answer that this collector holds `wait` requests (agents then ask again
+    /// at once instead of after their interval).
+    static let policyWaitHeader = "Bulwark-Policy-Wait"
 
     public func register(on router: Router<AgentRequestContext>) {
         // Unauthenticated: the CA certificate, which agents check against the pinned fingerprint.
@@ -88,11 +100,30 @@ public struct AgentRoutes: Sendable {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: "{\"acked\":\(ack.acked),\"duplicates\":\(ack.duplicates),\"stored\":\(ack.stored)}")))
         }
-        authenticated.get("v1/policy") { _, context in
-            guard context.agent != nil else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }
-            var bundle = try await store.policyBundle(agentID: context.agent?.id ?? "", now: Date())
-            bundle.issuingCA = issuingCAPEM
-            return try Response.json(bundle)
+        // With `wait=S` and the ETag of the bundle the agent has (If-None-Match), the answer waits
+        // up to S seconds for that bundle to change: 200 with the new one, or 304 when nothing
+        // changed. Every collector sees every change within a second (PolicyFeed).
+        authenticated.get("v1/policy") { request, context in
+            guard let agent = context.agent else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }
+            let wait = min(max(request.uri.queryParameters.get("wait", as: Double.self) ?? 0, 0), Self.longestPolicyWait)
+            let known = request.headers[.ifNoneMatch]
+            let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+            while true {
+                let snapshot = try await policyFeed.current()
+                var bundle = snapshot.bundle(for: agent.id, catalog: store.catalog, catalogOverride: store.catalogOverride)
+                bundle.issuingCA = issuingCAPEM
+                let body = try WireCoding.encoder().encode(bundle)
+                let etag = "\"" + AgentIdentity.hex(SHA256.hash(data: body)).prefix(32) + "\""
+                var headers: HTTPFields = [.contentType: "application/json", .eTag: etag]
+                if wait > 0, let name = HTTPField.Name(Self.policyWaitHeader) { headers[name] = String(Int(wait)) }
+                if wait == 0 || known != etag {
+                    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+                }
+                let left = deadline - ContinuousClock.now
+                guard left > .zero, await policyFeed.waitForChange(from: snapshot, timeout: left) else {
+                    return Response(status: .notModified, headers: headers)
+                }
+            }
         }
         authenticated.post("v1/renew") { request, context in
             guard let agent = context.agent else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }

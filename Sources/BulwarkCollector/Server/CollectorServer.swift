@@ -59,6 +59,8 @@ public struct CollectorServer: Sendable {
         stopRequests: AsyncStream<Void>? = nil, onListening: @escaping @Sendable (String, SocketAddress?) -> Void = { _, _ in }
     ) async throws {
         let location = try deployment.storeLocation(database: configuration.database, passwordFile: configuration.databasePasswordFile)
+        let serveLock: SQLiteServeLock? = if case .sqlite(let path) = location { try SQLiteServeLock(database: path) } else { nil }
+        defer { withExtendedLifetime(serveLock) {} }
         let store = try await location.open(catalogOverride: try deployment.catalogOverride(), gapAfter: configuration.staleAfter, logger: logger)
         logger.notice("store", metadata: ["database": "\(location)"])
         try await store.refreshRiskScores()
@@ -67,6 +69,7 @@ public struct CollectorServer: Sendable {
         let enrollment = EnrollmentService(store: store, authority: deployment.signingAuthority, hashKey: deployment.hmacKey, limits: limits, logger: logger)
         let metrics = CollectorMetrics()
         let ingest = IngestService(store: store, limits: limits, logger: logger, metrics: metrics)
+        let policyFeed = PolicyFeed(store: store, logger: logger)
 
         var identity = ServerTLSIdentity.deployment(deployment)
         if let files = configuration.tlsFiles {
@@ -81,7 +84,8 @@ public struct CollectorServer: Sendable {
         let agentRouter = Router(context: AgentRequestContext.self)
         AgentRoutes(
             store: store, enrollment: enrollment, ingest: ingest, limits: limits, caPEM: caPEM,
-            issuingCAPEM: try deployment.signingAuthority.certificate.serializeAsPEM().pemString, metrics: metrics).register(on: agentRouter)
+            issuingCAPEM: try deployment.signingAuthority.certificate.serializeAsPEM().pemString, metrics: metrics, policyFeed: policyFeed
+        ).register(on: agentRouter)
         let agentApp = Application(
             router: agentRouter,
             server: try .tls(.http1(), tlsConfiguration: identity.tlsConfiguration(requestClientCertificate: true)),
@@ -103,7 +107,7 @@ public struct CollectorServer: Sendable {
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    agentApp, consoleApp,
+                    agentApp, consoleApp, policyFeed,
                     RetentionService(store: store, policy: configuration.retention, interval: configuration.retentionInterval, logger: logger),
                 ] + (try configuration.siem.map { SIEMForwarder(store: store, transport: try $0.transport(), logger: logger) as any Service }),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

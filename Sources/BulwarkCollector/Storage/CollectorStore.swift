@@ -62,9 +62,14 @@ public protocol CollectorStore: Sendable {
     func refreshRiskScores() async throws
     /// Sets an app's sanction state (the app need not have been seen yet); false if unchanged.
     func setAppState(id: String, change: AppStateChange) async throws -> Bool
-    /// Every app state an admin set and the exceptions in force for `agentID`, versioned by the
-    /// latest change (for agents' policy).
-    func policyBundle(agentID: String, now: Date) async throws -> PolicyBundle
+    /// What the deployment adds to the bundled catalog; agents get it with their bundle.
+    var catalogOverride: CatalogOverride { get }
+    /// Every app state an admin set, the exceptions in force at `now`, the newest DLP policy and
+    /// users' risk levels: what all agents' policy bundles are cut from.
+    func policySnapshot(now: Date) async throws -> PolicySnapshot
+    /// A counter every change to a snapshot's stored parts (states, exceptions, policies)
+    /// increments in its own transaction, whichever collector made it: cheap to poll.
+    func policyRevision() async throws -> Int64
 
     // Policy versions
     /// Stores a new version (the next number) and returns it.
@@ -124,6 +129,11 @@ public protocol CollectorStore: Sendable {
 }
 
 extension CollectorStore {
+    /// One agent's policy bundle as of `now`.
+    public func policyBundle(agentID: String, now: Date) async throws -> PolicyBundle {
+        try await policySnapshot(now: now).bundle(for: agentID, catalog: catalog, catalogOverride: catalogOverride)
+    }
+
     /// Stores one batch in its own transaction.
     public func ingest(agentID: String, events: [Event], now: Date) async throws -> EventAck {
         let acks = try await ingest([IngestBatch(agentID: agentID, events: events)], now: now)

@@ -37,3 +37,40 @@ public struct PolicyVersionRecord: Sendable, Codable, Equatable {
         case createdBy = "created_by", createdAt = "created_at"
     }
 }
+
+/// Everything agents' policy bundles are made of at one moment, for all agents at once: the
+/// collector reads it once per change and cuts each agent's bundle from it (a change reaching
+/// ten thousand waiting agents must not cost ten thousand reads of the store).
+public struct PolicySnapshot: Sendable, Equatable {
+    /// Sanction states admins set, by app.
+    public var appStates: [String: SanctionState]
+    /// The latest state change (ms), 0 when none.
+    public var statesChangedAt: Int64
+    /// Exceptions in force, for every agent (`agentID` nil: for all), oldest first.
+    public var exceptions: [ExceptionRecord]
+    /// The newest DLP policy version admins pushed, with when (ms).
+    public var policy: DistributedPolicy?
+    public var policyCreatedAt: Int64
+    public var userRisk: [String: UserRisk]
+
+    public init(
+        appStates: [String: SanctionState], statesChangedAt: Int64, exceptions: [ExceptionRecord], policy: DistributedPolicy?, policyCreatedAt: Int64,
+        userRisk: [String: UserRisk]
+    ) {
+        self.appStates = appStates
+        self.statesChangedAt = statesChangedAt
+        self.exceptions = exceptions
+        self.policy = policy
+        self.policyCreatedAt = policyCreatedAt
+        self.userRisk = userRisk
+    }
+
+    /// One agent's bundle: its exceptions only; versioned by the latest change it carries.
+    public func bundle(for agentID: String, catalog: AIAppCatalog, catalogOverride: CatalogOverride) -> PolicyBundle {
+        let mine = exceptions.filter { $0.agentID == nil || $0.agentID == agentID }
+        let version = max(statesChangedAt, policyCreatedAt, mine.map(\.createdAt.millis).max() ?? 0)
+        return PolicyBundle(
+            version: version, appStates: appStates, catalogVersion: catalog.version, catalog: catalogOverride.isEmpty ? nil : catalogOverride,
+            exceptions: mine.isEmpty ? nil : mine.map(\.granted), policy: policy, userRisk: userRisk.isEmpty ? nil : userRisk)
+    }
+}

@@ -122,6 +122,7 @@ extension SQLiteStore {
                     granted.id, granted.rule, granted.user, granted.app, record.agentID, granted.until.millis, granted.reason, granted.ticket, granted.incident,
                     record.createdBy, record.createdAt.millis, granted.fileSHA256,
                 ])
+            try Self.bumpPolicyRevision(db)
         }
     }
 
@@ -137,7 +138,9 @@ extension SQLiteStore {
     public func revokeException(id: String, by: String, at: Date) async throws -> Bool {
         try await pool.write { db in
             try db.execute(sql: "UPDATE exceptions SET revoked_by = ?, revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [by, at.millis, id])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            try Self.bumpPolicyRevision(db)
+            return true
         }
     }
 

@@ -13,6 +13,7 @@ extension SQLiteStore {
             try db.execute(
                 sql: "INSERT INTO policies (version, name, sha256, yaml, comment, restores, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [next, name, sha256, yaml, comment, restores, by, at.millis])
+            try Self.bumpPolicyRevision(db)
             return PolicyVersionRecord(version: next, name: name, sha256: sha256, comment: comment, createdBy: by, createdAt: at, restores: restores)
         }
     }

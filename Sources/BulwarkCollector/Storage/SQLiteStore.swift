@@ -281,6 +281,13 @@ public final class SQLiteStore: CollectorStore {
                 CREATE TABLE console_sessions (id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, csrf TEXT NOT NULL, expires INTEGER NOT NULL);
                 """)
         },
+        { db in
+            // Agents wait for policy changes (issue 10): a counter each change bumps, polled cheaply.
+            try db.execute(sql: """
+                CREATE TABLE policy_revision (n INTEGER NOT NULL);
+                INSERT INTO policy_revision (n) VALUES (0);
+                """)
+        },
     ]
 
 
@@ -803,34 +810,40 @@ extension SQLiteStore {
                     id, catalog.app(id: id)?.category, catalog.riskScore(of: id, category: nil), change.state.rawValue, change.reason, change.by,
                     change.at.millis,
                 ])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            try Self.bumpPolicyRevision(db)
+            return true
         }
     }
 
-    public func policyBundle(agentID: String, now: Date) async throws -> PolicyBundle {
-        let (catalog, catalogOverride, riskCache) = (catalog, catalogOverride, riskCache)
+    public func policySnapshot(now: Date) async throws -> PolicySnapshot {
+        let riskCache = riskCache
         return try await pool.read { db in
             var states: [String: SanctionState] = [:]
-            var version: Int64 = 0
+            var changed: Int64 = 0
             for row in try Row.fetchAll(db, sql: "SELECT app_id, state, state_changed_at FROM inventory_apps WHERE state_changed_at IS NOT NULL") {
                 states[row["app_id"]] = SanctionState(rawValue: row["state"]) ?? .unreviewed
-                version = max(version, row["state_changed_at"])
+                changed = max(changed, row["state_changed_at"])
             }
             let exceptions = try Row.fetchAll(
-                db, sql: "SELECT * FROM exceptions WHERE revoked_at IS NULL AND until > ? AND (agent_id IS NULL OR agent_id = ?) ORDER BY created_at, id",
-                arguments: [now.millis, agentID]
+                db, sql: "SELECT * FROM exceptions WHERE revoked_at IS NULL AND until > ? ORDER BY created_at, id", arguments: [now.millis]
             ).map(Self.exception)
-            for exception in exceptions { version = max(version, exception.createdAt.millis) }
             let risky = try riskCache.levels(now: now) { try Self.userRisk(db, now: now) }
-            var policy: DistributedPolicy?
-            if let row = try Row.fetchOne(db, sql: "SELECT version, sha256, yaml, created_at FROM policies ORDER BY version DESC LIMIT 1") {
-                policy = DistributedPolicy(version: row["version"], sha256: row["sha256"], yaml: row["yaml"])
-                version = max(version, row["created_at"])
-            }
-            return PolicyBundle(
-                version: version, appStates: states, catalogVersion: catalog.version, catalog: catalogOverride.isEmpty ? nil : catalogOverride,
-                exceptions: exceptions.isEmpty ? nil : exceptions.map(\.granted), policy: policy, userRisk: risky.isEmpty ? nil : risky)
+            let policy = try Row.fetchOne(db, sql: "SELECT version, sha256, yaml, created_at FROM policies ORDER BY version DESC LIMIT 1")
+            return PolicySnapshot(
+                appStates: states, statesChangedAt: changed, exceptions: exceptions,
+                policy: policy.map { DistributedPolicy(version: $0["version"], sha256: $0["sha256"], yaml: $0["yaml"]) },
+                policyCreatedAt: policy?["created_at"] ?? 0, userRisk: risky)
         }
+    }
+
+    public func policyRevision() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT n FROM policy_revision") ?? 0 }
+    }
+
+    /// Counts a change agents' bundles must see, in the changing transaction.
+    static func bumpPolicyRevision(_ db: Database) throws {
+        try db.execute(sql: "UPDATE policy_revision SET n = n + 1")
     }
 
     static func counts(_ db: Database, app: String, kind: String) throws -> [String: Int] {

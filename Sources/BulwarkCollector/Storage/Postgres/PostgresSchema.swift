@@ -174,5 +174,10 @@ enum PostgresSchema {
         -- Web console sessions, shared by every collector; a revoked token ends its sessions.
         CREATE TABLE console_sessions (id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, csrf TEXT NOT NULL, expires BIGINT NOT NULL);
         """,
+        """
+        -- Agents wait for policy changes: a counter each change bumps, which every collector polls.
+        CREATE TABLE policy_revision (n BIGINT NOT NULL);
+        INSERT INTO policy_revision (n) VALUES (0);
+        """,
     ]
 }

@@ -97,12 +97,15 @@ extension PostgresStore {
 
     public func grantException(_ record: ExceptionRecord) async throws {
         let granted = record.granted
-        _ = try await rows(
-            """
-            INSERT INTO exceptions (id, rule, "user", app, agent_id, until, reason, ticket, incident, created_by, created_at, file_sha256)
-            VALUES (\(granted.id), \(granted.rule), \(granted.user), \(granted.app), \(record.agentID), \(granted.until.millis), \(granted.reason),
-                    \(granted.ticket), \(granted.incident), \(record.createdBy), \(record.createdAt.millis), \(granted.fileSHA256))
-            """, "granting an exception")
+        try await transaction("granting an exception") { connection, logger in
+            try await connection.run(
+                """
+                INSERT INTO exceptions (id, rule, "user", app, agent_id, until, reason, ticket, incident, created_by, created_at, file_sha256)
+                VALUES (\(granted.id), \(granted.rule), \(granted.user), \(granted.app), \(record.agentID), \(granted.until.millis), \(granted.reason),
+                        \(granted.ticket), \(granted.incident), \(record.createdBy), \(record.createdAt.millis), \(granted.fileSHA256))
+                """, logger: logger)
+            try await Self.bumpPolicyRevision(connection, logger)
+        }
     }
 
     public func exceptions(now: Date, includeEnded: Bool) async throws -> [ExceptionRecord] {
@@ -113,9 +116,13 @@ extension PostgresStore {
     }
 
     public func revokeException(id: String, by: String, at: Date) async throws -> Bool {
-        try await !rows(
-            "UPDATE exceptions SET revoked_by = \(by), revoked_at = \(at.millis) WHERE id = \(id) AND revoked_at IS NULL RETURNING id", "revoking an exception"
-        ).isEmpty
+        try await transaction("revoking an exception") { connection, logger in
+            let revoked = try await !connection.rows(
+                "UPDATE exceptions SET revoked_by = \(by), revoked_at = \(at.millis) WHERE id = \(id) AND revoked_at IS NULL RETURNING id", logger: logger
+            ).isEmpty
+            if revoked { try await Self.bumpPolicyRevision(connection, logger) }
+            return revoked
+        }
     }
 
     static func exception(_ row: PostgresRandomAccessRow) throws -> ExceptionRecord {

@@ -225,7 +225,8 @@ extension PostgresStore {
 
     public func setAppState(id: String, change: AppStateChange) async throws -> Bool {
         let (category, risk) = (catalog.app(id: id)?.category, catalog.riskScore(of: id, category: nil))
-        return try await !rows(
+        return try await transaction("setting an app's state") { connection, logger in
+            let changed = try await !connection.rows(
             """
             INSERT INTO inventory_apps (app_id, category, risk, state, state_reason, state_changed_by, state_changed_at)
             VALUES (\(id), \(category), \(risk), \(change.state.rawValue), \(change.reason), \(change.by), \(change.at.millis))
@@ -233,38 +234,43 @@ extension PostgresStore {
                 state_changed_by = excluded.state_changed_by, state_changed_at = excluded.state_changed_at
             WHERE inventory_apps.state IS DISTINCT FROM excluded.state OR inventory_apps.state_reason IS DISTINCT FROM excluded.state_reason
             RETURNING app_id
-            """, "setting an app's state"
-        ).isEmpty
+            """, logger: logger
+            ).isEmpty
+            if changed { try await Self.bumpPolicyRevision(connection, logger) }
+            return changed
+        }
     }
 
-    public func policyBundle(agentID: String, now: Date) async throws -> PolicyBundle {
-        let (catalog, catalogOverride, riskCache) = (catalog, catalogOverride, riskCache)
-        return try await connected("building a policy bundle") { connection, logger in
+    public func policySnapshot(now: Date) async throws -> PolicySnapshot {
+        let riskCache = riskCache
+        return try await connected("reading the policy snapshot") { connection, logger in
             var states: [String: SanctionState] = [:]
-            var version: Int64 = 0
+            var changed: Int64 = 0
             for row in try await connection.rows(
                 "SELECT app_id, state, state_changed_at FROM inventory_apps WHERE state_changed_at IS NOT NULL", logger: logger)
             {
                 states[try row.value("app_id")] = SanctionState(rawValue: try row.value("state")) ?? .unreviewed
-                version = max(version, try row.value("state_changed_at"))
+                changed = max(changed, try row.value("state_changed_at"))
             }
             let exceptions = try await connection.rows(
-                """
-                SELECT * FROM exceptions WHERE revoked_at IS NULL AND until > \(now.millis) AND (agent_id IS NULL OR agent_id = \(agentID))
-                ORDER BY created_at, id
-                """, logger: logger
+                "SELECT * FROM exceptions WHERE revoked_at IS NULL AND until > \(now.millis) ORDER BY created_at, id", logger: logger
             ).map(Self.exception)
-            for exception in exceptions { version = max(version, exception.createdAt.millis) }
             let risky = try await riskCache.levels(now: now) { try await Self.userRisk(connection, logger, now: now) }
-            var policy: DistributedPolicy?
-            if let row = try await connection.rows("SELECT version, sha256, yaml, created_at FROM policies ORDER BY version DESC LIMIT 1", logger: logger).first {
-                policy = DistributedPolicy(version: try row.value("version"), sha256: try row.value("sha256"), yaml: try row.value("yaml"))
-                version = max(version, try row.value("created_at"))
-            }
-            return PolicyBundle(
-                version: version, appStates: states, catalogVersion: catalog.version, catalog: catalogOverride.isEmpty ? nil : catalogOverride,
-                exceptions: exceptions.isEmpty ? nil : exceptions.map(\.granted), policy: policy, userRisk: risky.isEmpty ? nil : risky)
+            let policy = try await connection.rows("SELECT version, sha256, yaml, created_at FROM policies ORDER BY version DESC LIMIT 1", logger: logger).first
+            return PolicySnapshot(
+                appStates: states, statesChangedAt: changed, exceptions: exceptions,
+                policy: try policy.map { DistributedPolicy(version: try $0.value("version"), sha256: try $0.value("sha256"), yaml: try $0.value("yaml")) },
+                policyCreatedAt: try policy?.value("created_at", as: Int64.self) ?? 0, userRisk: risky)
         }
+    }
+
+    public func policyRevision() async throws -> Int64 {
+        try await rows("SELECT n FROM policy_revision", "reading the policy revision").first?.value("n", as: Int64.self) ?? 0
+    }
+
+    /// Counts a change agents' bundles must see, in the changing transaction.
+    static func bumpPolicyRevision(_ connection: PostgresConnection, _ logger: Logger) async throws {
+        try await connection.run("UPDATE policy_revision SET n = n + 1", logger: logger)
     }
 
     static func counts(_ connection: PostgresConnection, _ logger: Logger, app: String, kind: String) async throws -> [String: Int] {

@@ -332,6 +332,7 @@ public final class PostgresStore: CollectorStore {
                 INSERT INTO policies (version, name, sha256, yaml, comment, restores, created_by, created_at)
                 VALUES (\(next), \(name), \(sha256), \(yaml), \(comment), \(restores), \(by), \(at.millis))
                 """, logger: logger)
+            try await Self.bumpPolicyRevision(connection, logger)
             return PolicyVersionRecord(version: next, name: name, sha256: sha256, comment: comment, createdBy: by, createdAt: at, restores: restores)
         }
     }

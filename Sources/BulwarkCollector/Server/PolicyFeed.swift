@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// What agents' policy bundles are cut from, kept current for the agents that wait on
+/// `GET /v1/policy?wait=S`: every `checkInterval` it reads the store's policy revision (one
+/// cheap query, so a change any collector made is seen by all), and on a change — or when the
+/// snapshot is `maxAge` old, for exceptions that ran out and users' risk levels — it reads a new
+/// snapshot once and wakes every waiting request, which then answers if its agent's bundle changed.
+actor PolicyFeed: Service {
+    private let store: any CollectorStore
+    private let logger: Logger
+    let checkInterval: Duration
+    let maxAge: TimeInterval
+    private var snapshot: PolicySnapshot?
+    private var snapshotAt = Date.distantPast
+    private var revision: Int64 = -1
+    private var wokenFor: PolicySnapshot?
+    private var stopping = false
+    private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiter: UInt64 = 0
+
+    init(store: any CollectorStore, logger: Logger, checkInterval: Duration = .seconds(1), maxAge: TimeInterval = 15) {
+        self.store = store
+        self.logger = logger
+        self.checkInterval = checkInterval
+        self.maxAge = maxAge
+    }
+
+    /// The current snapshot. Within `checkInterval` of the last read it is served as is (so
+    /// thousands of woken requests cost no query); after that the revision is read first, so a
+    /// request that does not wait still sees a change made a moment ago on any collector.
+    func current(now: Date = Date()) async throws -> PolicySnapshot {
+        let age = now.timeIntervalSince(snapshotAt)
+        if let snapshot, age < Self.seconds(checkInterval) { return snapshot }
+        if let snapshot, age < maxAge, try await store.policyRevision() == revision { return snapshot }
+        revision = try await store.policyRevision()
+        return try await refresh(now: now)
+    }
+
+    /// Returns at the next refresh that found something new, or after `timeout`; at once when
+    /// the snapshot is no longer `seen` (it changed while the caller was cutting its bundle).
+    /// False once the collector is stopping: the caller answers now rather than hold the
+    /// graceful shutdown (or a reload) for the rest of its wait.
+    func waitForChange(from seen: PolicySnapshot, timeout: Duration) async -> Bool {
+        guard !stopping else { return false }
+        guard snapshot == seen else { return true }
+        let id = nextWaiter
+        nextWaiter += 1
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            self.wake(id)
+        }
+        await withCheckedContinuation { continuation in waiters[id] = continuation }
+        timer.cancel()
+        return !stopping
+    }
+
+    /// How many requests are waiting now (for /metrics and the benchmarks).
+    var waiting: Int { waiters.count }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    await self.check()
+                    try await Task.sleep(for: self.checkInterval)
+                }
+            }
+        } catch is CancellationError {}
+        stopping = true
+        wakeAll()
+    }
+
+    private func check() async {
+        do {
+            let latest = try await store.policyRevision()
+            let now = Date()
+            if latest != revision || now.timeIntervalSince(snapshotAt) >= maxAge {
+                revision = latest
+                _ = try await refresh(now: now)
+            }
+            // A request may have refreshed the snapshot since the last check: compare with what
+            // the waiters were last woken for, not with the previous read.
+            if snapshot != wokenFor { wokenFor = snapshot; wakeAll() }
+        } catch is CancellationError {
+        } catch {
+            logger.warning("cannot read the policy revision; agents keep the bundle they have", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func refresh(now: Date) async throws -> PolicySnapshot {
+        let fresh = try await store.policySnapshot(now: now)
+        snapshot = fresh
+        snapshotAt = now
+        return fresh
+    }
+
+    private static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    private func wake(_ id: UInt64) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+
+    private func wakeAll() {
+        let all = waiters
+        waiters = [:]
+        for continuation in all.values { continuation.resume() }
+    }
+}
