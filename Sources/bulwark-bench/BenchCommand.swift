@@ -157,7 +157,7 @@ struct Ingest: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try raiseOpenFileLimit(needed: agents * 2 + 1_000)
+        try raiseOpenFileLimit(needed: agents + agents / 5 + 500)
         let bench = try await BenchDeployment(scratch: scratch, uses: agents, database: database)
         struct Prepared { var agent: SimulatedAgent; var bodies: [ByteBuffer]; var lastSeqs: [UInt64] }
         let perAgent = events / agents

@@ -106,8 +106,15 @@ extension BenchDeployment {
 func raiseOpenFileLimit(needed: Int) throws {
     var limit = rlimit()
     getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    limit.rlim_cur = limit.rlim_max
-    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    // Root may raise the hard limit too (up to fs.nr_open); others get the hard limit.
+    var raised = limit
+    raised.rlim_max = max(limit.rlim_max, rlim_t(needed))
+    raised.rlim_cur = raised.rlim_max
+    if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) != 0 {
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     guard Int(limit.rlim_cur) >= needed else {
         throw BenchFailure("the open-file limit is \(limit.rlim_cur), \(needed) are needed; raise it (ulimit -Hn) or use fewer agents")
     }
@@ -338,8 +345,8 @@ struct FleetOptions: ParsableArguments {
 
     /// A deployment with the agents registered, its collectors running, and the fleet started.
     func start() async throws -> (bench: BenchDeployment, collectors: [BenchCollector], fleet: SimulatedFleet, running: Task<Void, Never>) {
-        // Agents' policy and heartbeat connections, on the collectors' side as on ours, and room.
-        try raiseOpenFileLimit(needed: agents * 2 + 1_000)
+        // A held policy connection per agent, on the collectors' side as on ours; heartbeat connections are brief.
+        try raiseOpenFileLimit(needed: agents + agents / 5 + 500)
         let bench = try await BenchDeployment(scratch: scratch, uses: agents, database: database)
         print("registering \(agents) agents (own key and certificate each) in \(bench.database.isEmpty ? "SQLite" : "PostgreSQL")…")
         let simulated = try await bench.simulatedAgents(agents)

@@ -175,3 +175,75 @@ extension AIAppCatalog {
         (self.app(id: app) ?? AIApp(id: app, name: app, vendor: "", category: category ?? "consumer_ai")).riskScore
     }
 }
+
+/// The inventory changes of one ingest transaction, summed per row they touch, so each table
+/// takes one multi-row upsert however many events there were (and, on PostgreSQL, no row twice in one
+/// statement, which ON CONFLICT DO UPDATE refuses). Both stores write inventory this way.
+struct InventoryTally {
+    struct App {
+        var category: String?
+        var first: Int64
+        var last: Int64
+        var events: Int64
+    }
+
+    struct Seen {
+        var first: Int64
+        var last: Int64
+        var events: Int64
+    }
+
+    struct Pair: Hashable {
+        var app: String
+        var id: String
+    }
+
+    struct Count: Hashable {
+        var app: String
+        var kind: String
+        var key: String
+    }
+
+    let catalog: AIAppCatalog
+    private(set) var apps: [String: App] = [:]
+    private(set) var devices: [Pair: Seen] = [:]
+    private(set) var users: [Pair: Seen] = [:]
+    private(set) var counts: [Count: Int64] = [:]
+
+    init(catalog: AIAppCatalog) {
+        self.catalog = catalog
+    }
+
+    var isEmpty: Bool { apps.isEmpty }
+
+    mutating func add(_ sighting: InventorySighting, agentID: String) {
+        let time = sighting.time
+        // The catalog's category wins; otherwise the latest event's, as the SQLite store does.
+        let category = catalog.app(id: sighting.app)?.category ?? sighting.category
+        if var app = apps[sighting.app] {
+            app.category = category ?? app.category
+            app.first = min(app.first, time)
+            app.last = max(app.last, time)
+            app.events += 1
+            apps[sighting.app] = app
+        } else {
+            apps[sighting.app] = App(category: category, first: time, last: time, events: 1)
+        }
+        Self.seen(&devices, Pair(app: sighting.app, id: agentID), time)
+        if let user = sighting.user { Self.seen(&users, Pair(app: sighting.app, id: user), time) }
+        counts[Count(app: sighting.app, kind: "evidence", key: sighting.evidence), default: 0] += 1
+        counts[Count(app: sighting.app, kind: "day", key: sighting.day), default: 0] += 1
+        if let action = sighting.action { counts[Count(app: sighting.app, kind: "action", key: action), default: 0] += 1 }
+    }
+
+    private static func seen(_ table: inout [Pair: Seen], _ pair: Pair, _ time: Int64) {
+        if var seen = table[pair] {
+            seen.first = min(seen.first, time)
+            seen.last = max(seen.last, time)
+            seen.events += 1
+            table[pair] = seen
+        } else {
+            table[pair] = Seen(first: time, last: time, events: 1)
+        }
+    }
+}

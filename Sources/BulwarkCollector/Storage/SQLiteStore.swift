@@ -395,12 +395,12 @@ public final class SQLiteStore: CollectorStore {
                 ON CONFLICT (agent_id, seq) DO NOTHING
                 """)
             let seen = try db.cachedStatement(sql: "UPDATE agents SET last_seen = ? WHERE id = ?")
-            let inventory = InventoryWriter(db: db, catalog: catalog)
+            var inventory = InventoryTally(catalog: catalog)
             let incidents = IncidentWriter(db: db)
             let beat = try db.cachedStatement(
                 sql: "UPDATE agents SET agent_version = ?, policy_version = ?, spool_depth = ?, dropped = ? WHERE id = ?")
             let gapMillis = Int64(gapAfter * 1000)
-            return try batches.map { batch in
+            let acks = try batches.map { batch in
                 try Self.recordGap(db, agentID: batch.agentID, received: received, gapMillis: gapMillis)
                 var stored = 0
                 for row in batch.rows {
@@ -408,7 +408,7 @@ public final class SQLiteStore: CollectorStore {
                     let inserted = db.changesCount
                     stored += inserted
                     // Only events stored now count: a retried batch's duplicates do not.
-                    if inserted > 0, let sighting = row.sighting { try inventory.record(sighting, agentID: batch.agentID) }
+                    if inserted > 0, let sighting = row.sighting { inventory.add(sighting, agentID: batch.agentID) }
                     if inserted > 0, let incident = row.incident {
                         try incidents.record(incident, agentID: batch.agentID, eventID: db.lastInsertedRowID, time: row.time)
                     }
@@ -419,6 +419,9 @@ public final class SQLiteStore: CollectorStore {
                 }
                 return EventAck(acked: batch.highestSeq, stored: stored, duplicates: batch.rows.count - stored)
             }
+            // Summed over the transaction: one upsert per row touched, not several per event.
+            try InventoryWriter(db: db).write(inventory)
+            return acks
         }
     }
 
@@ -669,42 +672,38 @@ public final class SQLiteStore: CollectorStore {
     }
 }
 
-/// Upserts of one ingest transaction into the inventory tables.
+/// Writes one ingest transaction's inventory changes (an `InventoryTally`): a statement per
+/// app, device, user and counter the transaction touched, not several per event.
 struct InventoryWriter {
     let db: Database
-    let catalog: AIAppCatalog
 
-    func record(_ sighting: InventorySighting, agentID: String) throws {
-        let time = sighting.time
-        let category = catalog.app(id: sighting.app)?.category ?? sighting.category
-        try db.cachedStatement(sql: """
-                INSERT INTO inventory_apps (app_id, category, risk, first_seen, last_seen, events) VALUES (?, ?, ?, ?, ?, 1)
-                ON CONFLICT (app_id) DO UPDATE SET
-                    category = coalesce(excluded.category, category),
-                    risk = excluded.risk,
-                    first_seen = min(coalesce(first_seen, excluded.first_seen), excluded.first_seen),
-                    last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen),
-                    events = events + 1
-                """).execute(arguments: [sighting.app, category, catalog.riskScore(of: sighting.app, category: category), time, time])
-        try seen(Self.devices, app: sighting.app, id: agentID, time: time)
-        if let user = sighting.user { try seen(Self.users, app: sighting.app, id: user, time: time) }
-        var counts: [(String, String)] = [("evidence", sighting.evidence), ("day", sighting.day)]
-        if let action = sighting.action { counts.append(("action", action)) }
-        for (kind, key) in counts {
+    func write(_ tally: InventoryTally) throws {
+        for (app, row) in tally.apps {
             try db.cachedStatement(sql: """
-                    INSERT INTO inventory_counts (app_id, kind, key, events) VALUES (?, ?, ?, 1)
-                    ON CONFLICT (app_id, kind, key) DO UPDATE SET events = events + 1
-                    """).execute(arguments: [sighting.app, kind, key])
+                    INSERT INTO inventory_apps (app_id, category, risk, first_seen, last_seen, events) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (app_id) DO UPDATE SET
+                        category = coalesce(excluded.category, category),
+                        risk = excluded.risk,
+                        first_seen = min(coalesce(first_seen, excluded.first_seen), excluded.first_seen),
+                        last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen),
+                        events = events + excluded.events
+                    """).execute(arguments: [app, row.category, tally.catalog.riskScore(of: app, category: row.category), row.first, row.last, row.events])
+        }
+        for (pair, seen) in tally.devices { try write(seen, Self.devices, pair) }
+        for (pair, seen) in tally.users { try write(seen, Self.users, pair) }
+        for (count, events) in tally.counts {
+            try db.cachedStatement(sql: """
+                    INSERT INTO inventory_counts (app_id, kind, key, events) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (app_id, kind, key) DO UPDATE SET events = events + excluded.events
+                    """).execute(arguments: [count.app, count.kind, count.key, events])
         }
     }
 
     /// A device or user seen with an app: a new one also counts on the app's row.
-    private func seen(_ sql: SeenSQL, app: String, id: String, time: Int64) throws {
-        // Cached statements: these run several times per stored event, and compiling the SQL
-        // each time was most of ingest's cost. The SQL is built once per table.
-        try db.cachedStatement(sql: sql.insert).execute(arguments: [app, id, time, time])
-        if db.changesCount > 0 { try db.cachedStatement(sql: sql.count).execute(arguments: [app]) }
-        try db.cachedStatement(sql: sql.update).execute(arguments: [time, time, app, id])
+    private func write(_ seen: InventoryTally.Seen, _ sql: SeenSQL, _ pair: InventoryTally.Pair) throws {
+        try db.cachedStatement(sql: sql.insert).execute(arguments: [pair.app, pair.id, seen.first, seen.last])
+        if db.changesCount > 0 { try db.cachedStatement(sql: sql.count).execute(arguments: [pair.app]) }
+        try db.cachedStatement(sql: sql.update).execute(arguments: [seen.first, seen.last, seen.events, pair.app, pair.id])
     }
 
     struct SeenSQL {
@@ -715,7 +714,7 @@ struct InventoryWriter {
         init(table: String, column: String, counter: String) {
             insert = "INSERT OR IGNORE INTO \(table) (app_id, \(column), first_seen, last_seen, events) VALUES (?, ?, ?, ?, 0)"
             count = "UPDATE inventory_apps SET \(counter) = \(counter) + 1 WHERE app_id = ?"
-            update = "UPDATE \(table) SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), events = events + 1 WHERE app_id = ? AND \(column) = ?"
+            update = "UPDATE \(table) SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), events = events + ? WHERE app_id = ? AND \(column) = ?"
         }
     }
 

@@ -77,7 +77,14 @@ public final class PostgresStore: CollectorStore {
         }
         let client = PostgresClient(configuration: try location.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger)
         self.client = client
-        running = Task { await client.run() }
+        let (started, starting) = AsyncStream<Void>.makeStream()
+        running = Task {
+            starting.finish()
+            await client.run()
+        }
+        // The pool warns about a lease before run() (a short-lived CLI command would print it):
+        // the task is on its way into run() once it has said so.
+        for await _ in started {}
     }
 
     /// The schema version the database is at (0 for an empty database).
