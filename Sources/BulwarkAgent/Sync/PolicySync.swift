@@ -68,9 +68,10 @@ public struct PolicySync: Sendable {
                         metadata: ["version": "\(bundle.version)", "apps": "\(bundle.appStates.count)", "catalog": "\(bundle.catalogVersion ?? "-")"])
                     onChange(bundle)
                 }
-            } catch is CancellationError {
-                return
             } catch {
+                // Stopping: the waiting request was cut off on purpose (the client is shut
+                // down by the defer, without holding up the agent's exit).
+                if Task.isCancelled || error is CancellationError { return }
                 if !failing { logger.warning("cannot pull the policy bundle; keeping the last one", metadata: ["error": "\(error)"]) }
                 failing = true
                 etag = nil

@@ -120,7 +120,12 @@ public struct AgentRoutes: Sendable {
                     return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
                 }
                 let left = deadline - ContinuousClock.now
-                guard left > .zero, await policyFeed.waitForChange(from: snapshot, timeout: left) else {
+                guard left > .zero else { return Response(status: .notModified, headers: headers) }
+                guard await policyFeed.waitForChange(from: snapshot, timeout: left) else {
+                    // Stopping: no wait header (the agent asks again after its interval, by
+                    // then of another collector) and the connection closes with this answer.
+                    if let name = HTTPField.Name(Self.policyWaitHeader) { headers[name] = nil }
+                    headers[.connection] = "close"
                     return Response(status: .notModified, headers: headers)
                 }
             }

@@ -112,6 +112,10 @@ public struct ServerTLSIdentity: Sendable {
         let key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
+        // How long a closing connection waits for the peer's close_notify (NIOSSL: 5 s).
+        // HTTP clients that pool connections often never send one, and every such connection
+        // would hold a graceful stop that long.
+        tls.shutdownTimeout = .seconds(1)
         if requestClientCertificate {
             tls.trustRoots = .certificates(try clientAuthorities.map { try NIOSSLCertificate(bytes: Array($0.serializeAsPEM().pemString.utf8), format: .pem) })
             tls.certificateVerification = .optionalVerification
