@@ -33,8 +33,9 @@ actor PolicyFeed: Service {
     func current(now: Date = Date()) async throws -> PolicySnapshot {
         let age = now.timeIntervalSince(snapshotAt)
         if let snapshot, age < Self.seconds(checkInterval) { return snapshot }
-        if let snapshot, age < maxAge, try await store.policyRevision() == revision { return snapshot }
-        revision = try await store.policyRevision()
+        let latest = try await store.policyRevision()
+        if let snapshot, age < maxAge, latest == revision { return snapshot }
+        revision = latest
         return try await refresh(now: now)
     }
 
