@@ -150,6 +150,7 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: "Store: sqlite, postgres (a private cluster started for the run) or a postgres:// URL of an empty database.") var database = "sqlite"
     @Option(help: "Collector instances sharing the store; agent i posts to collector i mod N, as behind a round-robin load balancer.") var collectors = 1
     @Flag(help: "Events of one type only (agent.selftest, as the figures before issue 10) instead of the realistic mix.") var selftestOnly = false
+    @Flag(help: "HTTP/1.1 connections, as agents before HTTP/2 (default: HTTP/2, as bulwark-agent).") var http1 = false
     @Option(help: "Scratch directory (a fresh deployment is created in it).") var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-ingest").path
 
     func validate() throws {
@@ -197,7 +198,7 @@ struct Ingest: AsyncParsableCommand {
             for prepared in simulated {
                 let port = started[prepared.agent.index % started.count].agentPort
                 group.addTask {
-                    let client = prepared.agent.client(trusting: ca)
+                    let client = prepared.agent.client(trusting: ca, http1: http1)
                     var samples: [Double] = []
                     do {
                         // Spread agents' first batches over one interval, as a real fleet is.
@@ -251,8 +252,8 @@ struct Ingest: AsyncParsableCommand {
         guard stored == total else { throw BenchFailure("collectors stored \(stored) events, expected \(total)") }
         if let rate { print(String(format: "offered load: %.0f events/s (%d agents × %.1f events/s)", rate * Double(agents), agents, rate)) }
         let busy = (machineAfter.busy - machineBefore.busy) / max(machineAfter.total - machineBefore.total, 1)
-        print(String(format: "agents %d, events %d, batch %d, %@, %d collector(s): %.0f events/s over %.2f s; batch ack latency p50 %.1f ms, p99 %.1f ms, max %.1f ms (without first batches: p50 %.1f ms, p99 %.1f ms); collectors' peak RSS %@ MiB, CPU %@ s; machine %.0f%% busy; all %d events stored once",
-                     agents, total, batchSize, bench.database.isEmpty ? "SQLite" : "PostgreSQL", collectors, Double(total) / seconds, seconds,
+        print(String(format: "agents %d, events %d, batch %d, %@, %@, %d collector(s): %.0f events/s over %.2f s; batch ack latency p50 %.1f ms, p99 %.1f ms, max %.1f ms (without first batches: p50 %.1f ms, p99 %.1f ms); collectors' peak RSS %@ MiB, CPU %@ s; machine %.0f%% busy; all %d events stored once",
+                     agents, total, batchSize, http1 ? "HTTP/1.1" : "HTTP/2", bench.database.isEmpty ? "SQLite" : "PostgreSQL", collectors, Double(total) / seconds, seconds,
                      percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.last ?? 0, percentile(steadyLatencies, 0.5), percentile(steadyLatencies, 0.99),
                      peakRSS.map { String($0 / 1024) }.joined(separator: " + "), collectorCPU.map { String(format: "%.1f", $0) }.joined(separator: " + "),
                      busy * 100, stored))

@@ -20,8 +20,9 @@ struct SimulatedAgent: Sendable {
     let certificate: NIOSSLCertificate
     let key: NIOSSLPrivateKey
 
-    /// A client for this agent: mTLS, HTTP/1.1, at most one connection — as `bulwark-agent`'s.
-    func client(trusting ca: NIOSSLCertificate, readTimeout: Duration = .seconds(120)) -> HTTPClient {
+    /// A client for this agent: mTLS, one connection, HTTP/2 where the collector offers it — as
+    /// `bulwark-agent`'s; `http1` for agents before HTTP/2.
+    func client(trusting ca: NIOSSLCertificate, readTimeout: Duration = .seconds(120), http1: Bool = false) -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         tls.trustRoots = .certificates([ca])
@@ -29,7 +30,7 @@ struct SimulatedAgent: Sendable {
         tls.privateKey = .privateKey(key)
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls, timeout: .init(connect: .seconds(60), read: .nanoseconds(Int64(readTimeout.components.seconds) * 1_000_000_000)))
-        configuration.httpVersion = .http1Only
+        configuration.httpVersion = http1 ? .http1Only : .automatic
         configuration.connectionPool = .init(idleTimeout: .seconds(600), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
@@ -224,13 +225,16 @@ final class FleetProgress: Sendable {
 }
 
 /// Agents that hold a policy long-poll open (`GET /v1/policy?wait=`) and post a heartbeat every
-/// `heartbeat` seconds on a connection of its own, as `bulwark-agent` does when nothing happens.
+/// `heartbeat` seconds, as `bulwark-agent` does when nothing happens: over HTTP/2 both on the
+/// agent's one connection; with `http1` (agents before HTTP/2) each heartbeat on a connection of
+/// its own, opened for it and closed after.
 struct SimulatedFleet: Sendable {
     let agents: [SimulatedAgent]
     let collectors: [Int]
     let ca: NIOSSLCertificate
     let wait: Int
     let heartbeat: Double
+    let http1: Bool
     let progress = FleetProgress()
 
     /// Runs every agent until cancelled; agent i starts at i / `rampPerSecond` seconds, on
@@ -243,17 +247,18 @@ struct SimulatedFleet: Sendable {
                 let port = collectors[agent.index % collectors.count]
                 group.addTask {
                     try? await Task.sleep(until: begin)
+                    let client = agent.client(trusting: ca, readTimeout: .seconds(wait + 30), http1: http1)
                     await withTaskGroup(of: Void.self) { both in
-                        both.addTask { await self.poll(agent, port: port) }
-                        both.addTask { await self.beat(agent, port: port) }
+                        both.addTask { await self.poll(agent, port: port, client: client) }
+                        both.addTask { await self.beat(agent, port: port, client: http1 ? nil : client) }
                     }
+                    try? await client.shutdown()
                 }
             }
         }
     }
 
-    private func poll(_ agent: SimulatedAgent, port: Int) async {
-        let client = agent.client(trusting: ca, readTimeout: .seconds(wait + 30))
+    private func poll(_ agent: SimulatedAgent, port: Int, client: HTTPClient) async {
         var etag: String?
         var first = true
         while !Task.isCancelled {
@@ -278,17 +283,16 @@ struct SimulatedFleet: Sendable {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-        try? await client.shutdown()
     }
 
-    private func beat(_ agent: SimulatedAgent, port: Int) async {
+    /// Heartbeats on `shared`, or each on a client of its own when nil.
+    private func beat(_ agent: SimulatedAgent, port: Int, client shared: HTTPClient?) async {
         var seq: UInt64 = 0
         // Heartbeats spread over the interval, as agents started at different times.
         try? await Task.sleep(for: .milliseconds(Int(Double.random(in: 0..<heartbeat) * 1000)))
         while !Task.isCancelled {
             seq += 1
-            // The agent's uploader makes a client per delivery round: a handshake per heartbeat.
-            let client = agent.client(trusting: ca)
+            let client = shared ?? agent.client(trusting: ca, http1: true)
             do {
                 let json = try WireCoding.encoder().encode(EventBatch(
                     agent: agent.id, batch: "hb\(seq)", events: [BenchEvents.heartbeat(seq: seq, time: Date(), policyVersion: 0)]))
@@ -303,7 +307,7 @@ struct SimulatedFleet: Sendable {
             } catch {
                 if !Task.isCancelled { progress.failed(error) }
             }
-            try? await client.shutdown()
+            if shared == nil { try? await client.shutdown() }
             try? await Task.sleep(for: .milliseconds(Int(heartbeat * 1000)))
         }
     }
@@ -334,6 +338,7 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "Seconds each policy request waits at the collector (bulwark-agent: 50).") var wait = PolicySync.longPollSeconds
     @Option(help: "Seconds between an agent's heartbeats (bulwark-agent's default: 60).") var heartbeat = 60.0
     @Option(help: "Agents connecting per second while the fleet starts.") var ramp = 500.0
+    @Flag(help: "Simulate agents before HTTP/2: HTTP/1.1, the policy wait on one connection and each heartbeat on a new one.") var http1 = false
     @Option(help: "Scratch directory (a fresh deployment is created in it).") var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-bench-fleet").path
 
     func validate() throws {
@@ -351,7 +356,7 @@ struct FleetOptions: ParsableArguments {
         print("registering \(agents) agents (own key and certificate each) in \(bench.database.isEmpty ? "SQLite" : "PostgreSQL")…")
         let simulated = try await bench.simulatedAgents(agents)
         let started = try bench.startCollectors(collectors, scratch: scratch, extra: ["--log-level", "warning"])
-        let fleet = SimulatedFleet(agents: simulated, collectors: started.map(\.agentPort), ca: try bench.caCertificate(), wait: wait, heartbeat: heartbeat)
+        let fleet = SimulatedFleet(agents: simulated, collectors: started.map(\.agentPort), ca: try bench.caCertificate(), wait: wait, heartbeat: heartbeat, http1: http1)
         print("connecting \(agents) agents to \(collectors) collector(s) at \(Int(ramp))/s…")
         let running = Task { await fleet.run(rampPerSecond: ramp) }
         guard await fleet.waitUntilConnected(timeout: .seconds(Int64(Double(agents) / ramp) + 120)) else {
@@ -390,7 +395,7 @@ struct IdleFleet: AsyncParsableCommand {
         let counts = simulated.progress.counts.withLock { $0 }
         running.cancel()
 
-        print("\(fleet.agents) agents idle on \(fleet.collectors) collector(s), \(fleet.database) store, policy wait \(fleet.wait) s, heartbeat every \(Int(fleet.heartbeat)) s; measured over \(seconds) s:")
+        print("\(fleet.agents) agents idle on \(fleet.collectors) collector(s), \(fleet.database) store, \(fleet.http1 ? "HTTP/1.1 (heartbeats on new connections)" : "HTTP/2 (one connection each)"), policy wait \(fleet.wait) s, heartbeat every \(Int(fleet.heartbeat)) s; measured over \(seconds) s:")
         for (number, pid) in pids.enumerated() {
             let cpu = cpuAfter[number] - cpuBefore[number]
             print(String(format: "  collector %d: RSS %.0f MiB now, peak %.0f MiB in the window (high-water mark since start %.0f MiB); CPU %.1f s = %.1f%% of one core",

@@ -115,3 +115,60 @@ struct DeliveryTests {
         agent.stop()
     }
 }
+
+/// The agent's connections to the collector, as a fleet's collector sees them.
+@Suite("End to end: one connection per agent", .serialized)
+struct AgentConnectionTests {
+    /// Local ports of `pid`'s established TCP connections to `port` on loopback: its socket
+    /// descriptors (/proc/PID/fd) matched against the kernel's table (/proc/net/tcp).
+    static func connections(of pid: Int32, to port: Int) -> Set<Int> {
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        let inodes = Set(descriptors.compactMap { fd -> String? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+                  target.hasPrefix("socket:[") else { return nil }
+            return String(target.dropFirst(8).dropLast())
+        })
+        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        var ports = Set<Int>()
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode; 01 = ESTABLISHED
+            guard fields.count > 9, fields[3] == "01", inodes.contains(String(fields[9])),
+                  let remote = fields[2].split(separator: ":").last, Int(remote, radix: 16) == port,
+                  let local = fields[1].split(separator: ":").last, let localPort = Int(local, radix: 16) else { continue }
+            ports.insert(localPort)
+        }
+        return ports
+    }
+
+    @Test("an agent holds one HTTP/2 connection to the collector: its waiting policy request, a heartbeat every second and a selftest's uploads all travel on it, none opened beside; HTTP/1.1 clients are still served")
+    func oneConnection() async throws {
+        let cluster = try Cluster.started()
+        defer { cluster.shutdown() }
+        let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "heartbeat_interval: 5", with: "heartbeat_interval: 1"))
+        try agent.startAndSelftest()
+        let pid = try #require(agent.process?.pid)
+        let sampling = Task.detached {
+            var ports = Set<Int>()
+            let end = Date().addingTimeInterval(6)
+            while Date() < end {
+                ports.formUnion(Self.connections(of: pid, to: cluster.agentPort))
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return ports
+        }
+        #expect(try agent.cli(["selftest", "--count", "500"]).status == 0)
+        let seen = try await sampling.value
+        #expect(seen.count == 1, "the agent used connections from local ports \(seen.sorted())")
+        // One connection is HTTP/2: under HTTP/1.1 the waiting policy request holds one of its own.
+
+        for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+            let answer = try run("curl", [
+                "-sS", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", flag, "--cacert", cluster.caPath, "--cert", agent.certificatePath, "--key", agent.keyPath,
+                "\(cluster.collectorURL)/v1/policy",
+            ])
+            #expect(answer.stdout == "\(version) 200", "\(flag): \(answer.stdout) \(answer.stderr)")
+        }
+        agent.stop()
+    }
+}

@@ -109,7 +109,9 @@ public struct AgentService: Service {
         // first) applies now; one already in force is left alone.
         if let distributed = storedBundle?.policy { await applyCollectorPolicy(distributed) }
 
-        let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger, metrics: metrics)
+        // One connection to the collector for uploads and the waiting policy request.
+        let link = CollectorLink(state: state, connectTimeout: configuration.connectTimeout)
+        let uploader = Uploader(state: state, spool: spool, configuration: configuration, logger: logger, metrics: metrics, link: link)
         // Prometheus on this host only (metrics_listen, off by default).
         var metricsServer: MetricsServer?
         if let (host, port) = configuration.metricsAddress {
@@ -165,7 +167,7 @@ public struct AgentService: Service {
                     group.addTask { try await uploader.run() }
                     group.addTask { try await heartbeat.run() }
                     group.addTask {
-                        try await PolicySync(state: state, configuration: configuration, logger: logger) { bundle in
+                        try await PolicySync(state: state, configuration: configuration, logger: logger, link: link) { bundle in
                             if let distributed = bundle.policy {
                                 Task { await applyCollectorPolicy(distributed) }
                             }
@@ -220,6 +222,8 @@ public struct AgentService: Service {
         }
         await pausable.pause()
         if lifecycle.isReloading {
+            // Not awaited (as at the stop below): the new run makes its own link.
+            Task { await link.shutdown() }
             // Back within a moment with the new settings; the spool keeps every event meanwhile.
             try? spool.recordRunner(pid: 0)
             logger.notice("stopping to reload the configuration")
@@ -237,6 +241,9 @@ public struct AgentService: Service {
         }
         let delivered = await uploader.flush(within: .seconds(3))
         logger.info("last delivery before stopping", metadata: ["events": "\(delivered)"])
+        // Not awaited: closing a connection whose request was cut off can wait seconds for the
+        // collector's TLS close, and the process ends now.
+        Task { await link.shutdown() }
         try? spool.recordRunner(pid: 0)
         logger.info("agent stopped; unsent events stay in the spool", metadata: ["depth": "\((try? spool.status().depth) ?? -1)"])
     }

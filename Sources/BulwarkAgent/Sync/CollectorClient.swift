@@ -66,7 +66,9 @@ public final class CollectorClient: Sendable {
         }
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls, timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .seconds(60)))
-        configuration.httpVersion = .http1Only
+        // HTTP/2 where the collector offers it (ALPN): the uploads and the waiting policy
+        // request of one agent share a connection (see CollectorLink).
+        configuration.httpVersion = .automatic
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
@@ -205,6 +207,11 @@ public final class CollectorClient: Sendable {
             return "TLS handshake failed (\(tls)); if this mentions 'certificate', the collector refused this agent's client certificate or the server's certificate is not from the pinned CA"
         }
         if let http = error as? HTTPClientError {
+            // Under TLS 1.3 the server checks the client certificate after the client finished
+            // its side of the handshake; over HTTP/2 its refusal then arrives as a closed connection.
+            if http == .remoteConnectionClosed {
+                return "the collector closed the connection (\(http)); right after the TLS handshake this is how it refuses a client certificate it does not trust (not from its CA or tls_client_ca, expired); check the agent's certificate, or the collector's log"
+            }
             return "\(http)"
         }
         return "\(error)"

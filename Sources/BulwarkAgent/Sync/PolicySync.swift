@@ -12,8 +12,13 @@ public struct PolicySync: Sendable {
     let configuration: AgentConfiguration
     let logger: Logger
     let onChange: @Sendable (PolicyBundle) -> Void
+    /// The connection shared with the uploader: the waiting request holds it open.
+    let link: CollectorLink
 
-    public init(state: AgentState, configuration: AgentConfiguration, logger: Logger, onChange: @escaping @Sendable (PolicyBundle) -> Void) {
+    public init(
+        state: AgentState, configuration: AgentConfiguration, logger: Logger, link: CollectorLink, onChange: @escaping @Sendable (PolicyBundle) -> Void
+    ) {
+        self.link = link
         self.state = state
         self.configuration = configuration
         self.logger = logger
@@ -37,25 +42,10 @@ public struct PolicySync: Sendable {
         var last = Self.stored(in: state)
         var etag: String?
         var failing = false
-        // One client while the certificate stays the same: a waiting request is a connection
-        // held open, not a handshake per minute.
-        var connection: (client: CollectorClient, certificate: Certificate)?
-        defer { if let client = connection?.client { Task { await client.shutdown() } } }
         while !Task.isCancelled {
             var askAgainAtOnce = false
             do {
-                let enrollment = try state.loadEnrollment()
-                let certificate = try state.loadCertificate()
-                if connection?.certificate != certificate {
-                    if let old = connection?.client { await old.shutdown() }
-                    connection = (
-                        try CollectorClient(
-                            baseURL: enrollment.collector, trustedCA: try state.loadCA(), clientCertificate: certificate, clientKey: try state.loadKey(),
-                            connectTimeout: configuration.connectTimeout), certificate
-                    )
-                }
-                guard let client = connection?.client else { continue }
-                let poll = try await client.policyBundle(wait: Self.longPollSeconds, etag: etag)
+                let poll = try await link.client().policyBundle(wait: Self.longPollSeconds, etag: etag)
                 etag = poll.etag
                 askAgainAtOnce = poll.collectorWaits
                 if failing { logger.info("policy bundle reachable again") }
@@ -69,14 +59,12 @@ public struct PolicySync: Sendable {
                     onChange(bundle)
                 }
             } catch {
-                // Stopping: the waiting request was cut off on purpose (the client is shut
-                // down by the defer, without holding up the agent's exit).
+                // Stopping: the waiting request was cut off on purpose (the agent shuts the
+                // link down without waiting for it).
                 if Task.isCancelled || error is CancellationError { return }
                 if !failing { logger.warning("cannot pull the policy bundle; keeping the last one", metadata: ["error": "\(error)"]) }
                 failing = true
                 etag = nil
-                if let old = connection?.client { await old.shutdown() }
-                connection = nil
             }
             if !askAgainAtOnce { try await Task.sleep(for: .milliseconds(Int(configuration.policySyncInterval * 1000))) }
         }

@@ -16,9 +16,14 @@ public struct Uploader: Sendable {
     let configuration: AgentConfiguration
     let logger: Logger
     let metrics: AgentMetrics?
+    /// The connection shared with the policy sync; nil: the uploader makes its own.
+    let link: CollectorLink?
 
-    public init(state: AgentState, spool: SpoolStore, configuration: AgentConfiguration, logger: Logger, metrics: AgentMetrics? = nil) {
+    public init(
+        state: AgentState, spool: SpoolStore, configuration: AgentConfiguration, logger: Logger, metrics: AgentMetrics? = nil, link: CollectorLink? = nil
+    ) {
         self.metrics = metrics
+        self.link = link
         self.state = state
         self.spool = spool
         self.configuration = configuration
@@ -30,17 +35,17 @@ public struct Uploader: Sendable {
         let enrollment = try state.loadEnrollment()
         let key = try state.loadKey()
         let backoff = Backoff(base: configuration.retryBase, cap: configuration.retryCap)
-        var client = try makeClient(enrollment: enrollment, key: key)
+        let link = self.link ?? CollectorLink(state: state, connectTimeout: configuration.connectTimeout)
         do {
-            try await loop(client: &client, enrollment: enrollment, key: key, backoff: backoff)
+            try await loop(link: link, enrollment: enrollment, key: key, backoff: backoff)
         } catch {
-            await client.shutdown()
+            if self.link == nil { await link.shutdown() }
             throw error
         }
-        await client.shutdown()
+        if self.link == nil { await link.shutdown() }
     }
 
-    private func loop(client: inout CollectorClient, enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey, backoff: Backoff) async throws {
+    private func loop(link: CollectorLink, enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey, backoff: Backoff) async throws {
         var failures = 0
         var batchLimit = configuration.batchMaxEvents
         var lastRenewalAttempt: ContinuousClock.Instant?
@@ -49,16 +54,14 @@ public struct Uploader: Sendable {
             // The certificate is looked at every few seconds, not per batch (it reads files and
             // checks a signature); at most one renewal attempt a minute, so a collector that issues
             // certificates shorter than the renewal threshold cannot put the agent into a loop.
+            // A renewed certificate reaches the link's next client.
             let now = ContinuousClock.now
             if lastRenewalCheck.map({ now - $0 >= Self.renewalCheckInterval }) ?? true,
                lastRenewalAttempt.map({ now - $0 > .seconds(60) }) ?? true {
                 lastRenewalCheck = now
-                if certificateNeedsRenewal(enrollment: enrollment) {
+                if certificateNeedsRenewal(enrollment: enrollment), let client = try? link.client() {
                     lastRenewalAttempt = now
-                    if let renewed = await renew(client: client, enrollment: enrollment, key: key) {
-                        await client.shutdown()
-                        client = renewed
-                    }
+                    await renew(client: client, key: key)
                 }
             }
             let next: SpoolBatch?
@@ -71,6 +74,16 @@ public struct Uploader: Sendable {
             }
             guard let batch = next else {
                 try await Task.sleep(for: .seconds(configuration.pollInterval))
+                continue
+            }
+            let client: CollectorClient
+            do {
+                client = try link.client()
+            } catch {
+                failures += 1
+                let delay = backoff.delay(attempt: failures)
+                logger.error("cannot set up the connection to the collector; retrying", metadata: ["error": "\(error)", "retry_in_s": "\(Int(delay.rounded()))"])
+                try await Task.sleep(for: .seconds(delay))
                 continue
             }
             do {
@@ -126,8 +139,14 @@ public struct Uploader: Sendable {
     /// in the spool for the next run.
     @discardableResult
     public func flush(within time: Duration) async -> Int {
-        guard let enrollment = try? state.loadEnrollment(), let key = try? state.loadKey(),
-              let client = try? makeClient(enrollment: enrollment, key: key) else { return 0 }
+        guard let enrollment = try? state.loadEnrollment() else { return 0 }
+        // The running agent's connection when there is one: it is already set up.
+        let own = self.link == nil ? CollectorLink(state: state, connectTimeout: configuration.connectTimeout) : nil
+        guard let link = self.link ?? own else { return 0 }
+        guard let client = try? link.client() else {
+            await own?.shutdown()
+            return 0
+        }
         let deadline = ContinuousClock.now + time
         let work = Task { () -> Int in
             var delivered = 0
@@ -148,7 +167,7 @@ public struct Uploader: Sendable {
         }
         let result = await work.value
         timer.cancel()
-        await client.shutdown()
+        await own?.shutdown()
         return result
     }
 
@@ -165,12 +184,6 @@ public struct Uploader: Sendable {
     /// How often the client certificate is looked at for renewal.
     static let renewalCheckInterval = Duration.seconds(5)
 
-    func makeClient(enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey) throws -> CollectorClient {
-        try CollectorClient(
-            baseURL: enrollment.collector, trustedCA: try state.loadCA(),
-            clientCertificate: try state.loadCertificate(), clientKey: key, connectTimeout: configuration.connectTimeout)
-    }
-
     /// True once less than `renewFraction` of the client certificate's lifetime remains, or
     /// when the collector issues from another CA than the one that signed it (a CA rotation).
     func certificateNeedsRenewal(enrollment: AgentState.Enrollment, now: Date = Date()) -> Bool {
@@ -185,17 +198,15 @@ public struct Uploader: Sendable {
         return certificate.notValidAfter.timeIntervalSince(now) < lifetime * configuration.renewFraction
     }
 
-    /// Renews the client certificate for the same key and returns a client using it. Failure is
-    /// logged and retried later; the current certificate stays in use meanwhile.
-    func renew(client: CollectorClient, enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey) async -> CollectorClient? {
+    /// Renews the client certificate for the same key; the link's next client uses it. Failure
+    /// is logged and retried later; the current certificate stays in use meanwhile.
+    func renew(client: CollectorClient, key: P256.Signing.PrivateKey) async {
         do {
             let grant = try await client.renew(RenewRequest(csr: try Enroller.csrPEM(for: key)))
             try state.save(grant: grant, enrollment: nil)
             logger.info("client certificate renewed", metadata: ["not_after": "\(WireCoding.string(from: grant.notAfter))"])
-            return try makeClient(enrollment: enrollment, key: key)
         } catch {
             logger.warning("certificate renewal failed; will retry", metadata: ["error": "\(error)"])
-            return nil
         }
     }
 

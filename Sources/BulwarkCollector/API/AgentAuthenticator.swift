@@ -37,7 +37,7 @@ public struct AgentAuthenticator: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let peer: NIOSSLCertificate?
         do {
-            peer = try await context.channel.nioSSL_peerCertificate().get()
+            peer = try await context.peerCertificate()
         } catch {
             throw APIFailure(.unauthorized, "client_certificate_required", "this route needs TLS with a client certificate")
         }

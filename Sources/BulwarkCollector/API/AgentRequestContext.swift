@@ -23,6 +23,17 @@ public struct AgentRequestContext: RequestContext {
     public var clientAddress: String {
         channel.remoteAddress?.ipAddress ?? "unknown"
     }
+
+    /// Whether the request is a stream of an HTTP/2 connection. A stream's channel is the child
+    /// of the connection's, itself the child of the listener's; an HTTP/1.1 request's channel is
+    /// the connection's.
+    public var isHTTP2Stream: Bool { channel.parent?.parent != nil }
+
+    /// The client certificate the TLS handshake verified, if one was presented. TLS belongs to
+    /// the connection: under HTTP/2 that is the stream's parent.
+    public func peerCertificate() async throws -> NIOSSLCertificate? {
+        try await (isHTTP2Stream ? channel.parent ?? channel : channel).nioSSL_peerCertificate().get()
+    }
 }
 
 /// Request context of the console/API listener, carrying the authenticated bearer token.

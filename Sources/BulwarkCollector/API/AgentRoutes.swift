@@ -63,7 +63,7 @@ public struct AgentRoutes: Sendable {
         router.post("v1/register") { request, context in
             let peer: Certificate
             do {
-                guard let presented = try await context.channel.nioSSL_peerCertificate().get() else { throw APIFailure(.unauthorized, "client_certificate_required", "") }
+                guard let presented = try await context.peerCertificate() else { throw APIFailure(.unauthorized, "client_certificate_required", "") }
                 peer = try Certificate(derEncoded: try presented.toDERBytes())
             } catch {
                 throw APIFailure(.unauthorized, "client_certificate_required", "registration needs the agent's certificate from the organisation's CA in the TLS handshake")
@@ -125,7 +125,8 @@ public struct AgentRoutes: Sendable {
                     // Stopping: no wait header (the agent asks again after its interval, by
                     // then of another collector) and the connection closes with this answer.
                     if let name = HTTPField.Name(Self.policyWaitHeader) { headers[name] = nil }
-                    headers[.connection] = "close"
+                    // HTTP/2 has no Connection header (its GOAWAY closes the connection).
+                    if !context.isHTTP2Stream { headers[.connection] = "close" }
                     return Response(status: .notModified, headers: headers)
                 }
             }

@@ -1,6 +1,7 @@
 import BulwarkCore
 import Foundation
 import Hummingbird
+import HummingbirdHTTP2
 import HummingbirdTLS
 import Logging
 import NIOCore
@@ -88,7 +89,10 @@ public struct CollectorServer: Sendable {
         ).register(on: agentRouter)
         let agentApp = Application(
             router: agentRouter,
-            server: try .tls(.http1(), tlsConfiguration: identity.tlsConfiguration(requestClientCertificate: true)),
+            // HTTP/2 (ALPN h2, HTTP/1.1 for older agents): an agent's waiting policy request and
+            // its uploads share one connection, so an idle fleet opens no connections; each
+            // connection opened and closed costs the server time in proportion to those held.
+            server: try .http2Upgrade(tlsConfiguration: identity.tlsConfiguration(requestClientCertificate: true)),
             configuration: .init(address: .hostname(configuration.agentListen.host, port: configuration.agentListen.port), serverName: "bulwark-collector"),
             onServerRunning: { channel in onListening("agent", channel.localAddress) },
             logger: logger)
