@@ -28,6 +28,13 @@ public final class CollectorLink: Sendable {
         var credentials: Credentials?
         var retired: [CollectorClient] = []
         var closed = false
+
+        /// The client in use if it was made from `credentials` (any, when nil).
+        func usable(matching credentials: Credentials?) throws -> CollectorClient? {
+            guard !closed else { throw CollectorError.unreachable("the agent is stopping; no new requests to the collector") }
+            guard credentials == nil || credentials == self.credentials else { return nil }
+            return client
+        }
     }
 
     private let current = Mutex(Current())
@@ -37,29 +44,46 @@ public final class CollectorLink: Sendable {
         self.connectTimeout = connectTimeout
     }
 
-    /// The client for the agent's enrollment as it is on disk now.
-    /// - Throws: when the agent is not enrolled or its files cannot be read, or once shut down.
+    /// The client for the agent's enrollment as it is on disk now. When those files cannot be
+    /// read (deleted under the running agent: tampering, which the agent reports) the client in
+    /// use stays: the agent keeps reporting with what it loaded.
+    /// - Throws: when there is no client yet and the files cannot be read, or once shut down.
     public func client() throws -> CollectorClient {
-        let enrollment = try state.loadEnrollment()
-        let credentials = Credentials(
-            collector: enrollment.collector,
-            certificate: try Data(contentsOf: URL(fileURLWithPath: state.certificatePath)),
-            authorities: try Data(contentsOf: URL(fileURLWithPath: state.caPath)))
-        if let client = current.withLock({ $0.credentials == credentials ? $0.client : nil }) { return client }
-        let (authorities, certificate, key) = (try state.loadCA(), try state.loadCertificate(), try state.loadKey())
-        let chosen = try current.withLock { current -> CollectorClient? in
-            guard !current.closed else { return nil }
-            // Another caller may have made one for the same files meanwhile.
-            if current.credentials == credentials, let client = current.client { return client }
-            let made = try CollectorClient(
-                baseURL: enrollment.collector, trustedCA: authorities, clientCertificate: certificate, clientKey: key, connectTimeout: connectTimeout)
-            if let old = current.client { current.retired.append(old) }
-            current.client = made
-            current.credentials = credentials
-            return made
+        let made: (client: CollectorClient, credentials: Credentials)
+        do {
+            let enrollment = try state.loadEnrollment()
+            let credentials = Credentials(
+                collector: enrollment.collector,
+                certificate: try Data(contentsOf: URL(fileURLWithPath: state.certificatePath)),
+                authorities: try Data(contentsOf: URL(fileURLWithPath: state.caPath)))
+            if let client = try current.withLock({ try $0.usable(matching: credentials) }) { return client }
+            made = (
+                try CollectorClient(
+                    baseURL: enrollment.collector, trustedCA: try state.loadCA(), clientCertificate: try state.loadCertificate(), clientKey: try state.loadKey(),
+                    connectTimeout: connectTimeout),
+                credentials
+            )
+        } catch {
+            if let client = try current.withLock({ try $0.usable(matching: nil) }) { return client }
+            throw error
         }
-        guard let chosen else { throw CollectorError.unreachable("the agent is stopping; no new requests to the collector") }
-        return chosen
+        do {
+            return try current.withLock { current in
+                // Another caller may have made one for the same files meanwhile: ours is unused.
+                if let client = try current.usable(matching: made.credentials) {
+                    current.retired.append(made.client)
+                    return client
+                }
+                if let old = current.client { current.retired.append(old) }
+                current.client = made.client
+                current.credentials = made.credentials
+                return made.client
+            }
+        } catch {
+            // Shut down while this one was being made.
+            Task { await made.client.shutdown() }
+            throw error
+        }
     }
 
     /// Shuts every client down; requests still running fail, and `client()` throws from now on.

@@ -1,5 +1,4 @@
 import BulwarkCore
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,22 +13,23 @@ public struct AgentRoutes: Sendable {
     let ingest: IngestService
     let limits: CollectorLimits
     let caPEM: String
-    /// The CA that signs agent certificates now, sent with the policy bundle so agents signed
-    /// by another (before a rotation) renew.
-    let issuingCAPEM: String?
     let metrics: CollectorMetrics?
     /// Policy snapshots for agents that wait for a change.
     let policyFeed: PolicyFeed
+    /// Their bundles as sent.
+    let bundles: PolicyBundleCutter
 
     /// The longest an agent may wait on `GET /v1/policy?wait=S`, seconds.
     static let longestPolicyWait = 120.0
 
+    /// - Parameter issuingCAPEM: the CA that signs agent certificates now, sent with the policy
+    ///   bundle so agents signed by another (before a rotation) renew.
     init(
         store: any CollectorStore, enrollment: EnrollmentService, ingest: IngestService, limits: CollectorLimits, caPEM: String,
         issuingCAPEM: String? = nil, metrics: CollectorMetrics? = nil, policyFeed: PolicyFeed
     ) {
         self.policyFeed = policyFeed
-        self.issuingCAPEM = issuingCAPEM
+        self.bundles = PolicyBundleCutter(catalog: store.catalog, catalogOverride: store.catalogOverride, issuingCAPEM: issuingCAPEM)
         self.store = store
         self.enrollment = enrollment
         self.ingest = ingest
@@ -110,14 +110,11 @@ public struct AgentRoutes: Sendable {
             let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
             while true {
                 let snapshot = try await policyFeed.current()
-                var bundle = snapshot.bundle(for: agent.id, catalog: store.catalog, catalogOverride: store.catalogOverride)
-                bundle.issuingCA = issuingCAPEM
-                let body = try WireCoding.encoder().encode(bundle)
-                let etag = "\"" + AgentIdentity.hex(SHA256.hash(data: body)).prefix(32) + "\""
-                var headers: HTTPFields = [.contentType: "application/json", .eTag: etag]
+                let cut = try bundles.cut(for: agent.id, from: snapshot)
+                var headers: HTTPFields = [.contentType: "application/json", .eTag: cut.etag]
                 if wait > 0, let name = HTTPField.Name(Self.policyWaitHeader) { headers[name] = String(Int(wait)) }
-                if wait == 0 || known != etag {
-                    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+                if wait == 0 || known != cut.etag {
+                    return Response(status: .ok, headers: headers, body: .init(byteBuffer: cut.body))
                 }
                 let left = deadline - ContinuousClock.now
                 guard left > .zero else { return Response(status: .notModified, headers: headers) }

@@ -17,7 +17,7 @@ actor PolicyFeed: Service {
     private var revision: Int64 = -1
     private var wokenFor: PolicySnapshot?
     private var stopping = false
-    private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    private var waiters: [UInt64: (deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Void, Never>)] = [:]
     private var nextWaiter: UInt64 = 0
 
     init(store: any CollectorStore, logger: Logger, checkInterval: Duration = .seconds(1), maxAge: TimeInterval = 15) {
@@ -48,12 +48,10 @@ actor PolicyFeed: Service {
         guard snapshot == seen else { return true }
         let id = nextWaiter
         nextWaiter += 1
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            self.wake(id)
-        }
-        await withCheckedContinuation { continuation in waiters[id] = continuation }
-        timer.cancel()
+        // No timer per request: `run` wakes the expired ones at each check, so a wait ends up to
+        // `checkInterval` late. Ten thousand sleeping timer tasks cost the collector more.
+        let deadline = ContinuousClock.now + timeout
+        await withCheckedContinuation { continuation in waiters[id] = (deadline, continuation) }
         return !stopping
     }
 
@@ -65,6 +63,7 @@ actor PolicyFeed: Service {
             try await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
                     await self.check()
+                    await self.wakeExpired(now: .now)
                     try await Task.sleep(for: self.checkInterval)
                 }
             }
@@ -101,13 +100,18 @@ actor PolicyFeed: Service {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    private func wake(_ id: UInt64) {
-        waiters.removeValue(forKey: id)?.resume()
+    /// Ends the waits whose time is up (their requests answer 304).
+    private func wakeExpired(now: ContinuousClock.Instant) {
+        let expired = waiters.filter { $0.value.deadline <= now }
+        for (id, waiter) in expired {
+            waiters[id] = nil
+            waiter.continuation.resume()
+        }
     }
 
     private func wakeAll() {
         let all = waiters
         waiters = [:]
-        for continuation in all.values { continuation.resume() }
+        for waiter in all.values { waiter.continuation.resume() }
     }
 }
