@@ -92,7 +92,7 @@ public struct CollectorServer: Sendable {
             // HTTP/2 (ALPN h2, HTTP/1.1 for older agents): an agent's waiting policy request and
             // its uploads share one connection, so an idle fleet opens no connections; each
             // connection opened and closed costs the server time in proportion to those held.
-            server: try .http2Upgrade(tlsConfiguration: identity.tlsConfiguration(requestClientCertificate: true)),
+            server: try .agentListener(tlsConfiguration: identity.tlsConfiguration(requestClientCertificate: true)),
             configuration: .init(address: .hostname(configuration.agentListen.host, port: configuration.agentListen.port), serverName: "bulwark-collector"),
             onServerRunning: { channel in onListening("agent", channel.localAddress) },
             logger: logger)
