@@ -146,7 +146,10 @@ let package = Package(
         ),
         .testTarget(
             name: "BulwarkCollectorTests",
-            dependencies: ["BulwarkCollector", "BulwarkCore", "BulwarkTestSupport", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "BulwarkCollector", "BulwarkCore", "BulwarkTestSupport", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "BulwarkAgentTests",
