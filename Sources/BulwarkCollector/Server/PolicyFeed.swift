@@ -14,6 +14,8 @@ actor PolicyFeed: Service {
     let maxAge: TimeInterval
     private var snapshot: PolicySnapshot?
     private var snapshotAt = Date.distantPast
+    /// When the store's revision was last read (by `check` or a request).
+    private var checkedAt = Date.distantPast
     private var revision: Int64 = -1
     private var wokenFor: PolicySnapshot?
     private var stopping = false
@@ -27,13 +29,15 @@ actor PolicyFeed: Service {
         self.maxAge = maxAge
     }
 
-    /// The current snapshot. Within `checkInterval` of the last read it is served as is (so
-    /// thousands of woken requests cost no query); after that the revision is read first, so a
-    /// request that does not wait still sees a change made a moment ago on any collector.
+    /// The current snapshot. Within `checkInterval` of the last read of the store's revision (the
+    /// feed reads it every `checkInterval`) it is served as is, so requests cost no query;
+    /// otherwise the revision is read first, so a request that does not wait still sees a change
+    /// made a moment ago on any collector.
     func current(now: Date = Date()) async throws -> PolicySnapshot {
         let age = now.timeIntervalSince(snapshotAt)
-        if let snapshot, age < Self.seconds(checkInterval) { return snapshot }
+        if let snapshot, now.timeIntervalSince(checkedAt) < Self.seconds(checkInterval), age < maxAge { return snapshot }
         let latest = try await store.policyRevision()
+        checkedAt = now
         if let snapshot, age < maxAge, latest == revision { return snapshot }
         revision = latest
         return try await refresh(now: now)
@@ -76,6 +80,7 @@ actor PolicyFeed: Service {
         do {
             let latest = try await store.policyRevision()
             let now = Date()
+            checkedAt = now
             if latest != revision || now.timeIntervalSince(snapshotAt) >= maxAge {
                 revision = latest
                 _ = try await refresh(now: now)
@@ -93,6 +98,7 @@ actor PolicyFeed: Service {
         let fresh = try await store.policySnapshot(now: now)
         snapshot = fresh
         snapshotAt = now
+        checkedAt = now
         return fresh
     }
 

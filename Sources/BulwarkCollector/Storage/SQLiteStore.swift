@@ -362,7 +362,8 @@ public final class SQLiteStore: CollectorStore {
 
     public func agent(id: String) async throws -> AgentRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]).map(Self.agent)
+            // Cached: read on many agent requests (AgentDirectory), and preparing it showed in profiles.
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM agents WHERE id = ?"), arguments: [id]).map(Self.agent)
         }
     }
 
