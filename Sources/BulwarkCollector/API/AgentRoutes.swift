@@ -109,8 +109,12 @@ public struct AgentRoutes: Sendable {
             let known = request.headers[.ifNoneMatch]
             let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
             while true {
-                let snapshot = try await policyFeed.current()
-                let cut = try bundles.cut(for: agent.id, from: snapshot)
+                var snapshot = try await policyFeed.current()
+                var cut = try bundles.cut(for: agent.id, from: snapshot)
+                if known != nil, known != cut.etag {
+                    snapshot = try await policyFeed.current(revalidate: true)
+                    cut = try bundles.cut(for: agent.id, from: snapshot)
+                }
                 var headers: HTTPFields = [.contentType: "application/json", .eTag: cut.etag]
                 if wait > 0, let name = HTTPField.Name(Self.policyWaitHeader) { headers[name] = String(Int(wait)) }
                 if wait == 0 || known != cut.etag {

@@ -33,9 +33,12 @@ actor PolicyFeed: Service {
     /// feed reads it every `checkInterval`) it is served as is, so requests cost no query;
     /// otherwise the revision is read first, so a request that does not wait still sees a change
     /// made a moment ago on any collector.
-    func current(now: Date = Date()) async throws -> PolicySnapshot {
+    /// - Parameter revalidate: read the revision even within `checkInterval` — before answering
+    ///   an agent whose bundle differs, so it is never sent one older than it already has (it may
+    ///   have got the new one from another collector a moment ago).
+    func current(now: Date = Date(), revalidate: Bool = false) async throws -> PolicySnapshot {
         let age = now.timeIntervalSince(snapshotAt)
-        if let snapshot, now.timeIntervalSince(checkedAt) < Self.seconds(checkInterval), age < maxAge { return snapshot }
+        if !revalidate, let snapshot, now.timeIntervalSince(checkedAt) < Self.seconds(checkInterval), age < maxAge { return snapshot }
         let latest = try await store.policyRevision()
         checkedAt = now
         if let snapshot, age < maxAge, latest == revision { return snapshot }
