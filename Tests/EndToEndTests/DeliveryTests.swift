@@ -1,6 +1,7 @@
 import BulwarkCollector
 import BulwarkCore
 import Foundation
+import Synchronization
 import Testing
 
 /// Delivery guarantees: every spooled event reaches the collector exactly once, through
@@ -148,18 +149,27 @@ struct AgentConnectionTests {
         let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "heartbeat_interval: 5", with: "heartbeat_interval: 1"))
         try agent.startAndSelftest()
         let pid = try #require(agent.process?.pid)
-        let sampling = Task.detached {
-            var ports = Set<Int>()
+        // Sampled on a thread of its own: a task could wait behind the blocking CLI call (and
+        // whatever else holds the cooperative pool's two threads) until the window had passed.
+        let sampled = Mutex((ports: Set<Int>(), samples: 0))
+        let done = DispatchSemaphore(value: 0)
+        let port = cluster.agentPort
+        Thread.detachNewThread {
             let end = Date().addingTimeInterval(6)
             while Date() < end {
-                ports.formUnion(Self.connections(of: pid, to: cluster.agentPort))
-                try await Task.sleep(for: .milliseconds(20))
+                let ports = Self.connections(of: pid, to: port)
+                sampled.withLock { $0.ports.formUnion(ports); $0.samples += 1 }
+                usleep(20_000)
             }
-            return ports
+            done.signal()
         }
         #expect(try agent.cli(["selftest", "--count", "500"]).status == 0)
-        let seen = try await sampling.value
-        #expect(seen.count == 1, "the agent used connections from local ports \(seen.sorted())")
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { done.wait(); continuation.resume() }
+        }
+        let (seen, samples) = sampled.withLock { $0 }
+        #expect(samples > 50, "only \(samples) samples of the agent's connections in 6 s")
+        #expect(seen.count == 1, "the agent used connections from local ports \(seen.sorted()) (\(samples) samples)")
         // One connection is HTTP/2: under HTTP/1.1 the waiting policy request holds one of its own.
 
         for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {

@@ -6,13 +6,7 @@ import Synchronization
 /// modification and change time is the same content, so a verdict is reused until the file is
 /// written (close-after-write rescans it) or replaced.
 final class VerdictCache: Sendable {
-    struct Key: Hashable, Sendable {
-        var device: UInt64
-        var inode: UInt64
-        var size: Int64
-        var modified: Int64
-        var changed: Int64
-    }
+    typealias Key = FileStamp
 
     private let entries = Mutex<[Key: ScanResult]>([:])
     let capacity: Int
@@ -23,12 +17,8 @@ final class VerdictCache: Sendable {
 
     /// The identity of an open regular file; nil for anything else (directories, devices).
     static func key(descriptor: Int32) -> Key? {
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
-        return Key(
-            device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size),
-            modified: Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec),
-            changed: Int64(status.st_ctim.tv_sec) * 1_000_000_000 + Int64(status.st_ctim.tv_nsec))
+        guard let stamp = FileStamp(descriptor: descriptor), stamp.isRegularFile else { return nil }
+        return stamp
     }
 
     func verdict(_ key: Key) -> ScanResult? { entries.withLock { $0[key] } }

@@ -21,14 +21,7 @@ public final class ProcessSensor: @unchecked Sendable {
     let logger: Logger
     let fallbackInterval: Duration
     private var running: [pid_t: (sighting: Sighting, since: ContinuousClock.Instant)] = [:]
-    private var hashes: [FileIdentity: String] = [:]
-
-    struct FileIdentity: Hashable {
-        var device: UInt64
-        var inode: UInt64
-        var size: Int64
-        var modified: Int
-    }
+    private var hashes: [FileStamp: String] = [:]
 
     let discovery: DiscoveryState
 
@@ -139,11 +132,9 @@ public final class ProcessSensor: @unchecked Sendable {
     /// was replaced or deleted since), cached by file identity so a program is hashed once.
     private func sha256(of path: String, pid: pid_t) -> String? {
         let source = path.hasPrefix("/") && FileManager.default.fileExists(atPath: path) ? path : "/proc/\(pid)/exe"
-        var status = stat()
-        guard stat(source, &status) == 0 else { return nil }
-        let identity = FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size), modified: Int(status.st_mtim.tv_sec))
+        guard let identity = FileStamp(path: source) else { return nil }
         if let known = hashes[identity] { return known }
-        guard status.st_size <= 2 * 1024 * 1024 * 1024 else { return nil }
+        guard identity.size <= 2 * 1024 * 1024 * 1024 else { return nil }
         let descriptor = open(source, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }

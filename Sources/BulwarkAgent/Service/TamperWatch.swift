@@ -43,10 +43,7 @@ public struct TamperWatch: Sendable {
         var unitEnabled: Bool
     }
 
-    static func inode(_ path: String) -> UInt64? {
-        var info = stat()
-        return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
-    }
+    static func inode(_ path: String) -> UInt64? { FileStamp(path: path)?.inode }
 
     /// Checks until cancelled; each finding is reported once until it is undone.
     public func run() async throws {

@@ -26,6 +26,9 @@ public final class CollectorLink: Sendable {
     private struct Current {
         var client: CollectorClient?
         var credentials: Credentials?
+        /// The files `credentials` were read from, as they were then: while they stay so, a
+        /// request costs three `stat`s, not three reads.
+        var stamps: [FileStamp?] = []
         var retired: [CollectorClient] = []
         var closed = false
 
@@ -49,6 +52,10 @@ public final class CollectorLink: Sendable {
     /// use stays: the agent keeps reporting with what it loaded.
     /// - Throws: when there is no client yet and the files cannot be read, or once shut down.
     public func client() throws -> CollectorClient {
+        let stamps = [state.enrollmentPath, state.certificatePath, state.caPath].map(FileStamp.init(path:))
+        if let client = try current.withLock({ current in
+            !stamps.contains(nil) && current.stamps == stamps ? try current.usable(matching: nil) : nil
+        }) { return client }
         let made: (client: CollectorClient, credentials: Credentials)
         do {
             let enrollment = try state.loadEnrollment()
@@ -56,7 +63,11 @@ public final class CollectorLink: Sendable {
                 collector: enrollment.collector,
                 certificate: try Data(contentsOf: URL(fileURLWithPath: state.certificatePath)),
                 authorities: try Data(contentsOf: URL(fileURLWithPath: state.caPath)))
-            if let client = try current.withLock({ try $0.usable(matching: credentials) }) { return client }
+            if let client = try current.withLock({ current -> CollectorClient? in
+                guard let client = try current.usable(matching: credentials) else { return nil }
+                current.stamps = stamps  // rewritten with the same content
+                return client
+            }) { return client }
             made = (
                 try CollectorClient(
                     baseURL: enrollment.collector, trustedCA: try state.loadCA(), clientCertificate: try state.loadCertificate(), clientKey: try state.loadKey(),
@@ -77,6 +88,7 @@ public final class CollectorLink: Sendable {
                 if let old = current.client { current.retired.append(old) }
                 current.client = made.client
                 current.credentials = made.credentials
+                current.stamps = stamps
                 return made.client
             }
         } catch {

@@ -35,14 +35,13 @@ public struct Uploader: Sendable {
         let enrollment = try state.loadEnrollment()
         let key = try state.loadKey()
         let backoff = Backoff(base: configuration.retryBase, cap: configuration.retryCap)
-        let link = self.link ?? CollectorLink(state: state, connectTimeout: configuration.connectTimeout)
-        do {
-            try await loop(link: link, enrollment: enrollment, key: key, backoff: backoff)
-        } catch {
-            if self.link == nil { await link.shutdown() }
-            throw error
-        }
-        if self.link == nil { await link.shutdown() }
+        // A link of its own (none given) is the uploader's to shut down, however the loop ends.
+        let own = self.link == nil ? CollectorLink(state: state, connectTimeout: configuration.connectTimeout) : nil
+        guard let link = self.link ?? own else { return }
+        var failure: (any Error)?
+        do { try await loop(link: link, enrollment: enrollment, key: key, backoff: backoff) } catch { failure = error }
+        await own?.shutdown()
+        if let failure { throw failure }
     }
 
     private func loop(link: CollectorLink, enrollment: AgentState.Enrollment, key: P256.Signing.PrivateKey, backoff: Backoff) async throws {

@@ -112,6 +112,9 @@ public struct AgentRoutes: Sendable {
                 var snapshot = try await policyFeed.current()
                 var cut = try bundles.cut(for: agent.id, from: snapshot)
                 if known != nil, known != cut.etag {
+                    // The agent's bundle differs from this snapshot, checked up to a second
+                    // ago: it may be newer (from another collector). Read the revision again
+                    // rather than send an older bundle.
                     snapshot = try await policyFeed.current(revalidate: true)
                     cut = try bundles.cut(for: agent.id, from: snapshot)
                 }

@@ -46,7 +46,8 @@ actor PolicyFeed: Service {
         return try await refresh(now: now)
     }
 
-    /// Returns at the next refresh that found something new, or after `timeout`; at once when
+    /// Returns at the next refresh that found something new, or once `timeout` has passed (at
+    /// the first check after it, so up to `checkInterval` later); at once when
     /// the snapshot is no longer `seen` (it changed while the caller was cutting its bundle).
     /// False once the collector is stopping: the caller answers now rather than hold the
     /// graceful shutdown (or a reload) for the rest of its wait.
