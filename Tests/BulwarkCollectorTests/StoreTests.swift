@@ -143,7 +143,11 @@ struct StoreTests {
             try await store.enroll(tokenHash: "t", agent: agent("a"), now: now.addingTimeInterval(61))
         }
         await #expect(throws: EnrollmentRefusal.unknownToken) { try await store.enroll(tokenHash: "nope", agent: agent("a"), now: now) }
+        #expect(try await store.revokedAgentCount() == 0)
         #expect(try await store.revokeAgent(id: "a", now: now))
+        #expect(try await store.revokeAgent(id: "a", now: now.addingTimeInterval(1)))  // again: still one revoked
+        #expect(try await store.revokedAgentCount() == 1)
+        #expect(try await store.agent(id: "a")?.revokedAt == now)
         await #expect(throws: EnrollmentRefusal.agentRevoked("a")) { try await store.enroll(tokenHash: "t", agent: agent("a"), now: now) }
         #expect(try await store.revokeEnrollmentToken(id: token.id, now: now))
         await #expect(throws: EnrollmentRefusal.tokenRevoked) { try await store.enroll(tokenHash: "t", agent: agent("b"), now: now) }

@@ -24,6 +24,10 @@ public protocol CollectorStore: Sendable {
     func agents() async throws -> [AgentRecord]
     /// Revokes an agent; false when no such agent exists.
     func revokeAgent(id: String, now: Date) async throws -> Bool
+    /// How many agents are revoked. Revocation is final (no un-revoke, no deletion), so the
+    /// count only grows and a change means a new revocation: one cheap indexed read tells a
+    /// collector whether the agent records it holds are still good.
+    func revokedAgentCount() async throws -> Int
     func recordRenewal(agentID: String, serial: String, notAfter: Date, now: Date) async throws
 
     // Events

@@ -288,6 +288,12 @@ public final class SQLiteStore: CollectorStore {
                 INSERT INTO policy_revision (n) VALUES (0);
                 """)
         },
+        { db in
+            // Collectors hold agent records and re-check only the revoked count (issue 10).
+            try db.execute(sql: """
+                CREATE INDEX agents_revoked ON agents (revoked_at) WHERE revoked_at IS NOT NULL;
+                """)
+        },
     ]
 
 
@@ -362,7 +368,7 @@ public final class SQLiteStore: CollectorStore {
 
     public func agent(id: String) async throws -> AgentRecord? {
         try await pool.read { db in
-            // Cached: read on many agent requests (AgentDirectory), and preparing it showed in profiles.
+            // Cached: read on an agent's first request (AgentDirectory), and preparing it showed in profiles.
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM agents WHERE id = ?"), arguments: [id]).map(Self.agent)
         }
     }
@@ -375,6 +381,12 @@ public final class SQLiteStore: CollectorStore {
 
     public func revokeAgent(id: String, now: Date) async throws -> Bool {
         try await markRevoked(table: "agents", id: id, now: now)
+    }
+
+    public func revokedAgentCount() async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM agents WHERE revoked_at IS NOT NULL") ?? 0
+        }
     }
 
     public func recordRenewal(agentID: String, serial: String, notAfter: Date, now: Date) async throws {

@@ -179,5 +179,9 @@ enum PostgresSchema {
         CREATE TABLE policy_revision (n BIGINT NOT NULL);
         INSERT INTO policy_revision (n) VALUES (0);
         """,
+        """
+        -- Collectors hold agent records and re-check only how many are revoked.
+        CREATE INDEX agents_revoked ON agents (revoked_at) WHERE revoked_at IS NOT NULL;
+        """,
     ]
 }

@@ -235,6 +235,10 @@ public final class PostgresStore: CollectorStore {
         try await !rows("UPDATE agents SET revoked_at = coalesce(revoked_at, \(now.millis)) WHERE id = \(id) RETURNING id", "revoking an agent").isEmpty
     }
 
+    public func revokedAgentCount() async throws -> Int {
+        try await rows("SELECT count(*) AS n FROM agents WHERE revoked_at IS NOT NULL", "counting revoked agents").first?.value("n", as: Int.self) ?? 0
+    }
+
     public func recordRenewal(agentID: String, serial: String, notAfter: Date, now: Date) async throws {
         _ = try await rows(
             "UPDATE agents SET cert_serial = \(serial), cert_not_after = \(notAfter.millis), last_seen = \(now.millis) WHERE id = \(agentID)",
