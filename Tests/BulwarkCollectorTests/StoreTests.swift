@@ -131,6 +131,30 @@ struct StoreTests {
         #expect(row.lastSeen == now.addingTimeInterval(5))
     }
 
+    @Test("one transaction for several agents: only the heartbeating one's fields change, every one is seen, and a silence past gap_after is an agent.gap event", arguments: StoreBackend.allCases)
+    func groupedHeartbeatsAndGaps(_ backend: StoreBackend) async throws {
+        let store = try await open(backend)
+        _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 2, expiresAt: now.addingTimeInterval(60), now: now)
+        for id in ["a", "b"] { _ = try await store.enroll(tokenHash: "h", agent: agent(id), now: now) }
+        let beat = Event(seq: 2, time: now, type: EventType.heartbeat, v: 1, data: [
+            "agent_version": "0.3.0", "policy_version": 7, "spool_depth": 3, "spool_bytes": 100, "dropped": 1,
+        ])
+        let later = now.addingTimeInterval(3_601)  // past the default gap_after of an hour
+        let acks = try await store.ingest(
+            [IngestBatch(agentID: "a", events: [selftest(1), beat]), IngestBatch(agentID: "b", events: [selftest(1)])], now: later)
+        #expect(acks == [EventAck(acked: 2, stored: 2, duplicates: 0), EventAck(acked: 1, stored: 1, duplicates: 0)])
+        let a = try #require(try await store.agent(id: "a"))
+        let b = try #require(try await store.agent(id: "b"))
+        #expect(a.agentVersion == "0.3.0" && a.policyVersion == 7 && a.spoolDepth == 3 && a.dropped == 1)
+        #expect(b.agentVersion == "0.1.0" && b.policyVersion == 0 && b.spoolDepth == 0)
+        #expect(a.lastSeen == later && b.lastSeen == later)
+        let gaps = try await store.events(EventQuery(type: EventType.gap))
+        #expect(Set(gaps.compactMap { $0.data["agent_id"]?.stringValue }) == ["a", "b"])
+        // Heard from again at once: no new gap.
+        _ = try await store.ingest(agentID: "a", events: [selftest(3)], now: later.addingTimeInterval(1))
+        #expect(try await store.events(EventQuery(type: EventType.gap)).count == 2)
+    }
+
     @Test("enrollment: uses counted once per new agent; expiry, revocation and revoked agents refused", arguments: StoreBackend.allCases)
     func enrollmentRules(_ backend: StoreBackend) async throws {
         let store = try await open(backend)

@@ -77,9 +77,35 @@ extension PostgresStore {
         return try await transaction("storing events") { connection, logger in
             // Ids in commit order (see the type's comment); held to commit.
             try await connection.run("SELECT pg_advisory_xact_lock(\(Lock.eventOrder.rawValue))", logger: logger)
+            // The agents' rows in one statement: last seen (returning the one before, for gaps)
+            // and what each one's latest heartbeat says. Round trips are what an ingest
+            // transaction costs the collector, and this one holds the event-order lock.
+            var heartbeats: [String: IngestBatch.Heartbeat] = [:]
+            for batch in batches { if let heartbeat = batch.heartbeat { heartbeats[batch.agentID] = heartbeat } }
+            let beats = agentIDs.map { heartbeats[$0] }
+            let (beating, versions, policies, depths, dropped) = (
+                beats.map { $0 != nil }, beats.map { $0?.agentVersion ?? "" }, beats.map { Int64($0?.policyVersion ?? 0) },
+                beats.map { Int64($0?.spoolDepth ?? 0) }, beats.map { Int64($0?.dropped ?? 0) }
+            )
             var lastSeen: [String: Int64] = [:]
-            for row in try await connection.rows("SELECT id, last_seen FROM agents WHERE id = ANY(\(agentIDs))", logger: logger) {
-                if let seen = try row.value("last_seen", as: Int64?.self) { lastSeen[try row.value("id")] = seen }
+            for row in try await connection.rows(
+                """
+                UPDATE agents SET last_seen = \(received),
+                    agent_version = CASE WHEN h.beat THEN h.version ELSE agents.agent_version END,
+                    policy_version = CASE WHEN h.beat THEN h.policy ELSE agents.policy_version END,
+                    spool_depth = CASE WHEN h.beat THEN h.depth ELSE agents.spool_depth END,
+                    dropped = CASE WHEN h.beat THEN h.dropped ELSE agents.dropped END
+                FROM (
+                    SELECT u.*, a.last_seen AS previous
+                    FROM unnest(\(agentIDs)::text[], \(beating)::bool[], \(versions)::text[], \(policies)::int8[], \(depths)::int8[], \(dropped)::int8[])
+                        AS u(id, beat, version, policy, depth, dropped)
+                    JOIN agents a ON a.id = u.id
+                ) AS h
+                WHERE agents.id = h.id
+                RETURNING agents.id, h.previous
+                """, logger: logger)
+            {
+                if let seen = try row.value("previous", as: Int64?.self) { lastSeen[try row.value("id")] = seen }
             }
             for agentID in agentIDs.sorted() {
                 guard let previous = lastSeen[agentID], received - previous > gapMillis else { continue }
@@ -102,7 +128,6 @@ extension PostgresStore {
             // Only events stored now count, each once even when two batches of a group carry it.
             var inventory = InventoryTally(catalog: catalog)
             var incidents: [(IncidentDraft, String, Int64, Int64)] = []
-            var heartbeats: [String: IngestBatch.Heartbeat] = [:]
             let acks = batches.map { batch in
                 var count = 0
                 for row in batch.rows {
@@ -111,26 +136,11 @@ extension PostgresStore {
                     if let sighting = row.sighting { inventory.add(sighting, agentID: batch.agentID) }
                     if let incident = row.incident { incidents.append((incident, batch.agentID, id, row.time)) }
                 }
-                if let heartbeat = batch.heartbeat { heartbeats[batch.agentID] = heartbeat }
                 return EventAck(acked: batch.highestSeq, stored: count, duplicates: batch.rows.count - count)
             }
             try await Self.write(inventory, connection, logger)
             for (draft, agentID, eventID, time) in incidents {
                 try await Self.recordIncident(draft, agentID: agentID, eventID: eventID, time: time, connection, logger)
-            }
-            try await connection.run("UPDATE agents SET last_seen = \(received) WHERE id = ANY(\(agentIDs))", logger: logger)
-            let beating = heartbeats.sorted { $0.key < $1.key }
-            if !beating.isEmpty {
-                let (ids, versions, policies, depths, dropped) = (
-                    beating.map(\.key), beating.map(\.value.agentVersion), beating.map { Int64($0.value.policyVersion) },
-                    beating.map { Int64($0.value.spoolDepth) }, beating.map { Int64($0.value.dropped) }
-                )
-                try await connection.run(
-                    """
-                    UPDATE agents SET agent_version = h.version, policy_version = h.policy, spool_depth = h.depth, dropped = h.dropped
-                    FROM unnest(\(ids)::text[], \(versions)::text[], \(policies)::int8[], \(depths)::int8[], \(dropped)::int8[]) AS h(id, version, policy, depth, dropped)
-                    WHERE agents.id = h.id
-                    """, logger: logger)
             }
             return acks
         }
