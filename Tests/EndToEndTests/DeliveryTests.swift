@@ -129,7 +129,9 @@ struct AgentConnectionTests {
                   target.hasPrefix("socket:[") else { return nil }
             return String(target.dropFirst(8).dropLast())
         })
-        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        // Read to the end: Foundation's String(contentsOfFile:) returns only the first page of a
+        // procfs file — after other tests the agent's socket was past it (the "0 connections" flake).
+        let table = (try? FileHandle(forReadingAtPath: "/proc/net/tcp")?.readToEnd()).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
         var ports = Set<Int>()
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
@@ -149,8 +151,8 @@ struct AgentConnectionTests {
         let agent = try cluster.enrollAgent(configuration: Cluster.fastAgentConfig.replacingOccurrences(of: "heartbeat_interval: 5", with: "heartbeat_interval: 1"))
         try agent.startAndSelftest()
         let pid = try #require(agent.process?.pid)
-        // Sampled on a thread of its own: a task could wait behind the blocking CLI call (and
-        // whatever else holds the cooperative pool's two threads) until the window had passed.
+        // Sampled on a thread of its own, so the window is sampled whatever the cooperative pool
+        // is doing while this test blocks in the CLI call.
         let sampled = Mutex((ports: Set<Int>(), samples: 0))
         let done = DispatchSemaphore(value: 0)
         let port = cluster.agentPort

@@ -47,7 +47,13 @@ enum ProcessLineage {
     /// A `/proc` file read to its end. procfs reports a size of 0 and produces long files (the
     /// socket tables) page by page, so reading "the file's size" gets the first 4 KiB at most;
     /// this reads until the kernel says end of file.
+    /// (Foundation's `String(contentsOfFile:)` and `FileManager.contents(atPath:)` stop there.)
     static func readProcFile(_ path: String) -> String? {
+        readProcBytes(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The bytes of a `/proc` file read to its end (see ``readProcFile(_:)``).
+    static func readProcBytes(_ path: String) -> [UInt8]? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
@@ -59,13 +65,13 @@ enum ProcessLineage {
             guard count > 0 else { break }
             bytes += chunk[0..<count]
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// The parent from `/proc/PID/stat` ("pid (comm) state ppid ...": comm may hold spaces and
     /// parentheses, so the fields are read after the last ')').
     static func parent(of pid: pid_t) -> pid_t? {
-        guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat"), let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        guard let stat = readProcBytes("/proc/\(pid)/stat"), let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: UInt8(ascii: " "))
         guard fields.count > 1 else { return nil }
         return pid_t(String(decoding: fields[1], as: UTF8.self))

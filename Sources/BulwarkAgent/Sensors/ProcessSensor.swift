@@ -177,7 +177,7 @@ public struct AIProgramMatcher: Sendable {
         let name = (executable as NSString).lastPathComponent
         let base = name.split(separator: ".").first.map(String.init) ?? name  // python3.11 → python3
         guard Self.interpreters.contains(base) || Self.interpreters.contains(name),
-            let arguments = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")?.split(separator: 0).dropFirst()
+            let arguments = ProcessLineage.readProcBytes("/proc/\(pid)/cmdline")?.split(separator: 0).dropFirst()
                 .map({ String(decoding: $0, as: UTF8.self) })
         else { return nil }
         // The first argument that is not an option is the script, named by its file…
