@@ -116,9 +116,18 @@ struct RefusalTests {
         let keyPath = cluster.root + "/expired-key.pem"
         try issued.certificate.serializeAsPEM().pemString.write(toFile: certPath, atomically: true, encoding: .utf8)
         try SecureFile.write(Data(key.pemRepresentation.utf8), to: keyPath, mode: .secret)
-        let viaCurl = try cluster.curl(["--cert", certPath, "--key", keyPath, "-X", "POST", "--data-binary", "x", "\(cluster.collectorURL)/v1/events"])
-        #expect(viaCurl.status == 0)
-        #expect(viaCurl.body.contains("certificate expired"), "\(viaCurl.body)")
+        // Under TLS 1.3 the server judges the client certificate after the client has finished
+        // its handshake, and curl may report the closed socket ("getpeername() failed") before
+        // it reads the alert; under 1.2 curl names no alert at all. So: TLS 1.3, and the alert
+        // must be seen in one of up to five attempts (every attempt refused either way).
+        var bodies: [String] = []
+        for _ in 0..<5 {
+            let viaCurl = try cluster.curl(["--cert", certPath, "--key", keyPath, "-X", "POST", "--data-binary", "x", "\(cluster.collectorURL)/v1/events"])
+            #expect(viaCurl.status == 0)
+            bodies.append(viaCurl.body)
+            if viaCurl.body.contains("certificate expired") { break }
+        }
+        #expect(bodies.contains { $0.contains("certificate expired") }, "\(bodies)")
     }
 
     @Test("enrollment tokens: unknown, expired, used up and revoked are each refused with their code")
