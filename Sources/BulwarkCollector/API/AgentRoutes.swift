@@ -107,15 +107,16 @@ public struct AgentRoutes: Sendable {
             guard let agent = context.agent else { throw APIFailure(.unauthorized, "client_certificate_required", "no agent identity") }
             let wait = min(max(request.uri.queryParameters.get("wait", as: Double.self) ?? 0, 0), Self.longestPolicyWait)
             let known = request.headers[.ifNoneMatch]
+            let arrived = Date()
             let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
             while true {
                 var snapshot = try await policyFeed.current()
                 var cut = try bundles.cut(for: agent.id, from: snapshot)
                 if known != nil, known != cut.etag {
                     // The agent's bundle differs from this snapshot, checked up to a second
-                    // ago: it may be newer (from another collector). Read the revision again
-                    // rather than send an older bundle.
-                    snapshot = try await policyFeed.current(revalidate: true)
+                    // ago: it may be newer (from another collector). Answer from a revision
+                    // read begun after this request arrived, not an older bundle.
+                    snapshot = try await policyFeed.current(readSince: arrived)
                     cut = try bundles.cut(for: agent.id, from: snapshot)
                 }
                 var headers: HTTPFields = [.contentType: "application/json", .eTag: cut.etag]

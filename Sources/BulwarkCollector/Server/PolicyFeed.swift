@@ -14,7 +14,7 @@ actor PolicyFeed: Service {
     let maxAge: TimeInterval
     private var snapshot: PolicySnapshot?
     private var snapshotAt = Date.distantPast
-    /// When the store's revision was last read (by `check` or a request).
+    /// When the last read of the store's revision (by `check` or a request) started.
     private var checkedAt = Date.distantPast
     private var revision: Int64 = -1
     private var wokenFor: PolicySnapshot?
@@ -36,12 +36,15 @@ actor PolicyFeed: Service {
     /// feed reads it every `checkInterval`) it is served as is, so requests cost no query;
     /// otherwise the revision is read first, so a request that does not wait still sees a change
     /// made a moment ago on any collector.
-    /// - Parameter revalidate: read the revision even within `checkInterval` — before answering
-    ///   an agent whose bundle differs, so it is never sent one older than it already has (it may
-    ///   have got the new one from another collector a moment ago).
-    func current(now: Date = Date(), revalidate: Bool = false) async throws -> PolicySnapshot {
+    /// - Parameter readSince: also require a read that started at or after this time — for an
+    ///   agent whose bundle differs, a read begun after its request arrived, so it is never sent
+    ///   one older than it already has (it may have got the new one from another collector a
+    ///   moment ago). Requests woken by a change need no read of their own: the check that
+    ///   woke them began after they arrived.
+    func current(now: Date = Date(), readSince: Date? = nil) async throws -> PolicySnapshot {
         let age = now.timeIntervalSince(snapshotAt)
-        if !revalidate, let snapshot, now.timeIntervalSince(checkedAt) < Self.seconds(checkInterval), age < maxAge { return snapshot }
+        let fresh = max(readSince ?? .distantPast, now.addingTimeInterval(-Self.seconds(checkInterval)))
+        if let snapshot, checkedAt >= fresh, age < maxAge { return snapshot }
         let latest = try await store.policyRevision()
         checkedAt = now
         if let snapshot, age < maxAge, latest == revision { return snapshot }
@@ -88,8 +91,9 @@ actor PolicyFeed: Service {
 
     private func check() async {
         do {
-            let latest = try await store.policyRevision()
+            // When the read started: `checkedAt` promises a read begun at or after it.
             let now = Date()
+            let latest = try await store.policyRevision()
             checkedAt = now
             if latest != revision || now.timeIntervalSince(snapshotAt) >= maxAge {
                 revision = latest
