@@ -46,7 +46,7 @@ actor PolicyFeed: Service {
         let fresh = max(readSince ?? .distantPast, now.addingTimeInterval(-Self.seconds(checkInterval)))
         if let snapshot, checkedAt >= fresh, age < maxAge { return snapshot }
         let latest = try await store.policyRevision()
-        checkedAt = now
+        checkedAt = max(checkedAt, now)
         if let snapshot, age < maxAge, latest == revision { return snapshot }
         revision = latest
         return try await refresh(now: now)
@@ -94,7 +94,7 @@ actor PolicyFeed: Service {
             // When the read started: `checkedAt` promises a read begun at or after it.
             let now = Date()
             let latest = try await store.policyRevision()
-            checkedAt = now
+            checkedAt = max(checkedAt, now)
             if latest != revision || now.timeIntervalSince(snapshotAt) >= maxAge {
                 revision = latest
                 _ = try await refresh(now: now)
@@ -110,9 +110,12 @@ actor PolicyFeed: Service {
 
     private func refresh(now: Date) async throws -> PolicySnapshot {
         let fresh = try await store.policySnapshot(now: now)
+        // Reads overlap (the actor is reentrant): one begun earlier must not replace a newer
+        // snapshot, nor move `checkedAt` back.
+        checkedAt = max(checkedAt, now)
+        guard now >= snapshotAt else { return snapshot ?? fresh }
         snapshot = fresh
         snapshotAt = now
-        checkedAt = now
         return fresh
     }
 
