@@ -112,6 +112,18 @@ struct StoreTests {
         #expect(try await store.setAppState(id: "ollama", change: change))
         #expect(try await !store.setAppState(id: "ollama", change: change))
         #expect(try await store.inventoryApps(InventoryQuery(state: .monitored)).map(\.id) == ["ollama"])
+
+        // A batch overlapping what is stored (a retry resends events as they were): only its new
+        // events count; a device and user seen before are not new, one never seen is.
+        _ = try await store.enroll(tokenHash: "h1", agent: agent("b"), now: now)
+        let overlap = try await store.ingest(agentID: "a", events: [started(2, at: now.addingTimeInterval(-86_400), user: "bob"), started(4, at: now, user: "alice"), started(5, at: now, user: "carol")], now: now)
+        #expect(overlap == EventAck(acked: 5, stored: 2, duplicates: 1))
+        _ = try await store.ingest(agentID: "b", events: [started(1, at: now, user: "alice")], now: now)
+        let after = try #require(try await store.inventoryApps(InventoryQuery()).first)
+        #expect(after.events == 5)
+        #expect(after.users == 3)
+        #expect(after.devices == 2)
+        #expect(try await store.inventoryApp(id: "ollama", page: InventoryPage())?.devices.first { $0.id == "a" }?.events == 4)
     }
 
     @Test("heartbeats update the agent's row", arguments: StoreBackend.allCases)

@@ -81,6 +81,18 @@ struct RFC3339Tests {
         }
     }
 
+    @Test("UTC days agree with gmtime, before 1970 too")
+    func utcDays() {
+        var generator = SystemRandomNumberGenerator()
+        for seconds in [0, -1, 86_399, 86_400, 951_782_400, 1_795_712_399] + (0..<2_000).map({ _ in Int64.random(in: -2_000_000_000...4_000_000_000, using: &generator) }) {
+            var time = time_t(seconds)
+            var parts = tm()
+            gmtime_r(&time, &parts)
+            let expected = String(format: "%04d-%02d-%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
+            #expect(WireCoding.utcDay(unixSeconds: seconds) == expected, "\(seconds)")
+        }
+    }
+
     @Test("offsets, fractions of any length, lower case and leap days")
     func variants() {
         let reference = WireCoding.date(from: "2026-11-26T17:00:00Z")

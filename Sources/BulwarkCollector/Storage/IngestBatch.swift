@@ -30,6 +30,9 @@ public struct IngestBatch: Sendable {
     public let heartbeat: Heartbeat?
     /// Highest sequence number in the batch.
     public let highestSeq: UInt64
+    /// The inventory changes of every row, applied when all of them are stored (rows that
+    /// were duplicates are left out by summing the stored rows' sightings instead).
+    let inventory: InventoryTally
 
     public init(agentID: String, events: [Event]) {
         self.agentID = agentID
@@ -43,6 +46,17 @@ public struct IngestBatch: Sendable {
                 spoolDepth: beat.data["spool_depth"]?.intValue ?? 0, dropped: beat.data["dropped"]?.intValue ?? 0)
         }
         highestSeq = events.map(\.seq).max() ?? 0
+        var inventory = InventoryTally()
+        for row in rows { if let sighting = row.sighting { inventory.add(sighting, agentID: agentID) } }
+        self.inventory = inventory
+    }
+
+    /// The inventory changes of the rows `stored` says were stored now.
+    func inventory(storedRows count: Int, stored: (Row) -> Bool) -> InventoryTally {
+        if count == rows.count { return inventory }
+        var tally = InventoryTally()
+        for row in rows where stored(row) { if let sighting = row.sighting { tally.add(sighting, agentID: agentID) } }
+        return tally
     }
 }
 

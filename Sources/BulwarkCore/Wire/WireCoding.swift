@@ -11,20 +11,22 @@ extension Int64 {
 /// The one JSON configuration used on the wire and in stores: RFC 3339 UTC timestamps with
 /// millisecond precision, snake_case keys where the types say so, sorted keys for stable output.
 public enum WireCoding {
+    /// The UTC day of a Unix time, `2026-11-26`: how per-day counts are keyed.
+    public static func utcDay(unixSeconds: Int64) -> String {
+        // Runs for every event the inventory tallies: no String(format:), no gmtime.
+        let days = unixSeconds.floorDivided(by: 86_400).quotient
+        return String(decoding: rfc3339(millis: days * 86_400_000).prefix(10), as: UTF8.self)
+    }
+
     /// Formats a date as RFC 3339 UTC with milliseconds, e.g. `2026-11-26T17:26:53.123Z`.
     ///
     /// Hand-written because it runs for every event on ingest and in API output, where
     /// Foundation's format styles dominated the profile (and truncated .123 to .122).
-    /// The UTC day of a Unix time, `2026-11-26`: how per-day counts are keyed.
-    public static func utcDay(unixSeconds: Int64) -> String {
-        var seconds = time_t(unixSeconds)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
+    public static func string(from date: Date) -> String {
+        String(decoding: rfc3339(millis: date.millis), as: UTF8.self)
     }
 
-    public static func string(from date: Date) -> String {
-        let millis = date.millis
+    private static func rfc3339(millis: Int64) -> [UInt8] {
         let (days, msOfDay) = millis.floorDivided(by: 86_400_000)
         let (year, month, day) = civil(fromDays: days)
         var bytes = [UInt8](repeating: 0, count: 24)
@@ -42,7 +44,7 @@ public enum WireCoding {
         put(msOfDay / 60_000 % 60, 2, at: 14); bytes[16] = UInt8(ascii: ":")
         put(msOfDay / 1000 % 60, 2, at: 17); bytes[19] = UInt8(ascii: ".")
         put(msOfDay % 1000, 3, at: 20); bytes[23] = UInt8(ascii: "Z")
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// Parses an RFC 3339 timestamp (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, `T` or space,

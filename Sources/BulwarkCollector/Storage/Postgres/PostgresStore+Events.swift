@@ -126,19 +126,23 @@ extension PostgresStore {
                 stored[EventKey(agent: try row.value("agent_id"), seq: try row.value("seq"), time: try row.value("time"))] = try row.value("id")
             }
             // Only events stored now count, each once even when two batches of a group carry it.
-            var inventory = InventoryTally(catalog: catalog)
+            var inventory = InventoryTally()
             var incidents: [(IncidentDraft, String, Int64, Int64)] = []
             let acks = batches.map { batch in
                 var count = 0
+                var duplicates: Set<Int64> = []
                 for row in batch.rows {
-                    guard let id = stored.removeValue(forKey: EventKey(agent: batch.agentID, seq: row.seq, time: row.time)) else { continue }
+                    guard let id = stored.removeValue(forKey: EventKey(agent: batch.agentID, seq: row.seq, time: row.time)) else {
+                        duplicates.insert(row.seq)
+                        continue
+                    }
                     count += 1
-                    if let sighting = row.sighting { inventory.add(sighting, agentID: batch.agentID) }
                     if let incident = row.incident { incidents.append((incident, batch.agentID, id, row.time)) }
                 }
+                inventory.add(batch.inventory(storedRows: count) { !duplicates.contains($0.seq) })
                 return EventAck(acked: batch.highestSeq, stored: count, duplicates: batch.rows.count - count)
             }
-            try await Self.write(inventory, connection, logger)
+            try await Self.write(inventory, catalog: catalog, connection, logger)
             for (draft, agentID, eventID, time) in incidents {
                 try await Self.recordIncident(draft, agentID: agentID, eventID: eventID, time: time, connection, logger)
             }

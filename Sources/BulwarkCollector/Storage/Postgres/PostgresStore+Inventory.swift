@@ -6,13 +6,14 @@ import PostgresNIO
 extension PostgresStore {
     /// Applies a transaction's inventory changes; counters add up exactly whichever instance
     /// stored the events (each upsert adds to what the row holds).
-    static func write(_ tally: InventoryTally, _ connection: PostgresConnection, _ logger: Logger) async throws {
+    static func write(_ tally: InventoryTally, catalog: AIAppCatalog, _ connection: PostgresConnection, _ logger: Logger) async throws {
         guard !tally.isEmpty else { return }
         let apps = tally.apps.sorted { $0.key < $1.key }
         let ids = apps.map(\.key)
+        let resolved = apps.map { catalog.inventoryCategory(of: $0.key, seen: $0.value.category) }
         // Arrays cannot hold NULL through postgres-nio's encoders: '' stands for none.
-        let categories = apps.map { $0.value.category ?? "" }
-        let risks = apps.map { tally.catalog.riskScore(of: $0.key, category: $0.value.category) }
+        let categories = resolved.map { $0 ?? "" }
+        let risks = zip(ids, resolved).map { catalog.riskScore(of: $0, category: $1) }
         let (firsts, lasts, events) = (apps.map(\.value.first), apps.map(\.value.last), apps.map(\.value.events))
         try await connection.run(
             """
