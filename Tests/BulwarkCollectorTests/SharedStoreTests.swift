@@ -57,6 +57,58 @@ struct SharedStoreTests {
         #expect(try await first.latestEventID() == stored.last?.id)
     }
 
+    @Test("a reader paging by id while ingests commit side by side (out of id order on PostgreSQL) sees every event exactly once", arguments: StoreBackend.allCases)
+    func pagingDuringConcurrentIngest(_ backend: StoreBackend) async throws {
+        let tested = try await StoreUnderTest.open(backend)
+        let (store, other) = (tested.store, try await tested.another())
+        _ = try await store.createEnrollmentToken(hash: "h", label: "", maxUses: 8, expiresAt: now.addingTimeInterval(60), now: now)
+        let agents = ["a", "b", "c", "d"]
+        for id in agents { _ = try await store.enroll(tokenHash: "h", agent: base.agent(id), now: now) }
+        let (batches, size) = (25, 20)
+        let writing = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, agent) in agents.enumerated() {
+                    let target = index.isMultiple(of: 2) ? store : other
+                    group.addTask {
+                        for batch in 0..<batches {
+                            let events = (1...size).map { UInt64(batch * size + $0) }.map { started($0, user: "u", at: now) }
+                            _ = try await target.ingest(agentID: agent, events: events, now: now)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // As the SIEM forwarder does (up to the watermark), and as the API's `after` does.
+        var seen: [Int64] = []
+        var cursor: Int64 = 0
+        var afterCursor: Int64 = 0
+        var afterSeen: [Int64] = []
+        let total = agents.count * batches * size
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            // Everything committed before this pass: the pass must then reach the end.
+            let done = try await store.eventCount(agentID: nil) == total
+            var query = EventQuery(afterID: cursor, limit: 50)
+            query.throughID = try await other.latestEventID()
+            let page = try await other.rawEvents(query)
+            seen += page.map(\.id)
+            cursor = page.last?.id ?? cursor
+            let afterPage = try await store.rawEvents(EventQuery(afterID: afterCursor, limit: 50))
+            afterSeen += afterPage.map(\.id)
+            afterCursor = afterPage.last?.id ?? afterCursor
+            if done, page.isEmpty, afterPage.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await writing.value
+        #expect(try await store.eventCount(agentID: nil) == total)
+        #expect(seen.count == total, "paged \(seen.count) of \(total)")
+        #expect(Set(seen).count == seen.count)
+        #expect(afterSeen.count == total, "paged by after \(afterSeen.count) of \(total)")
+        #expect(Set(afterSeen).count == afterSeen.count)
+        try await other.close()
+    }
+
     @Test("policy versions pushed through two collectors at once are numbered without gaps or repeats; both see the newest", arguments: StoreBackend.allCases)
     func concurrentPolicies(_ backend: StoreBackend) async throws {
         let tested = try await StoreUnderTest.open(backend)

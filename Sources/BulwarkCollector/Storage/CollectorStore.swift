@@ -34,12 +34,16 @@ public protocol CollectorStore: Sendable {
     /// Stores validated batches in one transaction, skipping `(agent, seq)` pairs already stored,
     /// and applies heartbeats to the agents' rows; one acknowledgement per batch, in order.
     func ingest(_ batches: [IngestBatch], now: Date) async throws -> [EventAck]
+    /// How many `ingest` transactions a collector runs at once: 1 where there is one writer
+    /// (SQLite); more where the database inserts in parallel and ids stay safe to page by.
+    var concurrentIngests: Int { get }
     func events(_ query: EventQuery) async throws -> [StoredEvent]
     /// The same events with `data` as stored text (one page; exports page by `afterID`).
     func rawEvents(_ query: EventQuery) async throws -> [RawEvent]
     /// The smallest and largest id among events with a time in [since, until); nil when none.
     func eventIDRange(since: Date?, until: Date?) async throws -> ClosedRange<Int64>?
-    /// The newest event's id (0 when there are none).
+    /// The newest event's id (0 when there are none), as a watermark: every event with an id at
+    /// or below it is committed and visible, so a reader paging by id up to it skips nothing.
     func latestEventID() async throws -> Int64
     func eventCount(agentID: String?) async throws -> Int
 

@@ -63,24 +63,27 @@ public struct IngestBatch: Sendable {
 /// Group commit: batches that arrive while a transaction is being written wait and go into the
 /// next one together, so many agents sending small batches share one transaction and one fsync
 /// instead of queueing for one each. Each batch is still stored whole or not at all: a failed
-/// transaction fails every batch in it, and each agent retries its own.
+/// transaction fails every batch in it, and each agent retries its own. Up to the store's
+/// `concurrentIngests` transactions run at once (SQLite: one).
 public actor IngestCommitter {
     private let store: any CollectorStore
     private let maxEventsPerTransaction: Int
+    private let maxTransactions: Int
     private var pending: [(batch: IngestBatch, continuation: CheckedContinuation<EventAck, any Error>)] = []
-    private var writing = false
+    private var writers = 0
 
     public init(store: any CollectorStore, maxEventsPerTransaction: Int = 20_000) {
         self.store = store
         self.maxEventsPerTransaction = maxEventsPerTransaction
+        maxTransactions = max(1, store.concurrentIngests)
     }
 
     /// Stores `batch` (with whatever else is waiting) and returns its acknowledgement.
     public func commit(_ batch: IngestBatch) async throws -> EventAck {
         try await withCheckedThrowingContinuation { continuation in
             pending.append((batch, continuation))
-            if !writing {
-                writing = true
+            if writers < maxTransactions {
+                writers += 1
                 Task { await self.drain() }
             }
         }
@@ -104,6 +107,6 @@ public actor IngestCommitter {
                 for entry in group { entry.continuation.resume(throwing: error) }
             }
         }
-        writing = false
+        writers -= 1
     }
 }

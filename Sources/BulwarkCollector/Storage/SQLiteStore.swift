@@ -403,6 +403,9 @@ public final class SQLiteStore: CollectorStore {
 
     // MARK: Events
 
+    /// One writer: transactions, and so ids, come one after another.
+    public var concurrentIngests: Int { 1 }
+
     public func ingest(_ batches: [IngestBatch], now: Date) async throws -> [EventAck] {
         let received = now.millis
         let catalog = catalog

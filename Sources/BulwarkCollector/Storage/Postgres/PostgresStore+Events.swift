@@ -56,6 +56,10 @@ extension PostgresStore {
 
     // MARK: Ingest
 
+    /// Ingests run side by side (each on its own connection): they hold the event-order lock
+    /// shared, and readers paging by id stop at `latestEventID`'s watermark.
+    public var concurrentIngests: Int { 4 }
+
     public func ingest(_ batches: [IngestBatch], now: Date) async throws -> [EventAck] {
         let received = now.millis
         try await ensurePartitions(times: batches.lazy.flatMap { $0.rows.lazy.map(\.time) }, now: now)
@@ -75,8 +79,10 @@ extension PostgresStore {
         let gapMillis = Int64(gapAfter * 1000)
         let catalog = catalog
         return try await transaction("storing events") { connection, logger in
-            // Ids in commit order (see the type's comment); held to commit.
-            try await connection.run("SELECT pg_advisory_xact_lock(\(Lock.eventOrder.rawValue))", logger: logger)
+            // Shared, to commit: any number of ingests insert at once, and `latestEventID` (which
+            // takes it exclusive) waits for those in flight, so ids at or below its watermark
+            // are all committed.
+            try await connection.run("SELECT pg_advisory_xact_lock_shared(\(Lock.eventOrder.rawValue))", logger: logger)
             // The agents' rows in one statement: last seen (returning the one before, for gaps)
             // and what each one's latest heartbeat says. Round trips are what an ingest
             // transaction costs the collector, and this one holds the event-order lock.
@@ -99,7 +105,8 @@ extension PostgresStore {
                     SELECT u.*, a.last_seen AS previous
                     FROM unnest(\(agentIDs)::text[], \(beating)::bool[], \(versions)::text[], \(policies)::int8[], \(depths)::int8[], \(dropped)::int8[])
                         AS u(id, beat, version, policy, depth, dropped)
-                    JOIN agents a ON a.id = u.id
+                    -- Locked in id order: concurrent ingests naming the same agents wait, never deadlock.
+                    JOIN (SELECT id, last_seen FROM agents WHERE id = ANY(\(agentIDs)::text[]) ORDER BY id FOR UPDATE) a ON a.id = u.id
                 ) AS h
                 WHERE agents.id = h.id
                 RETURNING agents.id, h.previous
@@ -119,6 +126,9 @@ extension PostgresStore {
                 SELECT a, s, t, \(received), ty, v, d::jsonb
                 FROM unnest(\(insertAgents)::text[], \(insertSeqs)::int8[], \(insertTimes)::int8[], \(insertTypes)::text[], \(insertVersions)::int8[], \(insertDatas)::text[])
                     AS u(a, s, t, ty, v, d)
+                -- Key order: two transactions carrying the same events (a batch resent to another
+                -- collector while the first still writes it) wait on each other, never deadlock.
+                ORDER BY a, s, t
                 ON CONFLICT (agent_id, seq, time) DO NOTHING
                 RETURNING id, agent_id, seq, time
                 """, logger: logger)
@@ -167,10 +177,11 @@ extension PostgresStore {
     }
 
     /// An event of the collector's own (agent `collector`, next seq), in the caller's
-    /// transaction and under the event-order lock, so searches, exports and SIEM forwarding
-    /// see it like any agent's.
+    /// transaction and under the event-order lock (shared, as ingest), so searches, exports and
+    /// SIEM forwarding see it like any agent's; its own lock hands out the seqs one at a time.
     static func insertCollectorEvent(_ connection: PostgresConnection, _ logger: Logger, type: String, time: Int64, data: [String: JSONValue]) async throws {
-        try await connection.run("SELECT pg_advisory_xact_lock(\(Lock.eventOrder.rawValue))", logger: logger)
+        try await connection.run(
+            "SELECT pg_advisory_xact_lock_shared(\(Lock.eventOrder.rawValue)), pg_advisory_xact_lock(\(Lock.collectorEvents.rawValue))", logger: logger)
         let agent = EventType.collectorAgent
         try await connection.run(
             """
@@ -191,6 +202,10 @@ extension PostgresStore {
     }
 
     public func rawEvents(_ query: EventQuery) async throws -> [RawEvent] {
+        var query = query
+        // Paging by id (the API's `after`): only as far as every event is committed, or an
+        // ingest committing later with a lower id would be skipped.
+        if query.afterID != nil, query.throughID == nil { query.throughID = try await latestEventID() }
         var sql = PostgresSQL("SELECT id, agent_id, seq, time, received_at, type, v, data::text AS data FROM events WHERE true")
         if let type = query.type { sql.append(" AND type = \(sql.bind(type))") }
         if let agent = query.agent { sql.append(" AND agent_id = \(sql.bind(agent))") }
@@ -236,7 +251,13 @@ extension PostgresStore {
     }
 
     public func latestEventID() async throws -> Int64 {
-        try await rows("SELECT max(id) AS id FROM events", "reading the latest event id").first?.value("id", as: Int64?.self) ?? 0
+        try await transaction("reading the latest event id") { connection, logger in
+            // Exclusive for an instant: waits for the ingests holding it shared (every id handed
+            // out so far then belongs to a finished transaction) and holds new ones back only
+            // until this transaction ends.
+            try await connection.run("SELECT pg_advisory_xact_lock(\(Lock.eventOrder.rawValue))", logger: logger)
+            return try await connection.rows("SELECT max(id) AS id FROM events", logger: logger).first?.value("id", as: Int64?.self) ?? 0
+        }
     }
 
     public func eventCount(agentID: String?) async throws -> Int {

@@ -9,9 +9,10 @@ import PostgresNIO
 /// tokens, policy versions, the inventory's counters, event de-duplication — so an instance
 /// holds nothing another needs and can be stopped at any time.
 ///
-/// Event ids are handed out under a transaction-level advisory lock held to commit, so ids
-/// become visible in increasing order: a reader paging by id (exports, SIEM forwarding) never
-/// passes an id whose event commits later.
+/// Ingest transactions run side by side and may commit out of id order, so a reader paging
+/// by id (exports, SIEM forwarding, the API's `after`) stops at `latestEventID`: it takes the
+/// event-order advisory lock, which every ingest holds shared to commit, exclusive for an
+/// instant, so every id up to the watermark it reads is committed.
 public final class PostgresStore: CollectorStore {
     let client: PostgresClient
     private let running: Task<Void, Never>
@@ -38,6 +39,8 @@ public final class PostgresStore: CollectorStore {
         case migration = 0x424C_574B_0002
         case partitions = 0x424C_574B_0003
         case policies = 0x424C_574B_0004
+        /// The collector's own events' sequence numbers (`insertCollectorEvent`).
+        case collectorEvents = 0x424C_574B_0005
     }
 
     /// Connects to `location` and checks the schema: with `migrate`, brings it to this build's
