@@ -32,6 +32,8 @@ struct SIEMForwarder: Service {
         var hostnames: [String: String] = [:]
         var sent = try await store.siemCursor(transport.name)  // what was handed over
         var unconfirmed: [(id: Int64, generation: Int, at: ContinuousClock.Instant)] = []
+        // Every event up to here is committed (`latestEventID`), so paging to it skips nothing.
+        var watermark: Int64 = 0
         while !Task.isCancelled {
             do {
                 // Confirm what outlived the settle time; after a dropped connection, rewind.
@@ -45,10 +47,15 @@ struct SIEMForwarder: Service {
                     try await store.setSIEMCursor(transport.name, eventID: last.id, at: Date())
                     unconfirmed.removeFirst(settled.count)
                 }
+                // A new watermark only once the last is reached: on PostgreSQL reading one makes
+                // the ingests starting meanwhile wait for those in flight.
+                if sent >= watermark { watermark = try await store.latestEventID() }
                 var query = EventQuery(afterID: sent, limit: batchSize)
-                query.throughID = try await store.latestEventID()
+                query.throughID = watermark
                 let events = try await store.rawEvents(query)
                 guard let last = events.last else {
+                    // Nothing left below it (ids have gaps: rolled-back inserts): read a new one.
+                    watermark = 0
                     try await Task.sleep(for: unconfirmed.isEmpty ? idle : min(idle, settle))
                     continue
                 }
