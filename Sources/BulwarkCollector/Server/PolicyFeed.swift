@@ -111,8 +111,7 @@ actor PolicyFeed: Service {
     private func refresh(now: Date) async throws -> PolicySnapshot {
         let fresh = try await store.policySnapshot(now: now)
         // Reads overlap (the actor is reentrant): one begun earlier must not replace a newer
-        // snapshot, nor move `checkedAt` back.
-        checkedAt = max(checkedAt, now)
+        // snapshot. (Both callers have set `checkedAt`.)
         guard now >= snapshotAt else { return snapshot ?? fresh }
         snapshot = fresh
         snapshotAt = now

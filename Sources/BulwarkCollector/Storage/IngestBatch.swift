@@ -51,11 +51,13 @@ public struct IngestBatch: Sendable {
         self.inventory = inventory
     }
 
-    /// The inventory changes of the rows `stored` says were stored now.
-    func inventory(storedRows count: Int, stored: (Row) -> Bool) -> InventoryTally {
-        if count == rows.count { return inventory }
+    /// The inventory changes of the rows stored now: all but the `duplicates` (row indices).
+    func inventory(leavingOut duplicates: Set<Int>) -> InventoryTally {
+        guard !duplicates.isEmpty else { return inventory }
         var tally = InventoryTally()
-        for row in rows where stored(row) { if let sighting = row.sighting { tally.add(sighting, agentID: agentID) } }
+        for (index, row) in rows.enumerated() where !duplicates.contains(index) {
+            if let sighting = row.sighting { tally.add(sighting, agentID: agentID) }
+        }
         return tally
     }
 }

@@ -189,18 +189,28 @@ extension AIAppCatalog {
 /// Each batch's tally is summed on its request's task, in parallel (`IngestBatch`); the
 /// store's single writer only merges them — per event, the tally cost it ~10 % of its time.
 struct InventoryTally: Sendable {
+    struct Seen: Sendable {
+        var first = Int64.max
+        var last = Int64.min
+        var events: Int64 = 0
+
+        /// Adds later events (a new row starts empty and takes them whole).
+        mutating func add(_ later: Seen) {
+            first = min(first, later.first)
+            last = max(last, later.last)
+            events += later.events
+        }
+    }
+
     struct App: Sendable {
         /// The latest category an event gave (the writer lets the catalog's win).
         var category: String?
-        var first: Int64
-        var last: Int64
-        var events: Int64
-    }
+        var seen = Seen()
 
-    struct Seen: Sendable {
-        var first: Int64
-        var last: Int64
-        var events: Int64
+        mutating func add(_ later: App) {
+            category = later.category ?? category
+            seen.add(later.seen)
+        }
     }
 
     struct Pair: Hashable, Sendable {
@@ -224,10 +234,10 @@ struct InventoryTally: Sendable {
     var isEmpty: Bool { apps.isEmpty }
 
     mutating func add(_ sighting: InventorySighting, agentID: String) {
-        let time = sighting.time
-        Self.merge(&apps, sighting.app, App(category: sighting.category, first: time, last: time, events: 1))
-        Self.merge(&devices, Pair(app: sighting.app, id: agentID), Seen(first: time, last: time, events: 1))
-        if let user = sighting.user { Self.merge(&users, Pair(app: sighting.app, id: user), Seen(first: time, last: time, events: 1)) }
+        let once = Seen(first: sighting.time, last: sighting.time, events: 1)
+        apps[sighting.app, default: App()].add(App(category: sighting.category, seen: once))
+        devices[Pair(app: sighting.app, id: agentID), default: Seen()].add(once)
+        if let user = sighting.user { users[Pair(app: sighting.app, id: user), default: Seen()].add(once) }
         counts[Count(app: sighting.app, kind: "evidence", key: sighting.evidence), default: 0] += 1
         counts[Count(app: sighting.app, kind: "day", key: sighting.day), default: 0] += 1
         if let action = sighting.action { counts[Count(app: sighting.app, kind: "action", key: action), default: 0] += 1 }
@@ -236,32 +246,9 @@ struct InventoryTally: Sendable {
     /// Adds a later tally's changes (its categories, being later, win).
     mutating func add(_ later: InventoryTally) {
         guard !isEmpty else { self = later; return }
-        for (app, row) in later.apps { Self.merge(&apps, app, row) }
-        for (pair, seen) in later.devices { Self.merge(&devices, pair, seen) }
-        for (pair, seen) in later.users { Self.merge(&users, pair, seen) }
+        for (app, row) in later.apps { apps[app, default: App()].add(row) }
+        for (pair, seen) in later.devices { devices[pair, default: Seen()].add(seen) }
+        for (pair, seen) in later.users { users[pair, default: Seen()].add(seen) }
         counts.merge(later.counts, uniquingKeysWith: +)
-    }
-
-    private static func merge(_ table: inout [String: App], _ key: String, _ later: App) {
-        if var app = table[key] {
-            app.category = later.category ?? app.category
-            app.first = min(app.first, later.first)
-            app.last = max(app.last, later.last)
-            app.events += later.events
-            table[key] = app
-        } else {
-            table[key] = later
-        }
-    }
-
-    private static func merge(_ table: inout [Pair: Seen], _ key: Pair, _ later: Seen) {
-        if var seen = table[key] {
-            seen.first = min(seen.first, later.first)
-            seen.last = max(seen.last, later.last)
-            seen.events += later.events
-            table[key] = seen
-        } else {
-            table[key] = later
-        }
     }
 }

@@ -422,24 +422,22 @@ public final class SQLiteStore: CollectorStore {
             let gapMillis = Int64(gapAfter * 1000)
             let acks = try batches.map { batch in
                 try Self.recordGap(db, agentID: batch.agentID, received: received, gapMillis: gapMillis)
-                var stored = 0
-                var duplicates: Set<Int64> = []
-                for row in batch.rows {
+                var duplicates: Set<Int> = []
+                for (index, row) in batch.rows.enumerated() {
                     try insert.execute(arguments: [batch.agentID, row.seq, row.time, received, row.type, row.v, row.data])
-                    guard db.changesCount > 0 else { duplicates.insert(row.seq); continue }
-                    stored += 1
+                    guard db.changesCount > 0 else { duplicates.insert(index); continue }
                     if let incident = row.incident {
                         try incidents.record(incident, agentID: batch.agentID, eventID: db.lastInsertedRowID, time: row.time)
                     }
                 }
                 // Only events stored now count: a retried batch's duplicates do not.
-                inventory.add(batch.inventory(storedRows: stored) { !duplicates.contains($0.seq) })
+                inventory.add(batch.inventory(leavingOut: duplicates))
                 if let heartbeat = batch.heartbeat {
                     try beat.execute(arguments: [received, heartbeat.agentVersion, heartbeat.policyVersion, heartbeat.spoolDepth, heartbeat.dropped, batch.agentID])
                 } else {
                     try seen.execute(arguments: [received, batch.agentID])
                 }
-                return EventAck(acked: batch.highestSeq, stored: stored, duplicates: batch.rows.count - stored)
+                return EventAck(acked: batch.highestSeq, stored: batch.rows.count - duplicates.count, duplicates: duplicates.count)
             }
             // Summed over the transaction: one upsert per row touched, not several per event.
             try InventoryWriter(db: db, catalog: catalog).write(inventory)
@@ -712,7 +710,7 @@ struct InventoryWriter {
                         first_seen = min(coalesce(first_seen, excluded.first_seen), excluded.first_seen),
                         last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen),
                         events = events + excluded.events
-                    """).execute(arguments: [app, category, catalog.riskScore(of: app, category: category), row.first, row.last, row.events])
+                    """).execute(arguments: [app, category, catalog.riskScore(of: app, category: category), row.seen.first, row.seen.last, row.seen.events])
         }
         try write(tally.devices, Self.devices)
         try write(tally.users, Self.users)

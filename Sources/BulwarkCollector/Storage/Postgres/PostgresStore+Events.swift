@@ -139,18 +139,16 @@ extension PostgresStore {
             var inventory = InventoryTally()
             var incidents: [(IncidentDraft, String, Int64, Int64)] = []
             let acks = batches.map { batch in
-                var count = 0
-                var duplicates: Set<Int64> = []
-                for row in batch.rows {
+                var duplicates: Set<Int> = []
+                for (index, row) in batch.rows.enumerated() {
                     guard let id = stored.removeValue(forKey: EventKey(agent: batch.agentID, seq: row.seq, time: row.time)) else {
-                        duplicates.insert(row.seq)
+                        duplicates.insert(index)
                         continue
                     }
-                    count += 1
                     if let incident = row.incident { incidents.append((incident, batch.agentID, id, row.time)) }
                 }
-                inventory.add(batch.inventory(storedRows: count) { !duplicates.contains($0.seq) })
-                return EventAck(acked: batch.highestSeq, stored: count, duplicates: batch.rows.count - count)
+                inventory.add(batch.inventory(leavingOut: duplicates))
+                return EventAck(acked: batch.highestSeq, stored: batch.rows.count - duplicates.count, duplicates: duplicates.count)
             }
             try await Self.write(inventory, catalog: catalog, connection, logger)
             for (draft, agentID, eventID, time) in incidents {

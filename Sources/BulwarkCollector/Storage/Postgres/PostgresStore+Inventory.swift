@@ -14,7 +14,7 @@ extension PostgresStore {
         // Arrays cannot hold NULL through postgres-nio's encoders: '' stands for none.
         let categories = resolved.map { $0 ?? "" }
         let risks = zip(ids, resolved).map { catalog.riskScore(of: $0, category: $1) }
-        let (firsts, lasts, events) = (apps.map(\.value.first), apps.map(\.value.last), apps.map(\.value.events))
+        let (firsts, lasts, events) = (apps.map(\.value.seen.first), apps.map(\.value.seen.last), apps.map(\.value.seen.events))
         try await connection.run(
             """
             INSERT INTO inventory_apps (app_id, category, risk, first_seen, last_seen, events)
